@@ -1,0 +1,619 @@
+r"""The adaptive leaky integrate-and-fire layer: explicit forward loop, hand-derived adjoints.
+
+Model (seed 000, "原则与机制", with the corrections listed below)
+-----------------------------------------------------------------
+
+Arrays are time-major, ``(T, B, N)``: T steps, B batch rows, N neurons; the
+layer's input ``x`` is ``(T, B, M)``. Vectors are rows and the code computes
+``x @ W.T``, so the equations are written the same way. Time runs over
+``t = 0, ..., T-1``; the state *before* the first step is written with the
+index ``-1`` (``v_{-1}`` is the argument ``state0["v"]``).
+
+For t = 0, ..., T-1:
+
+.. math::
+
+    I_t &= x_t W^\top + s_{t-1} R^\top + b                          && \text{(F1) input current}\\
+    c_t &= \lambda\, c_{t-1} + I_t                                   && \text{(F2) synaptic current}\\
+    m_t &= \alpha\, v_{t-1}, \qquad d_t = c_t - \beta\, u_{t-1}     && \text{(F3) memory and drive}\\
+    v_t &= m_t + d_t - \tilde s_{t-1}\, r_t                          && \text{(F4) membrane, with reset}\\
+    u_t &= \rho\, u_{t-1} + \kappa\, s_{t-1}                         && \text{(F5) adaptation}\\
+    s_t &= f(v_t - \theta)                                           && \text{(F6) spike}
+
+and ``s_{-1} = f(v_{-1} - θ)``. Without a synapse (``synapse=False``) F2 is
+``c_t = I_t`` (λ = 0); without adaptation there is no ``u`` (β = κ = 0); without
+recurrence there is no ``R``.
+
+``f`` is the Heaviside step ``H`` (``forward="heaviside"``, with ``H(0)`` = ``h0``)
+or, for the *smooth twin*, the surrogate's primitive ``F`` (``forward="smooth"``).
+The backward pass always uses ``σ' = F'`` for ``∂s/∂v``; with the smooth twin it
+is therefore the exact derivative of the forward pass.
+
+The reset amount ``r_t`` and its partials ``r_m = ∂r/∂m``, ``r_d = ∂r/∂d``:
+
+==================  ====================  ======  ======  ==================================
+``reset``           ``r_t``               r_m     r_d     what F4 becomes
+==================  ====================  ======  ======  ==================================
+``subtract``        γ                     0       0       ``v = m + d − s γ`` (soft reset)
+``hard_keep_input`` m_t − v_r             1       0       ``v = (1−s) m + s v_r + d``
+``hard_drop_input`` m_t + d_t − v_r       1       1       ``v = (1−s)(m + d) + s v_r`` (seed 000)
+``none``            0                     0       0       ``v = m + d``
+==================  ====================  ======  ======  ==================================
+
+``s̃`` is the spike that enters the reset term. Attached (``detach_reset=False``)
+it is ``s``; detached (``detach_reset=True``) it has the value of ``s`` but no
+derivative: the gradient treats the reset spikes as constants. The gates
+``(1 − s̃ r_m)`` and ``(1 − s̃ r_d)`` still multiply the gradient when detached.
+
+Adjoints (what :func:`layer_backward` computes)
+------------------------------------------------
+
+Write ``δv_t = dL/dv_t`` for the total derivative of the loss with respect to
+``v_t`` through everything that ``v_t`` influences, and likewise ``δu, δc, δI, δs``.
+``a^v_t = ∂L/∂v_t|direct`` and ``a^s_t = ∂L/∂s_t|direct`` are the loss's direct
+partials (from :mod:`refsnn.losses`, or from the layer above, which sees ``s`` as
+its input). Let ``g^m_t = 1 − s̃_{t−1} r_m`` and ``g^d_t = 1 − s̃_{t−1} r_d``.
+All adjoints at ``t = T`` are zero. For t = T−1, ..., 0, −1:
+
+.. math::
+
+    δs_t &= a^s_t - [\text{attached}]\, r_{t+1}\, δv_{t+1} + κ\, δu_{t+1} + δI_{t+1} R  && \text{(B1)}\\
+    δv_t &= a^v_t + α\, g^m_{t+1}\, δv_{t+1} + σ'(v_t - θ)\, δs_t                       && \text{(B2)}\\
+    δu_t &= ρ\, δu_{t+1} - β\, g^d_{t+1}\, δv_{t+1}                                        && \text{(B3)}\\
+    δc_t &= g^d_t\, δv_t + λ\, δc_{t+1}  \quad(t \ge 0), \qquad δc_{-1} = λ\, δc_0          && \text{(B4)}\\
+    δI_t &= δc_t                                                                            && \text{(B5)}
+
+(``a_{-1} = 0``.) With the soft reset (r = γ, g = 1) B1–B3 are seed 000's three
+recursions exactly. Parameter gradients sum over t = 0..T−1 and the batch:
+
+.. math::
+
+    ∂L/∂W &= \textstyle\sum_t δI_t^\top x_t, \quad ∂L/∂b = \sum_t δI_t, \quad
+    ∂L/∂R = \sum_t δI_t^\top s_{t-1}, \quad ∂L/∂x_t = δI_t W             && \text{(G1)}\\
+    ∂L/∂α &= \textstyle\sum_t g^m_t δv_t v_{t-1}, \quad ∂L/∂β = -\sum_t g^d_t δv_t u_{t-1} && \text{(G2)}\\
+    ∂L/∂γ &= -\textstyle\sum_t δv_t \tilde s_{t-1}, \quad ∂L/∂v_r = \sum_t δv_t \tilde s_{t-1}   && \text{(G3)}\\
+    ∂L/∂ρ &= \textstyle\sum_t δu_t u_{t-1}, \quad ∂L/∂κ = \sum_t δu_t s_{t-1}, \quad
+    ∂L/∂λ = \sum_t δc_t c_{t-1}                                                           && \text{(G4)}\\
+    ∂L/∂θ &= -\textstyle\sum_{t=-1}^{T-1} σ'(v_t - θ)\, δs_t                               && \text{(G5)}
+
+and the initial state's gradients are ``δv_{-1}, δu_{-1}, δc_{-1}``.
+
+Where seed 000 is ambiguous or wrong, and what refsnn does
+-----------------------------------------------------------
+
+1. *Time index of the input.* Seed 000 writes ``v_{t+1} = α v_t + w x_t − …``, so
+   the input of step t first reaches a spike at t+1: with T = 1 the output does
+   not depend on the input at all, the last input never matters, and a stack of
+   L layers loses L steps. refsnn lets ``x_t`` drive ``v_t`` (F1–F4). Every
+   equation of the seed holds with ``x_t`` replaced by ``x_{t+1}``; the seed's
+   ``∂L/∂w = Σ_t δv_{t+1} x_t`` becomes G1 (``δI_t = δv_t`` for soft reset, no
+   synapse). The reset still uses the previous step's spike, as in the seed
+   (snnTorch's default ``reset_delay=True``, SpyTorch, e-prop).
+2. *Hard reset.* The seed's Jacobian
+   ``∂v_{t+1}/∂v_t = α(1−s_t) + (V_reset − α v_t − I_t) σ'`` is right once
+   ``I_t`` is read as the *whole* drive, including ``−β u_t``; but its weight
+   gradient ``Σ δv_{t+1} x_t`` holds only for the soft reset. Under the hard
+   reset the input is gated: ``δI_t = (1 − s_{t−1}) δv_t`` (B4–B5 with g^d), and
+   ``δu_t = ρ δu_{t+1} − β (1 − s_t) δv_{t+1}`` (B3). The seed also names the
+   soft reset's subtracted amount ``V_reset``; that is γ here, and the
+   hard reset's value is ``v_r``. Its threshold is written both θ and V_th;
+   here it is θ.
+3. *Direct membrane terms.* The seed's δv recursion has no ``∂L/∂v_t|direct``
+   term; seed 002's membrane loss ``½Σ(v_t − y)²`` needs it (``a^v`` in B2).
+4. *Initial spike.* The seed leaves ``s`` before the first step undefined.
+   refsnn derives it from the initial membrane, ``s_{-1} = f(v_{-1} − θ)``, so the
+   initial state's gradient includes the path through ``s_{-1}``.
+5. *Names.* The seed's stability section calls the synaptic current ``u``,
+   which the adaptation already uses; refsnn calls it ``c`` with decay λ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
+from .surrogates import Surrogate, heaviside, surrogate
+
+__all__ = [
+    "RESET_KINDS",
+    "FORWARD_MODES",
+    "LIFConfig",
+    "Trajectory",
+    "LayerGradients",
+    "param_names",
+    "state_names",
+    "init_params",
+    "zero_state",
+    "check_params",
+    "layer_forward",
+    "layer_backward",
+    "smooth_twin",
+    "piecewise_linear",
+]
+
+RESET_KINDS = ("subtract", "hard_keep_input", "hard_drop_input", "none")
+FORWARD_MODES = ("heaviside", "smooth")
+
+# (r_m, r_d) = (∂r/∂m, ∂r/∂d) for each reset kind; see the table above.
+_RESET_PARTIALS = {
+    "subtract": (0.0, 0.0),
+    "hard_keep_input": (1.0, 0.0),
+    "hard_drop_input": (1.0, 1.0),
+    "none": (0.0, 0.0),
+}
+
+
+@dataclass(frozen=True)
+class LIFConfig:
+    """Structure and conventions of one layer. Parameters live in a separate dict.
+
+    Parameters
+    ----------
+    n_in, n : int
+        Input width M and number of neurons N.
+    surrogate : Surrogate
+        σ' used for ``∂s/∂v`` in the backward pass; its primitive is the smooth twin.
+    forward : {"heaviside", "smooth"}
+        The spike function f of F6: the Heaviside step, or the surrogate's primitive.
+    h0 : {1.0, 0.0}
+        ``H(0)``: whether a membrane exactly at threshold spikes (seeds, SpikingJelly: 1;
+        snnTorch, Norse, SpyTorch, e-prop: 0).
+    reset : {"subtract", "hard_keep_input", "hard_drop_input", "none"}
+        See the module docstring's table.
+    detach_reset : bool
+        Treat the reset spikes as constants in the backward pass.
+    adaptation, synapse, recurrent : bool
+        Include the adaptation current u, the synaptic current c, recurrent weights R.
+    spiking : bool
+        ``False`` makes a non-spiking leaky integrator (a readout): no θ, no spikes;
+        it requires ``reset="none"`` and no adaptation or recurrence.
+    """
+
+    n_in: int
+    n: int
+    surrogate: Surrogate = field(default_factory=lambda: surrogate("triangle"))
+    forward: str = "heaviside"
+    h0: float = 1.0
+    reset: str = "subtract"
+    detach_reset: bool = False
+    adaptation: bool = False
+    synapse: bool = False
+    recurrent: bool = False
+    spiking: bool = True
+
+    def __post_init__(self):
+        check_positive_int("n_in", self.n_in)
+        check_positive_int("n", self.n)
+        if not isinstance(self.surrogate, Surrogate):
+            raise TypeError(
+                "surrogate must be a refsnn.surrogates.Surrogate, e.g. surrogate('sigmoid', 5.0); "
+                f"got {type(self.surrogate).__name__}"
+            )
+        check_choice("forward", self.forward, FORWARD_MODES)
+        if self.h0 not in (0.0, 1.0) or isinstance(self.h0, bool):
+            raise ValueError(f"h0 must be 1.0 or 0.0 (the value of H at 0), got {self.h0!r}")
+        check_choice("reset", self.reset, RESET_KINDS)
+        for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking"):
+            check_bool(name, getattr(self, name))
+        if self.forward == "smooth" and self.surrogate.name == "true":
+            raise ValueError(
+                "forward='smooth' needs a surrogate with a smooth primitive; "
+                "the 'true' derivative's primitive is the step itself"
+            )
+        if not self.spiking and (self.reset != "none" or self.adaptation or self.recurrent):
+            raise ValueError(
+                "spiking=False (a leaky-integrator readout) requires reset='none', "
+                "adaptation=False and recurrent=False"
+            )
+
+    @property
+    def reset_partials(self):
+        """``(r_m, r_d)`` of the reset kind."""
+        return _RESET_PARTIALS[self.reset]
+
+    def spike(self, x):
+        """F6: ``f(x)`` with ``x = v − θ``."""
+        if self.forward == "smooth":
+            return self.surrogate.primitive(x)
+        return heaviside(x, self.h0)
+
+
+def smooth_twin(config: LIFConfig) -> LIFConfig:
+    """The same layer with the spike replaced by the surrogate's primitive."""
+    return replace(config, forward="smooth")
+
+
+def piecewise_linear(config: LIFConfig) -> LIFConfig:
+    """The same layer with the Heaviside spike and its true (zero) derivative."""
+    return replace(config, forward="heaviside", surrogate=surrogate("true"))
+
+
+def param_names(config: LIFConfig) -> tuple[str, ...]:
+    """Names of the layer's parameters, in a fixed order."""
+    names = ["W", "b"]
+    if config.recurrent:
+        names.append("R")
+    names.append("alpha")
+    if config.spiking:
+        names.append("theta")
+    if config.reset == "subtract":
+        names.append("gamma")
+    elif config.reset.startswith("hard"):
+        names.append("v_reset")
+    if config.adaptation:
+        names += ["beta", "rho", "kappa"]
+    if config.synapse:
+        names.append("lam")
+    return tuple(names)
+
+
+def state_names(config: LIFConfig) -> tuple[str, ...]:
+    """Names of the layer's state variables (each ``(B, N)``)."""
+    return ("v",) + (("u",) if config.adaptation else ()) + (("c",) if config.synapse else ())
+
+
+def _param_shape(config, name):
+    return {"W": (config.n, config.n_in), "R": (config.n, config.n)}.get(name, (config.n,))
+
+
+def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
+    """Draw a parameter dict for ``config``.
+
+    Weights are Gaussian with standard deviation ``w_scale / sqrt(fan_in)``
+    (``w_scale`` defaults to 1; recurrent weights use ``r_scale``, default 0.5).
+    Every other parameter is a per-neuron vector filled with its default, or
+    with the value given as a keyword (a scalar or an ``(N,)`` array):
+    α = 0.9, θ = 1, γ = θ, v_reset = 0, β = 0.2, ρ = 0.9, κ = 1, λ = 0.8, b = 0.
+
+    ``rng`` must be a ``numpy.random.Generator`` or an integer seed.
+    """
+    rng = _rng(rng)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    defaults = dict(alpha=0.9, theta=1.0, gamma=None, v_reset=0.0, beta=0.2, rho=0.9,
+                    kappa=1.0, lam=0.8, b=0.0, w_scale=1.0, r_scale=0.5)
+    unknown = set(values) - set(defaults) - {"W", "R"}
+    if unknown:
+        raise ValueError(f"unknown parameter values {sorted(unknown)}; expected some of {sorted(defaults)}")
+    defaults.update(values)
+    if defaults["gamma"] is None:
+        defaults["gamma"] = defaults["theta"]
+    params = {}
+    for name in param_names(config):
+        shape = _param_shape(config, name)
+        if name == "W" and "W" not in values:
+            val = rng.standard_normal(shape) * defaults["w_scale"] / np.sqrt(config.n_in)
+        elif name == "R" and "R" not in values:
+            val = rng.standard_normal(shape) * defaults["r_scale"] / np.sqrt(config.n)
+        else:
+            val = np.broadcast_to(np.asarray(defaults[name], dtype=float), shape)
+        params[name] = np.array(val, dtype=dtype)
+    check_params(config, params)
+    return params
+
+
+def zero_state(config: LIFConfig, batch: int, dtype=np.float64):
+    """The all-zero initial state ``{"v": (B, N), ...}``."""
+    check_positive_int("batch", batch)
+    return {k: np.zeros((batch, config.n), dtype=dtype) for k in state_names(config)}
+
+
+def _rng(rng):
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"rng must be a numpy.random.Generator or an integer seed, got {type(rng).__name__}")
+
+
+def check_params(config: LIFConfig, params) -> np.dtype:
+    """Check names, shapes, dtypes and ranges of a parameter dict; return its dtype."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    want = param_names(config)
+    missing = [k for k in want if k not in params]
+    extra = [k for k in params if k not in want]
+    if missing or extra:
+        raise ValueError(
+            f"params for this layer must have exactly the keys {list(want)}; "
+            f"missing {missing}, unexpected {extra}"
+        )
+    dtype = np.asarray(params["W"]).dtype
+    for name in want:
+        float_array(f"params[{name!r}]", params[name], _param_shape(config, name), dtype=dtype)
+    a = params["alpha"]
+    if np.any(a <= 0) or np.any(a > 1):
+        raise ValueError(f"params['alpha'] must lie in (0, 1], got values in [{a.min()}, {a.max()}]")
+    if config.spiking and np.any(params["theta"] <= 0):
+        raise ValueError(f"params['theta'] must be > 0, got minimum {params['theta'].min()}")
+    for name in ("rho", "lam"):
+        if name in params and (np.any(params[name] < 0) or np.any(params[name] > 1)):
+            raise ValueError(f"params[{name!r}] must lie in [0, 1] (a decay factor)")
+    return dtype
+
+
+@dataclass
+class Trajectory:
+    """Everything the forward pass stored. Arrays are ``(T, B, N)`` unless noted.
+
+    ``x`` is the input ``(T, B, M)``; ``v, s`` (and ``u``, ``c`` when present) are
+    the states after each step; ``state0`` holds the initial state, ``s_init`` is
+    ``s_{-1}``; ``s_reset`` is the reset-spike override, if one was given.
+    """
+
+    config: LIFConfig
+    x: np.ndarray
+    v: np.ndarray
+    s: np.ndarray
+    u: np.ndarray | None
+    c: np.ndarray | None
+    state0: dict
+    s_init: np.ndarray
+    s_reset: np.ndarray | None = None
+
+    def prev(self, name):
+        """``X_{t-1}`` for t = 0..T-1: the initial value followed by ``X_0..X_{T-2}``."""
+        cur = getattr(self, name)
+        first = self.s_init if name == "s" else self.state0[name]
+        out = np.empty_like(cur)
+        out[0] = first
+        out[1:] = cur[:-1]
+        return out
+
+    def reset_spikes(self):
+        """``s̃_{t-1}`` for t = 0..T-1: the spikes that enter the reset term F4."""
+        return self.prev("s") if self.s_reset is None else self.s_reset
+
+
+def _check_state0(config, state0, batch, dtype):
+    if state0 is None:
+        return zero_state(config, batch, dtype)
+    if not isinstance(state0, dict):
+        raise TypeError(f"state0 must be a dict with keys {list(state_names(config))}")
+    want = state_names(config)
+    if set(state0) != set(want):
+        raise ValueError(f"state0 must have exactly the keys {list(want)}, got {sorted(state0)}")
+    return {k: float_array(f"state0[{k!r}]", state0[k], (batch, config.n), dtype=dtype) for k in want}
+
+
+def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Trajectory:
+    """Run the layer over T steps (equations F1–F6) and store the trajectory.
+
+    Parameters
+    ----------
+    config : LIFConfig
+    params : dict of ndarray
+        See :func:`param_names`; all of one float dtype.
+    x : ndarray, shape (T, B, M)
+        Input (spikes or currents), the parameters' dtype.
+    state0 : dict of ndarray (B, N), optional
+        Initial state ``v_{-1}`` (and ``u_{-1}``, ``c_{-1}``); zeros by default.
+    s_reset : ndarray (T, B, N), optional
+        If given, F4 uses ``s̃_{t-1} = s_reset[t]`` instead of the layer's own
+        spikes. At the values the layer produces itself this changes nothing; it
+        lets finite differences hold the reset spikes fixed, which is what a
+        detached reset differentiates (see :mod:`refsnn.verify`).
+
+    Returns
+    -------
+    Trajectory
+    """
+    dtype = check_params(config, params)
+    x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
+    T, B, _ = x.shape
+    if T == 0 or B == 0:
+        raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
+    state0 = _check_state0(config, state0, B, dtype)
+    if s_reset is not None:
+        s_reset = float_array("s_reset", s_reset, (T, B, config.n), dtype=dtype)
+
+    p = params
+    r_m, r_d = config.reset_partials
+    N = config.n
+    # F1, the part that does not depend on the state: one matrix product for all T.
+    I_in = (x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N) + p["b"]
+
+    v = np.empty((T, B, N), dtype)
+    s = np.zeros((T, B, N), dtype)
+    u = np.empty((T, B, N), dtype) if config.adaptation else None
+    c = np.empty((T, B, N), dtype) if config.synapse else None
+
+    v_prev = state0["v"]
+    u_prev = state0.get("u")
+    c_prev = state0.get("c")
+    s_init = config.spike(v_prev - p["theta"]) if config.spiking else np.zeros_like(v_prev)
+    s_prev = s_init
+    for t in range(T):
+        I = I_in[t] + s_prev @ p["R"].T if config.recurrent else I_in[t]     # F1
+        c_t = p["lam"] * c_prev + I if config.synapse else I                  # F2
+        m = p["alpha"] * v_prev                                               # F3
+        d = c_t - p["beta"] * u_prev if config.adaptation else c_t
+        sr = s_prev if s_reset is None else s_reset[t]
+        if config.reset == "subtract":                                        # F4
+            v[t] = m + d - sr * p["gamma"]
+        elif config.reset == "none":
+            v[t] = m + d
+        else:
+            r = r_m * m + r_d * d - p["v_reset"]
+            v[t] = m + d - sr * r
+        if config.adaptation:                                                 # F5
+            u[t] = p["rho"] * u_prev + p["kappa"] * s_prev
+            u_prev = u[t]
+        if config.synapse:
+            c[t] = c_t
+            c_prev = c_t
+        if config.spiking:                                                    # F6
+            s[t] = config.spike(v[t] - p["theta"])
+        v_prev, s_prev = v[t], s[t]
+    return Trajectory(config, x, v, s, u, c, state0, s_init, s_reset)
+
+
+@dataclass
+class LayerGradients:
+    """What :func:`layer_backward` returns.
+
+    ``params`` and ``state0`` hold ∂L/∂(each parameter) and ∂L/∂(each initial
+    state); ``x`` is ∂L/∂x ``(T, B, M)``. ``adjoints`` holds the adjoint
+    trajectories ``dv, ds, du, dc`` ``(T, B, N)`` (the total derivatives δv_t, ...),
+    and ``ds_init`` is δs_{-1}.
+    """
+
+    params: dict
+    x: np.ndarray
+    state0: dict
+    adjoints: dict
+    ds_init: np.ndarray
+
+
+def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients:
+    """Reverse-time loop of the adjoint recursions B1–B5, then the gradients G1–G5.
+
+    Parameters
+    ----------
+    traj : Trajectory
+        From :func:`layer_forward` with the same ``params``.
+    params : dict of ndarray
+    ds, dv : ndarray (T, B, N), optional
+        The loss's direct partials ``a^s_t = ∂L/∂s_t|direct`` and
+        ``a^v_t = ∂L/∂v_t|direct``; ``None`` means zero.
+
+    Returns
+    -------
+    LayerGradients
+
+    Notes
+    -----
+    The equations, numbered as cited in the code (see the module docstring)::
+
+        (B1) δs_t = a^s_t − [attached] r_{t+1} δv_{t+1} + κ δu_{t+1} + δI_{t+1} R
+        (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
+        (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
+        (B4) δc_t = g^d_t δv_t + λ δc_{t+1}   (t ≥ 0);   δc_{−1} = λ δc_0
+        (B5) δI_t = δc_t
+
+    with g^m_t = 1 − s̃_{t−1} r_m, g^d_t = 1 − s̃_{t−1} r_d, every adjoint at T
+    zero, and t running from T−1 down to −1 (the initial state, a_{−1} = 0).
+    """
+    cfg = traj.config
+    p = params
+    dtype = check_params(cfg, p)
+    T, B, N = traj.v.shape
+    a_s = np.zeros((T, B, N), dtype) if ds is None else float_array("ds", ds, (T, B, N), dtype=dtype)
+    a_v = np.zeros((T, B, N), dtype) if dv is None else float_array("dv", dv, (T, B, N), dtype=dtype)
+    if not cfg.spiking and ds is not None and np.any(a_s):
+        raise ValueError("ds must be zero for a non-spiking layer (it has no spikes)")
+
+    r_m, r_d = cfg.reset_partials
+    attached = cfg.spiking and cfg.reset != "none" and not cfg.detach_reset
+    v_prev = traj.prev("v")
+    s_prev = traj.prev("s")
+    sr = traj.reset_spikes()                                   # s̃_{t-1}
+    u_prev = traj.prev("u") if cfg.adaptation else None
+    c_prev = traj.prev("c") if cfg.synapse else None
+    drive = traj.c if cfg.synapse else None                    # d_t needs c_t when r_d = 1
+
+    # Per-step coefficients, vectorised over t = 0..T-1.
+    g_m = 1.0 - sr * r_m                                       # g^m_t
+    g_d = 1.0 - sr * r_d                                       # g^d_t
+    if cfg.reset == "subtract":
+        r = np.broadcast_to(p["gamma"], (T, B, N))
+    elif cfg.reset == "none":
+        r = None
+    else:
+        m = p["alpha"] * v_prev
+        if r_d:
+            if drive is None:  # no synapse: c_t = I_t, rebuilt from x, s_{t-1} and W
+                drive = (traj.x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N) + p["b"]
+                if cfg.recurrent:
+                    drive = drive + s_prev @ p["R"].T
+            d = drive - p["beta"] * u_prev if cfg.adaptation else drive
+            r = m + d - p["v_reset"]
+        else:
+            r = m - p["v_reset"]
+    if cfg.spiking:
+        sg = cfg.surrogate.derivative(traj.v - p["theta"])          # σ'(v_t − θ)
+        sg_init = cfg.surrogate.derivative(traj.state0["v"] - p["theta"])
+    alpha_gm = p["alpha"] * g_m                                      # α g^m_t
+    beta_gd = p["beta"] * g_d if cfg.adaptation else None           # β g^d_t
+
+    dv_ = np.empty((T, B, N), dtype)
+    ds_ = np.zeros((T, B, N), dtype)
+    du_ = np.zeros((T, B, N), dtype) if cfg.adaptation else None
+    dc_ = np.empty((T, B, N), dtype)    # δc_t = δI_t (B5); without a synapse λ = 0
+    zero = np.zeros((B, N), dtype)
+    dv_n, du_n, dc_n = zero, zero, zero                     # δv_{t+1}, δu_{t+1}, δc_{t+1}
+    for t in range(T - 1, -2, -1):
+        nxt = t + 1 < T      # is there a step t+1?
+        a_s_t = a_s[t] if t >= 0 else zero
+        a_v_t = a_v[t] if t >= 0 else zero
+        # (B1)
+        ds_t = a_s_t
+        if nxt and cfg.spiking:
+            if attached:
+                ds_t = ds_t - r[t + 1] * dv_n
+            if cfg.adaptation:
+                ds_t = ds_t + p["kappa"] * du_n
+            if cfg.recurrent:
+                ds_t = ds_t + dc_n @ p["R"]          # δI_{t+1} = δc_{t+1} (B5)
+        # (B2)
+        dv_t = a_v_t + alpha_gm[t + 1] * dv_n if nxt else a_v_t
+        if cfg.spiking:
+            dv_t = dv_t + (sg[t] if t >= 0 else sg_init) * ds_t
+        # (B3)
+        if cfg.adaptation:
+            du_t = p["rho"] * du_n - beta_gd[t + 1] * dv_n if nxt else zero
+        # (B4)
+        if t >= 0:
+            dc_t = g_d[t] * dv_t if r_d else dv_t
+            if cfg.synapse and nxt:
+                dc_t = dc_t + p["lam"] * dc_n
+        else:
+            dc_t = p["lam"] * dc_n if cfg.synapse else None
+        if t >= 0:
+            dv_[t], ds_[t], dc_[t] = dv_t, ds_t, dc_t
+            if cfg.adaptation:
+                du_[t] = du_t
+        dv_n, dc_n = dv_t, dc_t
+        if cfg.adaptation:
+            du_n = du_t
+    dv_init, ds_init = dv_n, ds_t
+    dstate0 = {"v": dv_init}
+    if cfg.adaptation:
+        dstate0["u"] = du_n
+    if cfg.synapse:
+        dstate0["c"] = dc_n
+
+    # Gradients G1-G5: sums over t and the batch; weight gradients are one matrix product each.
+    dI = dc_                                                          # (B5)
+    dI2 = dI.reshape(T * B, N)
+    g = {}
+    g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                        # (G1)
+    g["b"] = dI2.sum(axis=0)
+    if cfg.recurrent:
+        g["R"] = dI2.T @ s_prev.reshape(T * B, N)
+    dx = (dI2 @ p["W"]).reshape(T, B, -1)
+    g["alpha"] = _sum_tb(g_m * dv_ * v_prev)                          # (G2)
+    if cfg.reset == "subtract":                                       # (G3)
+        g["gamma"] = -_sum_tb(dv_ * sr)
+    elif cfg.reset.startswith("hard"):
+        g["v_reset"] = _sum_tb(dv_ * sr)
+    if cfg.adaptation:
+        g["beta"] = -_sum_tb(g_d * dv_ * u_prev)
+        g["rho"] = _sum_tb(du_ * u_prev)                              # (G4)
+        g["kappa"] = _sum_tb(du_ * s_prev)
+    if cfg.synapse:
+        g["lam"] = _sum_tb(dc_ * c_prev)
+    if cfg.spiking:                                                   # (G5)
+        g["theta"] = -_sum_tb(sg * ds_) - (sg_init * ds_init).sum(axis=0)
+    g = {k: g[k].astype(dtype, copy=False) for k in param_names(cfg)}
+    adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
+    if cfg.adaptation:
+        adjoints["du"] = du_
+    return LayerGradients(g, dx, dstate0, adjoints, ds_init)
+
+
+def _sum_tb(a):
+    return a.sum(axis=(0, 1))

@@ -1,0 +1,103 @@
+"""A stack of LIF layers: layer l's spikes are layer l+1's input at the same step.
+
+The forward pass runs :func:`refsnn.lif.layer_forward` bottom-up. The backward
+pass runs :func:`refsnn.lif.layer_backward` top-down; the input gradient of
+layer l+1, ``∂L/∂x^{l+1}_t = δI^{l+1}_t W^{l+1}``, is added to layer l's direct
+spike partial ``a^s_t`` (it is the only path from ``s^l_t`` to the layers above).
+
+The readout (last layer) is either spiking, or a non-spiking leaky integrator
+(``LIFConfig(spiking=False, reset="none")``) whose membrane is the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .lif import LIFConfig, init_params, layer_backward, layer_forward
+
+__all__ = ["Network", "NetworkGradients", "network_init", "network_forward", "network_backward"]
+
+
+@dataclass(frozen=True)
+class Network:
+    """An ordered stack of layer configs whose widths chain (``n_in`` of l+1 = ``n`` of l)."""
+
+    layers: tuple
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        object.__setattr__(self, "layers", layers)
+        if not layers:
+            raise ValueError("layers must hold at least one LIFConfig")
+        for i, cfg in enumerate(layers):
+            if not isinstance(cfg, LIFConfig):
+                raise TypeError(f"layers[{i}] must be a LIFConfig, got {type(cfg).__name__}")
+            if i and cfg.n_in != layers[i - 1].n:
+                raise ValueError(
+                    f"layers[{i}].n_in is {cfg.n_in}, expected {layers[i - 1].n} (layers[{i - 1}].n)"
+                )
+            if i < len(layers) - 1 and not cfg.spiking:
+                raise ValueError(f"layers[{i}] is non-spiking; only the last layer (readout) may be")
+
+
+def network_init(net: Network, rng, dtype=np.float64, per_layer=None):
+    """Parameter dicts for every layer; ``per_layer[l]`` is a dict of keyword values."""
+    per_layer = per_layer or [{}] * len(net.layers)
+    if len(per_layer) != len(net.layers):
+        raise ValueError(f"per_layer must have {len(net.layers)} entries, got {len(per_layer)}")
+    return [init_params(cfg, rng, dtype, **kw) for cfg, kw in zip(net.layers, per_layer)]
+
+
+def _per_layer(name, value, n):
+    if value is None:
+        return [None] * n
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise ValueError(f"{name} must be a list with one entry (or None) per layer ({n} layers)")
+    return list(value)
+
+
+def network_forward(net: Network, params, x, state0=None, s_reset=None):
+    """Run every layer; returns the list of :class:`~refsnn.lif.Trajectory`."""
+    n = len(net.layers)
+    params = _per_layer("params", params, n)
+    state0 = _per_layer("state0", state0, n)
+    s_reset = _per_layer("s_reset", s_reset, n)
+    trajs = []
+    inp = x
+    for cfg, p, st, sr in zip(net.layers, params, state0, s_reset):
+        traj = layer_forward(cfg, p, inp, st, sr)
+        trajs.append(traj)
+        inp = traj.s
+    return trajs
+
+
+@dataclass
+class NetworkGradients:
+    """``params[l]`` and ``state0[l]`` per layer, ``x`` = ∂L/∂(network input), ``layers[l]``
+    the full :class:`~refsnn.lif.LayerGradients` (adjoint trajectories included)."""
+
+    params: list
+    x: np.ndarray
+    state0: list
+    layers: list
+
+
+def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
+    """Backward through the stack. ``ds[l]``, ``dv[l]``: direct partials of layer l (or None)."""
+    n = len(trajs)
+    ds = _per_layer("ds", ds, n)
+    dv = _per_layer("dv", dv, n)
+    params = _per_layer("params", params, n)
+    out = [None] * n
+    from_above = None
+    for l in range(n - 1, -1, -1):
+        a_s = ds[l]
+        if from_above is not None:
+            a_s = from_above if a_s is None else a_s + from_above
+        out[l] = layer_backward(trajs[l], params[l], a_s, dv[l])
+        from_above = out[l].x
+    return NetworkGradients(
+        [g.params for g in out], out[0].x, [g.state0 for g in out], out
+    )

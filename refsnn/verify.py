@@ -1,0 +1,289 @@
+"""The verification grid: every neuron configuration × loss, checked along two exact routes.
+
+A surrogate gradient is not the gradient of any function, so finite differences
+cannot check it directly. The same adjoint code is checked where it *is* an
+exact gradient:
+
+(a) **Smooth twin.** The spike is the surrogate's primitive ``F`` (``forward="smooth"``).
+    The backward pass uses ``σ' = F'``, so it is the exact gradient of the forward
+    pass, and central differences in float64 must agree to ``rtol = 1e-7``.
+(b) **Piecewise-linear regime.** The spike is the Heaviside step and ``σ' = 0``
+    (the ``"true"`` surrogate). Between spikes the model is polynomial in its
+    inputs, so central differences agree to rounding at every coordinate whose
+    ±eps perturbation flips no spike; the flipping coordinates are reported as
+    skipped.
+
+A *detached* reset differentiates the model in which the reset spikes are
+constants. Finite differences check it by holding the reset spikes at their
+nominal values (``layer_forward(..., s_reset=...)``), which changes no value at
+the nominal point but removes the reset path from the function.
+
+Every check covers every parameter of every layer, the network input ``x`` and
+every initial state.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from . import losses as L
+from .gradcheck import check_gradients
+from .lif import LIFConfig, RESET_KINDS, piecewise_linear, smooth_twin, state_names
+from .network import Network, network_backward, network_forward, network_init
+from .surrogates import surrogate
+
+__all__ = ["GridPoint", "grid", "Problem", "make_problem", "check_point", "RTOL", "FLOOR", "EPS"]
+
+RTOL = 1e-7
+# Fourth-order central differences (refsnn.gradcheck, order=4): truncation error
+# O(h⁴) ≈ 1e-12 at h = 1e-3, round-off ≈ 1e-16·|L|/h ≈ 1e-13 for losses of order 1.
+ORDER = 4
+EPS = 1e-3
+# The piecewise route needs steps small enough that few coordinates flip a spike;
+# between flips the model is polynomial, and the fourth-order stencil still leaves
+# only ~1e-16·|L|/h round-off.
+EPS_PIECEWISE = 1e-4
+# Entries below FLOOR are compared absolutely: |a − n| ≤ RTOL·FLOOR.
+FLOOR = 1e-5
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One configuration of the verification grid (item 8 of the core issue)."""
+
+    reset: str
+    detach: bool
+    adaptation: bool
+    synapse: bool
+    recurrent: bool
+    loss: str
+
+    @property
+    def name(self):
+        flags = [self.reset, "detach" if self.detach else "attach"]
+        flags += [f for f, on in (("adapt", self.adaptation), ("syn", self.synapse),
+                                  ("rec", self.recurrent)) if on]
+        return "/".join(flags + [self.loss])
+
+
+def grid():
+    """All 4 × 2 × 2 × 2 × 2 × 5 = 320 grid points."""
+    return [GridPoint(*c) for c in itertools.product(
+        RESET_KINDS, (False, True), (False, True), (False, True), (False, True), L.LOSS_NAMES)]
+
+
+@dataclass
+class Problem:
+    """A small network, its data and a loss: everything one check needs."""
+
+    point: GridPoint
+    net: Network
+    params: list
+    x: np.ndarray
+    state0: list
+    target: object
+    probe: list | None = None
+
+    def loss(self, trajs, probe=False):
+        """Loss value and per-layer direct partials ``(value, ds_list, dv_list)``.
+
+        ``probe=True`` adds a membrane term ``½Σ_t(v_t − y)²`` on every layer. The
+        piecewise route uses it: there, a loss that reads only spikes has an
+        exactly zero gradient, which would check nothing but that zero.
+        """
+        out = trajs[-1]
+        kind = self.point.loss
+        if kind == "ce_count":
+            parts = [(len(trajs) - 1, L.spike_count_cross_entropy(out, self.target))]
+        elif kind == "trace_mse":
+            parts = [(len(trajs) - 1, L.trace_mse(out, self.target, eta=0.8))]
+        elif kind == "membrane":
+            parts = [(len(trajs) - 1, L.membrane_rate_loss(out, self.target))]
+        else:
+            reg = L.spike_count_l1 if kind == "l1" else L.spike_count_l2
+            parts = [(i, reg(tr, 0.3)) for i, tr in enumerate(trajs)]
+        if probe:
+            parts += [(i, L.membrane_rate_loss(tr, y)) for i, (tr, y) in enumerate(zip(trajs, self.probe))]
+        per_layer = [[] for _ in trajs]
+        for i, loss in parts:
+            per_layer[i].append(loss)
+        combined = [L.combine(*ls) if ls else L.Loss(0.0, None, None) for ls in per_layer]
+        return (sum(c.value for c in combined), [c.ds for c in combined], [c.dv for c in combined])
+
+
+def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3):
+    """A two-layer network (hidden H → readout K) in ``point``'s configuration.
+
+    The hidden layer has the point's reset, detaching, adaptation, synapse and
+    recurrence. The readout shares them for spike losses; for the membrane loss it
+    is a non-spiking leaky integrator. ``sg`` is the surrogate (sigmoid, slope 4,
+    by default). Inputs are real-valued currents, so the input gradient is
+    meaningful; parameters are drawn so that membranes hover near threshold.
+    """
+    rng = np.random.default_rng(seed)
+    sg = sg or surrogate("sigmoid", 4.0)
+    common = dict(surrogate=sg, reset=point.reset, detach_reset=point.detach,
+                  adaptation=point.adaptation, synapse=point.synapse, recurrent=point.recurrent)
+    hidden = LIFConfig(M, H, **common)
+    if point.loss == "membrane":
+        readout = LIFConfig(H, K, surrogate=sg, reset="none", synapse=point.synapse, spiking=False)
+    else:
+        readout = LIFConfig(H, K, **common)
+    net = Network((hidden, readout))
+
+    def draw(cfg):
+        n = cfg.n
+        return dict(
+            alpha=rng.uniform(0.6, 0.95, n), theta=rng.uniform(0.5, 1.5, n),
+            gamma=rng.uniform(0.5, 1.5, n), v_reset=rng.uniform(-0.3, 0.3, n),
+            beta=rng.uniform(0.05, 0.4, n), rho=rng.uniform(0.6, 0.95, n),
+            kappa=rng.uniform(0.3, 1.2, n), lam=rng.uniform(0.3, 0.9, n),
+            b=rng.uniform(-0.2, 0.4, n), w_scale=1.5, r_scale=0.8,
+        )
+
+    params = network_init(net, rng, np.float64, [draw(c) for c in net.layers])
+    x = rng.normal(0.6, 1.0, (T, B, M))
+    state0 = [{k: rng.normal(0.0, 0.4, (B, c.n)) for k in state_names(c)} for c in net.layers]
+    if point.loss == "ce_count":
+        target = rng.integers(0, K, B)
+    elif point.loss == "trace_mse":
+        target = rng.uniform(0.0, 2.0, (T, B, K))
+    elif point.loss == "membrane":
+        target = rng.normal(0.0, 1.0, (B, K))
+    else:
+        target = None
+    probe = [rng.normal(0.0, 1.0, (B, c.n)) for c in net.layers]
+    return Problem(point, net, params, x, state0, target, probe)
+
+
+# Flat naming of every differentiable array: "x", "L0.W", "L1.state.v", ...
+def _flatten(params, x, state0):
+    flat = {"x": x}
+    for l, (p, st) in enumerate(zip(params, state0)):
+        flat.update({f"L{l}.{k}": v for k, v in p.items()})
+        flat.update({f"L{l}.state.{k}": v for k, v in st.items()})
+    return flat
+
+
+def _unflatten(flat, n_layers):
+    params = [{} for _ in range(n_layers)]
+    state0 = [{} for _ in range(n_layers)]
+    for key, val in flat.items():
+        if key == "x":
+            continue
+        l, rest = key.split(".", 1)
+        l = int(l[1:])
+        if rest.startswith("state."):
+            state0[l][rest[6:]] = val
+        else:
+            params[l][rest] = val
+    return params, flat["x"], state0
+
+
+def _with_net(problem, net):
+    return replace(problem, net=net)
+
+
+def adjoint(problem, probe=False):
+    """Loss value, flat dict of adjoint gradients, and the forward trajectories."""
+    trajs = network_forward(problem.net, problem.params, problem.x, problem.state0)
+    value, ds, dv = problem.loss(trajs, probe)
+    g = network_backward(trajs, problem.params, ds, dv)
+    return value, _flatten(g.params, g.x, g.state0), trajs
+
+
+def _objective(problem, trajs, probe=False):
+    """f(flat) for finite differences; holds reset spikes fixed where the reset is detached."""
+    frozen = [tr.reset_spikes() if cfg.detach_reset else None
+              for tr, cfg in zip(trajs, problem.net.layers)]
+    n = len(problem.net.layers)
+
+    def run(flat):
+        params, x, state0 = _unflatten(flat, n)
+        tr = network_forward(problem.net, params, x, state0, frozen)
+        return tr
+
+    def f(flat):
+        return problem.loss(run(flat), probe)[0]
+
+    return f, run
+
+
+def check_smooth_twin(problem, eps=EPS, rtol=RTOL, floor=FLOOR):
+    """Route (a): adjoint vs central differences with the spike = the surrogate's primitive."""
+    net = Network(tuple(smooth_twin(c) if c.spiking else c for c in problem.net.layers))
+    prob = _with_net(problem, net)
+    _, grads, trajs = adjoint(prob)
+    f, _ = _objective(prob, trajs)
+    return check_gradients(f, _flatten(prob.params, prob.x, prob.state0), grads,
+                           eps=eps, rtol=rtol, floor=floor, order=ORDER)
+
+
+def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR):
+    """Route (b): Heaviside spikes with the true (zero) derivative, plus the membrane
+    probe; coordinates where any stencil point (±eps, ±2eps) flips a spike are skipped."""
+    net = Network(tuple(piecewise_linear(c) if c.spiking else c for c in problem.net.layers))
+    prob = _with_net(problem, net)
+    _, grads, trajs = adjoint(prob, probe=True)
+    f, run = _objective(prob, trajs, probe=True)
+    flat = _flatten(prob.params, prob.x, prob.state0)
+    nominal = [tr.s for tr in trajs]
+    masks = {}
+    for key, arr in flat.items():
+        mask = np.ones(arr.shape, bool)
+        for idx in np.ndindex(arr.shape):
+            for step in (eps, -eps, 2 * eps, -2 * eps):
+                pert = dict(flat)
+                a = arr.copy()
+                a[idx] += step
+                pert[key] = a
+                if any(not np.array_equal(s0, tr.s) for s0, tr in zip(nominal, run(pert))):
+                    mask[idx] = False
+        masks[key] = mask
+    return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor, masks=masks,
+                           order=ORDER)
+
+
+@dataclass
+class PointReport:
+    point: GridPoint
+    smooth_max_rel: float
+    smooth_worst: str
+    piecewise_max_rel: float
+    piecewise_worst: str
+    piecewise_checked: int
+    piecewise_skipped: int
+    n_spikes: int
+    passed: bool
+
+    def as_dict(self):
+        d = asdict(self)
+        d["point"] = self.point.name
+        d.update(asdict(self.point))
+        return d
+
+
+def _worst(results):
+    worst = max(results, key=lambda r: r.max_rel_error)
+    return worst.max_rel_error, f"{worst.name}{list(worst.worst_index)}"
+
+
+def check_point(point: GridPoint, seed=0, rtol=RTOL) -> PointReport:
+    """Run both routes on one grid point."""
+    problem = make_problem(point, seed)
+    smooth = check_smooth_twin(problem, rtol=rtol)
+    piece = check_piecewise(problem, rtol=rtol)
+    trajs = network_forward(
+        Network(tuple(piecewise_linear(c) if c.spiking else c for c in problem.net.layers)),
+        problem.params, problem.x, problem.state0)
+    s_max, s_where = _worst(smooth)
+    p_max, p_where = _worst(piece)
+    return PointReport(
+        point, s_max, s_where, p_max, p_where,
+        sum(r.n_checked for r in piece), sum(r.n_skipped for r in piece),
+        int(sum(tr.s.sum() for tr in trajs if tr.config.spiking)),
+        all(r.passed for r in smooth + piece),
+    )
