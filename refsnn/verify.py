@@ -39,15 +39,18 @@ __all__ = ["GridPoint", "grid", "Problem", "make_problem", "check_point", "RTOL"
 
 RTOL = 1e-7
 # Fourth-order central differences (refsnn.gradcheck, order=4): truncation error
-# O(h⁴) ≈ 1e-12 at h = 1e-3, round-off ≈ 1e-16·|L|/h ≈ 1e-13 for losses of order 1.
+# O(h⁴·F⁽⁵⁾) ≈ 1e-15·F⁽⁵⁾ at h = 2e-4 (steep surrogates have large F⁽⁵⁾, which rules out h = 1e-3), round-off ≈ 1e-16·|L|/h ≈ 5e-13 for losses of order 1.
 ORDER = 4
-EPS = 1e-3
+EPS = 2e-4
 # The piecewise route needs steps small enough that few coordinates flip a spike;
 # between flips the model is polynomial, and the fourth-order stencil still leaves
 # only ~1e-16·|L|/h round-off.
 EPS_PIECEWISE = 1e-4
-# Entries below FLOOR are compared absolutely: |a − n| ≤ RTOL·FLOOR.
-FLOOR = 1e-5
+# Round-off of a central difference is about 10·ε·|L|/h ≈ 1e-12·|L| (ε = 2.2e-16).
+# Entries below FLOOR·max(1, |L|) are therefore compared absolutely,
+# |a − n| ≤ RTOL·FLOOR·max(1, |L|) = 1e-11·max(1, |L|); all larger entries must
+# agree to RTOL relative.
+FLOOR = 1e-4
 
 
 @dataclass(frozen=True)
@@ -213,13 +216,15 @@ def _objective(problem, trajs, probe=False):
 
 
 def check_smooth_twin(problem, eps=EPS, rtol=RTOL, floor=FLOOR):
-    """Route (a): adjoint vs central differences with the spike = the surrogate's primitive."""
+    """Route (a): adjoint vs central differences with the spike = the surrogate's primitive.
+
+    ``floor`` is scaled by ``max(1, |L|)`` (see FLOOR)."""
     net = Network(tuple(smooth_twin(c) if c.spiking else c for c in problem.net.layers))
     prob = _with_net(problem, net)
-    _, grads, trajs = adjoint(prob)
+    value, grads, trajs = adjoint(prob)
     f, _ = _objective(prob, trajs)
     return check_gradients(f, _flatten(prob.params, prob.x, prob.state0), grads,
-                           eps=eps, rtol=rtol, floor=floor, order=ORDER)
+                           eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)), order=ORDER)
 
 
 def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR):
@@ -227,7 +232,7 @@ def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR):
     probe; coordinates where any stencil point (±eps, ±2eps) flips a spike are skipped."""
     net = Network(tuple(piecewise_linear(c) if c.spiking else c for c in problem.net.layers))
     prob = _with_net(problem, net)
-    _, grads, trajs = adjoint(prob, probe=True)
+    value, grads, trajs = adjoint(prob, probe=True)
     f, run = _objective(prob, trajs, probe=True)
     flat = _flatten(prob.params, prob.x, prob.state0)
     nominal = [tr.s for tr in trajs]
@@ -243,8 +248,8 @@ def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR):
                 if any(not np.array_equal(s0, tr.s) for s0, tr in zip(nominal, run(pert))):
                     mask[idx] = False
         masks[key] = mask
-    return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor, masks=masks,
-                           order=ORDER)
+    return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)),
+                           masks=masks, order=ORDER)
 
 
 @dataclass
