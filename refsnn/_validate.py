@@ -37,7 +37,7 @@ def float_array(name, a, shape=None, dtype=None, finite=True):
         Reject NaN and inf.
     """
     arr = np.asarray(a)
-    if not np.issubdtype(arr.dtype, np.floating):
+    if arr.dtype not in (np.float32, np.float64):
         raise TypeError(
             f"{name} must be a floating-point array (float32 or float64), "
             f"got dtype {arr.dtype}; convert it explicitly, e.g. {name}.astype(np.float64)"

@@ -28,6 +28,9 @@ def _parser():
                    help="only these reset kinds (repeatable; default all)")
     g.add_argument("--loss", choices=LOSS_NAMES, action="append",
                    help="only these losses (repeatable; default all)")
+    g.add_argument("--only", action="append", metavar="NAME",
+                   help="only the configuration with this row name, e.g. subtract/attach/adapt/membrane "
+                        "(repeatable)")
     g.add_argument("--rtol", type=float, default=verify.RTOL,
                    help=f"relative tolerance of both routes (default {verify.RTOL:g})")
     return p
@@ -37,8 +40,15 @@ def _gradcheck(args):
     if not (0 < args.rtol < 1):
         print(f"refsnn gradcheck: --rtol must lie in (0, 1), got {args.rtol}", file=sys.stderr)
         return 2
-    points = [pt for pt in verify.grid()
-              if (not args.reset or pt.reset in args.reset) and (not args.loss or pt.loss in args.loss)]
+    grid = verify.grid()
+    unknown = sorted(set(args.only or ()) - {pt.name for pt in grid})
+    if unknown:
+        print(f"refsnn gradcheck: --only names no configuration: {', '.join(unknown)} "
+              "(row names look like subtract/attach/adapt/syn/rec/membrane)", file=sys.stderr)
+        return 2
+    points = [pt for pt in grid
+              if (not args.reset or pt.reset in args.reset) and (not args.loss or pt.loss in args.loss)
+              and (not args.only or pt.name in args.only)]
     rows = []
     start = time.perf_counter()
     if not args.json:

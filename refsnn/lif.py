@@ -109,6 +109,7 @@ Where seed 000 is ambiguous or wrong, and what refsnn does
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -192,7 +193,8 @@ class LIFConfig:
                 f"got {type(self.surrogate).__name__}"
             )
         check_choice("forward", self.forward, FORWARD_MODES)
-        if self.h0 not in (0.0, 1.0) or isinstance(self.h0, bool):
+        if (isinstance(self.h0, (bool, np.bool_)) or not isinstance(self.h0, numbers.Real)
+                or self.h0 not in (0.0, 1.0)):
             raise ValueError(f"h0 must be 1.0 or 0.0 (the value of H at 0), got {self.h0!r}")
         check_choice("reset", self.reset, RESET_KINDS)
         for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking"):
@@ -281,6 +283,8 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
     defaults.update(values)
     if defaults["gamma"] is None:
         defaults["gamma"] = defaults["theta"]
+    for name in ("w_scale", "r_scale"):
+        real_scalar(name, defaults[name], 0.0)
     params = {}
     for name in param_names(config):
         shape = _param_shape(config, name)
@@ -289,7 +293,11 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
         elif name == "R" and "R" not in values:
             val = rng.standard_normal(shape) * defaults["r_scale"] / np.sqrt(config.n)
         else:
-            val = np.broadcast_to(np.asarray(defaults[name], dtype=float), shape)
+            given = defaults[name]
+            if isinstance(given, numbers.Real) and not isinstance(given, (bool, np.bool_)):
+                val = np.full(shape, float(given))
+            else:
+                val = float_array(name, given, shape)
         params[name] = np.array(val, dtype=dtype)
     check_params(config, params)
     return params
@@ -298,6 +306,8 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
 def zero_state(config: LIFConfig, batch: int, dtype=np.float64):
     """The all-zero initial state ``{"v": (B, N), ...}``."""
     check_positive_int("batch", batch)
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
     return {k: np.zeros((batch, config.n), dtype=dtype) for k in state_names(config)}
 
 
@@ -305,12 +315,17 @@ def _rng(rng):
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng as an integer seed must be >= 0, got {rng}")
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be a numpy.random.Generator or an integer seed, got {type(rng).__name__}")
 
 
-def check_params(config: LIFConfig, params) -> np.dtype:
-    """Check names, shapes, dtypes and ranges of a parameter dict; return its dtype."""
+def check_params(config: LIFConfig, params):
+    """Check names, shapes, dtypes and ranges of a parameter dict.
+
+    Returns ``(dtype, arrays)``: the common float dtype and a new dict of the
+    parameters as ndarrays (the caller's dict is not changed)."""
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
     want = param_names(config)
@@ -321,9 +336,9 @@ def check_params(config: LIFConfig, params) -> np.dtype:
             f"params for this layer must have exactly the keys {list(want)}; "
             f"missing {missing}, unexpected {extra}"
         )
-    dtype = np.asarray(params["W"]).dtype
-    for name in want:
-        float_array(f"params[{name!r}]", params[name], _param_shape(config, name), dtype=dtype)
+    dtype = float_array("params['W']", params["W"]).dtype
+    params = {name: float_array(f"params[{name!r}]", params[name], _param_shape(config, name), dtype=dtype)
+              for name in want}
     a = params["alpha"]
     if np.any(a <= 0) or np.any(a > 1):
         raise ValueError(f"params['alpha'] must lie in (0, 1], got values in [{a.min()}, {a.max()}]")
@@ -332,7 +347,7 @@ def check_params(config: LIFConfig, params) -> np.dtype:
     for name in ("rho", "lam"):
         if name in params and (np.any(params[name] < 0) or np.any(params[name] > 1)):
             raise ValueError(f"params[{name!r}] must lie in [0, 1] (a decay factor)")
-    return dtype
+    return dtype, params
 
 
 @dataclass
@@ -401,7 +416,9 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     -------
     Trajectory
     """
-    dtype = check_params(config, params)
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
+    dtype, params = check_params(config, params)
     x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
     T, B, _ = x.shape
     if T == 0 or B == 0:
@@ -497,9 +514,12 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     with g^m_t = 1 − s̃_{t−1} r_m, g^d_t = 1 − s̃_{t−1} r_d, every adjoint at T
     zero, and t running from T−1 down to −1 (the initial state, a_{−1} = 0).
     """
+    if not isinstance(traj, Trajectory):
+        raise TypeError(f"traj must be a Trajectory from layer_forward, got {type(traj).__name__}")
     cfg = traj.config
-    p = params
-    dtype = check_params(cfg, p)
+    dtype, p = check_params(cfg, params)
+    if dtype != traj.v.dtype:
+        raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
     T, B, N = traj.v.shape
     a_s = np.zeros((T, B, N), dtype) if ds is None else float_array("ds", ds, (T, B, N), dtype=dtype)
     a_v = np.zeros((T, B, N), dtype) if dv is None else float_array("dv", dv, (T, B, N), dtype=dtype)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lif import LIFConfig, init_params, layer_backward, layer_forward
+from .lif import LIFConfig, _rng, init_params, layer_backward, layer_forward
 
 __all__ = ["Network", "NetworkGradients", "network_init", "network_forward", "network_backward"]
 
@@ -27,6 +27,8 @@ class Network:
     layers: tuple
 
     def __post_init__(self):
+        if not isinstance(self.layers, (list, tuple)):
+            raise TypeError(f"layers must be a list or tuple of LIFConfig, got {type(self.layers).__name__}")
         layers = tuple(self.layers)
         object.__setattr__(self, "layers", layers)
         if not layers:
@@ -44,6 +46,7 @@ class Network:
 
 def network_init(net: Network, rng, dtype=np.float64, per_layer=None):
     """Parameter dicts for every layer; ``per_layer[l]`` is a dict of keyword values."""
+    rng = _rng(rng)  # one generator for all layers: an integer seed must not restart per layer
     per_layer = per_layer or [{}] * len(net.layers)
     if len(per_layer) != len(net.layers):
         raise ValueError(f"per_layer must have {len(net.layers)} entries, got {len(per_layer)}")
