@@ -38,12 +38,12 @@ def _parser():
 
 def _gradcheck(args):
     if not (0 < args.rtol < 1):
-        print(f"refsnn gradcheck: --rtol must lie in (0, 1), got {args.rtol}", file=sys.stderr)
+        print(f"refsnn gradcheck: error: --rtol must lie in (0, 1), got {args.rtol}", file=sys.stderr)
         return 2
     grid = verify.grid()
     unknown = sorted(set(args.only or ()) - {pt.name for pt in grid})
     if unknown:
-        print(f"refsnn gradcheck: --only names no configuration: {', '.join(unknown)} "
+        print(f"refsnn gradcheck: error: --only names no configuration: {', '.join(unknown)} "
               "(row names look like subtract/attach/adapt/syn/rec/membrane)", file=sys.stderr)
         return 2
     points = [pt for pt in grid

@@ -28,9 +28,9 @@ or a *slope* :math:`k` (an inverse width; height :math:`\propto k`).
 =================  =================  =====================================  ============  =======
 name               ``scale``          :math:`\sigma'(x)` with gain 1          height        default
 =================  =================  =====================================  ============  =======
-triangle           half-width a       max(0, 1 − |x|/a) / a                  1/a           1.0
+triangle           half-width a       ``max(0, 1 − |x|/a) / a``              1/a           1.0
 sigmoid            slope k            k S(kx) (1 − S(kx)), S the logistic    k/4           5.0
-boxcar             half-width a       1/(2a) for |x| < a, else 0             1/(2a)        0.5
+boxcar             half-width a       1/(2a) for ``|x| < a``, else 0         1/(2a)        0.5
 exponential        slope k (Laplace)  (k/2) exp(−k|x|)                       k/2           5.0
 arctan             slope k            (k/2) / (1 + (πkx/2)²)                 k/2           2.0
 superspike         slope k            (k/2) / (1 + k|x|)²                    k/2           10.0
@@ -56,22 +56,23 @@ The primitives (gain 1):
 
 Mapping onto other libraries (their backward functions, with x = v − θ):
 
-======================================================  ========================================
-peer surrogate                                           refsnn equivalent
-======================================================  ========================================
-snnTorch ``atan(alpha)``, SpikingJelly ``ATan(alpha)``   ``surrogate("arctan", alpha)``
-SpikingJelly ``Sigmoid(alpha)``                          ``surrogate("sigmoid", alpha)``
-snnTorch ``sigmoid(slope)``                              ``surrogate("sigmoid", slope)``
-SpikingJelly ``PiecewiseExp(alpha)``                     ``surrogate("exponential", alpha)``
-SpikingJelly ``Rect(alpha)``                             ``surrogate("boxcar", 0.5 / alpha)``
-SpikingJelly ``PiecewiseQuadratic(alpha)``               ``surrogate("triangle", 1 / alpha)``
-snnTorch ``fast_sigmoid(slope)``: 1/(k|x| + 1)²          ``surrogate("superspike", k, gain=2 / k)``
-Norse / SpyTorch ``super`` (α): 1/(α|x| + 1)²            ``surrogate("superspike", α, gain=2 / α)``
-SpikingJelly ``SuperSpike(alpha)``: α/(|x| + 1)²         ``surrogate("superspike", 1.0, gain=2 * alpha)``
-e-prop pseudo-derivative (γ/θ) max(0, 1 − |x|/θ)         ``surrogate("triangle", θ, gain=γ)``
-seed 000 "fast sigmoid" (1/α) max(0, 1 − |x|/α)          ``surrogate("triangle", α)``
-seed 001 sigmoid (β), boxcar on [−γ, γ]                  ``surrogate("sigmoid", β)``, ``surrogate("boxcar", γ)``
-======================================================  ========================================
+==================================================  ============================================
+peer surrogate                                      refsnn equivalent
+==================================================  ============================================
+snnTorch ``atan(α)``, SpikingJelly ``ATan(α)``      ``surrogate("arctan", α)``
+SpikingJelly ``Sigmoid(α)``                         ``surrogate("sigmoid", α)``
+snnTorch ``sigmoid(slope)``                         ``surrogate("sigmoid", slope)``
+SpikingJelly ``PiecewiseExp(α)``                    ``surrogate("exponential", α)``
+SpikingJelly ``Rect(α)``                            ``surrogate("boxcar", 0.5 / α)``
+SpikingJelly ``PiecewiseQuadratic(α)``              ``surrogate("triangle", 1 / α)``
+snnTorch ``fast_sigmoid(k)``: 1/(k|x| + 1)²         ``surrogate("superspike", k, gain=2 / k)``
+Norse / SpyTorch ``super`` (α): 1/(α|x| + 1)²       ``surrogate("superspike", α, gain=2 / α)``
+SpikingJelly ``SuperSpike(α)``: ``α/(|x| + 1)²``    ``surrogate("superspike", 1.0, gain=2 * α)``
+e-prop pseudo-derivative ``γ/θ·max(0, 1 − |x|/θ)``  ``surrogate("triangle", θ, gain=γ)``
+seed 000 "fast sigmoid" ``max(0, 1 − |x|/α)/α``     ``surrogate("triangle", α)``
+seed 001 sigmoid (β)                                ``surrogate("sigmoid", β)``
+seed 001 boxcar, constant on [−γ, γ]                ``surrogate("boxcar", γ)``
+==================================================  ============================================
 
 The seed-000 "fast sigmoid" is a triangle; snnTorch's ``fast_sigmoid`` is a
 different function (the superspike shape, with height 1).  snnTorch's
@@ -81,16 +82,18 @@ instead of the area: they are the rows with a ``gain`` other than 1.
 
 Numerics.  Every derivative and primitive is computed in float64, or in the
 input's precision if that is wider, and rounded once to the input's dtype.  For
-every finite x, and any valid ``scale`` and ``gain``, the float64 results are
-finite and the floating-point overflow flag is never raised.  Where k·|x|
-overflows, the result takes its limit: 0 for the derivative and for the
-distance of :math:`F` from 0 or 1.  This happens only where the exact value is
-below about 1e-308.  Underflow to zero or to subnormals is the correctly
-rounded answer, so it is silenced locally.  NaN inputs give NaN outputs.  For
-float32 (or float16) input, a value above that dtype's range becomes inf in
-the final rounding, with NumPy's "overflow encountered in cast" warning.  This
-can only happen when gain·height, or the unbounded straight-through primitive,
-exceeds that range.
+any valid ``scale`` and ``gain`` and every finite x, the float64 results are
+finite and no overflow warning or error is emitted.  The one exception is the
+unbounded straight-through primitive g·(x + ½), which overflows, with NumPy's
+warning, when it exceeds the range.  The product ``k*|x|`` can overflow.  That
+overflow is ignored locally, and the result takes its limit: 0 for the
+derivative, and 0 for the distance of F from 0 or 1.  This limit is within
+3e-309·gain of the exact value.  Underflow to zero or to subnormals is the
+correctly rounded answer, so it is silenced locally.  NaN inputs give NaN
+outputs.  For float32 (or float16) input, a value above that dtype's range
+becomes inf in the final rounding, with NumPy's "overflow encountered in cast"
+warning.  This can only happen when gain·height, or the straight-through
+primitive, exceeds that range.
 """
 
 from __future__ import annotations

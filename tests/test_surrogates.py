@@ -169,19 +169,25 @@ def test_area_under_derivative_is_gain(name, log_scale, gain):
         pieces = [(-1.0, 0.0), (0.0, 1.0)]  # the support [-a, a], split at the peak
     else:
         pieces = [(-np.inf, 0.0), (0.0, np.inf)]
-    area = sum(integrate.quad(f, lo, hi, epsabs=0.0, epsrel=1e-11, limit=200)[0] for lo, hi in pieces)
+    area = sum(
+        integrate.quad(f, lo, hi, epsabs=0.0, epsrel=1e-11, limit=200)[0] for lo, hi in pieces
+    )
     assert area == pytest.approx(gain, rel=1e-8)
 
 
 @pytest.mark.parametrize("name", UNIT_AREA)
 def test_area_on_a_fine_grid_matches_primitive_rise(name):
-    """Cumulative trapezoid of σ' equals F(x) - F(x0).  Rejects a σ' whose area is right but whose shape is not."""
+    """Cumulative trapezoid of σ' equals F(x) - F(x0).
+
+    Rejects a σ' whose total area is right but whose shape is not.
+    """
     s = surrogate(name)
     w = width(s)
     x = w * np.linspace(-4.0, 4.0, 400_001)
     d = s.derivative(x)
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (d[1:] + d[:-1]) * np.diff(x))])
-    # The trapezoid rule is O(step^2) on smooth pieces; across the boxcar's jumps it errs by step*height/2.
+    # The trapezoid rule is O(step^2) on smooth pieces; across the boxcar's
+    # jumps it errs by step*height/2.
     atol = 0.6 * (x[1] - x[0]) * s.height if name == "boxcar" else 2e-6
     np.testing.assert_allclose(cum, s.primitive(x) - s.primitive(x[0]), rtol=0, atol=atol)
 
@@ -223,7 +229,7 @@ EXTREME_SCALES = (1e-300, 1e-150, 1e-8, 1.0, 1e8, 1e150, 1e300)
 @pytest.mark.parametrize("scale", EXTREME_SCALES)
 @pytest.mark.parametrize("name", UNIT_AREA)
 def test_no_overflow_nan_or_warning_at_extremes_float64(name, scale, gain):
-    """Rejects naive formulas: exp(-kx) overflowing for x << 0, (πkx/2)**2 overflowing, k*x overflowing."""
+    """Rejects naive formulas: exp(-kx) for x << 0, (πkx/2)**2, k*x, all overflowing."""
     s = surrogate(name, scale, gain)
     with _Strict():
         d = s.derivative(X64)
@@ -241,7 +247,10 @@ def test_no_overflow_nan_or_warning_at_extremes_float64(name, scale, gain):
 @pytest.mark.parametrize("scale", EXTREME_SCALES)
 @pytest.mark.parametrize("name", UNIT_AREA)
 def test_float32_in_float32_out_and_rounded_once(name, scale):
-    """float32 results equal the float64 results rounded once.  Rejects float32 arithmetic like snnTorch's NaN sigmoid."""
+    """float32 results equal the float64 results rounded once.
+
+    Rejects arithmetic done in float32, such as snnTorch's NaN sigmoid.
+    """
     s = surrogate(name, scale)
     if s.height > F32_MAX:
         # The documented exception: the peak is not representable in float32.
@@ -261,7 +270,7 @@ def test_float32_in_float32_out_and_rounded_once(name, scale):
 
 
 def test_float32_sigmoid_near_minus_3p5_is_finite():
-    """snnTorch issue 427: k e^{-kx}/(e^{-kx}+1)^2 gives NaN for x near -3.5 with k = 25 in float32."""
+    """snnTorch issue 427: k e^{-kx}/(e^{-kx}+1)^2 is NaN near x = -3.5 (k = 25, float32)."""
     s = surrogate("sigmoid", 25.0)
     x = np.linspace(-10.0, 10.0, 2001, dtype=np.float32)
     with _Strict():
@@ -322,7 +331,8 @@ def test_heaviside_rejects_integer_input():
 
 def test_names_are_the_documented_tuple():
     assert SURROGATE_NAMES == (
-        "triangle", "sigmoid", "boxcar", "exponential", "arctan", "superspike", "straight_through", "true",
+        "triangle", "sigmoid", "boxcar", "exponential", "arctan", "superspike",
+        "straight_through", "true",
     )
 
 
@@ -378,7 +388,9 @@ def test_bad_gain_type(gain):
 
 
 @pytest.mark.parametrize("name", SURROGATE_NAMES)
-@pytest.mark.parametrize("x", [np.arange(3), np.array([True, False]), 1, np.int32(0), np.array([1 + 0j])])
+@pytest.mark.parametrize(
+    "x", [np.arange(3), np.array([True, False]), 1, np.int32(0), np.array([1 + 0j])]
+)
 def test_non_float_x_is_rejected(name, x):
     s = surrogate(name)
     with pytest.raises(TypeError, match="`x`.*floating-point"):
@@ -406,18 +418,24 @@ def test_defaults_and_normalised_fields():
 
 
 def test_known_values():
-    assert float(surrogate("triangle", 0.5).derivative(0.25)) == 1.0
-    assert float(surrogate("sigmoid", 4.0).derivative(0.0)) == 1.0
-    assert float(surrogate("arctan", 2.0).derivative(0.0)) == 1.0
-    assert float(surrogate("boxcar", 0.5).derivative(0.49)) == 1.0
-    assert float(surrogate("boxcar", 0.5).derivative(0.5)) == 0.0
-    assert float(surrogate("exponential", 2.0).derivative(1.0)) == pytest.approx(math.exp(-2.0), rel=1e-15)
-    assert float(surrogate("triangle", 2.0).primitive(-1.0)) == pytest.approx(1 / 8, rel=1e-15)
-    assert float(surrogate("boxcar", 0.5).primitive(0.25)) == 0.75
-    assert float(surrogate("superspike", 2.0).primitive(-1.5)) == pytest.approx(1 / 8, rel=1e-15)
-    assert float(surrogate("exponential", 1.0).primitive(-math.log(2.0))) == pytest.approx(0.25, rel=1e-15)
-    assert float(surrogate("arctan", 2 / math.pi).primitive(1.0)) == pytest.approx(0.75, rel=1e-15)
-    assert float(surrogate("sigmoid", 1.0).primitive(math.log(3.0))) == pytest.approx(0.75, rel=1e-15)
+    def d(name, scale, x):
+        return float(surrogate(name, scale).derivative(x))
+
+    def F(name, scale, x):
+        return float(surrogate(name, scale).primitive(x))
+
+    assert d("triangle", 0.5, 0.25) == 1.0
+    assert d("sigmoid", 4.0, 0.0) == 1.0
+    assert d("arctan", 2.0, 0.0) == 1.0
+    assert d("boxcar", 0.5, 0.49) == 1.0
+    assert d("boxcar", 0.5, 0.5) == 0.0
+    assert d("exponential", 2.0, 1.0) == pytest.approx(math.exp(-2.0), rel=1e-15)
+    assert F("triangle", 2.0, -1.0) == pytest.approx(1 / 8, rel=1e-15)
+    assert F("boxcar", 0.5, 0.25) == 0.75
+    assert F("superspike", 2.0, -1.5) == pytest.approx(1 / 8, rel=1e-15)
+    assert F("exponential", 1.0, -math.log(2.0)) == pytest.approx(0.25, rel=1e-15)
+    assert F("arctan", 2 / math.pi, 1.0) == pytest.approx(0.75, rel=1e-15)
+    assert F("sigmoid", 1.0, math.log(3.0)) == pytest.approx(0.75, rel=1e-15)
 
 
 def test_peer_mappings():
@@ -428,24 +446,24 @@ def test_peer_mappings():
     np.testing.assert_allclose(s.derivative(x), 1 / (25 * np.abs(x) + 1) ** 2, rtol=1e-14)
     # snnTorch / SpikingJelly atan(alpha)
     alpha = 3.0
-    np.testing.assert_allclose(
-        surrogate("arctan", alpha).derivative(x), alpha / 2 / (1 + (np.pi / 2 * alpha * x) ** 2), rtol=1e-14
-    )
+    expected = alpha / 2 / (1 + (np.pi / 2 * alpha * x) ** 2)
+    np.testing.assert_allclose(surrogate("arctan", alpha).derivative(x), expected, rtol=1e-14)
     # snnTorch sigmoid(slope), SpikingJelly Sigmoid(alpha), in float64 where the naive form is fine
     k = 4.0
     e = np.exp(-k * x)
-    np.testing.assert_allclose(surrogate("sigmoid", k).derivative(x), k * e / (e + 1) ** 2, rtol=1e-14)
+    expected = k * e / (e + 1) ** 2
+    np.testing.assert_allclose(surrogate("sigmoid", k).derivative(x), expected, rtol=1e-14)
     # SpikingJelly PiecewiseExp(alpha)
-    np.testing.assert_allclose(
-        surrogate("exponential", alpha).derivative(x), alpha / 2 * np.exp(-alpha * np.abs(x)), rtol=1e-14
-    )
+    expected = alpha / 2 * np.exp(-alpha * np.abs(x))
+    np.testing.assert_allclose(surrogate("exponential", alpha).derivative(x), expected, rtol=1e-14)
     # SpikingJelly Rect(alpha): alpha on |x| < 0.5/alpha
     xr = np.array([-0.3, -0.1, 0.0, 0.1, 0.3])
-    np.testing.assert_array_equal(surrogate("boxcar", 0.5 / 4.0).derivative(xr), [0, 4.0, 4.0, 4.0, 0])
+    rect = surrogate("boxcar", 0.5 / 4.0).derivative(xr)
+    np.testing.assert_array_equal(rect, [0, 4.0, 4.0, 4.0, 0])
     # SpikingJelly SuperSpike(alpha): alpha/(|x|+1)^2
-    np.testing.assert_allclose(
-        surrogate("superspike", 1.0, gain=2 * alpha).derivative(x), alpha / (np.abs(x) + 1) ** 2, rtol=1e-14
-    )
+    expected = alpha / (np.abs(x) + 1) ** 2
+    s = surrogate("superspike", 1.0, gain=2 * alpha)
+    np.testing.assert_allclose(s.derivative(x), expected, rtol=1e-14)
     # SpikingJelly PiecewiseQuadratic(alpha): alpha - alpha^2 |x| on |x| <= 1/alpha
     np.testing.assert_allclose(
         surrogate("triangle", 1 / alpha).derivative(x),
