@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 from . import verify
 from .lif import RESET_KINDS
@@ -31,6 +34,8 @@ def _parser():
     g.add_argument("--only", action="append", metavar="NAME",
                    help="only the configuration with this row name, e.g. subtract/attach/adapt/membrane "
                         "(repeatable)")
+    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (default: all cores)")
     g.add_argument("--rtol", type=float, default=verify.RTOL,
                    help=f"relative tolerance of both routes (default {verify.RTOL:g})")
     return p
@@ -39,6 +44,9 @@ def _parser():
 def _gradcheck(args):
     if not (0 < args.rtol < 1):
         print(f"refsnn gradcheck: error: --rtol must lie in (0, 1), got {args.rtol}", file=sys.stderr)
+        return 2
+    if args.jobs < 1:
+        print(f"refsnn gradcheck: error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
     grid = verify.grid()
     unknown = sorted(set(args.only or ()) - {pt.name for pt in grid})
@@ -53,14 +61,21 @@ def _gradcheck(args):
     start = time.perf_counter()
     if not args.json:
         print(f"{'configuration':<48} {'smooth twin':>11} {'piecewise':>11} {'checked':>8} "
-              f"{'skipped':>8} {'spikes':>6}  result")
-    for pt in points:
-        rep = verify.check_point(pt, seed=args.seed, rtol=args.rtol)
+              f"{'skipped':>8} {'spikes/layer':>12}  result")
+    check = partial(verify.check_point, seed=args.seed, rtol=args.rtol)
+    if args.jobs > 1 and len(points) > 1:
+        pool = ProcessPoolExecutor(min(args.jobs, len(points)))
+        reports = pool.map(check, points, chunksize=1)
+    else:
+        pool, reports = None, map(check, points)
+    for pt, rep in zip(points, reports):
         rows.append(rep)
         if not args.json:
             print(f"{pt.name:<48} {rep.smooth_max_rel:11.2e} {rep.piecewise_max_rel:11.2e} "
-                  f"{rep.piecewise_checked:8d} {rep.piecewise_skipped:8d} {rep.n_spikes:6d}  "
+                  f"{rep.piecewise_checked:8d} {rep.piecewise_skipped:8d} {'/'.join(map(str, rep.n_spikes)):>12}  "
                   f"{'pass' if rep.passed else 'FAIL'}", flush=True)
+    if pool is not None:
+        pool.shutdown()
     failed = [r for r in rows if not r.passed]
     if args.json:
         json.dump({"rtol": args.rtol, "seed": args.seed, "n_configurations": len(rows),
