@@ -42,10 +42,11 @@ __all__ = [
     "membrane_rate_loss",
     "spike_count_l1",
     "spike_count_l2",
+    "membrane_cross_entropy",
     "combine",
 ]
 
-LOSS_NAMES = ("ce_count", "trace_mse", "membrane", "l1", "l2")
+LOSS_NAMES = ("ce_count", "trace_mse", "membrane", "l1", "l2")  # the verification grid's losses
 
 
 @dataclass
@@ -68,11 +69,7 @@ def _spiking(traj, what):
         raise ValueError(f"{what} reads spikes, but this layer is non-spiking (spiking=False)")
 
 
-def spike_count_cross_entropy(traj, labels) -> Loss:
-    """Softmax cross-entropy of the spike counts; ``labels`` are integers in ``[0, N)``, shape (B,)."""
-    traj = _traj(traj)
-    _spiking(traj, "spike_count_cross_entropy")
-    T, B, N = traj.s.shape
+def _labels(labels, B, N):
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be an integer array of class indices, got dtype {labels.dtype}")
@@ -80,6 +77,15 @@ def spike_count_cross_entropy(traj, labels) -> Loss:
         raise ValueError(f"labels has shape {labels.shape}, expected ({B},)")
     if np.any(labels < 0) or np.any(labels >= N):
         raise ValueError(f"labels must lie in [0, {N}) (one per output neuron)")
+    return labels
+
+
+def spike_count_cross_entropy(traj, labels) -> Loss:
+    """Softmax cross-entropy of the spike counts; ``labels`` are integers in ``[0, N)``, shape (B,)."""
+    traj = _traj(traj)
+    _spiking(traj, "spike_count_cross_entropy")
+    T, B, N = traj.s.shape
+    labels = _labels(labels, B, N)
     n = traj.s.sum(axis=0)
     logp = log_softmax(n, axis=1)
     value = -logp[np.arange(B), labels].mean()
@@ -114,6 +120,37 @@ def trace_mse(traj, target, eta=0.9, on="s") -> Loss:
         dz_next = err[t] / err.size + eta * dz_next
         dq[t] = dz_next
     return Loss(float(value), dq if on == "s" else None, dq if on == "v" else None)
+
+
+def membrane_cross_entropy(traj, labels, reduce="max") -> Loss:
+    """Softmax cross-entropy of a readout's membrane, reduced over time.
+
+    ``reduce="max"``: logits ``m_{b,k} = max_t v_{t,b,k}`` (SpyTorch's readout); the
+    partial ``(p − onehot(y))/B`` lands on the first time step that attains the max.
+    ``reduce="mean"``: ``m = (1/T) Σ_t v_t``; every step gets ``(p − onehot(y))/(BT)``.
+    ``labels`` are integers in ``[0, N)``, shape (B,).
+    """
+    traj = _traj(traj)
+    T, B, N = traj.v.shape
+    labels = _labels(labels, B, N)
+    if reduce not in ("max", "mean"):
+        raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
+    if reduce == "max":
+        t_star = np.argmax(traj.v, axis=0)                       # (B, N), first maximiser
+        m = np.take_along_axis(traj.v, t_star[None], axis=0)[0]
+    else:
+        m = traj.v.mean(axis=0)
+    logp = log_softmax(m, axis=1)
+    value = -logp[np.arange(B), labels].mean()
+    grad_m = np.exp(logp)
+    grad_m[np.arange(B), labels] -= 1.0
+    grad_m /= B
+    if reduce == "max":
+        dv = np.zeros_like(traj.v)
+        np.put_along_axis(dv, t_star[None], grad_m[None].astype(dv.dtype), axis=0)
+    else:
+        dv = np.broadcast_to(grad_m / T, traj.v.shape).astype(traj.v.dtype)
+    return Loss(float(value), None, dv)
 
 
 def membrane_rate_loss(traj, y) -> Loss:

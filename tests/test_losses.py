@@ -29,11 +29,14 @@ def _loss_cases(rng, T, B, N):
         "membrane_T": lambda tr: L.membrane_rate_loss(tr, target),
         "l1": lambda tr: L.spike_count_l1(tr, 0.3),
         "l2": lambda tr: L.spike_count_l2(tr, 0.3),
+        "mce_max": lambda tr: L.membrane_cross_entropy(tr, labels, "max"),
+        "mce_mean": lambda tr: L.membrane_cross_entropy(tr, labels, "mean"),
     }
 
 
 @given(st.integers(0, 2**31 - 1), st.integers(1, 5), st.integers(1, 4), st.integers(1, 4),
-       st.sampled_from(["ce_count", "trace_mse_s", "trace_mse_v", "membrane", "membrane_T", "l1", "l2"]))
+       st.sampled_from(["ce_count", "trace_mse_s", "trace_mse_v", "membrane", "membrane_T", "l1", "l2",
+                        "mce_max", "mce_mean"]))
 def test_direct_partials_match_central_differences(seed, T, B, N, name):
     rng = np.random.default_rng(seed)
     s = rng.uniform(0, 1, (T, B, N))     # continuous "spikes": the loss is a smooth function of them
