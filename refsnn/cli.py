@@ -1,9 +1,15 @@
 """The ``refsnn`` command.
 
-``refsnn gradcheck`` runs the verification grid (:mod:`refsnn.verify`) and prints
-one row per configuration with the worst relative error of each route; ``--json``
-prints the same rows as JSON. The exit status is 1 if any row fails, 2 for bad
-arguments.
+``refsnn tour``       the main job: train a small adaptive-LIF network on Randman,
+                      check its gradients against finite differences on the smooth
+                      twin, print a report and write figures (under 3 minutes).
+``refsnn train``      train on a task (randman, yinyang, regression, digits) with a
+                      progress bar; writes a checkpoint, figures and summary.json.
+``refsnn gradcheck``  run the verification grid (:mod:`refsnn.verify`): one row per
+                      configuration with the worst relative error of each route.
+
+Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
+checkpoint that does not fit the run), 130 after Ctrl-C (a checkpoint is saved).
 """
 
 from __future__ import annotations
@@ -20,10 +26,58 @@ from . import verify
 from .lif import RESET_KINDS
 from .losses import LOSS_NAMES
 
+TASKS = ("randman", "yinyang", "regression", "digits")   # refsnn.train.TASKS, without importing it
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {value}")
+    return value
+
+
+def _nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
 
 def _parser():
-    p = argparse.ArgumentParser(prog="refsnn", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="refsnn", description="A NumPy reference for surrogate-gradient BPTT.")
     sub = p.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train a spiking network on a generated task")
+    tr.add_argument("--task", required=True, choices=TASKS)
+    tr.add_argument("--out", default=None, help="output folder (default runs/<task>)")
+    tr.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the task's)")
+    tr.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: the task's)")
+    tr.add_argument("--batch-size", type=_positive_int, help="batch size (default: the task's)")
+    tr.add_argument("--clip", type=_positive_float, help="global gradient-norm clip (default: the task's)")
+    tr.add_argument("--hidden", type=_positive_int, default=128, help="hidden neurons (default 128)")
+    tr.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of data, weights and batch order")
+    tr.add_argument("--small", action="store_true", help="a quick version of the task (fewer samples)")
+    tr.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    to = sub.add_parser("tour", help="the main job: train on Randman, check gradients, write a report")
+    to.add_argument("--out", default="refsnn-tour", help="output folder (default refsnn-tour)")
+    to.add_argument("--seed", type=_nonnegative_int, default=0)
+    to.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = sub.add_parser("gradcheck", help="check every adjoint gradient against finite differences")
     g.add_argument("--json", action="store_true", help="print the rows as JSON")
     g.add_argument("--seed", type=int, default=0, help="seed of the random problems (default 0)")
@@ -90,10 +144,45 @@ def _gradcheck(args):
     return 1 if failed else 0
 
 
+def _train(args):
+    from .train import CheckpointError, RunConfig, make_task, train
+
+    out = args.out or os.path.join("runs", args.task)
+    task = make_task(args.task, args.seed, args.hidden, args.small)
+    d = task.defaults
+    cfg = RunConfig(task=args.task, epochs=args.epochs or d["epochs"], lr=args.lr or d["lr"],
+                    batch_size=args.batch_size or d["batch_size"], clip=args.clip or d["clip"],
+                    seed=args.seed, hidden=args.hidden, small=args.small)
+    try:
+        summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
+    except CheckpointError as e:
+        print(f"refsnn train: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    key = "test_accuracy" if "test_accuracy" in summary else "nmse_after"
+    print(f"{args.task}: {key} = {summary[key]:.4f}; wrote {out}/checkpoint.npz, curves.png, traces.png, "
+          "summary.json")
+    return 0
+
+
+def _tour(args):
+    from .tour import run_tour
+
+    try:
+        return run_tour(args.out, seed=args.seed, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "gradcheck":
         return _gradcheck(args)
+    if args.command == "train":
+        return _train(args)
+    if args.command == "tour":
+        return _tour(args)
     return 2  # unreachable: argparse requires a known command
 
 

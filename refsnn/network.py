@@ -17,7 +17,8 @@ import numpy as np
 
 from .lif import LIFConfig, _rng, init_params, layer_backward, layer_forward
 
-__all__ = ["Network", "NetworkGradients", "network_init", "network_forward", "network_backward"]
+__all__ = ["Network", "NetworkGradients", "network_init", "network_forward", "network_backward",
+           "flat_params", "unflat_params"]
 
 
 @dataclass(frozen=True)
@@ -104,3 +105,19 @@ def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
     return NetworkGradients(
         [g.params for g in out], out[0].x, [g.state0 for g in out], out
     )
+
+
+def flat_params(params) -> dict:
+    """Per-layer parameter dicts as one flat dict with keys ``"L{l}.{name}"``."""
+    return {f"L{l}.{k}": v for l, p in enumerate(params) for k, v in p.items()}
+
+
+def unflat_params(flat, n_layers) -> list:
+    """Inverse of :func:`flat_params`."""
+    out = [{} for _ in range(n_layers)]
+    for key, val in flat.items():
+        layer, name = key.split(".", 1)
+        if not (layer.startswith("L") and layer[1:].isdigit() and int(layer[1:]) < n_layers):
+            raise ValueError(f"flat parameter key {key!r} does not name a layer L0..L{n_layers - 1}")
+        out[int(layer[1:])][name] = val
+    return out
