@@ -1,0 +1,114 @@
+"""Training: exact resume, Ctrl-C checkpoints, architecture mismatch, CLI arguments."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from refsnn import train as T
+from refsnn.network import Network, flat_params
+
+
+def tiny_task(hidden=12):
+    task = T.make_task("randman", seed=0, hidden=hidden, small=True)
+    return dataclasses.replace(task, x_train=task.x_train[:80], y_train=task.y_train[:80],
+                               x_test=task.x_test[:24], y_test=task.y_test[:24])
+
+
+def cfg(epochs):
+    return T.RunConfig(task="randman", epochs=epochs, lr=3e-3, batch_size=16, clip=5.0, seed=3, hidden=12,
+                       small=True)
+
+
+def params_of(out):
+    with np.load(os.path.join(out, "checkpoint.npz"), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files if k != "meta"}
+
+
+def quiet(*a, **k):
+    pass
+
+
+def test_resume_after_an_epoch_equals_uninterrupted(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    T.train(cfg(2), a, progress=False, log=quiet, task=tiny_task())
+    T.train(cfg(1), b, progress=False, log=quiet, task=tiny_task())
+    T.train(cfg(2), b, resume=True, progress=False, log=quiet, task=tiny_task())
+    pa, pb = params_of(a), params_of(b)
+    assert pa.keys() == pb.keys()
+    for k in pa:
+        np.testing.assert_array_equal(pa[k], pb[k], err_msg=k)
+
+
+def test_ctrl_c_mid_epoch_saves_and_resume_is_exact(tmp_path, monkeypatch):
+    a, b = tmp_path / "a", tmp_path / "b"
+    T.train(cfg(2), a, progress=False, log=quiet, task=tiny_task())
+    real = T.network_backward
+    calls = {"n": 0}
+
+    def interrupt_on_8th(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 8:          # epoch 1 (of 0, 1), batch 2 of 5
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(T, "network_backward", interrupt_on_8th)
+    with pytest.raises(KeyboardInterrupt):
+        T.train(cfg(2), b, progress=False, log=quiet, task=tiny_task())
+    monkeypatch.setattr(T, "network_backward", real)
+    with np.load(b / "checkpoint.npz", allow_pickle=False) as z:
+        import json
+        meta = json.loads(str(z["meta"]))
+    assert (meta["epoch"], meta["batch"]) == (1, 2)
+    T.train(cfg(2), b, resume=True, progress=False, log=quiet, task=tiny_task())
+    pa, pb = params_of(a), params_of(b)
+    for k in pa:
+        np.testing.assert_array_equal(pa[k], pb[k], err_msg=k)
+    assert not [f for f in os.listdir(b) if f.startswith(".checkpoint-")]   # atomic writes leave no temp files
+
+
+def test_checkpoint_from_another_architecture_is_refused(tmp_path):
+    T.train(cfg(1), tmp_path, progress=False, log=quiet, task=tiny_task(hidden=12))
+    with pytest.raises(T.CheckpointError, match="different architecture"):
+        T.train(cfg(2), tmp_path, resume=True, progress=False, log=quiet, task=tiny_task(hidden=13))
+
+
+def test_training_reduces_the_loss(tmp_path):
+    s = T.train(cfg(3), tmp_path, progress=False, log=quiet, task=tiny_task(hidden=24))
+    h = s["history"]
+    assert h["train_loss"][-1] < h["train_loss"][0]
+    for f in ("checkpoint.npz", "curves.png", "traces.png", "summary.json"):
+        assert (tmp_path / f).exists(), f
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "refsnn.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train"], "--task"),
+    (["train", "--task", "mnist"], "invalid choice"),
+    (["train", "--task", "randman", "--epochs", "0"], "positive integer"),
+    (["train", "--task", "randman", "--lr", "-1"], "positive"),
+    (["train", "--task", "randman", "--lr", "nan"], "positive"),
+    (["train", "--task", "randman", "--batch-size", "x"], "positive integer"),
+    (["tour", "--seed", "-3"], "non-negative"),
+])
+def test_bad_cli_arguments_exit_2_with_a_message(args, needle):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+
+
+def test_cli_resume_with_another_architecture_exits_2(tmp_path):
+    out = str(tmp_path / "run")
+    first = run_cli("train", "--task", "randman", "--small", "--epochs", "1", "--hidden", "8", "--out", out,
+                    "--no-progress")
+    assert first.returncode == 0, first.stderr
+    proc = run_cli("train", "--task", "randman", "--small", "--epochs", "2", "--hidden", "9", "--out", out,
+                   "--resume", "--no-progress")
+    assert proc.returncode == 2
+    assert "different architecture" in proc.stderr
