@@ -132,13 +132,16 @@ def _central_differences(
 
     ``order=2``: ``(f(x+h) - f(x-h)) / 2h``, truncation error O(h²).
     ``order=4``: ``(8[f(x+h) - f(x-h)] - [f(x+2h) - f(x-2h)]) / 12h``, O(h⁴);
-    it lets a larger step keep the truncation error small, so round-off
-    (~ machine epsilon · |f| / h) shrinks too.
+    ``order=6``: ``(45 a_1 - 9 a_2 + a_3) / 60h`` with ``a_k = f(x+kh) - f(x-kh)``, O(h⁶).
+    Higher orders let a larger step keep the truncation error small, so round-off
+    (~ machine epsilon · |f| / h) shrinks too. In terms of the symmetric quotients
+    ``d_k = a_k / 2kh`` the three are ``d_1``, ``(4 d_1 - d_2)/3`` and
+    ``(15 d_1 - 6 d_2 + d_3)/10``.
 
     Entries not in `indices` are NaN.  `x` is never passed to `f`.
     """
-    if order not in (2, 4):
-        raise ValueError(f"`order` must be 2 or 4, got {order!r}")
+    if order not in (2, 4, 6):
+        raise ValueError(f"`order` must be 2, 4 or 6, got {order!r}")
     out = np.full(x.shape, np.nan, dtype=np.float64)
     for idx in indices:
         xi = x[idx]
@@ -164,7 +167,12 @@ def _central_differences(
             return (fp - fm) / step
 
         d1 = diff(1)
-        out[idx] = d1 if order == 2 else (4.0 * d1 - diff(2)) / 3.0
+        if order == 2:
+            out[idx] = d1
+        elif order == 4:
+            out[idx] = (4.0 * d1 - diff(2)) / 3.0
+        else:
+            out[idx] = (15.0 * d1 - 6.0 * diff(2) + diff(3)) / 10.0
     return out
 
 
@@ -183,7 +191,7 @@ def numerical_gradient(
         Never modified.
     eps : float, optional
         Step, finite and > 0.
-    order : {2, 4}, optional
+    order : {2, 4, 6}, optional
         Accuracy order of the central stencil (see `_central_differences`).
 
     Returns
@@ -449,7 +457,7 @@ def check_gradient(
     mask : array_like of bool, optional
         Shape ``x.shape``.  Entries where it is False are neither evaluated
         nor compared; they are counted in ``n_skipped``.
-    order : {2, 4}, optional
+    order : {2, 4, 6}, optional
         Accuracy order of the central stencil.
 
     Returns
@@ -499,7 +507,7 @@ def check_gradients(
         Analytic gradients; keys must equal those of `params`.
     eps, rtol, floor : float, optional
         As in `check_gradient`.
-    order : {2, 4}, optional
+    order : {2, 4, 6}, optional
         As in `check_gradient`.
     masks : mapping of str to array_like of bool, optional
         Per-name masks as in `check_gradient`; names not present are fully

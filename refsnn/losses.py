@@ -122,11 +122,14 @@ def trace_mse(traj, target, eta=0.9, on="s") -> Loss:
     return Loss(float(value), dq if on == "s" else None, dq if on == "v" else None)
 
 
-def membrane_cross_entropy(traj, labels, reduce="max") -> Loss:
+def membrane_cross_entropy(traj, labels, reduce="max", at=None) -> Loss:
     """Softmax cross-entropy of a readout's membrane, reduced over time.
 
     ``reduce="max"``: logits ``m_{b,k} = max_t v_{t,b,k}`` (SpyTorch's readout); the
     partial ``(p − onehot(y))/B`` lands on the first time step that attains the max.
+    ``at`` (integer ``(B, N)``) reads ``v`` at those steps instead of the argmax: the
+    max is differentiable where its argmax does not move, and its derivative is the
+    derivative with the argmax held fixed, which is what finite differences must use.
     ``reduce="mean"``: ``m = (1/T) Σ_t v_t``; every step gets ``(p − onehot(y))/(BT)``.
     ``labels`` are integers in ``[0, N)``, shape (B,).
     """
@@ -135,8 +138,13 @@ def membrane_cross_entropy(traj, labels, reduce="max") -> Loss:
     labels = _labels(labels, B, N)
     if reduce not in ("max", "mean"):
         raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
+    if at is not None:
+        at = np.asarray(at)
+        if reduce != "max" or not np.issubdtype(at.dtype, np.integer) or at.shape != (B, N) \
+                or np.any(at < 0) or np.any(at >= T):
+            raise ValueError(f"at must be integer time steps in [0, {T}) of shape ({B}, {N}), with reduce='max'")
     if reduce == "max":
-        t_star = np.argmax(traj.v, axis=0)                       # (B, N), first maximiser
+        t_star = np.argmax(traj.v, axis=0) if at is None else at   # (B, N), first maximiser
         m = np.take_along_axis(traj.v, t_star[None], axis=0)[0]
     else:
         m = traj.v.mean(axis=0)

@@ -69,7 +69,7 @@ def _layer_init(w_scale, **kw):
 
 
 def _classifier(n_in, n_hidden, n_out, recurrent=False, adaptation=False):
-    sg = surrogate("superspike", 10.0)
+    sg = surrogate("sigmoid", 10.0)
     hidden = LIFConfig(n_in, n_hidden, surrogate=sg, recurrent=recurrent, adaptation=adaptation,
                        synapse=True, detach_reset=True)
     readout = LIFConfig(n_hidden, n_out, surrogate=sg, reset="none", spiking=False, synapse=True)
@@ -103,7 +103,7 @@ def make_task(name, seed=0, hidden=128, small=False):
     if name == "regression":
         n_train, n_test = (64, 16) if small else (256, 64)
         X, Y = data.trajectory_regression(n_train + n_test, n_steps=200, n_inputs=20, n_outputs=2, seed=seed)
-        sg = surrogate("superspike", 10.0)
+        sg = surrogate("sigmoid", 10.0)
         hidden = LIFConfig(20, hidden, surrogate=sg, recurrent=True, adaptation=True, synapse=True,
                            detach_reset=True)
         readout = LIFConfig(hidden.n, 2, surrogate=sg, reset="none", spiking=False, synapse=True)
@@ -129,12 +129,13 @@ def architecture(net: Network) -> dict:
     return {"layers": out}
 
 
-def _loss(task, trajs, y):
-    """Loss on the readout: membrane cross-entropy (max over time) or the per-step MSE."""
+def _loss(task, trajs, y, at=None):
+    """Loss on the readout: membrane cross-entropy (max over time; ``at`` holds the
+    argmax fixed, see :func:`refsnn.losses.membrane_cross_entropy`) or the per-step MSE."""
     n = len(trajs)
     out = trajs[-1]
     if task.kind == "classification":
-        l = losses.membrane_cross_entropy(out, y, "max")
+        l = losses.membrane_cross_entropy(out, y, "max", at=at)
     else:
         l = losses.membrane_rate_loss(out, np.moveaxis(y, 0, 1))   # y (B, T, K) -> (T, B, K)
         l = losses.Loss(l.value / out.v.shape[0], None, l.dv / out.v.shape[0])  # mean over time

@@ -35,7 +35,8 @@ from .lif import LIFConfig, RESET_KINDS, piecewise_linear, smooth_twin, state_na
 from .network import Network, network_backward, network_forward, network_init
 from .surrogates import surrogate
 
-__all__ = ["GridPoint", "grid", "Problem", "make_problem", "check_point", "RTOL", "FLOOR", "EPS"]
+__all__ = ["GridPoint", "grid", "Problem", "make_problem", "check_point", "check_smooth_twin",
+           "check_piecewise", "check_network_smooth_twin", "RTOL", "FLOOR", "EPS"]
 
 RTOL = 1e-7
 # Fourth-order central differences (refsnn.gradcheck, order=4): truncation error
@@ -200,33 +201,45 @@ def adjoint(problem, probe=False):
     return value, _flatten(g.params, g.x, g.state0), trajs
 
 
-def _objective(problem, trajs, probe=False):
-    """f(flat) for finite differences; holds reset spikes fixed where the reset is detached."""
-    frozen = [tr.reset_spikes() if cfg.detach_reset else None
-              for tr, cfg in zip(trajs, problem.net.layers)]
-    n = len(problem.net.layers)
+def _objective(net, trajs, loss):
+    """``f(flat)`` for finite differences: the network's loss as a function of every
+    parameter, the input and the initial state, with the reset spikes of detached
+    layers held at their values in ``trajs`` (what a detached reset differentiates)."""
+    frozen = [tr.reset_spikes() if cfg.detach_reset else None for tr, cfg in zip(trajs, net.layers)]
+    n = len(net.layers)
 
     def run(flat):
         params, x, state0 = _unflatten(flat, n)
-        tr = network_forward(problem.net, params, x, state0, frozen)
-        return tr
+        return network_forward(net, params, x, state0, frozen)
 
     def f(flat):
-        return problem.loss(run(flat), probe)[0]
+        return loss(run(flat))[0]
 
     return f, run
 
 
-def check_smooth_twin(problem, eps=EPS, rtol=RTOL, floor=FLOOR):
-    """Route (a): adjoint vs central differences with the spike = the surrogate's primitive.
+def check_network_smooth_twin(net, params, x, state0, loss, eps=EPS, rtol=RTOL, floor=FLOOR, masks=None,
+                              order=ORDER):
+    """Route (a) for any network and loss: adjoint vs central differences on the smooth twin.
 
-    ``floor`` is scaled by ``max(1, |L|)`` (see FLOOR)."""
-    net = Network(tuple(smooth_twin(c) if c.spiking else c for c in problem.net.layers))
-    prob = _with_net(problem, net)
-    value, grads, trajs = adjoint(prob)
-    f, _ = _objective(prob, trajs)
-    return check_gradients(f, _flatten(prob.params, prob.x, prob.state0), grads,
-                           eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)), order=ORDER)
+    ``loss(trajs) -> (value, ds_list, dv_list)``. Every parameter, the input ``x`` and
+    every initial state are checked (``masks`` may restrict large arrays to a sample of
+    entries, keyed like ``"x"``, ``"L0.W"``, ``"L0.state.v"``). ``floor`` is scaled by
+    ``max(1, |L|)`` (see FLOOR).
+    """
+    twin = Network(tuple(smooth_twin(c) if c.spiking else c for c in net.layers))
+    trajs = network_forward(twin, params, x, state0)
+    value, ds, dv = loss(trajs)
+    g = network_backward(trajs, params, ds, dv)
+    f, _ = _objective(twin, trajs, loss)
+    return check_gradients(f, _flatten(params, x, state0), _flatten(g.params, g.x, g.state0),
+                           eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)), order=order, masks=masks)
+
+
+def check_smooth_twin(problem, eps=EPS, rtol=RTOL, floor=FLOOR):
+    """Route (a) on a grid problem (see :func:`check_network_smooth_twin`)."""
+    return check_network_smooth_twin(problem.net, problem.params, problem.x, problem.state0, problem.loss,
+                                     eps=eps, rtol=rtol, floor=floor)
 
 
 def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR):
@@ -235,7 +248,7 @@ def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR):
     net = Network(tuple(piecewise_linear(c) if c.spiking else c for c in problem.net.layers))
     prob = _with_net(problem, net)
     value, grads, trajs = adjoint(prob, probe=True)
-    f, run = _objective(prob, trajs, probe=True)
+    f, run = _objective(prob.net, trajs, lambda tr: prob.loss(tr, probe=True))
     flat = _flatten(prob.params, prob.x, prob.state0)
     nominal = [tr.s for tr in trajs]
     masks = {}
