@@ -1,0 +1,53 @@
+"""Train on the generated tasks and print test accuracy (or normalised MSE).
+
+Targets, from the training issue:
+- Randman (10 classes, 20 inputs, 1-D manifolds, 100 steps, one spike per input),
+  128 hidden LIF neurons: ≥ 96 % test accuracy (a published surrogate-gradient
+  result on this configuration: 96.3 %);
+- Yin-Yang with a small SNN: ≥ 95 % (an ANN reaches about 98.7 %);
+- trajectory regression with a recurrent SNN and a low-pass (leaky-integrator)
+  decoder: normalised MSE before and after training.
+
+This is a script; it prints numbers and asserts nothing. Each run is the same as
+``refsnn train --task NAME`` with the task's default hyper-parameters.
+
+    python benchmarks/bench_accuracy.py [--tasks randman yinyang regression] [--out runs-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from refsnn.train import TASKS, RunConfig, make_task, train
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", nargs="+", choices=TASKS, default=["randman", "yinyang", "regression"])
+    ap.add_argument("--out", default="runs-bench")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    for name in args.tasks:
+        task = make_task(name, args.seed, args.hidden)
+        d = task.defaults
+        cfg = RunConfig(task=name, epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"], clip=d["clip"],
+                        seed=args.seed, hidden=args.hidden)
+        s = train(cfg, os.path.join(args.out, name), progress=args.progress, task=task)
+        row = dict(task=name, hidden=args.hidden, epochs=cfg.epochs, n_train=s["n_train"], n_test=s["n_test"],
+                   seconds=round(s["train_seconds"], 1))
+        if "test_accuracy" in s:
+            row.update(test_accuracy=s["test_accuracy"], train_accuracy=s["train_accuracy"],
+                       best_test_accuracy=max(s["history"]["test_score"]))
+        else:
+            row.update(nmse_before=s["nmse_before"], nmse_after=s["nmse_after"])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
