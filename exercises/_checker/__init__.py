@@ -1,0 +1,1 @@
+"""The exercise checker's per-exercise checks. Run them with ``python exercises/check.py exNN``."""
