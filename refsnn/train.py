@@ -88,7 +88,7 @@ def make_task(name, seed=0, hidden=128, small=False):
         net = _classifier(20, hidden, 10)
         init = [_layer_init(3.0), _layer_init(READOUT_SCALE)]
         return TaskSpec(name, net, x_tr, y_tr, x_te, y_te, "classification", init,
-                        dict(epochs=40, lr=2e-3, batch_size=64, clip=5.0))
+                        dict(epochs=15, lr=2e-3, batch_size=64, clip=5.0))
     if name == "yinyang":
         T = 60
         n_train, n_test = (1000, 300) if small else (5000, 1000)
