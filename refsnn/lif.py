@@ -431,12 +431,20 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     r_m, r_d = config.reset_partials
     N = config.n
     # F1, the part that does not depend on the state: one matrix product for all T.
-    I_in = (x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N) + p["b"]
+    I_in = (x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N)
+    I_in += p["b"]
 
     v = np.empty((T, B, N), dtype)
     s = np.zeros((T, B, N), dtype)
     u = np.empty((T, B, N), dtype) if config.adaptation else None
     c = np.empty((T, B, N), dtype) if config.synapse else None
+    buf = np.empty((B, N), dtype)        # scratch for one step: s̃ γ, then v_t − θ
+    mask = np.empty((B, N), bool)        # scratch for the spike comparison
+    # Per-neuron vectors used at every step, laid out as (B, N) once: a ufunc on two
+    # contiguous (B, N) arrays is faster than one that broadcasts an (N,) row.
+    alpha_b = _rows(p["alpha"], B)
+    gamma_b = _rows(p["gamma"], B) if config.reset == "subtract" else None
+    theta_b = _rows(p["theta"], B) if config.spiking else None
 
     v_prev = state0["v"]
     u_prev = state0.get("u")
@@ -446,14 +454,16 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     for t in range(T):
         I = I_in[t] + s_prev @ p["R"].T if config.recurrent else I_in[t]     # F1
         c_t = p["lam"] * c_prev + I if config.synapse else I                  # F2
-        m = p["alpha"] * v_prev                                               # F3
-        d = c_t - p["beta"] * u_prev if config.adaptation else c_t
+        d = c_t - p["beta"] * u_prev if config.adaptation else c_t            # F3
         sr = s_prev if s_reset is None else s_reset[t]
-        if config.reset == "subtract":                                        # F4
-            v[t] = m + d - sr * p["gamma"]
-        elif config.reset == "none":
-            v[t] = m + d
+        v_t = v[t]
+        if config.reset in ("subtract", "none"):                              # F4, in place:
+            np.multiply(alpha_b, v_prev, out=v_t)                             #   m = α v_{t-1}
+            v_t += d                                                          #   m + d
+            if config.reset == "subtract":
+                v_t -= np.multiply(sr, gamma_b, out=buf)                      #   m + d − s̃ γ
         else:
+            m = p["alpha"] * v_prev
             r = r_m * m + r_d * d - p["v_reset"]
             v[t] = m + d - sr * r
         if config.adaptation:                                                 # F5
@@ -463,9 +473,52 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
             c[t] = c_t
             c_prev = c_t
         if config.spiking:                                                    # F6
-            s[t] = config.spike(v[t] - p["theta"])
-        v_prev, s_prev = v[t], s[t]
+            _spike_into(config, np.subtract(v_t, theta_b, out=buf), s[t], mask)
+        v_prev, s_prev = v_t, s[t]
     return Trajectory(config, x, v, s, u, c, state0, s_init, s_reset)
+
+
+def _spike_into(config, x, out, mask):
+    """F6 written into ``out``: the values of ``config.spike(x)``, without per-step temporaries.
+
+    For the Heaviside step a comparison replaces ``np.heaviside``, whose loop is about
+    ten times slower; ``-0.0`` compares equal to 0 (so it gets ``h0``) and NaN is
+    copied through, as :func:`refsnn.surrogates.heaviside` does.
+    """
+    if config.forward == "smooth":
+        out[...] = config.surrogate.primitive(x)
+        return
+    (np.greater_equal if config.h0 == 1.0 else np.greater)(x, 0, out=mask)
+    np.copyto(out, mask)
+    np.isnan(x, out=mask)
+    if mask.any():
+        np.copyto(out, x, where=mask)
+
+
+def _rows(a, B):
+    """An (N,) parameter repeated as a contiguous (B, N) array."""
+    return np.ascontiguousarray(np.broadcast_to(a, (B, a.shape[0])))
+
+
+def _times_prev(a, cur, first, out):
+    """``a_t · X_{t-1}`` for t = 0..T-1 into ``out``, without building ``X_{t-1}``
+    (:meth:`Trajectory.prev`): the same products as ``a * traj.prev(...)``."""
+    np.multiply(a[0], first, out=out[0])
+    np.multiply(a[1:], cur[:-1], out=out[1:])
+    return out
+
+
+# Elements per block for σ'(v − θ): its float64 temporaries then stay in cache.
+_SG_BLOCK = 1 << 16
+
+
+def _surrogate_derivative(sur, v, theta):
+    """``σ'(v_t − θ)`` for all t, a few steps at a time (the same values, elementwise)."""
+    out = np.empty_like(v)
+    step = max(1, _SG_BLOCK // max(1, v[0].size))
+    for i in range(0, v.shape[0], step):
+        out[i:i + step] = sur.derivative(v[i:i + step] - theta)
+    return out
 
 
 @dataclass
@@ -522,22 +575,25 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
     T, B, N = traj.v.shape
     a_s = np.zeros((T, B, N), dtype) if ds is None else float_array("ds", ds, (T, B, N), dtype=dtype)
-    a_v = np.zeros((T, B, N), dtype) if dv is None else float_array("dv", dv, (T, B, N), dtype=dtype)
+    a_v = None if dv is None else float_array("dv", dv, (T, B, N), dtype=dtype)   # None: zero
     if not cfg.spiking and ds is not None and np.any(a_s):
         raise ValueError("ds must be zero for a non-spiking layer (it has no spikes)")
 
     r_m, r_d = cfg.reset_partials
     attached = cfg.spiking and cfg.reset != "none" and not cfg.detach_reset
-    v_prev = traj.prev("v")
-    s_prev = traj.prev("s")
-    sr = traj.reset_spikes()                                   # s̃_{t-1}
+    # X_{t-1} arrays (Trajectory.prev) are copies; build them only where they are needed.
+    hard = cfg.reset.startswith("hard")
+    v_prev = traj.prev("v") if hard or r_m else None
+    s_prev = traj.prev("s") if cfg.recurrent or cfg.adaptation or traj.s_reset is None and (r_m or r_d) else None
+    sr = traj.s_reset if traj.s_reset is not None else s_prev    # s̃_{t-1}, as traj.reset_spikes()
     u_prev = traj.prev("u") if cfg.adaptation else None
     c_prev = traj.prev("c") if cfg.synapse else None
     drive = traj.c if cfg.synapse else None                    # d_t needs c_t when r_d = 1
 
-    # Per-step coefficients, vectorised over t = 0..T-1.
-    g_m = 1.0 - sr * r_m                                       # g^m_t
-    g_d = 1.0 - sr * r_d                                       # g^d_t
+    # Per-step coefficients, vectorised over t = 0..T-1. A gate whose partial r_m (r_d)
+    # is 0 is identically 1; it is left out (None) instead of stored as an array of ones.
+    g_m = 1.0 - sr * r_m if r_m else None                     # g^m_t
+    g_d = 1.0 - sr * r_d if r_d else None                     # g^d_t
     if cfg.reset == "subtract":
         r = np.broadcast_to(p["gamma"], (T, B, N))
     elif cfg.reset == "none":
@@ -554,48 +610,70 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
         else:
             r = m - p["v_reset"]
     if cfg.spiking:
-        sg = cfg.surrogate.derivative(traj.v - p["theta"])          # σ'(v_t − θ)
+        sg = _surrogate_derivative(cfg.surrogate, traj.v, p["theta"])   # σ'(v_t − θ)
         sg_init = cfg.surrogate.derivative(traj.state0["v"] - p["theta"])
-    alpha_gm = p["alpha"] * g_m                                      # α g^m_t
-    beta_gd = p["beta"] * g_d if cfg.adaptation else None           # β g^d_t
+    alpha_gm = p["alpha"] * g_m if r_m else None                    # α g^m_t (None: α)
+    beta_gd = p["beta"] * g_d if cfg.adaptation and r_d else None   # β g^d_t (None: β)
 
     dv_ = np.empty((T, B, N), dtype)
-    ds_ = np.zeros((T, B, N), dtype)
-    du_ = np.zeros((T, B, N), dtype) if cfg.adaptation else None
-    dc_ = np.empty((T, B, N), dtype)    # δc_t = δI_t (B5); without a synapse λ = 0
+    ds_ = np.empty((T, B, N), dtype)
+    du_ = np.empty((T, B, N), dtype) if cfg.adaptation else None
+    # δc_t = δI_t (B5); without a synapse and with r_d = 0 it is δv_t itself (B4).
+    dc_ = np.empty((T, B, N), dtype) if cfg.synapse or r_d else dv_
     zero = np.zeros((B, N), dtype)
+    buf = np.empty((B, N), dtype)
+    alpha_b = _rows(p["alpha"], B)
+    gamma_b = _rows(p["gamma"], B) if cfg.reset == "subtract" else None
     dv_n, du_n, dc_n = zero, zero, zero                     # δv_{t+1}, δu_{t+1}, δc_{t+1}
+    # Each step writes its adjoints straight into dv_[t], ds_[t], ... (fresh arrays at
+    # t = −1), with the operations of B1–B5 in the same order.
     for t in range(T - 1, -2, -1):
         nxt = t + 1 < T      # is there a step t+1?
-        a_s_t = a_s[t] if t >= 0 else zero
-        a_v_t = a_v[t] if t >= 0 else zero
-        # (B1)
-        ds_t = a_s_t
+        now = t >= 0
+        ds_t = ds_[t] if now else np.empty((B, N), dtype)
+        dv_t = dv_[t] if now else np.empty((B, N), dtype)
+        # (B1) δs_t = a^s_t − [attached] r_{t+1} δv_{t+1} + κ δu_{t+1} + δI_{t+1} R
+        a_s_t = a_s[t] if now else zero
+        if nxt and attached:
+            r_n = gamma_b if cfg.reset == "subtract" else r[t + 1]      # r_{t+1}
+            np.subtract(a_s_t, np.multiply(r_n, dv_n, out=buf), out=ds_t)
+        else:
+            np.copyto(ds_t, a_s_t)
         if nxt and cfg.spiking:
-            if attached:
-                ds_t = ds_t - r[t + 1] * dv_n
             if cfg.adaptation:
-                ds_t = ds_t + p["kappa"] * du_n
+                ds_t += np.multiply(p["kappa"], du_n, out=buf)
             if cfg.recurrent:
-                ds_t = ds_t + dc_n @ p["R"]          # δI_{t+1} = δc_{t+1} (B5)
-        # (B2)
-        dv_t = a_v_t + alpha_gm[t + 1] * dv_n if nxt else a_v_t
+                ds_t += dc_n @ p["R"]                # δI_{t+1} = δc_{t+1} (B5)
+        # (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
+        if nxt:
+            np.multiply(alpha_b if alpha_gm is None else alpha_gm[t + 1], dv_n, out=dv_t)
+            if a_v is not None and now:
+                dv_t += a_v[t]
+        elif a_v is not None and now:
+            np.copyto(dv_t, a_v[t])
+        else:
+            dv_t[...] = 0
         if cfg.spiking:
-            dv_t = dv_t + (sg[t] if t >= 0 else sg_init) * ds_t
-        # (B3)
+            dv_t += np.multiply(sg[t] if now else sg_init, ds_t, out=buf)
+        # (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
         if cfg.adaptation:
-            du_t = p["rho"] * du_n - beta_gd[t + 1] * dv_n if nxt else zero
-        # (B4)
-        if t >= 0:
-            dc_t = g_d[t] * dv_t if r_d else dv_t
+            du_t = du_[t] if now else np.empty((B, N), dtype)
+            if nxt:
+                np.multiply(p["rho"], du_n, out=du_t)
+                du_t -= np.multiply(p["beta"] if beta_gd is None else beta_gd[t + 1], dv_n, out=buf)
+            else:
+                du_t[...] = 0
+        # (B4) δc_t = g^d_t δv_t + λ δc_{t+1}; (B5) δI_t = δc_t
+        if now:
+            dc_t = dc_[t]
+            if r_d:
+                np.multiply(g_d[t], dv_t, out=dc_t)
+            elif dc_ is not dv_:
+                np.copyto(dc_t, dv_t)
             if cfg.synapse and nxt:
-                dc_t = dc_t + p["lam"] * dc_n
+                dc_t += np.multiply(p["lam"], dc_n, out=buf)
         else:
             dc_t = p["lam"] * dc_n if cfg.synapse else None
-        if t >= 0:
-            dv_[t], ds_[t], dc_[t] = dv_t, ds_t, dc_t
-            if cfg.adaptation:
-                du_[t] = du_t
         dv_n, dc_n = dv_t, dc_t
         if cfg.adaptation:
             du_n = du_t
@@ -615,19 +693,28 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     if cfg.recurrent:
         g["R"] = dI2.T @ s_prev.reshape(T * B, N)
     dx = (dI2 @ p["W"]).reshape(T, B, -1)
-    g["alpha"] = _sum_tb(g_m * dv_ * v_prev)                          # (G2)
-    if cfg.reset == "subtract":                                       # (G3)
-        g["gamma"] = -_sum_tb(dv_ * sr)
-    elif cfg.reset.startswith("hard"):
-        g["v_reset"] = _sum_tb(dv_ * sr)
+    scratch = np.empty((T, B, N), dtype)     # one buffer for the elementwise products below
+    if g_m is None:                                                   # (G2)
+        g["alpha"] = _sum_tb(_times_prev(dv_, traj.v, traj.state0["v"], scratch))
+    else:
+        g["alpha"] = _sum_tb(np.multiply(np.multiply(g_m, dv_, out=scratch), v_prev, out=scratch))
+    if cfg.reset != "none":                                           # (G3)
+        if sr is None:
+            dv_sr = _times_prev(dv_, traj.s, traj.s_init, scratch)
+        else:
+            dv_sr = np.multiply(dv_, sr, out=scratch)
+        if cfg.reset == "subtract":
+            g["gamma"] = -_sum_tb(dv_sr)
+        else:
+            g["v_reset"] = _sum_tb(dv_sr)
     if cfg.adaptation:
-        g["beta"] = -_sum_tb(g_d * dv_ * u_prev)
+        g["beta"] = -_sum_tb(dv_ * u_prev if g_d is None else g_d * dv_ * u_prev)
         g["rho"] = _sum_tb(du_ * u_prev)                              # (G4)
         g["kappa"] = _sum_tb(du_ * s_prev)
     if cfg.synapse:
         g["lam"] = _sum_tb(dc_ * c_prev)
     if cfg.spiking:                                                   # (G5)
-        g["theta"] = -_sum_tb(sg * ds_) - (sg_init * ds_init).sum(axis=0)
+        g["theta"] = -_sum_tb(np.multiply(sg, ds_, out=scratch)) - (sg_init * ds_init).sum(axis=0)
     g = {k: g[k].astype(dtype, copy=False) for k in param_names(cfg)}
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if cfg.adaptation:

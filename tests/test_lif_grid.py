@@ -79,15 +79,14 @@ def test_smooth_twin_detects_a_wrong_gradient(monkeypatch):
     """The route fails when the adjoint is wrong: scale one gradient by (1 + 1e-6)."""
     point = verify.GridPoint("subtract", False, True, False, True, "ce_count")
     problem = verify.make_problem(point, seed=1)
-    real_adjoint = verify.adjoint
+    real_backward = verify.network_backward
 
-    def wrong(prob, probe=False):
-        value, grads, trajs = real_adjoint(prob, probe)
-        grads = dict(grads)
-        grads["L0.alpha"] = grads["L0.alpha"] * (1 + 1e-6)
-        return value, grads, trajs
+    def wrong(*args, **kwargs):
+        g = real_backward(*args, **kwargs)
+        g.params[0]["alpha"] = g.params[0]["alpha"] * (1 + 1e-6)
+        return g
 
-    monkeypatch.setattr(verify, "adjoint", wrong)
+    monkeypatch.setattr(verify, "network_backward", wrong)
     results = verify.check_smooth_twin(problem)
     failed = [r.name for r in results if not r.passed]
     assert failed == ["L0.alpha"]
