@@ -105,6 +105,11 @@ Where seed 000 is ambiguous or wrong, and what refsnn does
    initial state's gradient includes the path through ``s_{-1}``.
 5. *Names.* The seed's stability section calls the synaptic current ``u``,
    which the adaptation already uses; refsnn calls it ``c`` with decay λ.
+6. *Critical coupling.* The seed states ``W_crit = 1/(τ_m τ_s)`` without its
+   model. It holds for ``dv/dt = −v/τ_m + c``, ``dc/dt = −c/τ_s + W v`` (and for
+   its forward-Euler discretisation at any step), not for ``τ dv/dt = −v + c``
+   (critical coupling 1) nor with exact decay factors ``e^{−Δ/τ}``; notebook 05
+   derives all three.
 """
 
 from __future__ import annotations
