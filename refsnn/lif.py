@@ -533,7 +533,8 @@ class LayerGradients:
     ``params`` and ``state0`` hold ∂L/∂(each parameter) and ∂L/∂(each initial
     state); ``x`` is ∂L/∂x ``(T, B, M)``. ``adjoints`` holds the adjoint
     trajectories ``dv, ds, du, dc`` ``(T, B, N)`` (the total derivatives δv_t, ...),
-    and ``ds_init`` is δs_{-1}.
+    and ``ds_init`` is δs_{-1}. Without a synapse and with ``r_d = 0``, δc_t = δv_t
+    (B4), and ``adjoints["dc"]`` is then the same array as ``adjoints["dv"]``.
     """
 
     params: dict
