@@ -42,10 +42,39 @@ METADATA = {
 }
 
 
+EXERCISES = {
+    "01": "ex01_gradient_problem",
+    "02": "ex02_surrogates",
+    "03": "ex03_bptt_by_hand",
+    "04": "ex04_soft_vs_hard_reset",
+    "05": "ex05_long_term_dependencies",
+    "06": "ex06_truncated_bptt",
+    "07": "ex07_charge_fire_reset",
+}
+
+# What a notebook's exercise does differently from the notebook, said where the learner meets it.
+EXERCISE_NOTES = {
+    "05": " The exercise's `critical_coupling` uses the exact decay factors "
+          "α = e^{−dt/τ_m}, λ = e^{−dt/τ_s}, not the forward-Euler ones used above: its answer "
+          "approaches dt²/(τ_m τ_s) for dt ≪ τ, but is exact for every dt.",
+}
+
+
+def exercise_cell(name):
+    """The closing pointer from notebook NN to its exercise."""
+    nn = name[:2]
+    ex = EXERCISES[nn]
+    return ("markdown",
+            f"**Exercise.** Implement the stubs in `exercises/{ex}.py`, then run "
+            f"`python exercises/check.py ex{nn}` from the repository's root. It prints PASS or FAIL "
+            f"for each function, with the worst relative error and a hint. The solutions are in "
+            f"`exercises/solutions/{ex}.py`.{EXERCISE_NOTES.get(nn, '')}")
+
+
 def make(name, cells):
-    """One notebook: cells in order, no outputs, ids ``nb<NN>-<index>``."""
+    """One notebook: cells in order, then the exercise pointer; no outputs, ids ``nb<NN>-<index>``."""
     nb = new_notebook(metadata=METADATA)
-    for i, (kind, source) in enumerate(cells):
+    for i, (kind, source) in enumerate(list(cells) + [exercise_cell(name)]):
         cell = new_markdown_cell(source) if kind == "markdown" else new_code_cell(source)
         cell.id = f"nb{name[:2]}-{i:02d}"
         nb.cells.append(cell)
