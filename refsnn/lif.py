@@ -120,7 +120,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
-from .surrogates import Surrogate, heaviside, surrogate
+from .surrogates import Surrogate, surrogate
 
 __all__ = [
     "RESET_KINDS",
@@ -220,11 +220,24 @@ class LIFConfig:
         """``(r_m, r_d)`` of the reset kind."""
         return _RESET_PARTIALS[self.reset]
 
-    def spike(self, x):
-        """F6: ``f(x)`` with ``x = v − θ``."""
+    def spike(self, x, out=None):
+        """F6: ``f(x)`` with ``x = v − θ``, the one place the forward spike is computed.
+
+        ``f`` is the surrogate's primitive (``forward="smooth"``) or the Heaviside step
+        with ``H(0) = h0``, written as a comparison (``np.heaviside`` is about ten times
+        slower in the time loop). ``out`` receives the result if given.
+        """
         if self.forward == "smooth":
-            return self.surrogate.primitive(x)
-        return heaviside(x, self.h0)
+            val = self.surrogate.primitive(x)
+            if out is None:
+                return val
+            out[...] = val
+            return out
+        if out is None:
+            out = np.empty_like(x)
+        cmp = np.greater_equal if self.h0 == 1.0 else np.greater
+        np.copyto(out, cmp(x, 0))
+        return out
 
 
 def smooth_twin(config: LIFConfig) -> LIFConfig:
@@ -444,7 +457,6 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     u = np.empty((T, B, N), dtype) if config.adaptation else None
     c = np.empty((T, B, N), dtype) if config.synapse else None
     buf = np.empty((B, N), dtype)        # scratch for one step: s̃ γ, then v_t − θ
-    mask = np.empty((B, N), bool)        # scratch for the spike comparison
     # Per-neuron vectors used at every step, laid out as (B, N) once: a ufunc on two
     # contiguous (B, N) arrays is faster than one that broadcasts an (N,) row.
     alpha_b = _rows(p["alpha"], B)
@@ -478,26 +490,9 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
             c[t] = c_t
             c_prev = c_t
         if config.spiking:                                                    # F6
-            _spike_into(config, np.subtract(v_t, theta_b, out=buf), s[t], mask)
+            config.spike(np.subtract(v_t, theta_b, out=buf), out=s[t])
         v_prev, s_prev = v_t, s[t]
     return Trajectory(config, x, v, s, u, c, state0, s_init, s_reset)
-
-
-def _spike_into(config, x, out, mask):
-    """F6 written into ``out``: the values of ``config.spike(x)``, without per-step temporaries.
-
-    For the Heaviside step a comparison replaces ``np.heaviside``, whose loop is about
-    ten times slower; ``-0.0`` compares equal to 0 (so it gets ``h0``) and NaN is
-    copied through, as :func:`refsnn.surrogates.heaviside` does.
-    """
-    if config.forward == "smooth":
-        out[...] = config.surrogate.primitive(x)
-        return
-    (np.greater_equal if config.h0 == 1.0 else np.greater)(x, 0, out=mask)
-    np.copyto(out, mask)
-    np.isnan(x, out=mask)
-    if mask.any():
-        np.copyto(out, x, where=mask)
 
 
 def _rows(a, B):
