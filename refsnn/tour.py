@@ -22,9 +22,9 @@ import numpy as np
 
 from .gradcheck import format_results
 from .lif import smooth_twin, state_names
-from .network import Network, flat_params, network_forward
+from .network import Network, network_forward
 from .train import RunConfig, make_task, train
-from .verify import check_network_smooth_twin
+from .verify import _flatten, check_network_smooth_twin
 
 __all__ = ["run_tour", "gradcheck_network"]
 
@@ -43,8 +43,7 @@ def gradcheck_network(net, params, x, y, loss, rng, state0, max_entries=24, eps=
     """
     params = [{k: v.astype(np.float64) for k, v in p.items()} for p in params]
     x = x.astype(np.float64)
-    shapes = {"x": x.shape, **{k: v.shape for k, v in flat_params(params).items()},
-              **{f"L{l}.state.{k}": v.shape for l, st in enumerate(state0) for k, v in st.items()}}
+    shapes = {k: v.shape for k, v in _flatten(params, x, state0).items()}
     masks = {}
     for k, shape in shapes.items():
         size = int(np.prod(shape))

@@ -32,7 +32,7 @@ import numpy as np
 from . import losses as L
 from .gradcheck import check_gradients
 from .lif import LIFConfig, RESET_KINDS, piecewise_linear, smooth_twin, state_names
-from .network import Network, network_backward, network_forward, network_init
+from .network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
 from .surrogates import surrogate
 
 __all__ = ["GridPoint", "grid", "Problem", "make_problem", "check_point", "check_smooth_twin",
@@ -165,28 +165,22 @@ def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3):
     return Problem(point, net, params, x, state0, target, probe)
 
 
-# Flat naming of every differentiable array: "x", "L0.W", "L1.state.v", ...
+# Flat naming of every differentiable array: "x", "L0.W" (network.flat_params), "L1.state.v".
 def _flatten(params, x, state0):
-    flat = {"x": x}
-    for l, (p, st) in enumerate(zip(params, state0)):
-        flat.update({f"L{l}.{k}": v for k, v in p.items()})
-        flat.update({f"L{l}.state.{k}": v for k, v in st.items()})
-    return flat
+    return {"x": x, **flat_params(params),
+            **{f"L{l}.state.{k}": v for l, st in enumerate(state0) for k, v in st.items()}}
 
 
 def _unflatten(flat, n_layers):
-    params = [{} for _ in range(n_layers)]
     state0 = [{} for _ in range(n_layers)]
+    rest = {}
     for key, val in flat.items():
-        if key == "x":
-            continue
-        l, rest = key.split(".", 1)
-        l = int(l[1:])
-        if rest.startswith("state."):
-            state0[l][rest[6:]] = val
-        else:
-            params[l][rest] = val
-    return params, flat["x"], state0
+        if ".state." in key:
+            layer, name = key.split(".state.")
+            state0[int(layer[1:])][name] = val
+        elif key != "x":
+            rest[key] = val
+    return unflat_params(rest, n_layers), flat["x"], state0
 
 
 def _with_net(problem, net):
