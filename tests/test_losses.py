@@ -96,3 +96,23 @@ def test_spike_losses_reject_non_spiking_layer():
     v = np.zeros((2, 1, 2))
     with pytest.raises(ValueError, match="non-spiking"):
         L.spike_count_l1(_traj(np.zeros_like(v), v, spiking=False))
+
+
+def test_membrane_cross_entropy_at_holds_the_argmax():
+    """at = the argmax gives the same loss and partials; another step reads v there,
+    and its partial lands on that step only."""
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(6, 3, 4))
+    tr = _traj(np.zeros_like(v), v, spiking=False)
+    labels = np.array([0, 3, 1])
+    ref = L.membrane_cross_entropy(tr, labels)
+    same = L.membrane_cross_entropy(tr, labels, at=np.argmax(v, axis=0))
+    assert same.value == ref.value
+    np.testing.assert_array_equal(same.dv, ref.dv)
+    at = np.zeros((3, 4), dtype=np.int64)                  # read every logit at t = 0
+    first = L.membrane_cross_entropy(tr, labels, at=at)
+    ce0 = L.membrane_cross_entropy(_traj(np.zeros_like(v[:1]), v[:1], spiking=False), labels)
+    assert first.value == pytest.approx(ce0.value, rel=1e-14)
+    assert not np.any(first.dv[1:]) and np.any(first.dv[0])
+    with pytest.raises(ValueError, match="at"):
+        L.membrane_cross_entropy(tr, labels, at=at + 6)
