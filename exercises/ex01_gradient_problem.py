@@ -5,7 +5,7 @@ Fill in each function where it says ``raise NotImplementedError``, then run::
     python exercises/check.py ex01
 
 The setting is one spiking layer and one time step. The state starts at zero and
-the bias is zero, so refsnn's equations F1, F4 and F6 (``refsnn/lif.py``) reduce to
+the bias is zero, so refsnn's equations F1, F4 and F6 (``refsnn/neurons/lif.py``) reduce to
 
 .. math::
 

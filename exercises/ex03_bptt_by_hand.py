@@ -9,7 +9,7 @@ attached). It has no synaptic current and no recurrence, so ``c_t = I_t`` and
 ``d_t = I_t − β u_{t−1}``. Arrays are time-major: ``(T, B, N)`` holds T steps, B
 batch rows and N neurons, and ``(B, N)`` is one step. Every parameter is a
 per-neuron vector ``(N,)`` that broadcasts over the batch. The equation labels are
-those of ``refsnn/lif.py``:
+those of ``refsnn/neurons/lif.py``:
 
 .. math::
 

@@ -7,7 +7,7 @@ Fill in each function, then run::
 The neuron has no adaptation, no synapse and no recurrence, so the drive is
 ``d_t = I_t``. Shapes: ``(B, N)`` is one step, with B batch rows and N neurons;
 parameters are ``(N,)`` vectors. ``s_{t−1} = H(v_{t−1} − θ)`` is the previous
-spike. F4 with each reset kind (``refsnn/lif.py``, reset table):
+spike. F4 with each reset kind (``refsnn/neurons/lif.py``, reset table):
 
 .. math::
 

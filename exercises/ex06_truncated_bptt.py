@@ -7,7 +7,7 @@ Fill in each function, then run::
 A sequence of T steps is cut into windows of length K that overlap by O steps
 (``0 ≤ O < K``). Window n covers the global steps ``[t_n, min(t_n + K, T))``, where
 ``t_n = n (K − O)``. The windows stop as soon as every step has been counted once.
-Seed 000 states three rules (``refsnn/tbptt.py``):
+Seed 000 states three rules (``refsnn/learning/tbptt.py``):
 
 1. **The state is carried over.** Window n starts from the state that the forward
    pass reached at global step ``t_n − 1``. Window n−1 computed that state, at its

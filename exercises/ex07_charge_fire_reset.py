@@ -21,7 +21,7 @@ the parameters ``τ, V_th, V_reset`` are ``(N,)`` vectors or scalars.
 
 refsnn's membrane v is seed 004's H: the value that is compared with the
 threshold. Its reset acts one step later, through ``s_{t−1}`` (F4 in
-``refsnn/lif.py``). :func:`map_to_refsnn` makes the two agree.
+``refsnn/neurons/lif.py``). :func:`map_to_refsnn` makes the two agree.
 """
 
 import numpy as np

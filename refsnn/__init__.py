@@ -1,17 +1,29 @@
 """refsnn: a NumPy reference for surrogate-gradient BPTT in spiking neural networks.
 
-Modules
--------
-surrogates  spike function, surrogate derivatives and their primitives
-lif         the adaptive LIF layer: forward loop (F1–F6), adjoint recursions (B1–B5)
-network     stacks of layers with a spiking or leaky-integrator readout
-losses      losses with their direct partials ∂L/∂s_t, ∂L/∂v_t
-gradcheck   central differences in float64, relative error with a floor
-verify      the verification grid along the two exact routes
+The folders show the architecture:
+
+=============  =============================================================
+``neurons/``   neuron models, each with its forward loop and its adjoints in one file
+               (``lif``: the adaptive LIF layer, F1–F6 and B1–B5; ``network``: stacks)
+``learning/``  learning rules that drive the adjoints (``tbptt``: truncated BPTT)
+``checking/``  ``gradcheck`` (central differences, relative error with a floor) and
+               ``verify`` (the verification grid along the two exact routes)
+``training/``  ``optim``, ``data`` (the offline tasks) and ``train`` (the loop)
+``oracle/``    matching the peer libraries' conventions
+``surrogates`` the spike function, surrogate derivatives and their primitives
+``losses``     losses with their direct partials ∂L/∂s_t, ∂L/∂v_t
+``cli``        the ``refsnn`` command
+=============  =============================================================
+
+The first-wave module names stay importable: ``refsnn.lif`` is ``refsnn.neurons.lif``,
+``refsnn.verify`` is ``refsnn.checking.verify``, and so on (see ``_MOVED``).
 """
 
-from .gradcheck import check_gradient, check_gradients, numerical_gradient, rel_error
-from .lif import (
+import importlib as _importlib
+import sys as _sys
+
+from .checking.gradcheck import check_gradient, check_gradients, numerical_gradient, rel_error
+from .neurons.lif import (
     LIFConfig,
     init_params,
     layer_backward,
@@ -20,7 +32,25 @@ from .lif import (
     smooth_twin,
     zero_state,
 )
-from .network import Network, network_backward, network_forward, network_init
+from .neurons.network import Network, network_backward, network_forward, network_init
 from .surrogates import SURROGATE_NAMES, Surrogate, heaviside, surrogate
 
 __version__ = "0.1.0"
+
+# Old flat name -> the module's home. Each old name is the *same* module object, so
+# ``refsnn.lif._SG_BLOCK`` and ``refsnn.neurons.lif._SG_BLOCK`` are one attribute.
+_MOVED = {
+    "lif": "neurons.lif",
+    "network": "neurons.network",
+    "tbptt": "learning.tbptt",
+    "gradcheck": "checking.gradcheck",
+    "verify": "checking.verify",
+    "optim": "training.optim",
+    "data": "training.data",
+    "train": "training.train",
+}
+for _old, _new in _MOVED.items():
+    _mod = _importlib.import_module(f"{__name__}.{_new}")
+    _sys.modules[f"{__name__}.{_old}"] = _mod
+    globals()[_old] = _mod
+del _old, _new, _mod

@@ -22,8 +22,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
-from . import verify
-from .lif import RESET_KINDS
+from .checking import verify
+from .neurons.lif import RESET_KINDS
 from .losses import LOSS_NAMES
 
 TASKS = ("randman", "yinyang", "regression", "digits")   # refsnn.train.TASKS, without importing it
@@ -81,6 +81,8 @@ def _parser():
     g = sub.add_parser("gradcheck", help="check every adjoint gradient against finite differences")
     g.add_argument("--json", action="store_true", help="print the rows as JSON")
     g.add_argument("--seed", type=int, default=0, help="seed of the random problems (default 0)")
+    g.add_argument("--family", action="append", metavar="NAME",
+                   help="only the rows of this family, e.g. lif (repeatable; default all)")
     g.add_argument("--reset", choices=RESET_KINDS, action="append",
                    help="only these reset kinds (repeatable; default all)")
     g.add_argument("--loss", choices=LOSS_NAMES, action="append",
@@ -95,6 +97,10 @@ def _parser():
     return p
 
 
+def _run_check(check, point):
+    return check(point)
+
+
 def _gradcheck(args):
     if not (0 < args.rtol < 1):
         print(f"refsnn gradcheck: error: --rtol must lie in (0, 1), got {args.rtol}", file=sys.stderr)
@@ -102,30 +108,44 @@ def _gradcheck(args):
     if args.jobs < 1:
         print(f"refsnn gradcheck: error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
-    grid = verify.grid()
-    unknown = sorted(set(args.only or ()) - {pt.name for pt in grid})
+    from .checking import families as fam_registry
+    try:
+        all_rows = fam_registry.rows(args.family)
+    except ValueError as exc:
+        print(f"refsnn gradcheck: error: --family: {exc}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.only or ()) - {name for _, _, name in all_rows})
     if unknown:
         print(f"refsnn gradcheck: error: --only names no configuration: {', '.join(unknown)} "
-              "(row names look like subtract/attach/adapt/syn/rec/membrane)", file=sys.stderr)
+              "(row names look like subtract/attach/adapt/syn/rec/membrane, or family:point)", file=sys.stderr)
         return 2
-    points = [pt for pt in grid
-              if (not args.reset or pt.reset in args.reset) and (not args.loss or pt.loss in args.loss)
-              and (not args.only or pt.name in args.only)]
+
+    def wanted(family, pt, name):   # --reset and --loss select rows of the core family only
+        if family == "lif" and ((args.reset and pt.reset not in args.reset)
+                                or (args.loss and pt.loss not in args.loss)):
+            return False
+        if family != "lif" and (args.reset or args.loss) and not args.family:
+            return False
+        return not args.only or name in args.only
+
+    selected = [r for r in all_rows if wanted(*r)]
+    points = [pt for _, pt, _ in selected]
+    names = [name for _, _, name in selected]
+    checks = [partial(fam_registry.families()[fam].check, seed=args.seed, rtol=args.rtol) for fam, _, _ in selected]
     rows = []
     start = time.perf_counter()
     if not args.json:
         print(f"{'configuration':<48} {'smooth twin':>11} {'piecewise':>11} {'checked':>8} "
               f"{'skipped':>8} {'spikes/layer':>12}  result")
-    check = partial(verify.check_point, seed=args.seed, rtol=args.rtol)
     if args.jobs > 1 and len(points) > 1:
         pool = ProcessPoolExecutor(min(args.jobs, len(points)))
-        reports = pool.map(check, points, chunksize=1)
+        reports = pool.map(_run_check, checks, points, chunksize=1)
     else:
-        pool, reports = None, map(check, points)
-    for pt, rep in zip(points, reports):
+        pool, reports = None, map(_run_check, checks, points)
+    for name, rep in zip(names, reports):
         rows.append(rep)
         if not args.json:
-            print(f"{pt.name:<48} {rep.smooth_max_rel:11.2e} {rep.piecewise_max_rel:11.2e} "
+            print(f"{name:<48} {rep.smooth_max_rel:11.2e} {rep.piecewise_max_rel:11.2e} "
                   f"{rep.piecewise_checked:8d} {rep.piecewise_skipped:8d} {'/'.join(map(str, rep.n_spikes)):>12}  "
                   f"{'pass' if rep.passed else 'FAIL'}", flush=True)
     if pool is not None:
@@ -145,7 +165,7 @@ def _gradcheck(args):
 
 
 def _train(args):
-    from .train import CheckpointError, RunConfig, make_task, train
+    from .training.train import CheckpointError, RunConfig, make_task, train
 
     out = args.out or os.path.join("runs", args.task)
     task = make_task(args.task, args.seed, args.hidden, args.small)

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from ._validate import float_array, real_scalar
-from .lif import Trajectory
+from .neurons.lif import Trajectory
 
 __all__ = [
     "Loss",

@@ -20,11 +20,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from .gradcheck import format_results
-from .lif import smooth_twin, state_names
-from .network import Network, network_forward
-from .train import RunConfig, make_task, train
-from .verify import _flatten, check_network_smooth_twin
+from .checking.gradcheck import format_results
+from .neurons.lif import smooth_twin, state_names
+from .neurons.network import Network, network_forward
+from .training.train import RunConfig, make_task, train
+from .checking.verify import _flatten, check_network_smooth_twin
 
 __all__ = ["run_tour", "gradcheck_network"]
 
@@ -69,7 +69,7 @@ def run_tour(out_dir="refsnn-tour", seed=0, progress=True, log=print):
     summary = train(cfg, out_dir, progress=progress, log=log, task=task)
 
     log("refsnn tour: 2/2 checking the trained network's gradients on its smooth twin")
-    from .train import _loss, load_checkpoint
+    from .training.train import _loss, load_checkpoint
     params, _, _ = load_checkpoint(os.path.join(out_dir, "checkpoint.npz"), task.net)
     rng = np.random.default_rng([seed, 7])
     xb = np.moveaxis(task.x_test[:2], 0, 1)

@@ -1,4 +1,4 @@
-"""Drop or sign-flip single adjoint terms of refsnn/lif.py and report which tests fail.
+"""Drop or sign-flip single adjoint terms of refsnn/neurons/lif.py and report which tests fail.
 
 Each mutant is applied to a copy of the repository in a temporary folder, and the
 gradient tests are run there. A mutant that no test catches is a hole in the suite.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# (name, exact line fragment in refsnn/lif.py, replacement)
+# (name, exact line fragment in refsnn/neurons/lif.py, replacement)
 MUTANTS = [
     ("drop −γ·δv_{t+1} (soft reset path, B1)",
      'r_n = gamma_b if cfg.reset == "subtract" else r[t + 1]',
@@ -54,7 +54,7 @@ def run(tests, mutant=None):
         shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(".git", ".hypothesis", "__pycache__", "*.egg-info"))
         if mutant:
             _, old, new = mutant
-            path = dst / "refsnn" / "lif.py"
+            path = dst / "refsnn" / "neurons" / "lif.py"
             src = path.read_text()
             if src.count(old) != 1:
                 raise SystemExit(f"mutant {mutant[0]!r}: fragment found {src.count(old)} times, expected once")

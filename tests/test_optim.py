@@ -3,7 +3,7 @@
 The references here are written out independently of the module: SGD as the
 recursion unrolled by hand, Adam as Kingma & Ba's Algorithm 1 over Python
 scalars with the ``math`` module. Equation labels (S1–S5, A1–A4, C1–C2) refer to
-the docstring of refsnn/optim.py.
+the docstring of refsnn/training/optim.py.
 """
 
 import copy

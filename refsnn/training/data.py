@@ -43,7 +43,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
+from .._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
 
 __all__ = [
     "randman",

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_positive_int, float_array
-from .lif import state_names
-from .network import Network, network_backward, network_forward
+from .._validate import check_positive_int, float_array
+from ..neurons.lif import state_names
+from ..neurons.network import Network, network_backward, network_forward
 
 __all__ = ["windows", "window_gradient", "tbptt_gradients", "TBPTTResult", "per_step_membrane_loss",
            "state_at"]

@@ -29,13 +29,14 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from . import losses as L
+from .. import losses as L
+from .families import Family
 from .gradcheck import check_gradients
-from .lif import LIFConfig, RESET_KINDS, piecewise_linear, smooth_twin, state_names
-from .network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
-from .surrogates import surrogate
+from ..neurons.lif import LIFConfig, RESET_KINDS, piecewise_linear, smooth_twin, state_names
+from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
+from ..surrogates import surrogate
 
-__all__ = ["GridPoint", "grid", "Problem", "make_problem", "check_point", "check_smooth_twin",
+__all__ = ["FAMILY", "GridPoint", "grid", "Problem", "make_problem", "check_point", "check_smooth_twin",
            "check_piecewise", "check_network_smooth_twin", "RTOL", "FLOOR", "EPS"]
 
 RTOL = 1e-7
@@ -301,3 +302,7 @@ def check_point(point: GridPoint, seed=0, rtol=RTOL) -> PointReport:
         [int(tr.s.sum()) for tr in trajs if tr.config.spiking],
         all(r.passed for r in smooth + piece),
     )
+
+
+# The core family of refsnn gradcheck (see refsnn.checking.families).
+FAMILY = Family("lif", grid, check_point)

@@ -28,10 +28,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import data, losses, optim
-from .lif import LIFConfig
-from .network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
-from .surrogates import surrogate
+from .. import losses
+from . import data, optim
+from ..neurons.lif import LIFConfig
+from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
+from ..surrogates import surrogate
 
 __all__ = ["TASKS", "TaskSpec", "make_task", "train", "evaluate", "CheckpointError", "architecture",
            "load_checkpoint", "save_checkpoint"]

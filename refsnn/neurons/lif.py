@@ -119,8 +119,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
-from .surrogates import Surrogate, surrogate
+from .._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
+from ..surrogates import Surrogate, surrogate
 
 __all__ = [
     "RESET_KINDS",

@@ -98,7 +98,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_bool, real_scalar
+from .._validate import check_bool, real_scalar
 
 __all__ = [
     "SGD",

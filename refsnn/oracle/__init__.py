@@ -1,0 +1,1 @@
+"""refsnn.oracle."""
