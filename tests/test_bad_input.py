@@ -1063,3 +1063,26 @@ def test_adaptive_threshold_rho_a_range_and_state():
         layer_forward(config, params, x, st)
     with pytest.raises(ValueError, match=named("state0['a']")):
         layer_forward(config, params, x, with_entry(state0, "a", np.zeros((B, N + 1))))
+
+
+@pytest.mark.parametrize("value", ["post", "pre", "", None, 1])
+def test_membrane_view_unknown(value):
+    with pytest.raises(ValueError, match=named("membrane_view")):
+        LIFConfig(M, N, membrane_view=value)
+
+
+def test_membrane_view_post_reset_not_expressible_with_hard_drop_input():
+    with pytest.raises(ValueError, match=named("membrane_view='post_reset'") + ".*hard_drop_input"):
+        LIFConfig(M, N, reset="hard_drop_input", membrane_view="post_reset")
+
+
+def test_s_reset_rows_follow_the_membrane_view():
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named("s_reset") + r" has shape \(5, 2, 2\), expected \(4, 2, 2\)$"):
+        layer_forward(config, params, x, s_reset=np.zeros((T + 1, B, N)))
+    post = cfg_full(membrane_view="post_reset")
+    _, params, x, _ = setup(post)
+    for rows in (T, T + 1):
+        layer_forward(post, params, x, s_reset=np.zeros((rows, B, N)))
+    with pytest.raises(ValueError, match=named("s_reset") + r" .*expected \(4, 2, 2\) or \(5, 2, 2\)"):
+        layer_forward(post, params, x, s_reset=np.zeros((T + 2, B, N)))

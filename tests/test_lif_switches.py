@@ -122,3 +122,37 @@ def test_adaptive_threshold_follows_F7():
     A = p["theta"] + 0.5 * tr.a
     assert np.array_equal(tr.s, (tr.v >= A).astype(float))
     assert tr.s.sum() > 0 and np.any((tr.v >= p["theta"]) & (tr.v < A))   # the moving threshold bites
+
+
+@pytest.mark.parametrize("reset", ["subtract", "hard_keep_input", "none"])
+def test_post_reset_membrane_is_what_the_next_step_leaks_from(reset):
+    """S4's definition: v_{t+1} = α v⁺_t + d_{t+1} (here d = I, no synapse or adaptation)."""
+    cfg = _layer(reset=reset, recurrent=True, membrane_view="post_reset")
+    p = init_params(cfg, 4, w_scale=2.0)
+    x, st, _, _ = _data(cfg, 4, T=10)
+    tr = layer_forward(cfg, p, x, st)
+    assert tr.membrane is tr.v_post and tr.s.sum() > 0
+    I = tr.I_ff + tr.prev("s") @ p["R"].T
+    np.testing.assert_allclose(tr.v[1:], p["alpha"] * tr.v_post[:-1] + I[1:], rtol=1e-13, atol=1e-13)
+    pre = layer_forward(dataclasses.replace(cfg, membrane_view="pre_reset"), p, x, st)
+    assert np.array_equal(pre.v, tr.v) and pre.membrane is pre.v
+
+
+def test_post_reset_maps_the_peers_reset_values():
+    """γ = αθ gives v⁺ = v − sθ (SpikingJelly's soft reset); v_r = α V gives v⁺ = V after a spike."""
+    cfg = _layer(reset="subtract", membrane_view="post_reset")
+    p = init_params(cfg, 5, alpha=0.8, theta=1.0, gamma=0.8, w_scale=2.0)
+    x, st, _, _ = _data(cfg, 5, T=10)
+    tr = layer_forward(cfg, p, x, st)
+    np.testing.assert_allclose(tr.v_post, tr.v - tr.s * 1.0, rtol=0, atol=1e-15)
+    hard = dataclasses.replace(cfg, reset="hard_keep_input")
+    ph = init_params(hard, 5, alpha=0.8, v_reset=0.8 * -0.25, w_scale=2.0)
+    tr = layer_forward(hard, ph, x, st)
+    assert tr.s.sum() > 0
+    np.testing.assert_allclose(tr.v_post[tr.s == 1], -0.25, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(tr.v_post[tr.s == 0], tr.v[tr.s == 0])
+
+
+def test_post_reset_refuses_hard_drop_input():
+    with pytest.raises(ValueError, match="hard_drop_input"):
+        _layer(reset="hard_drop_input", membrane_view="post_reset")

@@ -14,6 +14,8 @@ switch             what the layers get
 ``shared``         every per-neuron parameter as a 0-d (shared) array
 ``athr``           ``adaptive_threshold=True``: A_t = θ + β_a a_t, a_t = ρ_a a_{t−1} + s_{t−1}
 ``athr_zero``      the adaptive threshold with s_{-1} = 0 and shared β_a, ρ_a (e-prop, Norse)
+``post_reset``     ``membrane_view="post_reset"``, with a membrane loss on every layer on
+                   both routes (the probe), so that every layer's v⁺ is differentiated
 =================  ===============================================================
 """
 
@@ -36,6 +38,7 @@ SWITCHES = {
     "shared": ({}, _PER_NEURON, False),
     "athr": (dict(adaptive_threshold=True), (), False),
     "athr_zero": (dict(adaptive_threshold=True, init_spike="zero"), ("beta_a", "rho_a"), False),
+    "post_reset": (dict(membrane_view="post_reset"), (), True),
 }
 
 
@@ -77,7 +80,12 @@ def _rows(switch, resets=verify.RESET_KINDS, offset=0):
 def points():
     """The family's rows (each switch × reset kind × detach)."""
     return (_rows("init_zero") + _rows("shared", offset=1) + _rows("athr", offset=2)
-            + _rows("athr_zero", resets=("subtract", "hard_drop_input"), offset=3))
+            + _rows("athr_zero", resets=("subtract", "hard_drop_input"), offset=3)
+            + _rows("post_reset", resets=_POST_RESETS, offset=4))
+
+
+# hard_drop_input has no post-reset membrane (lif's S4)
+_POST_RESETS = ("subtract", "hard_keep_input", "none")
 
 
 def problem_for(point: SwitchPoint, seed=0, **shape):

@@ -166,6 +166,40 @@ both the reset and the threshold jump; ``LSNNRecurrentCell`` (``lsnn_step``) det
 always attached), so that cell's gradients match only with ``β_a``'s path through
 ``δa`` removed; the oracle's presets must say so.
 
+**S4. The membrane view** (``membrane_view``). refsnn's ``v_t`` is the *charged*
+membrane: the reset of step t's spike is applied at step t+1, through ``s̃_t r_{t+1}`` in
+F4. The peers that reset at the same step (SpikingJelly's ``v_seq``, Norse, snnTorch with
+``reset_delay=False``) return the membrane *after* that reset. In refsnn's index
+convention it is the value the next step leaks from: the ``v⁺_t`` with
+``v_{t+1} = α v⁺_t + d_{t+1}``. Matching F4, ``v_{t+1} = α v_t + d_{t+1} − s̃_t r_{t+1}``:
+
+.. math::
+
+    v^+_t = v_t - \tilde s_t\, r_{t+1} / α \quad\text{when } r_d = 0, \qquad
+    r_{t+1} = γ \;(\text{subtract}), \quad α v_t - v_r \;(\text{hard\_keep\_input}), \quad 0 \;(\text{none})
+
+so ``v⁺ = v − s̃ γ/α`` (soft: a peer that subtracts θ_peer has γ = α θ_peer and
+``v⁺ = v − s θ_peer``) and ``v⁺ = (1 − s̃) v + s̃ v_r/α`` (to a value: the peer's reset value
+is ``v_r/α``). For ``hard_drop_input`` (``r_d = 1``) the reset removes the next step's drive
+``d_{t+1}``, which is not known at step t: there is no such ``v⁺_t``, and LIFConfig refuses
+the combination. ``s̃_t`` is the reset spike of step t (detached with ``detach_reset``;
+``s_reset`` may then carry a row T, ``s̃_{T-1}``, which only ``v⁺_{T-1}`` reads).
+
+With ``membrane_view="post_reset"`` :attr:`Trajectory.membrane` is ``v⁺`` (stored as
+``Trajectory.v_post``; ``Trajectory.v`` stays the charged membrane), the losses read it,
+and the ``dv`` given to :func:`layer_backward` is ``b_t = ∂L/∂v⁺_t``. It enters the
+recursion as direct partials of ``v_t`` and ``s_t`` (``r_m`` as in the reset table):
+
+.. math::
+
+    a^v_t &= (1 - \tilde s_t\, r_m)\, b_t                                           && \text{(P1)}\\
+    a^s_t &\mathrel{+}= -[\text{attached}]\, (r_{t+1}/α)\, b_t                      && \text{(P2)}\\
+    ∂L/∂γ &\mathrel{+}= -\textstyle\sum_t \tilde s_t b_t / α, \quad
+    ∂L/∂v_r \mathrel{+}= \sum_t \tilde s_t b_t / α, \quad
+    ∂L/∂α \mathrel{+}= \sum_t \tilde s_t b_t\, (γ \text{ or } -v_r) / α^2      && \text{(G7)}
+
+(``r_{t+1}/α = γ/α`` or ``v_t − v_r/α``; for ``none`` v⁺ = v and nothing changes).
+
 Where seed 000 is ambiguous or wrong, and what refsnn does
 -----------------------------------------------------------
 
@@ -214,6 +248,7 @@ __all__ = [
     "RESET_KINDS",
     "FORWARD_MODES",
     "INIT_SPIKES",
+    "MEMBRANE_VIEWS",
     "PROJECTION_PARAMS",
     "LIFConfig",
     "Trajectory",
@@ -237,6 +272,7 @@ __all__ = [
 RESET_KINDS = ("subtract", "hard_keep_input", "hard_drop_input", "none")
 FORWARD_MODES = ("heaviside", "smooth")
 INIT_SPIKES = ("from_v0", "zero")
+MEMBRANE_VIEWS = ("pre_reset", "post_reset")
 
 # (r_m, r_d) = (∂r/∂m, ∂r/∂d) for each reset kind; see the table above.
 _RESET_PARTIALS = {
@@ -281,6 +317,12 @@ class LIFConfig:
         e-prop's ALIF, Norse's LSNN after the mapping in the module docstring); the
         spike is ``s_t = f(v_t − A_t)``. Adds the parameters ``beta_a``, ``rho_a`` and
         the state ``a``.
+    membrane_view : {"pre_reset", "post_reset"}
+        The membrane that losses read (:attr:`Trajectory.membrane`) and that
+        ``layer_backward``'s ``dv`` differentiates: the charged ``v_t`` (default) or the
+        post-reset ``v⁺_t`` (S4 of the module docstring; what SpikingJelly's ``v_seq``,
+        Norse and snnTorch with ``reset_delay=False`` return). Not expressible with
+        ``reset="hard_drop_input"``.
     """
 
     n_in: int
@@ -296,6 +338,7 @@ class LIFConfig:
     spiking: bool = True
     init_spike: str = "from_v0"
     adaptive_threshold: bool = False
+    membrane_view: str = "pre_reset"
 
     def __post_init__(self):
         check_positive_int("n_in", self.n_in)
@@ -311,6 +354,14 @@ class LIFConfig:
             raise ValueError(f"h0 must be 1.0 or 0.0 (the value of H at 0), got {self.h0!r}")
         check_choice("reset", self.reset, RESET_KINDS)
         check_choice("init_spike", self.init_spike, INIT_SPIKES)
+        check_choice("membrane_view", self.membrane_view, MEMBRANE_VIEWS)
+        if self.membrane_view == "post_reset" and self.reset == "hard_drop_input":
+            raise ValueError(
+                "membrane_view='post_reset' cannot be combined with reset='hard_drop_input': that reset "
+                "drops the next step's drive, v_{t+1} = (1 − s_t)(α v_t + d_{t+1}) + s_t v_r, so no membrane "
+                "v⁺_t with v_{t+1} = α v⁺_t + d_{t+1} exists; use reset='hard_keep_input' (a reset to a value "
+                "that keeps the input, as SpikingJelly, Norse and snnTorch's Leaky do) or membrane_view='pre_reset'"
+            )
         for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking", "adaptive_threshold"):
             check_bool(name, getattr(self, name))
         if self.forward == "smooth" and self.surrogate.name == "true":
@@ -531,7 +582,8 @@ class Trajectory:
     ``s_init`` is ``s_{-1}``; ``s_reset`` is the reset-spike override, if one was
     given; ``I_ff`` is the feed-forward current ``x_t W^T + b`` of F1 (the part of
     ``I_t`` that does not depend on the state); ``a`` the threshold adaptation
-    (``adaptive_threshold``), the threshold being ``A_t = θ + β_a a_t``.
+    (``adaptive_threshold``), the threshold being ``A_t = θ + β_a a_t``; ``v_post``
+    the post-reset membrane ``v⁺_t`` (``membrane_view="post_reset"``, S4).
     """
 
     config: LIFConfig
@@ -545,6 +597,7 @@ class Trajectory:
     s_reset: np.ndarray | None = None
     I_ff: np.ndarray | None = None
     a: np.ndarray | None = None
+    v_post: np.ndarray | None = None
 
     def prev(self, name):
         """``X_{t-1}`` for t = 0..T-1: the initial value followed by ``X_0..X_{T-2}``."""
@@ -555,9 +608,45 @@ class Trajectory:
         out[1:] = cur[:-1]
         return out
 
+    @property
+    def membrane(self):
+        """The membrane that losses read: ``v_post`` (post-reset view) or ``v``."""
+        return self.v_post if self.config.membrane_view == "post_reset" else self.v
+
     def reset_spikes(self):
-        """``s̃_{t-1}`` for t = 0..T-1: the spikes that enter the reset term F4."""
+        """``s̃_{t-1}`` for t = 0..T-1: the spikes that enter the reset term F4.
+
+        With ``membrane_view="post_reset"`` one more row follows, ``s̃_{T-1}``: the reset
+        spike of the last step, which only ``v⁺_{T-1}`` reads. Passing this array back
+        as ``s_reset`` holds every reset spike fixed."""
+        if self.config.membrane_view == "post_reset":
+            last = self.s[-1:] if self.s_reset is None or len(self.s_reset) == len(self.s) else self.s_reset[-1:]
+            first = self.prev("s") if self.s_reset is None else self.s_reset[:len(self.s)]
+            return np.concatenate([first, last])
         return self.prev("s") if self.s_reset is None else self.s_reset
+
+    def next_reset_spikes(self):
+        """``s̃_t`` for t = 0..T-1: the reset spike of step t, which F4 applies at t+1
+        (and the post-reset membrane ``v⁺_t`` at t)."""
+        T = len(self.s)
+        if self.s_reset is None:
+            return self.s
+        out = np.empty_like(self.s)
+        out[:-1] = self.s_reset[1:T]
+        out[-1] = self.s_reset[T] if len(self.s_reset) > T else self.s[-1]
+        return out
+
+
+def _check_s_reset(config, s_reset, T, B, dtype):
+    if s_reset is None:
+        return None
+    s_reset = float_array("s_reset", s_reset, (None, B, config.n), dtype=dtype)
+    rows = (T, T + 1) if config.membrane_view == "post_reset" else (T,)
+    if s_reset.shape[0] not in rows:
+        want = " or ".join(f"({r}, {B}, {config.n})" for r in rows)
+        raise ValueError(f"s_reset has shape {s_reset.shape}, expected {want}"
+                         + (" (the last row is s̃_{T-1}, read by v⁺_{T-1})" if len(rows) == 2 else ""))
+    return s_reset
 
 
 def _check_state0(config, state0, batch, dtype):
@@ -605,8 +694,7 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     if T == 0 or B == 0:
         raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
     state0 = _check_state0(config, state0, B, dtype)
-    if s_reset is not None:
-        s_reset = float_array("s_reset", s_reset, (T, B, config.n), dtype=dtype)
+    s_reset = _check_s_reset(config, s_reset, T, B, dtype)
     # F1, the part that does not depend on the state: one matrix product for all T.
     I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
     I_ff += params["b"]
@@ -648,8 +736,7 @@ def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None)
     if T == 0 or B == 0:
         raise ValueError(f"I_ff must have at least one time step and one batch row, got shape {I_ff.shape}")
     state0 = _check_state0(config, state0, B, dtype)
-    if s_reset is not None:
-        s_reset = float_array("s_reset", s_reset, (T, B, config.n), dtype=dtype)
+    s_reset = _check_s_reset(config, s_reset, T, B, dtype)
     return _dynamics_forward(config, params, I_ff, state0, s_reset)
 
 
@@ -713,7 +800,20 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset):
         elif config.spiking:                                                  # F6
             config.spike(np.subtract(v_t, theta_b, out=buf), out=s[t])
         v_prev, s_prev = v_t, s[t]
-    return Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a)
+    traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a)
+    if config.membrane_view == "post_reset":                                  # S4: v⁺_t
+        traj.v_post = _post_reset(config, p, v, traj.next_reset_spikes())
+    return traj
+
+
+def _post_reset(config, p, v, sr_next):
+    """S4: the post-reset membrane ``v⁺_t = v_t − s̃_t r_{t+1}/α``, i.e. the value with
+    ``v_{t+1} = α v⁺_t + d_{t+1}``, from the reset spike of step t (``sr_next``)."""
+    if config.reset == "subtract":
+        return v - sr_next * (p["gamma"] / p["alpha"])                    # v − s̃ γ/α
+    if config.reset == "hard_keep_input":
+        return v - sr_next * (v - p["v_reset"] / p["alpha"])              # (1 − s̃) v + s̃ v_r/α
+    return v                                                              # none
 
 
 def _rows(a, B, N):
@@ -861,18 +961,45 @@ def dynamics_backward(traj: Trajectory, params, ds=None, dv=None) -> DynamicsGra
     return _dynamics_backward(traj, p, a_s, a_v)
 
 
+def _post_reset_partials(traj, p, a_s, b):
+    """S4: a loss partial ``b_t = ∂L/∂v⁺_t`` on the post-reset membrane, mapped to the
+    direct partials of v_t and s_t (P1, P2), plus its parameter gradients (G7)."""
+    cfg = traj.config
+    sr = traj.next_reset_spikes()                       # s̃_t
+    attached = not cfg.detach_reset
+    g = {}
+    if cfg.reset == "subtract":                         # v⁺ = v − s̃ γ/α
+        a_v = b                                                        # (P1)
+        if attached:
+            a_s = a_s - (p["gamma"] / p["alpha"]) * b                      # (P2)
+        sb = _sum_tb(sr * b)
+        g["gamma"] = -sb / p["alpha"]                                  # (G7)
+        g["alpha"] = sb * p["gamma"] / p["alpha"] ** 2
+    else:                                               # hard_keep_input: v⁺ = v − s̃ (v − v_r/α)
+        a_v = (1.0 - sr) * b                                           # (P1)
+        if attached:
+            a_s = a_s - (traj.v - p["v_reset"] / p["alpha"]) * b       # (P2)
+        sb = _sum_tb(sr * b)
+        g["v_reset"] = sb / p["alpha"]                                 # (G7)
+        g["alpha"] = -sb * p["v_reset"] / p["alpha"] ** 2
+    return a_s, a_v, g
+
+
 def _dynamics_backward(traj, p, a_s, a_v):
     """B1–B5, G2–G5 and ∂L/∂R on checked arguments (see :func:`layer_backward`)."""
     cfg = traj.config
     dtype = traj.v.dtype
     T, B, N = traj.v.shape
+    g_post = None
+    if cfg.membrane_view == "post_reset" and cfg.reset != "none" and a_v is not None:
+        a_s, a_v, g_post = _post_reset_partials(traj, p, a_s, a_v)
     r_m, r_d = cfg.reset_partials
     attached = cfg.spiking and cfg.reset != "none" and not cfg.detach_reset
     # X_{t-1} arrays (Trajectory.prev) are copies; build them only where they are needed.
     hard = cfg.reset.startswith("hard")
     v_prev = traj.prev("v") if hard or r_m else None
     s_prev = traj.prev("s") if cfg.recurrent or cfg.adaptation or traj.s_reset is None and (r_m or r_d) else None
-    sr = traj.s_reset if traj.s_reset is not None else s_prev    # s̃_{t-1}, as traj.reset_spikes()
+    sr = traj.s_reset[:T] if traj.s_reset is not None else s_prev    # s̃_{t-1}, as traj.reset_spikes()
     u_prev = traj.prev("u") if cfg.adaptation else None
     c_prev = traj.prev("c") if cfg.synapse else None
     drive = traj.c if cfg.synapse else None                    # d_t needs c_t when r_d = 1
@@ -1029,6 +1156,9 @@ def _dynamics_backward(traj, p, a_s, a_v):
         if from_v0:
             g["beta_a"] = g["beta_a"] - (sg_init * ds_init * traj.state0["a"]).sum(axis=0)
         g["rho_a"] = _sum_tb(da_ * traj.prev("a"))
+    if g_post is not None:                                            # (G7)
+        for k, v in g_post.items():
+            g[k] = g[k] + v
     g = {k: _shaped(g[k], p[k], dtype) for k in dynamics_param_names(cfg)}
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if cfg.adaptation:
