@@ -26,7 +26,7 @@ from .checking import verify
 from .neurons.lif import RESET_KINDS
 from .losses import LOSS_NAMES
 
-TASKS = ("randman", "yinyang", "regression", "digits")   # refsnn.train.TASKS, without importing it
+from .training.tasks import task_names
 
 
 def _positive_int(text):
@@ -63,7 +63,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="refsnn", description="A NumPy reference for surrogate-gradient BPTT.")
     sub = p.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train a spiking network on a generated task")
-    tr.add_argument("--task", required=True, choices=TASKS)
+    tr.add_argument("--task", required=True, choices=task_names())
     tr.add_argument("--out", default=None, help="output folder (default runs/<task>)")
     tr.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the task's)")
     tr.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: the task's)")
@@ -92,6 +92,9 @@ def _parser():
                         "(repeatable)")
     g.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="worker processes (default: all cores)")
+    g.add_argument("--exhaustive", action="store_true",
+                   help="differentiate entry by entry everywhere (default: one random direction per "
+                        "array, entry by entry only where it fails)")
     g.add_argument("--rtol", type=float, default=verify.RTOL,
                    help=f"relative tolerance of both routes (default {verify.RTOL:g})")
     return p
@@ -99,6 +102,10 @@ def _parser():
 
 def _run_check(check, point):
     return check(point)
+
+
+def _set_directional(flag):
+    verify.DIRECTIONAL = flag
 
 
 def _gradcheck(args):
@@ -133,12 +140,14 @@ def _gradcheck(args):
     names = [name for _, _, name in selected]
     checks = [partial(fam_registry.families()[fam].check, seed=args.seed, rtol=args.rtol) for fam, _, _ in selected]
     rows = []
+    _set_directional(not args.exhaustive)
     start = time.perf_counter()
     if not args.json:
         print(f"{'configuration':<48} {'smooth twin':>11} {'piecewise':>11} {'checked':>8} "
               f"{'skipped':>8} {'spikes/layer':>12}  result")
     if args.jobs > 1 and len(points) > 1:
-        pool = ProcessPoolExecutor(min(args.jobs, len(points)))
+        pool = ProcessPoolExecutor(min(args.jobs, len(points)), initializer=_set_directional,
+                                   initargs=(not args.exhaustive,))
         reports = pool.map(_run_check, checks, points, chunksize=1)
     else:
         pool, reports = None, map(_run_check, checks, points)

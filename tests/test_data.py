@@ -100,16 +100,27 @@ def test_randman_formula_matches_a_direct_evaluation():
     M, D, K, alpha = 3, 2, data.randman_cutoff(2.0), 2.0
     amp, freq, phase = rng.random((3, M, D, K))
     xi = rng.random((5, D))
-    got = data._randman_values(xi, amp, freq, phase, alpha)
-    want = np.ones((5, M))
-    for i in range(5):
-        for m in range(M):
-            for d in range(D):
-                want[i, m] *= sum(
-                    amp[m, d, k - 1] / k**alpha * math.sin(2 * math.pi * (k * freq[m, d, k - 1] * xi[i, d] + phase[m, d, k - 1]))
-                    for k in range(1, K + 1)
-                )
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    for spectrum, weight in (("torch", lambda i: 1 / ((i + 1) ** alpha + 1)),
+                             ("numpy", lambda i: 1 / (i + 1) ** alpha)):
+        got = data._randman_values(xi, amp, freq, phase, alpha, spectrum)
+        want = np.ones((5, M))
+        for n in range(5):
+            for m in range(M):
+                for d in range(D):
+                    want[n, m] *= sum(
+                        amp[m, d, i] * weight(i) * math.sin(2 * math.pi * (i * freq[m, d, i] * xi[n, d] + phase[m, d, i]))
+                        for i in range(K)
+                    )
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, err_msg=spectrum)
+
+
+def test_randman_has_no_constant_term_and_the_reference_spectrum():
+    """Term 0 (frequency 0) has amplitude 0, as in the reference (use_bias=False), and
+    the default spectrum is the reference's default backend's, 1/((i+1)^α + 1)."""
+    np.testing.assert_allclose(data.randman_spectrum(4, 2.0), [1 / 2, 1 / 5, 1 / 10, 1 / 17])
+    np.testing.assert_allclose(data.randman_spectrum(3, 1.0, "numpy"), [1, 1 / 2, 1 / 3])
+    with pytest.raises(ValueError, match="spectrum"):
+        data.randman(n_samples_per_class=2, spectrum="jax")
 
 
 def test_randman_cutoff_precision_argument():

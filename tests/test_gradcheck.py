@@ -435,3 +435,70 @@ def test_property_tanh(shape, seed, which):
     res_bad = check_gradient(f, x, bad, rtol=rtol, floor=floor)
     assert not res_bad.passed, str(res_bad)
     assert res_bad.worst_index == tuple(int(i) for i in idx)
+
+
+# ----------------------------------------------------------------------------
+# the order-6 stencil and the directional screen
+# ----------------------------------------------------------------------------
+
+
+def test_order_6_is_exact_for_degree_6_and_beats_order_4():
+    """The O(h⁶) stencil (45 a_1 − 9 a_2 + a_3)/60h differentiates polynomials of degree
+    ≤ 6 exactly (its error is h⁶ f⁽⁷⁾/140), even with a large step; order 4 leaves
+    h⁴ f⁽⁵⁾/30 there. Any wrong coefficient breaks the first assertion at h = 0.1."""
+    c = np.array([0.3, -1.2, 0.7, 0.5, -0.4, 0.25, 0.6])     # Σ c_k x^k, k = 0..6
+    f = lambda v: float(sum(np.sum(c[k] * v ** k) for k in range(7)))   # noqa: E731
+    x = np.array([0.4, -0.9, 1.3])
+    exact = sum(k * c[k] * x ** (k - 1) for k in range(1, 7))
+    n6 = numerical_gradient(f, x, eps=0.1, order=6)
+    np.testing.assert_allclose(n6, exact, rtol=1e-11, atol=1e-12)
+    n4 = numerical_gradient(f, x, eps=0.1, order=4)
+    assert np.max(np.abs(n4 - exact)) > 1e-4                 # order 4 is not exact here
+    # on a non-polynomial: error ~ h⁶ f⁽⁷⁾ / 140 ≈ 1e-14 at h = 0.01
+    g = numerical_gradient(lambda v: float(np.sum(np.sin(v))), x, eps=0.01, order=6)
+    np.testing.assert_allclose(g, np.cos(x), rtol=1e-11)
+    res = check_gradient(f, x, exact, eps=0.1, order=6, rtol=1e-10)
+    assert res.passed, res
+
+
+def test_directional_screen_agrees_with_per_entry_and_locates_errors():
+    from refsnn.gradcheck import check_gradients_directional
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(4, 5))
+
+    def f(p):
+        return float(np.sum(np.tanh(A @ p["w"])) + np.sum(p["b"] ** 3))
+
+    params = {"w": rng.normal(size=(5, 2)), "b": rng.normal(size=3)}
+    t = np.tanh(A @ params["w"])
+    grads = {"w": A.T @ (1 - t ** 2), "b": 3 * params["b"] ** 2}
+    res = check_gradients_directional(f, params, grads, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
+    assert all(r.passed for r in res) and [r.n_checked for r in res] == [10, 3]
+    wrong = dict(grads, w=grads["w"].copy())
+    wrong["w"][3, 1] *= 1 + 1e-5                              # one entry, 1e-5 relative
+    res = check_gradients_directional(f, params, wrong, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
+    assert not res[0].passed and res[0].worst_index == (3, 1) and res[1].passed
+    # a tiny entry among large ones is still checked against its own size
+    g2 = dict(grads, w=grads["w"] * 1e6)
+    A2 = A.copy()
+
+    def f2(p):
+        return float(1e6 * np.sum(np.tanh(A2 @ p["w"])) + np.sum(p["b"] ** 3))
+
+    g2["b"] = grads["b"].copy()
+    g2["b"][0] += 1e-3 * max(abs(g2["b"][0]), 1e-6)           # 1e-3 relative in b only
+    res = check_gradients_directional(f2, params, g2, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
+    assert res[0].passed and not res[1].passed and res[1].worst_index == (0,)
+
+
+def test_directional_inadmissible_points_are_split_and_skipped():
+    """with_ok: a group whose stencil is inadmissible is halved; a single entry is skipped."""
+    from refsnn.gradcheck import check_gradients_directional
+    x = {"v": np.array([0.0, 1.0, 2.0, 3.0])}
+
+    def f(p):
+        v = p["v"]
+        return float(np.sum(v ** 2)), abs(v[2] - 2.0) < 1e-9   # moving entry 2 is inadmissible
+
+    res = check_gradients_directional(f, x, {"v": 2 * x["v"]}, eps=1e-3, order=4, with_ok=True)
+    assert res[0].passed and res[0].n_checked == 3 and res[0].n_skipped == 1

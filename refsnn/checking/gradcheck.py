@@ -36,6 +36,7 @@ __all__ = [
     "GradcheckResult",
     "check_gradient",
     "check_gradients",
+    "check_gradients_directional",
     "format_results",
 ]
 
@@ -561,4 +562,160 @@ def check_gradients(
                 mname=f"masks[{name!r}]",
             )
         )
+    return results
+
+
+# ----------------------------------------------------------------------------
+# directional screening with per-entry fall-back
+# ----------------------------------------------------------------------------
+
+_STENCIL = {2: (1.0,), 4: (4.0 / 3.0, -1.0 / 3.0), 6: (1.5, -0.6, 0.1)}   # weights of d_1, d_2, d_3
+
+
+def _directional_one(f, x, a, mask, *, name, eps, rtol, floor, order, rng, with_ok, screen):
+    """One array by group testing: a directional check over a group of entries, and
+    halving the group wherever the check fails or a stencil point is inadmissible.
+
+    A group G is perturbed along ``d = Σ_{i∈G} z_i w_i e_i`` with random signs and
+    magnitudes ``z_i ∈ ±[0.5, 1]`` and weights ``w_i = floor / max(|a_i|, floor)`` ≤ 1,
+    so every entry contributes about ``floor·z_i`` (or ``a_i z_i`` if it is small) to
+    the directional derivative ``a·d``: a wrong entry moves ``a·d`` by its own relative
+    error times ``floor``, whatever the size of the others. The group passes if the
+    stencil's directional difference agrees with ``a·Δ`` (Δ the exact displacement of
+    the stencil points) to ``screen·rtol/√|G|``; otherwise it is split in halves, down
+    to single entries, which are checked exactly as :func:`check_gradient` does. The
+    verdict on a failing gradient therefore always comes from single entries.
+    """
+    weights = _STENCIL[order]
+    a_flat = a.reshape(-1)
+    idx_all = np.flatnonzero(mask.reshape(-1))
+    n_skip = int(x.size - idx_all.size)
+    worst = (0.0, (), math.nan, math.nan)
+    n_checked = 0
+
+    def evaluate(xp, where):
+        out = f(xp)
+        value, ok = out if with_ok else (out, True)
+        value = _scalar_value(value, where)
+        if not math.isfinite(value):
+            raise FloatingPointError(f"f returned {value!r} at {where} of {name}")
+        return value, bool(ok)
+
+    stack = [idx_all] if idx_all.size else []
+    while stack:
+        G = stack.pop()
+        if G.size == 1:
+            d = np.zeros(x.size)
+            d[G[0]] = 1.0
+            where_idx = tuple(int(i) for i in np.unravel_index(int(G[0]), x.shape))
+        else:
+            w = floor / np.maximum(np.abs(a_flat[G]), floor)
+            z = rng.uniform(0.5, 1.0, G.size) * rng.choice((-1.0, 1.0), G.size)
+            d = np.zeros(x.size)
+            d[G] = z * w
+            where_idx = None
+        num = ana = 0.0
+        admissible = True
+        for k, c in enumerate(weights, start=1):
+            xp = (x.reshape(-1) + k * eps * d).reshape(x.shape)
+            xm = (x.reshape(-1) - k * eps * d).reshape(x.shape)
+            disp = (xp - xm).reshape(-1)
+            if G.size == 1 and disp[G[0]] == 0.0:
+                raise ValueError(f"`eps`={eps!r} is below the float64 resolution of {name} at index {where_idx}")
+            fp, okp = evaluate(xp, f"x + {k}*eps*d")
+            fm, okm = evaluate(xm, f"x - {k}*eps*d")
+            if not (okp and okm):
+                admissible = False
+                break
+            if G.size == 1:                   # the exact spacing, as _central_differences
+                num += c * (fp - fm) / disp[G[0]]
+            else:
+                h = 2 * k * eps
+                num += c * (fp - fm) / h
+                ana += c * float(a_flat[G] @ disp[G]) / h
+        if not admissible:
+            if G.size == 1:
+                n_skip += 1
+            else:
+                stack += [G[G.size // 2:], G[:G.size // 2]]
+            continue
+        if G.size == 1:   # exactly check_gradient's entry: numeric vs the analytic entry
+            err = float(_rel_error_array(np.array([a_flat[G[0]]]), np.array([num]), floor)[0])
+            if n_checked == 0 or err > worst[0]:
+                worst = (err, where_idx, float(a_flat[G[0]]), num)
+            n_checked += 1
+            continue
+        err = float(_rel_error_array(np.array([ana]), np.array([num]), floor)[0])
+        if err <= screen * rtol / math.sqrt(G.size):
+            if n_checked == 0 or err > worst[0]:
+                worst = (err, (), ana, num)
+            n_checked += G.size
+        else:
+            stack += [G[G.size // 2:], G[:G.size // 2]]
+    if n_checked == 0:
+        return GradcheckResult(name, 0.0, (), math.nan, math.nan, rtol, 0, n_skip)
+    return GradcheckResult(name, worst[0], worst[1], worst[2], worst[3], rtol, n_checked, n_skip)
+
+
+def check_gradients_directional(
+    f: Callable[[dict[str, np.ndarray]], Any],
+    params: Mapping[str, np.ndarray],
+    grads: Mapping[str, Any],
+    *,
+    eps: float = 1e-6,
+    rtol: float = 1e-7,
+    floor: float = 1e-8,
+    masks: Mapping[str, Any] | None = None,
+    order: int = 2,
+    seed: int = 0,
+    with_ok: bool = False,
+    screen: float = 0.25,
+) -> list[GradcheckResult]:
+    """:func:`check_gradients` by directional screening, with per-entry checks where it fails.
+
+    For each array one random direction is checked first (see :func:`_directional_one`);
+    only where it fails (or, with ``with_ok=True``, where ``f`` reports a stencil point
+    inadmissible) is the array split, down to single entries. A correct gradient of an
+    array costs one stencil instead of one per entry; a wrong one is located entry by
+    entry and reported as :func:`check_gradients` would.
+
+    ``with_ok=True``: ``f`` returns ``(value, ok)``; a single entry with an inadmissible
+    stencil point is skipped (counted in ``n_skipped``), as a False mask entry is.
+    ``screen`` (≤ 1) tightens the group test: a group of n entries must agree to
+    ``screen·rtol/√n`` relative, so a wrong entry cannot hide among correct ones.
+    """
+    if order not in _STENCIL:
+        raise ValueError(f"`order` must be 2, 4 or 6, got {order!r}")
+    if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
+        raise TypeError("`params` and `grads` must be mappings")
+    eps = _check_positive(eps, "eps")
+    rtol = _check_nonnegative(rtol, "rtol")
+    floor = _check_positive(floor, "floor")
+    screen = _check_positive(screen, "screen")
+    masks = {} if masks is None else masks
+    names = list(params)
+    missing = [k for k in names if k not in grads]
+    extra = [k for k in grads if k not in params]
+    if missing or extra:
+        raise ValueError(f"`grads` names do not match `params`: missing {missing}, extra {extra}")
+    unknown = [k for k in masks if k not in params]
+    if unknown:
+        raise ValueError(f"`masks` has names not in `params`: {unknown}")
+    for k in names:
+        _check_x(params[k], f"params[{k!r}]")
+    base = {k: params[k].copy() for k in names}
+    results = []
+    for i, name in enumerate(names):
+        a = _as_real_float64(grads[name], f"grads[{name!r}]")
+        if a.shape != base[name].shape:
+            raise ValueError(f"`grads[{name!r}]` has shape {a.shape}, expected {base[name].shape}")
+        m = (np.ones(a.shape, bool) if masks.get(name) is None
+             else _check_mask(masks[name], a.shape, f"masks[{name!r}]"))
+
+        def f_single(v, _name=name):
+            return f({k: (v if k == _name else base[k].copy()) for k in names})
+
+        rng = np.random.default_rng([int(seed) % 2**32, i])
+        results.append(_directional_one(f_single, base[name], a, m, name=str(name), eps=eps, rtol=rtol,
+                                        floor=floor, order=order, rng=rng, with_ok=with_ok, screen=screen))
     return results

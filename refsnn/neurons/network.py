@@ -72,11 +72,30 @@ def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=Non
     gate = _per_layer("gate", gate, n)
     trajs = []
     inp = x
-    for cfg, p, st, sr, gt in zip(net.layers, params, state0, s_reset, gate):
-        traj = layer_forward(cfg, p, inp, st, sr, gt)
+    for l, (cfg, p, st, sr, gt) in enumerate(zip(net.layers, params, state0, s_reset, gate)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            traj = layer_forward(cfg, p, inp, st, sr, gt)
+        _check_finite("forward", l, n, {k: getattr(traj, k) for k in ("v", "u", "c", "a")}, first="earliest")
         trajs.append(traj)
         inp = traj.s
     return trajs
+
+
+def _check_finite(where, l, n, arrays, first):
+    """Raise FloatingPointError naming the layer, the variable and the step if any of
+    ``arrays`` ((T, B, N) or None) holds inf/NaN. The layer functions validate that
+    inputs and parameters are finite, so a non-finite value here is an overflow."""
+    for name, a in arrays.items():
+        if a is None or np.isfinite(a).all():
+            continue
+        bad = np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1)) if a.ndim == 3 else [0]
+        t = int(bad[0] if first == "earliest" else bad[-1])
+        dtype = a.dtype
+        raise FloatingPointError(
+            f"network_{where}: layer {l} (of {n}) overflowed at step t = {t}: {name} is not finite although "
+            f"the inputs and parameters are. The values outgrow {dtype}'s range (max "
+            f"{np.finfo(dtype).max:.3g}): weights too large, or α, λ, ρ near 1 over many steps. "
+            "Use smaller weights or shorter sequences" + (", or float64." if dtype == np.float32 else "."))
 
 
 @dataclass
@@ -102,7 +121,14 @@ def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
         a_s = ds[l]
         if from_above is not None:
             a_s = from_above if a_s is None else a_s + from_above
-        out[l] = layer_backward(trajs[l], params[l], a_s, dv[l])
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[l] = layer_backward(trajs[l], params[l], a_s, dv[l])
+        g = out[l]
+        if not (np.isfinite(g.x).all() and all(np.isfinite(v).all() for v in g.params.values())):
+            _check_finite("backward", l, n, {f"δ{k}": v for k, v in g.adjoints.items()}, first="latest")
+            _check_finite("backward", l, n, {"∂L/∂x": g.x}, first="latest")
+            raise FloatingPointError(f"network_backward: layer {l} (of {n}) overflowed in its parameter "
+                                     "gradients (every adjoint is finite; a sum over T·B overflowed)")
         from_above = out[l].x
     return NetworkGradients(
         [g.params for g in out], out[0].x, [g.state0 for g in out], out

@@ -112,11 +112,15 @@ def _unit_interval(name, values):
 # --------------------------------------------------------------------------- randman
 
 
+RANDMAN_SPECTRA = ("torch", "numpy")
+
+
 def randman_cutoff(alpha, prec=1e-3, max_cutoff=1000):
     r"""Number of Fourier terms K of a randman function: ``min(ceil(prec^(-1/α)), max_cutoff)``.
 
-    The weight of term k is ``k^-α``; K is the smallest k with ``k^-α <= prec``, so
-    every omitted term has weight below ``prec``. For α = 2 and prec = 1e-3, K = 32.
+    The reference's precision argument: the NumPy backend's weight of term i is
+    ``(i+1)^-α``, so K is the smallest count with ``K^-α <= prec`` (every omitted
+    term weighs less than ``prec``). For α = 2 and prec = 1e-3, K = 32.
     """
     alpha = real_scalar("alpha", alpha, low=0, low_open=True)
     prec = real_scalar("prec", prec, low=0, high=1, low_open=True, high_open=True)
@@ -124,16 +128,27 @@ def randman_cutoff(alpha, prec=1e-3, max_cutoff=1000):
     return int(min(math.ceil(prec ** (-1.0 / alpha)), max_cutoff))
 
 
-def _randman_values(xi, amp, freq, phase, alpha):
-    """Evaluate the embedding: ``xi (n, D)``; ``amp, freq, phase (M, D, K)`` → ``(n, M)``."""
+def randman_spectrum(K, alpha, spectrum="torch"):
+    r"""Weights ``s_i`` of the terms i = 0 … K−1: ``1/((i+1)^α + 1)`` (``"torch"``, the
+    reference's default backend) or ``1/(i+1)^α`` (``"numpy"``, its NumPy backend)."""
+    if spectrum not in RANDMAN_SPECTRA:
+        raise ValueError(f"spectrum must be one of {RANDMAN_SPECTRA}, got {spectrum!r}")
+    r = np.arange(K, dtype=np.float64) + 1.0
+    return 1.0 / (r ** alpha + 1.0) if spectrum == "torch" else r ** (-alpha)
+
+
+def _randman_values(xi, amp, freq, phase, alpha, spectrum="torch"):
+    """Evaluate the embedding: ``xi (n, D)``; ``amp, freq, phase (M, D, K)`` → ``(n, M)``.
+
+    Term i = 0 … K−1 of unit m, dimension d: ``amp·s_i·sin(2π(i·freq·ξ_d + phase))``."""
     n = xi.shape[0]
     M, D, K = amp.shape
-    k = np.arange(1, K + 1, dtype=np.float64)
-    weight = amp * k ** (-alpha)  # (M, D, K)
+    i = np.arange(K, dtype=np.float64)
+    weight = amp * randman_spectrum(K, alpha, spectrum)  # (M, D, K)
     out = np.ones((n, M))
     for d in range(D):
-        # 2π (k F_k ξ + P_k), shape (n, M, K)
-        arg = 2.0 * np.pi * (xi[:, d, None, None] * (k * freq[:, d, :])[None] + phase[None, :, d, :])
+        # 2π (i F_i ξ + P_i), shape (n, M, K)
+        arg = 2.0 * np.pi * (xi[:, d, None, None] * (i * freq[:, d, :])[None] + phase[None, :, d, :])
         out *= np.einsum("nmk,mk->nm", np.sin(arg), weight[:, d, :])
     return out
 
@@ -149,13 +164,15 @@ def randman(
     step_frac=1.0,
     seed=0,
     dtype=np.float32,
+    spectrum="torch",
 ):
     r"""The random-manifold spike-timing task of Zenke & Vogels (2021).
 
     Reimplemented from the published definition (F. Zenke and T. P. Vogels, "The
     remarkable robustness of surrogate gradient learning for instilling complex
-    function in spiking neural networks", Neural Computation 33(4), 2021; and the
-    ``randman`` package by F. Zenke). Every input unit fires exactly ``n_spikes``
+    function in spiking neural networks", Neural Computation 33(4), 2021), following
+    the spectrum and phases of the reference ``randman`` package (github.com/fzenke/randman).
+    Every input unit fires exactly ``n_spikes``
     spikes per sample, so spike counts carry no information: the class is in the
     spike *times* alone.
 
@@ -165,19 +182,27 @@ def randman(
     random smooth manifold: a map from the manifold coordinate
     ``ξ ∈ [0, 1]^D`` (D = ``dim_manifold``) to ``R^M`` (M = ``n_units``). Its
     coordinate m is a product over the manifold dimensions of random 1-D
-    Fourier series whose amplitudes fall off as ``1/k^α``:
+    Fourier series:
 
     .. math::
 
         y_m(ξ) = \prod_{d=1}^{D} f_{m,d}(ξ_d), \qquad
-        f_{m,d}(x) = \sum_{k=1}^{K} \frac{A_{m,d,k}}{k^{α}}
-                     \sin\!\big(2π\,(k\,F_{m,d,k}\,x + P_{m,d,k})\big),
+        f_{m,d}(x) = \sum_{i=0}^{K-1} A_{m,d,i}\, s_i
+                     \sin\!\big(2π\,(i\,F_{m,d,i}\,x + P_{m,d,i})\big),
 
     with ``A, F, P ~ U[0, 1)`` independent (amplitude, frequency factor, phase:
-    term k has frequency ``k F ≤ k`` cycles per unit of ξ). α (``alpha``) sets the
-    smoothness. The cut-off K comes from a precision argument: keep terms while
-    their weight ``k^-α`` exceeds ``prec = 1e-3``, i.e.
-    ``K = min(ceil(prec^(-1/α)), 1000)`` (:func:`randman_cutoff`; K = 32 for α = 2).
+    term i has frequency ``i F ≤ i`` cycles per unit of ξ), except ``A_{m,d,0} = 0``:
+    term 0 has frequency 0, a constant offset, which the reference zeroes (its
+    ``use_bias=False``). The spectrum (``spectrum``) is the reference's:
+    ``s_i = 1/((i+1)^α + 1)`` for ``"torch"`` (its default backend, which its spiking
+    data sets use) or ``s_i = 1/(i+1)^α`` for ``"numpy"`` (:func:`randman_spectrum`).
+    α (``alpha``) sets the smoothness. The cut-off K is the reference's:
+    ``K = min(ceil(prec^(-1/α)), 1000)`` with ``prec = 1e-3`` (:func:`randman_cutoff`;
+    K = 32 for α = 2).
+
+    (refsnn's first generator gave term k = 1 … K frequency ``k F`` and weight
+    ``k^-α`` and kept every amplitude. At α = 1 its data were far easier, at D = 3
+    harder than the reference's; no test or notebook depends on it, so it is gone.)
 
     Samples: per class, ``n_samples_per_class`` points ``ξ_i ~ U[0, 1]^D``; the
     same ξ_i is mapped through all ``n_spikes`` manifolds of the class.
@@ -211,9 +236,11 @@ def randman(
 
     Configuration used in refsnn
     ----------------------------
-    10 classes, 20 input units, 1-D manifolds, T = 100 steps, one spike per input
-    (α = 2, step_frac = 1); these are the defaults. ``n_samples_per_class=1000``
-    is the ``randman`` package's default.
+    The defaults are 10 classes, 20 input units, 1-D manifolds, T = 100 steps, one
+    spike per input (α = 2, step_frac = 1); ``n_samples_per_class=1000`` is the
+    ``randman`` package's default. 1-D manifolds are saturated (a 5-nearest-neighbour
+    classifier on the spike times is near 100%); the ``randman`` training task and
+    ``benchmarks/bench_randman.py`` use D = 3, which is not.
 
     Parameters
     ----------
@@ -228,6 +255,8 @@ def randman(
         Spikes per unit per sample (one independent manifold each).
     step_frac : float
         Fraction of the trial, in (0, 1], that the spike times span.
+    spectrum : "torch" or "numpy"
+        The reference backend whose spectrum to use (see above).
     seed : int or numpy.random.Generator
         All randomness. The manifolds are drawn first, then the samples, then the
         permutation, so the manifolds for a seed do not depend on
@@ -251,11 +280,14 @@ def randman(
     step_frac = real_scalar("step_frac", step_frac, low=0, high=1, low_open=True)
     rng = _rng("seed", seed)
     dt = _float_dtype("dtype", dtype)
+    if spectrum not in RANDMAN_SPECTRA:
+        raise ValueError(f"spectrum must be one of {RANDMAN_SPECTRA}, got {spectrum!r}")
 
     K = randman_cutoff(alpha)
     C, S, M, D, n = n_classes, n_spikes, n_units, dim_manifold, n_samples_per_class
     # (C, S, 3, M, D, K): amplitude, frequency factor, phase
     params = rng.random((C, S, 3, M, D, K))
+    params[:, :, 0, :, :, 0] = 0.0     # no constant term (the reference's use_bias=False)
     xi = rng.random((C, n, D))
 
     N = C * n
@@ -263,7 +295,7 @@ def randman(
     for c in range(C):
         for s in range(S):
             amp, freq, phase = params[c, s]
-            vals = _randman_values(xi[c], amp, freq, phase, alpha)
+            vals = _randman_values(xi[c], amp, freq, phase, alpha, spectrum)
             lo, hi = vals.min(axis=0), vals.max(axis=0)
             span = hi - lo
             if np.any(span <= 0):  # probability zero for n >= 2; guard anyway

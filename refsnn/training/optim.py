@@ -93,6 +93,7 @@ complex arrays are a TypeError.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -383,26 +384,37 @@ def step(opt, params, grads, state, decay: Callable[[str], bool] | None = None):
 def global_norm(grads):
     """‖g‖ of equation C1: sqrt of the sum of squares over all arrays, as a Python float.
 
-    Computed in float64 after dividing by the largest magnitude, so the result
-    does not overflow or underflow for finite inputs. An empty dict has norm 0.
+    Computed in float64 after dividing by the largest magnitude, so no intermediate
+    overflows or underflows for finite inputs. An empty dict has norm 0. The one
+    exception is a norm that itself exceeds the float64 range (≈ 1.8e308, e.g. four
+    entries of 1e308): it is returned as ``math.inf``, without a warning; use
+    :func:`clip_by_global_norm`, which clips such gradients correctly.
     """
     _check_dict("grads", grads)
     arrs = {k: _check_array(f"grads[{k!r}]", v) for k, v in grads.items()}
     return _global_norm(arrs)
 
 
-def _global_norm(arrs):
+def _scaled_norm(arrs):
+    """``(amax, r)`` with ``‖g‖ = amax · r``, ``r ∈ [1, √n]``: nothing here overflows."""
     amax = 0.0
     for a in arrs.values():
         if a.size:
             amax = max(amax, float(np.max(np.abs(a))))
     if amax == 0.0:
-        return 0.0
+        return 0.0, 0.0
     ssq = 0.0
     for a in arrs.values():
         scaled = a.astype(np.float64) / amax
         ssq += float(np.sum(scaled * scaled))
-    return amax * math.sqrt(ssq)  # (C1)
+    return amax, math.sqrt(ssq)
+
+
+def _global_norm(arrs):
+    amax, r = _scaled_norm(arrs)
+    if amax > sys.float_info.max / max(r, 1.0):
+        return math.inf                       # the norm exceeds the float64 range
+    return amax * r  # (C1)
 
 
 def clip_by_global_norm(grads, max_norm):
@@ -415,8 +427,14 @@ def clip_by_global_norm(grads, max_norm):
     max_norm = real_scalar("max_norm", max_norm, low=0.0, low_open=True)
     _check_dict("grads", grads)
     arrs = {k: _check_array(f"grads[{k!r}]", v) for k, v in grads.items()}
+    amax, r = _scaled_norm(arrs)
     norm = _global_norm(arrs)  # (C1)
     if norm <= max_norm:
         return {k: a.copy() for k, a in arrs.items()}, norm
-    scale = max_norm / norm  # (C2), min(1, c/‖g‖) < 1 here
-    return {k: (a * scale).astype(a.dtype, copy=False) for k, a in arrs.items()}, norm
+    # (C2), min(1, c/‖g‖) < 1 here, as (a/amax)·(c/r): no factor overflows or
+    # underflows to zero, even where ‖g‖ itself exceeds the float64 range
+    out = {}
+    for k, a in arrs.items():
+        b = a.astype(np.float64) / amax * (max_norm / r)
+        out[k] = b.astype(a.dtype, copy=False)
+    return out, norm

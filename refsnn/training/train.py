@@ -24,108 +24,30 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import losses
+from .. import losses  # noqa: F401  (kept: refsnn.train.losses)
 from . import data, optim
-from ..neurons.lif import LIFConfig
+from ..neurons.lif import LIFConfig  # noqa: F401
 from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
-from ..surrogates import surrogate
+# The tasks live in a registry (refsnn.training.tasks); the old names stay importable here.
+from .tasks import (ALPHA, LAM, READOUT_SCALE, TASKS, TaskSpec, _classifier, _layer_init,  # noqa: F401
+                    build_task, get_kind, register_task)
 
-__all__ = ["TASKS", "TaskSpec", "make_task", "train", "evaluate", "CheckpointError", "architecture",
-           "load_checkpoint", "save_checkpoint"]
-
-TASKS = ("randman", "yinyang", "regression", "digits")
+__all__ = ["TASKS", "TaskSpec", "make_task", "register_task", "train", "evaluate", "CheckpointError", "architecture",
+           "load_checkpoint", "save_checkpoint", "TrainingDiverged"]
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used for this run (another architecture, task or file format)."""
 
 
-@dataclass
-class TaskSpec:
-    """A task: its network, its data and how to score it."""
-
-    name: str
-    net: Network
-    x_train: np.ndarray          # (N, T, M) sample-major
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    kind: str                    # "classification" or "regression"
-    init: list = field(default_factory=list)   # per-layer init_params keywords
-    defaults: dict = field(default_factory=dict)  # default training hyper-parameters
-
-
-# Leak and synaptic decay of every task: τ_mem = 20 steps, τ_syn = 5 steps.
-ALPHA = float(np.exp(-1 / 20))
-LAM = float(np.exp(-1 / 5))
-# A constant input drives a leaky integrator with a synapse to 1/((1-α)(1-λ)) ≈ 110 times
-# its value; readout weights are scaled down by that gain so that logits start near O(1).
-READOUT_SCALE = 3.0 * (1 - ALPHA) * (1 - LAM)
-
-
-def _layer_init(w_scale, **kw):
-    return dict(alpha=ALPHA, lam=LAM, w_scale=w_scale, **kw)
-
-
-def _classifier(n_in, n_hidden, n_out, recurrent=False, adaptation=False):
-    sg = surrogate("sigmoid", 10.0)
-    hidden = LIFConfig(n_in, n_hidden, surrogate=sg, recurrent=recurrent, adaptation=adaptation,
-                       synapse=True, detach_reset=True)
-    readout = LIFConfig(n_hidden, n_out, surrogate=sg, reset="none", spiking=False, synapse=True)
-    return Network((hidden, readout))
-
-
 def make_task(name, seed=0, hidden=128, small=False):
-    """Build a task. ``small=True`` makes a quick version (fewer samples) for the tour and tests."""
-    if name not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {name!r}")
-    if name == "randman":
-        per_class = 200 if small else 1000
-        X, y = data.randman(n_classes=10, n_units=20, n_steps=100, dim_manifold=1,
-                            n_samples_per_class=per_class, alpha=2.0, n_spikes=1, seed=seed)
-        x_tr, x_te, y_tr, y_te = data.train_test_split(X, y, 0.2, seed)
-        net = _classifier(20, hidden, 10)
-        init = [_layer_init(3.0), _layer_init(READOUT_SCALE)]
-        return TaskSpec(name, net, x_tr, y_tr, x_te, y_te, "classification", init,
-                        dict(epochs=15, lr=2e-3, batch_size=64, clip=5.0))
-    if name == "yinyang":
-        T = 60
-        n_train, n_test = (1000, 300) if small else (5000, 1000)
-        p_tr, y_tr = data.yin_yang(n_train, seed=seed)
-        p_te, y_te = data.yin_yang(n_test, seed=seed + 10_000)
-        x_tr = data.latency_encode(p_tr, T, bias=True)
-        x_te = data.latency_encode(p_te, T, bias=True)
-        net = _classifier(x_tr.shape[2], hidden, 3)
-        init = [_layer_init(4.0), _layer_init(READOUT_SCALE)]
-        return TaskSpec(name, net, x_tr, y_tr, x_te, y_te, "classification", init,
-                        dict(epochs=60, lr=2e-3, batch_size=32, clip=5.0))
-    if name == "regression":
-        # Seed 002's sequence regression as pattern generation (as in e-prop's benchmark):
-        # each of a few target trajectories is paired with its own frozen input spike
-        # pattern, and the network learns to produce the targets. A target is not a
-        # function of other samples' inputs, so the score is how well the network
-        # tracks the trajectories it is trained on (the "test" set is the same set).
-        n = 4 if small else 8
-        X, Y = data.trajectory_regression(n, n_steps=200, n_inputs=20, n_outputs=2, seed=seed)
-        sg = surrogate("sigmoid", 10.0)
-        hidden = LIFConfig(20, hidden, surrogate=sg, recurrent=True, adaptation=True, synapse=True,
-                           detach_reset=True)
-        readout = LIFConfig(hidden.n, 2, surrogate=sg, reset="none", spiking=False, synapse=True)
-        init = [_layer_init(3.0, r_scale=0.3, beta=0.1, rho=float(np.exp(-1 / 100)), kappa=0.5),
-                _layer_init(READOUT_SCALE)]
-        return TaskSpec(name, Network((hidden, readout)), X, Y, X, Y, "regression", init,
-                        dict(epochs=600, lr=1e-3, batch_size=n, clip=1.0))
-    # digits
-    X, y = data.digits(n_steps=40, seed=seed)
-    x_tr, x_te, y_tr, y_te = data.train_test_split(X, y, 0.2, seed)
-    net = _classifier(X.shape[2], hidden, 10)
-    init = [_layer_init(3.0), _layer_init(READOUT_SCALE)]
-    return TaskSpec(name, net, x_tr, y_tr, x_te, y_te, "classification", init,
-                    dict(epochs=30, lr=2e-3, batch_size=64, clip=5.0))
+    """Build a registered task (see :mod:`refsnn.training.tasks`). ``small=True`` makes a quick
+    version (fewer samples) for the tour and tests."""
+    return build_task(name, seed=seed, hidden=hidden, small=small)
 
 
 def architecture(net: Network) -> dict:
@@ -142,12 +64,7 @@ def _loss(task, trajs, y, at=None):
     """Loss on the readout: membrane cross-entropy (max over time; ``at`` holds the
     argmax fixed, see :func:`refsnn.losses.membrane_cross_entropy`) or the per-step MSE."""
     n = len(trajs)
-    out = trajs[-1]
-    if task.kind == "classification":
-        l = losses.membrane_cross_entropy(out, y, "max", at=at)
-    else:
-        l = losses.membrane_rate_loss(out, y)      # y (T, B, K): data.batches yields targets time-major
-        l = losses.Loss(l.value / out.v.shape[0], None, l.dv / out.v.shape[0])  # mean over time
+    l = get_kind(task.kind).loss(trajs[-1], y, at)
     ds = [None] * n
     dv = [None] * n
     ds[-1], dv[-1] = l.ds, l.dv
@@ -156,10 +73,7 @@ def _loss(task, trajs, y, at=None):
 
 def _score(task, trajs, y):
     """Accuracy (classification: argmax over the max-over-time readout) or the summed squared error."""
-    v = trajs[-1].v
-    if task.kind == "classification":
-        return float(np.sum(np.argmax(v.max(axis=0), axis=1) == y))
-    return float(np.sum((v - y) ** 2))
+    return get_kind(task.kind).score(trajs[-1], y)
 
 
 def evaluate(task, params, X, y, batch_size=256):
@@ -170,16 +84,89 @@ def evaluate(task, params, X, y, batch_size=256):
         total_loss += _loss(task, trajs, yb)[0] * len(yb)
         total_score += _score(task, trajs, yb)
         n += len(yb)
-    if task.kind == "classification":
-        return total_loss / n, total_score / n
-    return total_loss / n, total_score / float(np.sum((y - y.mean(axis=(0, 1))) ** 2))
+    return total_loss / n, get_kind(task.kind).finish(total_score, n, y)
+
+
+CHECKPOINT_FORMAT = "refsnn-checkpoint-1"
+TRAIN_DTYPE = np.float32
+_TRAINABLE = ("W", "b", "R")
+_META_KEYS = ("architecture", "run", "epoch", "batch", "history", "format")
+_HISTORY_KEYS = ("epoch", "train_loss", "train_score", "test_loss", "test_score")
+
+
+def _is_trainable(key):
+    return key.rsplit(".", 1)[-1] in _TRAINABLE
+
+
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_meta(meta, where):
+    """The checks of a checkpoint's meta that need no network: raise CheckpointError."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{where}: meta must be a JSON object (dict), got {type(meta).__name__}")
+    missing = [k for k in _META_KEYS if k not in meta]
+    if missing:
+        raise CheckpointError(f"{where}: meta lacks the keys {missing} (expected {list(_META_KEYS)})")
+    if meta["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{where}: format {meta['format']!r} is not {CHECKPOINT_FORMAT!r}")
+    for key in ("epoch", "batch"):
+        if not _count(meta[key]):
+            raise CheckpointError(f"{where}: meta[{key!r}] must be an integer >= 0, got {meta[key]!r}")
+    for key in ("architecture", "run", "history"):
+        if not isinstance(meta[key], dict):
+            raise CheckpointError(f"{where}: meta[{key!r}] must be a dict, got {type(meta[key]).__name__}")
+    run = meta["run"]
+    if not _count(run.get("epochs")) or meta["epoch"] > run["epochs"]:
+        raise CheckpointError(f"{where}: meta epoch {meta['epoch']} does not fit run epochs {run.get('epochs')!r}")
+    hist = meta["history"]
+    for key in _HISTORY_KEYS:
+        if not isinstance(hist.get(key), list) or len(hist[key]) != meta["epoch"]:
+            raise CheckpointError(f"{where}: history[{key!r}] must be a list of one entry per finished epoch "
+                                  f"({meta['epoch']})")
+    partial = meta.get("partial")
+    if partial is not None:
+        if not (isinstance(partial, dict) and _count(partial.get("seen"))
+                and all(isinstance(partial.get(k), (int, float)) and np.isfinite(partial[k])
+                        for k in ("loss", "score"))):
+            raise CheckpointError(f"{where}: meta['partial'] must hold finite loss, score and a count seen")
+
+
+def _check_arrays(flat, opt_state, where, net=None):
+    """Parameters (and, with ``net``, their names and shapes) and the Adam state."""
+    for k, v in flat.items():
+        if not isinstance(v, np.ndarray) or v.dtype != TRAIN_DTYPE:
+            raise CheckpointError(f"{where}: parameter {k} must be a {np.dtype(TRAIN_DTYPE).name} array, got "
+                                  f"{getattr(v, 'dtype', type(v).__name__)}")
+        if not np.all(np.isfinite(v)):
+            raise CheckpointError(f"{where}: parameter {k} holds NaN or infinite values")
+    if net is not None:
+        from ..neurons.lif import _param_shape, param_names
+        want = {f"L{l}.{n}": _param_shape(cfg, n) for l, cfg in enumerate(net.layers) for n in param_names(cfg)}
+        if set(want) != set(flat):
+            raise CheckpointError(f"{where}: parameters {sorted(flat)} do not match this network's {sorted(want)}")
+        for k, shape in want.items():
+            if flat[k].shape != tuple(shape):
+                raise CheckpointError(f"{where}: parameter {k} has shape {flat[k].shape}, expected {tuple(shape)}")
+    trainable = {k: v for k, v in flat.items() if _is_trainable(k)}
+    try:
+        optim._check_state(optim.Adam(), opt_state, trainable)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{where}: the optimiser state is not usable: {e}") from None
 
 
 def save_checkpoint(path, params, opt_state, meta):
-    """Write an ``.npz`` checkpoint atomically (temporary file, then rename)."""
-    arrays = {f"param/{k}": v for k, v in flat_params(params).items()}
+    """Write an ``.npz`` checkpoint atomically (temporary file, then rename).
+
+    Refuses (CheckpointError) what :func:`load_checkpoint` would refuse, so a bad
+    state never replaces a good checkpoint."""
+    flat = flat_params(params)
+    _check_meta(meta, f"save_checkpoint({path})")
+    _check_arrays(flat, opt_state, f"save_checkpoint({path})")
+    arrays = {f"param/{k}": v for k, v in flat.items()}
     arrays.update({f"opt/{k}": v for k, v in opt_state.items()})
-    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["meta"] = np.array(json.dumps(meta, allow_nan=False))
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=folder)
     try:
@@ -193,19 +180,74 @@ def save_checkpoint(path, params, opt_state, meta):
 
 
 def load_checkpoint(path, net: Network):
-    """Read a checkpoint; raise :class:`CheckpointError` if it does not fit ``net``."""
+    """Read a checkpoint; raise :class:`CheckpointError` if it is unusable or does not fit ``net``.
+
+    Unusable: not a readable ``.npz`` (truncated, a CRC error, a ``.npy`` file, pickled
+    data), meta that is not a JSON object with the keys and counts of a refsnn
+    checkpoint, parameters of the wrong names, shapes or dtype or with NaN/inf, or an
+    optimiser state that does not fit the parameters."""
+    where = f"checkpoint {path}"
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
+        z = np.load(path, allow_pickle=False)
+    except Exception as e:   # OSError, BadZipFile, EOFError, pickled data (ValueError), ...
+        raise CheckpointError(f"{where} cannot be read as a refsnn checkpoint: {type(e).__name__}: {e}") from e
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"{where} is a single array (.npy), not a refsnn .npz checkpoint")
+    try:
+        with z:
+            if "meta" not in z.files:
+                raise CheckpointError(f"{where} has no 'meta' entry; it is not a refsnn checkpoint")
+            raw = z["meta"]
             flat = {k[6:]: z[k] for k in z.files if k.startswith("param/")}
             opt_state = {k[4:]: z[k] for k in z.files if k.startswith("opt/")}
-    except (OSError, KeyError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read as a refsnn checkpoint: {e}") from e
+    except CheckpointError:
+        raise
+    except Exception as e:   # CRC errors, truncated members, zlib errors
+        raise CheckpointError(f"{where} is damaged: {type(e).__name__}: {e}") from e
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise CheckpointError(f"{where}: 'meta' must be a JSON string, got an array of dtype {raw.dtype}")
+    try:
+        meta = json.loads(str(raw))
+    except ValueError as e:
+        raise CheckpointError(f"{where}: 'meta' is not valid JSON: {e}") from e
+    _check_meta(meta, where)
     if meta.get("architecture") != architecture(net):
         raise CheckpointError(
             f"checkpoint {path} was written for a different architecture:\n  checkpoint: "
             f"{json.dumps(meta.get('architecture'))}\n  this run:   {json.dumps(architecture(net))}")
+    _check_arrays(flat, opt_state, where, net)
     return unflat_params(flat, len(net.layers)), opt_state, meta
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient became non-finite or exploded; training stopped."""
+
+
+# A loss above this multiple of max(1, the run's first loss) counts as exploding.
+DIVERGENCE_FACTOR = 1e3
+
+
+def _json_safe(obj):
+    """``obj`` with every non-finite float replaced by None (JSON has no Infinity/NaN)."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    return obj
+
+
+def remove_stale_temporaries(out_dir):
+    """Delete ``.checkpoint-*.npz`` left by a crash during an atomic write."""
+    import glob
+    for f in glob.glob(os.path.join(glob.escape(str(out_dir)), ".checkpoint-*.npz")):
+        try:
+            os.unlink(f)
+        except OSError:
+            pass
 
 
 @dataclass
@@ -234,13 +276,20 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
     """Train, writing ``checkpoint.npz``, figures and ``summary.json`` to ``out_dir``.
 
     Returns the summary dict. Ctrl-C saves a checkpoint and re-raises KeyboardInterrupt.
+    A non-finite or exploding loss or gradient (above :data:`DIVERGENCE_FACTOR` times
+    the run's first loss) raises :class:`TrainingDiverged` at once; the last good
+    checkpoint (the end of the last finished epoch) is kept, and ``summary.json``
+    records where it diverged.
     """
     os.makedirs(out_dir, exist_ok=True)
+    remove_stale_temporaries(out_dir)
     task = task or make_task(cfg.task, cfg.seed, cfg.hidden, cfg.small)
     ckpt_path = os.path.join(out_dir, "checkpoint.npz")
-    dtype = np.float32
+    dtype = TRAIN_DTYPE
     opt = optim.Adam(lr=cfg.lr)
-    trainable = lambda k: k.rsplit(".", 1)[1] in ("W", "b", "R")   # noqa: E731
+    trainable = _is_trainable
+    n_batches = int(np.ceil(len(task.x_train) / cfg.batch_size))
+    partial, first_loss = None, None
     if resume:
         if not os.path.exists(ckpt_path):
             raise CheckpointError(f"--resume: no checkpoint at {ckpt_path}")
@@ -249,20 +298,30 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
             raise CheckpointError(f"checkpoint {ckpt_path} was written by another run configuration: "
                                   f"{meta['run']} vs {asdict(cfg)}")
         epoch, batch_index, history = meta["epoch"], meta["batch"], meta["history"]
+        if batch_index >= n_batches:
+            raise CheckpointError(f"checkpoint {ckpt_path}: batch {batch_index} is past the epoch's "
+                                  f"{n_batches} batches")
+        partial = meta.get("partial") if batch_index > 0 else None
+        first_loss = meta.get("first_loss")
         log(f"resuming {cfg.task} from epoch {epoch}, batch {batch_index}")
     else:
         params = network_init(task.net, np.random.default_rng([cfg.seed, 2**20]), dtype, task.init)
         opt_state = optim.init_state(opt, _trainable(params, trainable))
         epoch, batch_index = 0, 0
         history = {"epoch": [], "train_loss": [], "train_score": [], "test_loss": [], "test_score": []}
-        if task.kind == "regression":
-            history["nmse_before"] = evaluate(task, params, task.x_test, task.y_test)[1]
+        if get_kind(task.kind).baseline:
+            history[get_kind(task.kind).baseline] = evaluate(task, params, task.x_test, task.y_test)[1]
+    run_loss, run_score, seen = 0.0, 0.0, 0
 
     def meta_now():
-        return dict(architecture=architecture(task.net), run=asdict(cfg), epoch=epoch, batch=batch_index,
-                    history=history, format="refsnn-checkpoint-1")
+        m = dict(architecture=architecture(task.net), run=asdict(cfg), epoch=epoch, batch=batch_index,
+                 history=history, format=CHECKPOINT_FORMAT)
+        if batch_index > 0:          # the interrupted epoch's running sums, so its history is whole
+            m["partial"] = dict(loss=run_loss, score=run_score, seen=seen)
+        if first_loss is not None:
+            m["first_loss"] = first_loss
+        return m
 
-    n_batches = int(np.ceil(len(task.x_train) / cfg.batch_size))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -272,14 +331,39 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
     try:
         while epoch < cfg.epochs:
             rng = np.random.default_rng([cfg.seed, epoch])
-            run_loss, run_score, seen = 0.0, 0.0, 0
+            if partial is not None:
+                run_loss, run_score, seen = float(partial["loss"]), float(partial["score"]), int(partial["seen"])
+                partial = None
+            else:
+                run_loss, run_score, seen = 0.0, 0.0, 0
             for b, (xb, yb) in enumerate(data.batches(task.x_train, task.y_train, cfg.batch_size, rng)):
                 if b < batch_index:
                     continue
-                trajs = network_forward(task.net, params, xb.astype(dtype))
-                value, ds, dv = _loss(task, trajs, yb)
-                g = network_backward(trajs, params, ds, dv)
+                try:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        trajs = network_forward(task.net, params, xb.astype(dtype))
+                        value, ds, dv = _loss(task, trajs, yb)
+                except FloatingPointError as e:
+                    raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, batch {b + 1}: {e}; "
+                                           "the last good checkpoint is kept") from e
+                if first_loss is None and np.isfinite(value):
+                    first_loss = float(value)
+                if not np.isfinite(value) or value > DIVERGENCE_FACTOR * max(1.0, first_loss or 1.0):
+                    raise TrainingDiverged(
+                        f"the training loss diverged at epoch {epoch + 1}, batch {b + 1}: loss {value!r} "
+                        f"(first loss {first_loss!r}); the last good checkpoint is kept. Try a smaller "
+                        "--lr or --clip")
+                try:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        g = network_backward(trajs, params, ds, dv)
+                except FloatingPointError as e:
+                    raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, batch {b + 1}: {e}; "
+                                           "the last good checkpoint is kept") from e
                 grads = _trainable(g.params, trainable)
+                if not all(np.all(np.isfinite(a)) for a in grads.values()):
+                    raise TrainingDiverged(
+                        f"the gradient became non-finite at epoch {epoch + 1}, batch {b + 1} (loss {value!r}); "
+                        "the last good checkpoint is kept. Try a smaller --lr or --clip")
                 grads, _ = optim.clip_by_global_norm(grads, cfg.clip)
                 lr = learning_rate(cfg, epoch * n_batches + b, cfg.epochs * n_batches)
                 new, opt_state = optim.step(optim.Adam(lr=lr), _trainable(params, trainable), grads, opt_state)
@@ -291,11 +375,11 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{value:.4f}", **({"acc": f"{run_score / seen:.3f}"}
-                                                          if task.kind == "classification" else {}))
+                                                          if get_kind(task.kind).train_score else {}))
             test_loss, test_score = evaluate(task, params, task.x_test, task.y_test)
             history["epoch"].append(epoch + 1)
             history["train_loss"].append(run_loss / max(seen, 1))
-            history["train_score"].append(run_score / max(seen, 1) if task.kind == "classification" else None)
+            history["train_score"].append(run_score / max(seen, 1) if get_kind(task.kind).train_score else None)
             history["test_loss"].append(test_loss)
             history["test_score"].append(test_score)
             epoch, batch_index = epoch + 1, 0
@@ -307,12 +391,20 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
         log(f"\ninterrupted: checkpoint saved to {ckpt_path} (epoch {epoch}, batch {batch_index}); "
             "continue with --resume")
         raise
+    except TrainingDiverged as exc:
+        if bar is not None:
+            bar.close()
+        summary = _summary(task, cfg, params, history, time.perf_counter() - start)
+        summary["diverged"] = str(exc)
+        with open(os.path.join(out_dir, "summary.json"), "w") as f:
+            json.dump(_json_safe(summary), f, indent=1, allow_nan=False)
+        raise
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - start
     summary = _summary(task, cfg, params, history, elapsed)
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+        json.dump(_json_safe(summary), f, indent=1, allow_nan=False)
     _figures(task, params, history, out_dir)
     return summary
 
@@ -331,12 +423,7 @@ def _summary(task, cfg, params, history, elapsed):
     s = dict(task=task.name, run=asdict(cfg), architecture=architecture(task.net),
              n_train=int(len(task.x_train)), n_test=int(len(task.x_test)),
              train_seconds=elapsed, history=history)
-    if task.kind == "classification":
-        s["test_accuracy"] = history["test_score"][-1] if history["test_score"] else None
-        s["train_accuracy"] = history["train_score"][-1] if history["train_score"] else None
-    else:
-        s["nmse_before"] = history.get("nmse_before")
-        s["nmse_after"] = history["test_score"][-1] if history["test_score"] else None
+    s.update(get_kind(task.kind).summary(history))
     return s
 
 
@@ -350,8 +437,9 @@ def _figures(task, params, history, out_dir):
     ax[0].plot(history["epoch"], history["test_loss"], label="test")
     ax[0].set(xlabel="epoch", ylabel="loss", title="loss")
     ax[0].legend()
-    label = "accuracy" if task.kind == "classification" else "normalised MSE"
-    if task.kind == "classification":
+    kind = get_kind(task.kind)
+    label = kind.label
+    if kind.train_score:
         ax[1].plot(history["epoch"], history["train_score"], label="train")
     ax[1].plot(history["epoch"], history["test_score"], label="test")
     ax[1].set(xlabel="epoch", ylabel=label, title=label)
@@ -370,7 +458,7 @@ def _figures(task, params, history, out_dir):
     ax[1].scatter(t_h, i_h, s=4, c="tab:red")
     ax[1].set(ylabel="hidden neuron", title="hidden spike raster")
     ax[2].plot(trajs[-1].v[:, 0])
-    if task.kind == "regression":
+    if kind.plot_targets:
         ax[2].set_prop_cycle(None)
         ax[2].plot(task.y_test[0], "--")
     ax[2].set(xlabel="time step", ylabel="v", title="readout membrane traces")
