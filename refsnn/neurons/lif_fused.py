@@ -20,15 +20,18 @@ for t = T−1, ..., 0, −1 (the numbers are those of :mod:`refsnn.neurons.lif`)
          Σ g^m_t δv_t v_{t−1},  Σ g^d_t δv_t u_{t−1},  Σ δv_t s̃_{t−1},
          Σ δu_t u_{t−1},  Σ δu_t s_{t−1},  Σ δc_t c_{t−1},  Σ σ'_t δs_t
 
-and after the loop the batch sums of those accumulators and the matrix products of G1
-(∂L/∂W, ∂L/∂b, ∂L/∂R, ∂L/∂x) over the stored δI. Only the order of the floating-point
+and after the loop the batch sums of those accumulators and ∂L/∂R = Σ δI_t^T s_{t−1}
+(layer_backward adds the projection's G1 over the stored δI, as for the readable loop). Only the order of the floating-point
 additions of the G sums differs from the readable loop (per step, then over the batch,
 instead of one reduction over (T, B)), so the two agree to rounding:
 ``tests/test_lif_fused.py`` holds them to 1e-13 relative over the whole verification grid,
 in both dtypes, and at sizes past the readable loop's blocking threshold.
 
-It covers every configuration the readable loop covers; :func:`refsnn.neurons.lif.layer_backward`
-uses it unless called with ``path="readable"``.
+It covers the configurations of the verification grid (every reset kind, detached or
+attached, adaptation, synapse, recurrence, both forward modes, any surrogate);
+:func:`covers` says which, and every other configuration takes the readable loop.
+:func:`refsnn.neurons.lif.layer_backward` and :func:`~refsnn.neurons.lif.dynamics_backward`
+use it unless called with ``path="readable"``.
 """
 
 from __future__ import annotations
@@ -39,8 +42,30 @@ import numpy as np
 SG_BLOCK = 1 << 16
 
 
+# The LIFConfig fields this loop implements, with the values it implements them for.
+# A configuration outside them (a switch added after this loop was written) takes the
+# readable loop, so a new switch can never be silently ignored here.
+_COVERED = {"forward", "h0", "reset", "detach_reset", "adaptation", "synapse", "recurrent",
+            "spiking", "surrogate", "n_in", "n"}
+
+
+def covers(cfg, p):
+    """Whether :func:`backward_fused` implements ``cfg`` (every other field at its default)
+    with per-neuron parameters ``p``."""
+    import dataclasses
+
+    for f in dataclasses.fields(cfg):
+        if f.name in _COVERED:
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if getattr(cfg, f.name) != default:
+            return False
+    return all(np.ndim(v) == (2 if k in ("W", "R") else 1) for k, v in p.items())
+
+
 def backward_fused(traj, p, a_s, a_v):
-    """``(grads, dx, dstate0, adjoints, ds_init)`` as the readable loop computes them.
+    """``(grads, dstate0, adjoints, ds_init, dI)`` as the readable loop computes them
+    (the gradients of the dynamics' parameters, ∂L/∂R included; not W, b, x).
 
     ``traj`` is a :class:`refsnn.neurons.lif.Trajectory`, ``p`` its checked parameters,
     ``a_s`` the (T, B, N) direct partial ∂L/∂s_t (an array), ``a_v`` that of ∂L/∂v_t
@@ -76,7 +101,7 @@ def backward_fused(traj, p, a_s, a_v):
         if syn:
             drive = c
         else:
-            drive = (traj.x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N) + p["b"]
+            drive = traj.I_ff
             if rec:
                 drive = drive + s_prev_all @ p["R"].T
 
@@ -208,10 +233,9 @@ def backward_fused(traj, p, a_s, a_v):
         dstate0["c"] = dc_n
 
     dI2 = dc_.reshape(T * B, N)                                       # (B5)
-    g = {"W": dI2.T @ traj.x.reshape(T * B, -1), "b": dI2.sum(axis=0)}  # (G1)
-    if rec:
+    g = {}
+    if rec:                                                           # (G1)
         g["R"] = dI2.T @ s_prev_all.reshape(T * B, N)
-    dx = (dI2 @ p["W"]).reshape(T, B, -1)
     g["alpha"] = acc["alpha"].sum(axis=0)                             # (G2)
     if cfg.reset == "subtract":                                       # (G3)
         g["gamma"] = -acc["reset"].sum(axis=0)
@@ -228,4 +252,4 @@ def backward_fused(traj, p, a_s, a_v):
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if adapt:
         adjoints["du"] = du_
-    return g, dx, dstate0, adjoints, ds_init
+    return g, dstate0, adjoints, ds_init, dc_
