@@ -90,3 +90,24 @@ def test_unknown_path_is_refused():
     tr = layer_forward(cfg, p, np.ones((2, 1, 2)))
     with pytest.raises(ValueError, match="path"):
         layer_backward(tr, p, path="fast")
+
+
+@pytest.mark.parametrize("switch", [dict(init_spike="zero"), dict(adaptive_threshold=True),
+                                    dict(refractory=2), dict(membrane_view="post_reset"), "shared"])
+def test_switches_outside_the_fused_loop_take_the_readable_loop(switch):
+    # The fused loop implements only the first-wave fields; any other switch (and 0-d shared
+    # parameters) must be routed to the readable loop, never silently ignored.
+    kw = switch if isinstance(switch, dict) else {}
+    cfg = LIFConfig(3, 4, surrogate=surrogate("sigmoid", 4.0), **kw)
+    p = init_params(cfg, 0, w_scale=3.0)
+    if switch == "shared":
+        p["alpha"] = np.array(0.8)
+    assert not lif_fused.covers(cfg, p)
+    rng = np.random.default_rng(0)
+    tr = layer_forward(cfg, p, rng.normal(0.5, 1.0, (6, 2, 3)))
+    a_s, a_v = rng.normal(size=tr.v.shape), rng.normal(size=tr.v.shape)
+    a = layer_backward(tr, p, a_s, a_v, path="readable")
+    b = layer_backward(tr, p, a_s, a_v, path="fused")
+    for k, x in _arrays(a).items():
+        np.testing.assert_array_equal(x, _arrays(b)[k], err_msg=k)
+    assert lif_fused.covers(LIFConfig(3, 4), init_params(LIFConfig(3, 4), 0))
