@@ -35,4 +35,6 @@ MUTANTS = [
      'dc_t += np.multiply(p["lam"], dc_n, out=buf)', "pass"),
 ]
 
-TESTS = ["tests/test_lif_grid.py", "tests/test_surrogate_mode.py", "tests/test_torch_peer.py"]
+# The readable loop is the reference of the fused default path: test_lif_fused compares them.
+TESTS = ["tests/test_lif_grid.py", "tests/test_surrogate_mode.py", "tests/test_torch_peer.py",
+         "tests/test_lif_fused.py"]

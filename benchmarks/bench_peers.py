@@ -1,0 +1,275 @@
+"""refsnn against snnTorch and SpikingJelly on the same network, timed in one run.
+
+What is timed: one forward pass, the spike-count cross-entropy and one backward pass
+(every weight gradient) of a 100-256-10 feed-forward LIF network, batch 64, T = 100,
+in float32 and float64, for
+
+* refsnn        ``network_forward`` + ``spike_count_cross_entropy`` + ``network_backward``;
+* snnTorch      ``nn.Linear`` + ``snn.Leaky`` stepped over T, ``loss.backward()``;
+* SpikingJelly  ``layer.Linear`` + ``neuron.LIFNode`` in multi-step mode.
+
+All three run the same neuron: α = β = 0.9, θ = 1, a subtractive reset, the arctan
+surrogate with slope 2 (snnTorch's and SpikingJelly's ``ATan(2)``), the same weights
+(refsnn's ``W`` is torch ``Linear``'s ``(out, in)`` layout), the same input spikes. The
+libraries differ in reset timing and H(0), so spike counts differ slightly; they are
+printed. Runs are interleaved round-robin (one of each per round), with every BLAS and
+torch thread pinned to ``--threads`` (default 1), and reported as best and median.
+
+It also times one training epoch (Adam, the same mini-batches of 64) of the same network
+on ``--epoch-samples`` samples of input spikes in refsnn and in snnTorch.
+
+A script, not a test: it prints numbers and asserts nothing about time.
+
+    python benchmarks/bench_peers.py [--repeats 7] [--threads 1] [--rate 0.2] [--w-scale 1]
+                                     [--epoch-samples 2000] [--dtypes float32 float64]
+
+``--rate 0.3 --w-scale 3`` is the high-activity setting of snnTorch's own benchmark
+(hidden and output rates about 0.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def _threads(argv):
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--threads", type=int, default=1)
+    ns, _ = pre.parse_known_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(ns.threads)
+    return ns.threads
+
+
+THREADS = _threads(sys.argv[1:])
+
+import numpy as np  # noqa: E402
+
+from refsnn import LIFConfig, Network, network_backward, network_forward, network_init, surrogate  # noqa: E402
+from refsnn import losses  # noqa: E402
+from refsnn.neurons.network import flat_params, unflat_params  # noqa: E402
+
+SIZES = (100, 256, 10)
+BETA, THETA, SLOPE = 0.9, 1.0, 2.0
+
+
+def refsnn_net():
+    sg = surrogate("arctan", SLOPE)
+    return Network(tuple(LIFConfig(a, b, surrogate=sg, h0=0.0) for a, b in zip(SIZES[:-1], SIZES[1:])))
+
+
+def make_weights(w_scale, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((b, a)) * w_scale / np.sqrt(a) for a, b in zip(SIZES[:-1], SIZES[1:])]
+
+
+class Refsnn:
+    name = "refsnn"
+
+    def __init__(self, weights, dtype):
+        self.net = refsnn_net()
+        self.params = network_init(self.net, 0, dtype, [dict(alpha=BETA, theta=THETA)] * 2)
+        for p, w in zip(self.params, weights):
+            p["W"] = w.astype(dtype)
+
+    def step(self, x, y):
+        trajs = network_forward(self.net, self.params, x)
+        loss = losses.spike_count_cross_entropy(trajs[-1], y)
+        g = network_backward(trajs, self.params, [None, loss.ds])
+        return loss.value, [tr.s.mean() for tr in trajs], g.params
+
+
+def _torch():
+    import torch
+
+    torch.set_num_threads(THREADS)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    return torch
+
+
+class SnnTorch:
+    name = "snnTorch"
+
+    def __init__(self, weights, dtype):
+        torch = self.torch = _torch()
+        import snntorch as snn
+        from snntorch import surrogate as ssur
+
+        tdt = getattr(torch, np.dtype(dtype).name)
+        self.fcs = [torch.nn.Linear(w.shape[1], w.shape[0], bias=False).to(tdt) for w in weights]
+        with torch.no_grad():
+            for fc, w in zip(self.fcs, weights):
+                fc.weight.copy_(torch.as_tensor(w, dtype=tdt))
+        self.lifs = [snn.Leaky(beta=torch.tensor(BETA, dtype=tdt), threshold=THETA,
+                               spike_grad=ssur.atan(alpha=SLOPE)) for _ in weights]
+        self.tdt = tdt
+
+    def forward(self, x):
+        mems = [lif.init_leaky() for lif in self.lifs]
+        out, rates = [], [0.0, 0.0]
+        for t in range(x.shape[0]):
+            h = x[t]
+            for i, (fc, lif) in enumerate(zip(self.fcs, self.lifs)):
+                h, mems[i] = lif(fc(h), mems[i])
+                h = h.to(self.tdt)   # snnTorch's stock surrogate returns float32 spikes
+                rates[i] += float(h.detach().mean())
+            out.append(h)
+        return self.torch.stack(out), [r / x.shape[0] for r in rates]
+
+    def step(self, x, y):
+        torch = self.torch
+        xt = torch.as_tensor(x, dtype=self.tdt)
+        yt = torch.as_tensor(y)
+        for fc in self.fcs:
+            fc.weight.grad = None
+        spk, rates = self.forward(xt)
+        loss = torch.nn.functional.cross_entropy(spk.sum(0), yt, reduction="sum")
+        loss.backward()
+        return loss.item(), rates, [fc.weight.grad for fc in self.fcs]
+
+
+class SpikingJelly:
+    name = "SpikingJelly"
+
+    def __init__(self, weights, dtype):
+        torch = self.torch = _torch()
+        from spikingjelly.activation_based import functional, layer, neuron, surrogate as jsur
+
+        tdt = getattr(torch, np.dtype(dtype).name)
+        self.functional = functional
+        mods = []
+        for w in weights:
+            fc = layer.Linear(w.shape[1], w.shape[0], bias=False, step_mode="m")
+            with torch.no_grad():
+                fc.weight.copy_(torch.as_tensor(w))
+            # LIFNode with decay_input=False, v_reset=None: H = (1 − 1/τ) V + X, soft reset θ.
+            mods += [fc, neuron.LIFNode(tau=1.0 / (1.0 - BETA), decay_input=False, v_threshold=THETA,
+                                        v_reset=None, surrogate_function=jsur.ATan(alpha=SLOPE),
+                                        step_mode="m")]
+        self.model = torch.nn.Sequential(*mods).to(tdt)
+        self.tdt = tdt
+
+    def step(self, x, y):
+        torch = self.torch
+        xt = torch.as_tensor(x, dtype=self.tdt)
+        yt = torch.as_tensor(y)
+        self.model.zero_grad(set_to_none=True)
+        self.functional.reset_net(self.model)
+        h, rates = xt, []
+        for m in self.model:
+            h = m(h)
+            if not isinstance(m, torch.nn.Linear) and "Linear" not in type(m).__name__:
+                rates.append(float(h.detach().mean()))
+        loss = torch.nn.functional.cross_entropy(h.sum(0), yt, reduction="sum")
+        loss.backward()
+        return loss.item(), rates, [self.model[0].weight.grad, self.model[2].weight.grad]
+
+
+def interleaved(fns, repeats):
+    for fn in fns.values():      # warm-up
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return times
+
+
+def epoch_times(args, dtype):
+    """One Adam epoch in refsnn and snnTorch over the same mini-batches of input spikes."""
+    from refsnn import optim
+
+    rng = np.random.default_rng(0)
+    n = args.epoch_samples
+    X = (rng.random((100, n, SIZES[0])) < args.rate).astype(dtype)  # spike inputs of the same shape
+    y = rng.integers(0, SIZES[-1], n)
+    weights = make_weights(args.w_scale)
+    out = {}
+
+    ref = Refsnn(weights, dtype)
+    adam = optim.Adam(lr=1e-3)
+    state = optim.init_state(adam, flat_params(ref.params))
+
+    def run_ref():
+        nonlocal state
+        for i in range(0, n, 64):
+            _, _, grads = ref.step(X[:, i:i + 64], y[i:i + 64])
+            flat, state = optim.step(adam, flat_params(ref.params), flat_params(grads), state)
+            ref.params = unflat_params(flat, len(ref.params))
+
+    try:
+        snt = SnnTorch(weights, dtype)
+        opt = snt.torch.optim.Adam([fc.weight for fc in snt.fcs], lr=1e-3)
+
+        def run_snt():
+            for i in range(0, n, 64):
+                snt.step(X[:, i:i + 64], y[i:i + 64])
+                opt.step()
+    except ImportError:
+        run_snt = None
+    t = time.perf_counter()
+    run_ref()
+    out["refsnn"] = time.perf_counter() - t
+    if run_snt is not None:
+        t = time.perf_counter()
+        run_snt()
+        out["snnTorch"] = time.perf_counter() - t
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--rate", type=float, default=0.2, help="Bernoulli rate of the input spikes")
+    ap.add_argument("--w-scale", type=float, default=1.0, help="weights ~ N(0, w_scale²/fan_in)")
+    ap.add_argument("--epoch-samples", type=int, default=2000)
+    ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    args = ap.parse_args(argv)
+    if args.repeats < 1 or args.batch < 1 or args.steps < 1 or not 0 <= args.rate <= 1 or args.epoch_samples < 0:
+        ap.error("--repeats, --batch, --steps must be >= 1, --rate in [0, 1], --epoch-samples >= 0")
+    print(f"threads {THREADS}; load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"network {'-'.join(map(str, SIZES))}, batch {args.batch}, T = {args.steps}, input rate {args.rate}, "
+          f"w_scale {args.w_scale}; best / median of {args.repeats} interleaved rounds, ms")
+    rng = np.random.default_rng(0)
+    weights = make_weights(args.w_scale)
+    for dtype in args.dtypes:
+        x = (rng.random((args.steps, args.batch, SIZES[0])) < args.rate).astype(dtype)
+        y = rng.integers(0, SIZES[-1], args.batch)
+        systems = [Refsnn(weights, dtype)]
+        for cls in (SnnTorch, SpikingJelly):
+            try:
+                systems.append(cls(weights, dtype))
+            except ImportError as exc:
+                print(f"  ({cls.name} not installed: {exc}; see the README's peer install step)")
+        fns = {s.name: (lambda s=s: s.step(x, y)) for s in systems}
+        times = interleaved(fns, args.repeats)
+        best_ref = min(times["refsnn"])
+        print(f"\n{dtype}:")
+        print(f"  {'system':<13} {'best':>8} {'median':>8} {'ratio to refsnn':>16}  spike rates (hidden, out)")
+        for s in systems:
+            _, rates, _ = s.step(x, y)
+            b, m = min(times[s.name]), statistics.median(times[s.name])
+            print(f"  {s.name:<13} {b * 1e3:8.1f} {m * 1e3:8.1f} {b / best_ref:16.2f}  "
+                  f"{rates[0]:.3f}, {rates[1]:.3f}")
+    if args.epoch_samples:
+        for dtype in args.dtypes:
+            ep = epoch_times(args, dtype)
+            line = ", ".join(f"{k} {v:.2f} s" for k, v in ep.items())
+            ratio = f" (snnTorch / refsnn = {ep['snnTorch'] / ep['refsnn']:.2f})" if "snnTorch" in ep else ""
+            print(f"\none training epoch, {args.epoch_samples} samples, batch 64, {dtype}: {line}{ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+r"""The fast path of :func:`refsnn.neurons.lif.layer_backward`: B1–B5 and G2–G5 fused into one reverse loop.
+
+The readable reverse loop of :mod:`refsnn.neurons.lif` is the reference. It computes the
+per-step coefficients (σ'(v_t − θ), the gates g^m_t, g^d_t, the reset amounts r_t) and
+the parameter gradients G2–G5 as whole-trajectory array expressions, before and after
+its time loop. Each of those expressions streams all T·B·N elements through memory,
+and with T = 100, B = 64, N = 256 one such pass costs about as much as thirty steps of
+the time loop. This module evaluates *the same equations* in the same reverse loop,
+one step at a time, on (B, N) slices that stay in the processor's cache:
+
+for t = T−1, ..., 0, −1 (the numbers are those of :mod:`refsnn.neurons.lif`)::
+
+    σ'_t = σ'(v_t − θ)                                                 (for B2, G5)
+    (B1) δs_t = a^s_t − [attached] r_{t+1} δv_{t+1} + κ δu_{t+1} + δI_{t+1} R
+    (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'_t δs_t
+    (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
+    (B4) δc_t = g^d_t δv_t + λ δc_{t+1}                (δc_{−1} = λ δc_0)
+    (B5) δI_t = δc_t
+    (G2–G5, accumulated over t into (B, N) sums)
+         Σ g^m_t δv_t v_{t−1},  Σ g^d_t δv_t u_{t−1},  Σ δv_t s̃_{t−1},
+         Σ δu_t u_{t−1},  Σ δu_t s_{t−1},  Σ δc_t c_{t−1},  Σ σ'_t δs_t
+
+and after the loop the batch sums of those accumulators and ∂L/∂R = Σ δI_t^T s_{t−1}
+(layer_backward adds the projection's G1 over the stored δI, as for the readable loop). Only the order of the floating-point
+additions of the G sums differs from the readable loop (per step, then over the batch,
+instead of one reduction over (T, B)), so the two agree to rounding:
+``tests/test_lif_fused.py`` holds them to 1e-13 relative over the whole verification grid,
+in both dtypes, and at sizes past the readable loop's blocking threshold.
+
+It covers the configurations of the verification grid (every reset kind, detached or
+attached, adaptation, synapse, recurrence, both forward modes, any surrogate);
+:func:`covers` says which, and every other configuration takes the readable loop.
+:func:`refsnn.neurons.lif.layer_backward` and :func:`~refsnn.neurons.lif.dynamics_backward`
+use it unless called with ``path="readable"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Elements per block of σ'(v − θ) (see the loop): its float64 temporaries stay in cache.
+SG_BLOCK = 1 << 16
+
+
+# The LIFConfig fields this loop implements, with the values it implements them for.
+# A configuration outside them (a switch added after this loop was written) takes the
+# readable loop, so a new switch can never be silently ignored here.
+_COVERED = {"forward", "h0", "reset", "detach_reset", "adaptation", "synapse", "recurrent",
+            "spiking", "surrogate", "n_in", "n"}
+
+
+def covers(cfg, p):
+    """Whether :func:`backward_fused` implements ``cfg`` (every other field at its default)
+    with per-neuron parameters ``p``."""
+    import dataclasses
+
+    for f in dataclasses.fields(cfg):
+        if f.name in _COVERED:
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if getattr(cfg, f.name) != default:
+            return False
+    return all(np.ndim(v) == (2 if k in ("W", "R") else 1) for k, v in p.items())
+
+
+def backward_fused(traj, p, a_s, a_v):
+    """``(grads, dstate0, adjoints, ds_init, dI)`` as the readable loop computes them
+    (the gradients of the dynamics' parameters, ∂L/∂R included; not W, b, x).
+
+    ``traj`` is a :class:`refsnn.neurons.lif.Trajectory`, ``p`` its checked parameters,
+    ``a_s`` the (T, B, N) direct partial ∂L/∂s_t (an array), ``a_v`` that of ∂L/∂v_t
+    or None (zero).
+    """
+    cfg = traj.config
+    dtype = traj.v.dtype
+    T, B, N = traj.v.shape
+    r_m, r_d = cfg.reset_partials
+    spiking = cfg.spiking
+    attached = spiking and cfg.reset != "none" and not cfg.detach_reset
+    adapt, syn, rec = cfg.adaptation, cfg.synapse, cfg.recurrent
+    hard = cfg.reset.startswith("hard")
+    sur = cfg.surrogate
+
+    v, s = traj.v, traj.s
+    v0 = traj.state0["v"]
+    s0 = traj.s_init
+    u, u0 = (traj.u, traj.state0["u"]) if adapt else (None, None)
+    c, c0 = (traj.c, traj.state0["c"]) if syn else (None, None)
+    s_reset = traj.s_reset
+
+    def prev(arr, first, t):           # X_{t-1} for t >= 0, without copying the trajectory
+        return first if t == 0 else arr[t - 1]
+
+    def sr_at(t):                      # s̃_{t-1}, the spikes of the reset term F4
+        return s_reset[t] if s_reset is not None else prev(s, s0, t)
+
+    # d_t (the drive of F3) is needed only for r_t when r_d = 1 (hard_drop_input).
+    drive = None
+    s_prev_all = traj.prev("s") if rec else None      # s_{t-1} for ∂L/∂R (G1) and the drive
+    if r_d:
+        if syn:
+            drive = c
+        else:
+            drive = traj.I_ff
+            if rec:
+                drive = drive + s_prev_all @ p["R"].T
+
+    def r_at(t):                       # r_t of F4 (the reset table)
+        if cfg.reset == "subtract":
+            return rows["gamma"]
+        m = p["alpha"] * prev(v, v0, t)
+        if r_d:
+            d = drive[t] - p["beta"] * prev(u, u0, t) if adapt else drive[t]
+            return m + d - p["v_reset"]
+        return m - p["v_reset"]
+
+    # Per-neuron vectors laid out once as contiguous (B, N) rows: a ufunc on two
+    # contiguous (B, N) arrays runs several times faster than one that broadcasts (N,).
+    rows = {k: np.ascontiguousarray(np.broadcast_to(p[k], (B, N))) for k in
+            ("alpha", "theta", "gamma", "kappa", "rho", "beta", "lam") if k in p}
+    theta = rows.get("theta")
+    xbuf = np.empty((B, N), dtype)     # v_t − θ
+    dv_ = np.empty((T, B, N), dtype)
+    ds_ = np.empty((T, B, N), dtype)
+    du_ = np.empty((T, B, N), dtype) if adapt else None
+    dc_ = np.empty((T, B, N), dtype) if syn or r_d else dv_
+    zero = np.zeros((B, N), dtype)
+    buf = np.empty((B, N), dtype)
+    buf2 = np.empty((B, N), dtype)
+    acc = {k: np.zeros((B, N), dtype) for k in
+           ("alpha", "reset", "theta", "beta", "rho", "kappa", "lam")}
+
+    # σ'(v_t − θ) is evaluated a block of steps at a time (the newest first), so that a
+    # small layer pays the call overhead of the surrogate once per block, not per step,
+    # and a block of a large layer still fits in the cache. The values are elementwise
+    # and do not depend on the blocking.
+    step = max(1, SG_BLOCK // (B * N))
+    sg_lo, sg_blk = T, None            # sg_blk[t − sg_lo] = σ'(v_t − θ) for sg_lo <= t < old sg_lo
+
+    dv_n = du_n = dc_n = zero          # δv_{t+1}, δu_{t+1}, δc_{t+1}
+    for t in range(T - 1, -2, -1):
+        nxt, now = t + 1 < T, t >= 0
+        ds_t = ds_[t] if now else np.empty((B, N), dtype)
+        dv_t = dv_[t] if now else np.empty((B, N), dtype)
+        # (B1) δs_t = a^s_t − [attached] r_{t+1} δv_{t+1} + κ δu_{t+1} + δI_{t+1} R
+        a_s_t = a_s[t] if now else zero
+        if nxt and attached:
+            np.subtract(a_s_t, np.multiply(r_at(t + 1), dv_n, out=buf), out=ds_t)
+        else:
+            np.copyto(ds_t, a_s_t)
+        if nxt and spiking:
+            if adapt:
+                ds_t += np.multiply(rows["kappa"], du_n, out=buf)
+            if rec:
+                ds_t += dc_n @ p["R"]
+        # (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
+        if nxt:
+            if r_m:
+                g_m_n = 1.0 - sr_at(t + 1) * r_m
+                np.multiply(np.multiply(rows["alpha"], g_m_n, out=buf2), dv_n, out=dv_t)
+            else:
+                np.multiply(rows["alpha"], dv_n, out=dv_t)
+            if a_v is not None and now:
+                dv_t += a_v[t]
+        elif a_v is not None and now:
+            np.copyto(dv_t, a_v[t])
+        else:
+            dv_t[...] = 0
+        if spiking:
+            if not now:
+                sg_t = sur.derivative(np.subtract(v0, theta, out=xbuf))
+            else:
+                if t < sg_lo:
+                    sg_lo = max(0, t + 1 - step)
+                    sg_blk = sur.derivative(v[sg_lo:t + 1] - theta)
+                sg_t = sg_blk[t - sg_lo]
+            np.multiply(sg_t, ds_t, out=buf)                          # σ'_t δs_t
+            dv_t += buf
+            if now:
+                acc["theta"] += buf                                   # (G5)
+            else:
+                sg_init_ds = buf.copy()
+        # (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
+        if adapt:
+            du_t = du_[t] if now else np.empty((B, N), dtype)
+            if nxt:
+                np.multiply(rows["rho"], du_n, out=du_t)
+                if r_d:
+                    bg = np.multiply(rows["beta"], 1.0 - sr_at(t + 1) * r_d, out=buf2)
+                    du_t -= np.multiply(bg, dv_n, out=buf)
+                else:
+                    du_t -= np.multiply(rows["beta"], dv_n, out=buf)
+            else:
+                du_t[...] = 0
+        # (B4) δc_t = g^d_t δv_t + λ δc_{t+1}; (B5) δI_t = δc_t
+        if now:
+            dc_t = dc_[t]
+            if r_d:
+                g_d_t = 1.0 - sr_at(t) * r_d
+                np.multiply(g_d_t, dv_t, out=dc_t)
+            elif dc_ is not dv_:
+                np.copyto(dc_t, dv_t)
+            if syn and nxt:
+                dc_t += np.multiply(rows["lam"], dc_n, out=buf)
+            # G2-G4 at step t, accumulated
+            if r_m:
+                g_m_t = 1.0 - sr_at(t) * r_m
+                acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
+            else:
+                acc["alpha"] += np.multiply(dv_t, prev(v, v0, t), out=buf)
+            if cfg.reset != "none":
+                acc["reset"] += np.multiply(dv_t, sr_at(t), out=buf)
+            if adapt:
+                u_p = prev(u, u0, t)
+                if r_d:
+                    acc["beta"] += np.multiply(np.multiply(g_d_t, dv_t, out=buf), u_p, out=buf)
+                else:
+                    acc["beta"] += np.multiply(dv_t, u_p, out=buf)
+                acc["rho"] += np.multiply(du_t, u_p, out=buf)
+                acc["kappa"] += np.multiply(du_t, prev(s, s0, t), out=buf)
+            if syn:
+                acc["lam"] += np.multiply(dc_t, prev(c, c0, t), out=buf)
+        else:
+            dc_t = p["lam"] * dc_n if syn else None
+        dv_n, dc_n = dv_t, dc_t
+        if adapt:
+            du_n = du_t
+    ds_init = ds_t
+    dstate0 = {"v": dv_n}
+    if adapt:
+        dstate0["u"] = du_n
+    if syn:
+        dstate0["c"] = dc_n
+
+    dI2 = dc_.reshape(T * B, N)                                       # (B5)
+    g = {}
+    if rec:                                                           # (G1)
+        g["R"] = dI2.T @ s_prev_all.reshape(T * B, N)
+    g["alpha"] = acc["alpha"].sum(axis=0)                             # (G2)
+    if cfg.reset == "subtract":                                       # (G3)
+        g["gamma"] = -acc["reset"].sum(axis=0)
+    elif hard:
+        g["v_reset"] = acc["reset"].sum(axis=0)
+    if adapt:
+        g["beta"] = -acc["beta"].sum(axis=0)
+        g["rho"] = acc["rho"].sum(axis=0)                             # (G4)
+        g["kappa"] = acc["kappa"].sum(axis=0)
+    if syn:
+        g["lam"] = acc["lam"].sum(axis=0)
+    if spiking:                                                       # (G5)
+        g["theta"] = -acc["theta"].sum(axis=0) - sg_init_ds.sum(axis=0)
+    adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
+    if adapt:
+        adjoints["du"] = du_
+    return g, dstate0, adjoints, ds_init, dc_

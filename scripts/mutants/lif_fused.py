@@ -1,0 +1,27 @@
+"""Mutants of the fused reverse loop (refsnn/neurons/lif_fused.py), the default path of
+layer_backward: the same terms as scripts/mutants/lif.py, plus the blocking of σ'."""
+
+F = "refsnn/neurons/lif_fused.py"
+
+MUTANTS = [
+    ("drop −r_{t+1}·δv_{t+1} (reset path, B1)",
+     F, "np.subtract(a_s_t, np.multiply(r_at(t + 1), dv_n, out=buf), out=ds_t)", "np.copyto(ds_t, a_s_t)"),
+    ("drop κ·δu_{t+1} (B1)",
+     F, 'ds_t += np.multiply(rows["kappa"], du_n, out=buf)', "pass"),
+    ("flip the recurrent term δI_{t+1} R (B1)",
+     F, 'ds_t += dc_n @ p["R"]', 'ds_t -= dc_n @ p["R"]'),
+    ("drop the gate g^m_{t+1} in α g^m δv_{t+1} (B2)",
+     F, "g_m_n = 1.0 - sr_at(t + 1) * r_m", "g_m_n = 1.0 + 0 * sr_at(t + 1)"),
+    ("σ' of the wrong step inside a block (blocking offset, B2)",
+     F, "sg_t = sg_blk[t - sg_lo]", "sg_t = sg_blk[max(t - sg_lo - 1, 0)]"),
+    ("flip −β·δv_{t+1} (B3)",
+     F, 'du_t -= np.multiply(rows["beta"], dv_n, out=buf)', 'du_t += np.multiply(rows["beta"], dv_n, out=buf)'),
+    ("drop λ·δc_{t+1} (B4)",
+     F, 'dc_t += np.multiply(rows["lam"], dc_n, out=buf)', "pass"),
+    ("drop the gate g^m_t of ∂L/∂α (G2)",
+     F, "g_m_t = 1.0 - sr_at(t) * r_m", "g_m_t = 1.0 + 0 * sr_at(t)"),
+    ("drop the initial step's σ'δs_{-1} from ∂L/∂θ (G5)",
+     F, "- sg_init_ds.sum(axis=0)", "- 0 * sg_init_ds.sum(axis=0)"),
+]
+
+TESTS = ["tests/test_lif_grid.py", "tests/test_surrogate_mode.py", "tests/test_lif_fused.py"]
