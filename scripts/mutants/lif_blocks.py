@@ -14,4 +14,6 @@ MUTANTS = [
      "out[i:i + step] = sur.derivative(v[max(0, i - 1):max(0, i - 1) + len(out[i:i + step])] - theta)"),
 ]
 
-TESTS = ["tests/test_blocking.py"]
+# test_blocking exercises the default (fused) path; test_lif_fused holds the readable loop, whose
+# blocks these mutants change, to the fused one past the threshold.
+TESTS = ["tests/test_blocking.py", "tests/test_lif_fused.py"]
