@@ -63,8 +63,8 @@ for k in (2.0, 8.0, 32.0):
     sg = surrogate("sigmoid", k)
     ax0.plot(xs, sg.primitive(xs), label=f"$S({k:g}x)$")
     ax1.plot(xs, sg.derivative(xs), label=f"slope {k:g}: height {sg.height:g}")
-ax0.set(xlabel="$x = v - \\theta$", title="the step and smooth approximations")
-ax1.set(xlabel="$x = v - \\theta$", title="their derivatives (area 1 each)")
+ax0.set(xlabel="$x = v - \\theta$", ylabel="spike $s$", title="the step and smooth approximations")
+ax1.set(xlabel="$x = v - \\theta$", ylabel="$ds/dx$", title="their derivatives (area 1 each)")
 ax0.legend(); ax1.legend()
 plt.tight_layout(); plt.show()
 

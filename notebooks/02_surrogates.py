@@ -67,8 +67,8 @@ for name in families:
     sg = surrogate(name)                      # the family's default scale
     ax0.plot(xs, sg.derivative(xs), label=f"{name} ({sg.scale:g})")
     ax1.plot(xs, sg.primitive(xs), label=name)
-ax0.set(xlabel="$x = v - \\theta$", title="$\\sigma'(x)$ at the default scale")
-ax1.set(xlabel="$x = v - \\theta$", title="the primitive $F(x)$: the smooth twin's spike")
+ax0.set(xlabel="$x = v - \\theta$", ylabel="$\\sigma'(x)$", title="$\\sigma'(x)$ at the default scale")
+ax1.set(xlabel="$x = v - \\theta$", ylabel="$F(x)$", title="the primitive $F(x)$: the smooth twin's spike")
 ax0.legend(fontsize=8); ax1.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 
@@ -103,8 +103,8 @@ for k in (1.0, 4.0, 16.0):
 axes[0, 0].set_title("triangle: $\\sigma'$ for half-widths a")
 axes[0, 1].set_title("sigmoid: $\\sigma'$ for slopes k")
 axes[1, 0].set_title("triangle: primitive F"); axes[1, 1].set_title("sigmoid: primitive F")
-for ax in axes.ravel():
-    ax.set_xlabel("$x = v - \\theta$"); ax.legend(fontsize=8)
+for ax, ylabel in zip(axes.ravel(), ["$\\sigma'(x)$", "$\\sigma'(x)$", "$F(x)$", "$F(x)$"]):
+    ax.set_xlabel("$x = v - \\theta$"); ax.set_ylabel(ylabel); ax.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 
 # %% [markdown]
@@ -242,7 +242,8 @@ plt.figure(figsize=(6, 3.6))
 plt.loglog(ks, pop, "o-", label="$-\\sum_i \\partial L/\\partial\\theta_i$")
 plt.loglog(ks, ks / 4, "--", label="height $k/4$")
 plt.axhline(0.5, color="gray", ls=":", label="density $\\times$ area = 1/2")
-plt.xlabel("sigmoid slope $k$"); plt.legend(); plt.title("threshold gradient of a population")
+plt.xlabel("sigmoid slope $k$"); plt.ylabel("$-\\sum_i \\partial L/\\partial\\theta_i$")
+plt.legend(); plt.title("threshold gradient of a population")
 plt.show()
 
 # %% [markdown]

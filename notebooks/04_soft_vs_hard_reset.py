@@ -158,8 +158,7 @@ for row, (sg_name, sg) in enumerate(surrogates.items()):
         ax.set_title(f"{reset}\n{sg_name}", fontsize=9)
         if row == 1:
             ax.set_xlabel("step t")
-        if col == 0:
-            ax.set_ylabel("$|\\delta v_t|$, loss $L = v_{T-1}$")
+        ax.set_ylabel("$|\\delta v_t|$, loss $L = v_{T-1}$")
         ax.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 

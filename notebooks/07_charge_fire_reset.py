@@ -211,7 +211,7 @@ for ax, name in zip(axes, ("LIF, soft", "LIF, hard")):
     ax.axhline(V_th, color="gray", ls=":")
     for t_spike in np.flatnonzero(S[:40, 0, 0]):
         ax.axvline(t_spike, color="tab:red", lw=0.6, alpha=0.5)
-    ax.set(title=name, xlabel="step t"); ax.legend(fontsize=8)
+    ax.set(title=name, xlabel="step t", ylabel="membrane"); ax.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 
 # %% [markdown]

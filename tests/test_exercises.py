@@ -96,6 +96,22 @@ def test_cli_exit_status_and_one_line_per_function():
 # ---------------------------------------------------------------------------
 
 MISTAKES = [
+    pytest.param("ex00", "count_ce_partial", "dn = (p - np.eye(K)[labels]) / B", "dn = (p - np.eye(K)[labels])",
+                 ["1/B"], id="ex00-missing-1/B"),
+    pytest.param("ex00", "count_ce_partial", "np.broadcast_to(dn, (T, B, K))", "np.broadcast_to(dn / T, (T, B, K))",
+                 ["do not divide by T"], id="ex00-divided-by-T"),
+    pytest.param("ex00", "count_ce_partial", "p = softmax(n, axis=1)",
+                 "p = np.exp(n) / np.exp(n).sum(axis=1, keepdims=True)", ["overflows", "subtract the largest"],
+                 id="ex00-softmax-overflow"),
+    pytest.param("ex00", "train_step", "flat_g, _ = optim.clip_by_global_norm(flat_g, max_norm)",
+                 "flat_g = dict(flat_g)", ["first differs from the reference at step", "not clipped"],
+                 id="ex00-no-clipping"),
+    pytest.param("ex00", "train_step", "optim.step(opt, flat_p, flat_g, opt_state)",
+                 "optim.step(opt, flat_p, {k: -v for k, v in flat_g.items()}, opt_state)", ["uphill"],
+                 id="ex00-gradient-ascent"),
+    pytest.param("ex00", "gradients_with", "dW = dv.reshape(T * B, N).T @ x.reshape(T * B, -1)",
+                 "dW = ds.reshape(T * B, N).T @ x.reshape(T * B, -1)", ["L0.W differs", "δI_t = δv_t"],
+                 id="ex00-uses-ds"),
     pytest.param("ex03", "lif_backward",
                  'du[t] = p["rho"] * du_next - p["beta"] * dv_next',
                  'du[t] = p["rho"] * du_next + p["beta"] * dv_next',
@@ -176,6 +192,8 @@ def test_typical_mistake_is_caught_and_named(tmp_path, key, function, old, new, 
     assert source.count(old) == 1, f"the solution no longer contains {old!r}"
     path = tmp_path / f"{key}_mistake.py"
     path.write_text(source.replace(old, new))
+    if key == "ex00":      # its last check trains with the exercise-03 file found next to it
+        (tmp_path / "ex03_bptt_by_hand.py").write_text(check.exercise_path("ex03", solution=True).read_text())
     results = _results(key, path)
     r = results[function]
     assert not r.passed and not r.not_implemented, r.line()
@@ -242,3 +260,40 @@ def test_ex05_reference_jacobian_is_the_linearised_refsnn_layer():
     rho = np.abs(np.linalg.eigvals(ex05.refsnn_jacobian(alpha, lam, w))).max(axis=-1)
     np.testing.assert_allclose(rate, rho, rtol=1e-3)
     assert rate[0] < 1 < rate[1]
+
+
+# ---------------------------------------------------------------------------
+# ex00 part 2: the learner's own exercise-03 lif_backward, plugged into training
+# ---------------------------------------------------------------------------
+
+EX03_SOL = EXERCISES_DIR / "solutions" / "ex03_bptt_by_hand.py"
+
+
+def _ex00_with_ex03(tmp_path, ex03_source):
+    """ex00's solution next to an ex03 file, as a learner's exercises/ folder holds them."""
+    (tmp_path / "ex00_training_step.py").write_text(check.exercise_path("ex00", solution=True).read_text())
+    (tmp_path / "ex03_bptt_by_hand.py").write_text(ex03_source)
+    return _results("ex00", tmp_path / "ex00_training_step.py")["gradients_with"]
+
+
+def test_ex00_training_with_a_correct_ex03_matches_refsnn_to_1e_10(tmp_path):
+    r = _ex00_with_ex03(tmp_path, EX03_SOL.read_text())
+    assert r.passed and r.max_rel_error <= 1e-10, r.line()
+
+
+@pytest.mark.parametrize("old, new", [
+    ('du[t] = p["rho"] * du_next - p["beta"] * dv_next', 'du[t] = p["rho"] * du_next + p["beta"] * dv_next'),
+    ("for t in range(T - 1, -1, -1):", "for t in range(T - 1, 0, -1):"),
+], ids=["beta-sign", "skips-t0"])
+def test_ex00_training_with_a_wrong_ex03_reports_the_first_diverging_step(tmp_path, old, new):
+    source = EX03_SOL.read_text()
+    assert source.count(old) == 1
+    r = _ex00_with_ex03(tmp_path, source.replace(old, new))
+    assert not r.passed and not r.not_implemented, r.line()
+    assert "first differs from training with refsnn's at step 1 of 6" in r.hint, r.line()
+    assert "python exercises/check.py ex03" in r.hint and "after step 1" in r.where, r.line()
+
+
+def test_ex00_with_an_unfinished_ex03_says_so(tmp_path):
+    r = _ex00_with_ex03(tmp_path, (EXERCISES_DIR / "ex03_bptt_by_hand.py").read_text())
+    assert not r.passed and "not implemented yet; do exercise 03 first" in r.hint, r.line()
