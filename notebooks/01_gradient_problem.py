@@ -12,8 +12,8 @@
 # (nothing), first on the step function itself and then on a small classification task,
 # and what a *surrogate derivative* contributes instead.
 #
-# Source: seed 000, section "根本挑战：脉冲的不可微性" (the fundamental challenge), and
-# seed 001's first section. Throughout, $x = v - \theta$ is the distance of the
+# Source: seed 000 §1, "根本挑战：脉冲的不可微性" (the fundamental challenge), and seed 001 §1
+# (both summarised in `docs/seeds.md`). Throughout, $x = v - \theta$ is the distance of the
 # membrane from the threshold.
 
 # %%

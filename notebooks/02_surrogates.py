@@ -9,9 +9,10 @@
 # fast a small task learns, and how large the threshold gradient
 # $\partial L/\partial\theta$ is.
 #
-# Sources: seed 001 ("‘谎言’的艺术：如何选择一个好的代理梯度", the families), seed 000
-# (its "fast sigmoid"), seed 004 (the sigmoid $g(x) = \mathrm{sigmoid}(\alpha x)$), and
-# `shared/conventions.md` (how other libraries parametrise them).
+# Sources: seed 001 §2–§3 (the straight-through pattern and the four families), seed 000 §2
+# (its "fast sigmoid"), seed 004 (the sigmoid $g(x) = \mathrm{sigmoid}(\alpha x)$), all
+# summarised in `docs/seeds.md`; how other libraries parametrise them is
+# `docs/conventions.md` §2 and the table in `refsnn/surrogates.py`.
 
 # %%
 # %matplotlib inline

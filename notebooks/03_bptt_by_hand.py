@@ -2,7 +2,7 @@
 # # 03 · BPTT by hand
 #
 # This notebook derives backpropagation through time for seed 000's adaptive LIF neuron
-# ("SNN中的梯度传播机制"): the adjoints $\delta v_t$, $\delta u_t$, $\delta s_t$ and the
+# (§4, "SNN中的梯度传播机制", summarised in `docs/seeds.md`): the adjoints $\delta v_t$, $\delta u_t$, $\delta s_t$ and the
 # gradients of every parameter, in refsnn's notation, with equation labels matching
 # `refsnn/neurons/lif.py`. Then it checks the derivation three ways: by unrolling $T = 2$ steps
 # by hand against `layer_backward`, by central finite differences on the smooth twin

@@ -9,9 +9,10 @@
 # pitfall of letting the gradient flow through the reset ("attached" reset): with a
 # steep surrogate, the threshold becomes repelling.
 #
-# Sources: seed 000 ("神经元动力学对梯度流的影响"), `refsnn/neurons/lif.py` (the reset table and
-# its correction 2), `shared/conventions.md`, and Zenke's explanation in the SpyTorch
-# issue tracker (fzenke/spytorch, issue 2).
+# Sources: seed 000 §5 ("神经元动力学对梯度流的影响", summarised in `docs/seeds.md`),
+# `refsnn/neurons/lif.py` (the reset table and its correction 2), `docs/conventions.md` §1
+# (which libraries reset how), and Zenke's explanation in the SpyTorch issue tracker
+# (fzenke/spytorch, issue 2).
 
 # %%
 # %matplotlib inline
@@ -194,7 +195,7 @@ for reset in RESETS:
 #   partly cancel: the peak is about 5, and at $t = 0$ the attached gradient (0.035) is
 #   *smaller* than the detached one ($\alpha^{49} \approx 0.081$).
 #
-# Which libraries detach (`docs/conventions.md`, "reset in the gradient"): snnTorch detaches the reset
+# Which libraries detach (`docs/conventions.md` §1, "reset in the gradient"): snnTorch detaches the reset
 # (unless `reset_delay=False`), as do SpyTorch and Norse's recurrent cells;
 # SpikingJelly attaches by default (`detach_reset=False`), as do Rockpool and Norse's
 # feed-forward cells. To compare gradients with one of them, set `detach_reset`

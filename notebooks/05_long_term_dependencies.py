@@ -4,7 +4,7 @@
 # Backpropagation through time multiplies the adjoint by one Jacobian per step. Over many
 # steps the product shrinks or grows geometrically, at a rate set by the Jacobian's
 # spectral radius $\rho(J)$, its largest eigenvalue in modulus. This notebook works
-# through seed 000's section "长期依赖与梯度稳定性": a linear two-variable neuron
+# through seed 000 §6, "长期依赖与梯度稳定性" (`docs/seeds.md`): a linear two-variable neuron
 # (membrane $v$ and synaptic current $c$) coupled by a feedback weight $W$, and its
 # critical coupling $W_\text{crit} = 1/(\tau_m\tau_s)$ at which gradients stop vanishing
 # and start exploding.

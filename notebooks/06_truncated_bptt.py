@@ -3,7 +3,7 @@
 #
 # Full BPTT stores the whole forward trajectory, so its memory grows with the sequence
 # length $T$. Truncated BPTT (TBPTT) cuts the sequence into windows of $K$ steps and
-# backpropagates inside each window only. Seed 000 ("实际实现：截断BPTT") states three
+# backpropagates inside each window only. Seed 000 §7 ("实际实现：截断BPTT", summarised in `docs/seeds.md`) states three
 # rules for doing it correctly, and `refsnn.tbptt` implements them:
 #
 # 1. **Carry the state.** Window $n$ starts from the state the forward pass actually
