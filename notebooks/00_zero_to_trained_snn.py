@@ -10,7 +10,9 @@
 # it (03), explain why it is a *surrogate* gradient (01, 02) and where it goes wrong
 # (04–06).
 #
-# Equation labels F1–F6 (forward) and B1–B5 (adjoints) are those of
+# Sources: seed 000 §4 (the adaptive LIF neuron and BPTT) and seed 002 §1–§2 (spike-count
+# classification; Adam, clipping and regularisers for recurrent SNNs), summarised in
+# `docs/seeds.md`. Equation labels F1–F6 (forward) and B1–B5 (adjoints) are those of
 # `refsnn/neurons/lif.py`; labels (0.k) are local to this notebook.
 
 # %%

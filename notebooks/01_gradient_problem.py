@@ -76,6 +76,8 @@ for k in (2.0, 8.0, 32.0):
     print(f"k = {k:4g}: area on [-2, 2] = {area:.4f}, height = {sg.height:g} = k/4")
 
 # %% [markdown]
+# *Figure 1.* Left: the Heaviside step $H(x)$ and the logistic $S(kx)$ for three slopes $k$, against $x = v - \theta$. Right: their derivatives. $H$'s is zero wherever it exists; the logistic's are bumps of area 1 and height $k/4$ around the threshold.
+#
 # Neither reading of the derivative gives a usable number: the pointwise derivative is 0,
 # and the distributional one is 0 except for an infinite spike at a single point that the
 # membrane never occupies.
@@ -149,6 +151,8 @@ plt.legend(); plt.show()
 
 
 # %% [markdown]
+# *Figure 2.* The loss as a function of one weight $W_{0j}$, everything else fixed: a staircase, flat between the values at which a spike appears or disappears (dotted: the initial weight).
+#
 # On the flat pieces a finite difference reads exactly 0; on the rare step that
 # straddles a jump it reads (jump height)/(2 × 10⁻⁶), a huge number that says nothing
 # about which way to go. The slope that would help, the trend of the staircase, is
@@ -208,6 +212,8 @@ plt.plot(sig_run["losses"], label="sigmoid surrogate, slope 5")
 plt.xlabel("gradient step"); plt.ylabel("loss"); plt.yscale("log"); plt.legend(); plt.show()
 
 # %% [markdown]
+# *Figure 3.* The loss over gradient steps (log scale) with the true derivative ($\sigma' = 0$: the weights never move, the line is flat) and with the sigmoid surrogate of slope 5, which learns.
+#
 # The surrogate does not change the forward pass: the spikes are still Heaviside
 # steps, counted as integers. It changes only the number that the backward pass uses
 # for $\partial s_t/\partial v_t$: a bump of area 1 around the threshold, so that a

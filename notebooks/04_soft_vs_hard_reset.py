@@ -170,6 +170,8 @@ for reset in RESETS:
               f"|δv_0| = {a[0]:.3g}, peak {a.max():.3g} at t = {a.argmax()}")
 
 # %% [markdown]
+# *Figure 1.* $\lvert\delta v_t\rvert$ over the steps $t$ for the loss $L = v_{T-1}$, for each reset kind (columns) and two surrogates (rows), attached (solid) and detached (dashed); dotted vertical lines mark the spikes, and steps where $\delta v_t = 0$ are not drawn.
+#
 # What the six panels show:
 #
 # * **Soft, detached**: $\lvert\delta v_t\rvert = \alpha^{T-1-t}$, a straight line on
@@ -305,6 +307,8 @@ for (name, detach), dn_db in slopes.items():
 
 
 # %% [markdown]
+# *Figure 2.* An IF neuron driven by a bias $b$ for $T = 40$ steps. Left: its spike count $n$, a staircase under the line $Tb/\theta$. Right: the surrogate gradient $dn/db$ for two surrogates, attached and detached (symmetric log scale); the dashed line is the slope $T/\theta$ of the staircase's trend.
+#
 # With a surrogate of peak $1/\theta$, the attached gradient sits at the slope of the
 # staircase, $\approx 40$, and the detached one is more than ten times larger. With the
 # steep sigmoid, the attached gradient takes either sign and absurd sizes. For a loss that
@@ -341,6 +345,8 @@ for key, hist in descent.items():
     print(key, "final count", hist[-1])
 
 # %% [markdown]
+# *Figure 3.* The spike count over 40 steps of sign-gradient descent on $b$ towards $n^* = 8$ (dashed), for the four gradients of Figure 2.
+#
 # Three of the four runs climb to 8 spikes, along the same path (their gradients have
 # the same sign at every step, so sign descent cannot tell them apart). The attached
 # reset with the steep sigmoid stays where it started: its gradient points the wrong

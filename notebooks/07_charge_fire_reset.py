@@ -215,6 +215,8 @@ for ax, name in zip(axes, ("LIF, soft", "LIF, hard")):
 plt.tight_layout(); plt.show()
 
 # %% [markdown]
+# *Figure 1.* Seed 004's charged membrane $H_t$ and post-reset membrane $V_t$ against refsnn's $v_t$ over the first 40 steps, for the soft (left) and the hard (right) reset; red lines mark the spikes, the dotted line the threshold. refsnn's $v_t$ lies on $H_t$ at every step.
+#
 # ## 4. The gradients carry over too
 #
 # The mapping is an identity between two ways of computing the same numbers, so the

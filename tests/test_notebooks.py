@@ -217,3 +217,15 @@ def test_notebook_runs(path, monkeypatch):
     assert not problems, (
         f"{path.name}: every axis of every figure needs a label (ax.set_xlabel / ax.set_ylabel, "
         "cbar.set_label):\n  " + "\n  ".join(f"{path.name}, {p}" for p in problems))
+
+
+def test_notebooks_cite_the_package_docs_not_the_seed_files():
+    """The seeds and shared/conventions.md are not in the repository: a notebook cites
+    docs/seeds.md and docs/conventions.md, which summarise them."""
+    import re
+    for src in sorted(NB_DIR.glob("[0-9][0-9]_*.py")):
+        text = src.read_text(encoding="utf-8")
+        bad = re.findall(r"[\w./]*shared/[\w./]*|[\w./]*seeds/[\w./]*|(?<!docs/)conventions\.md", text)
+        assert not bad, f"{src.name} cites {bad}; cite docs/seeds.md or docs/conventions.md instead"
+        if "seed 0" in text.lower():
+            assert "docs/seeds.md" in text, f"{src.name} cites a seed but not docs/seeds.md"
