@@ -356,7 +356,7 @@ plt.title("the bias of the straight-through estimator"); plt.legend(fontsize=8);
 # against the three estimates, each from the same 200 000 samples. The straight-through
 # estimate is flat at $\bar z \approx 1$: right in order of magnitude only near the
 # steepest point, and wrong by orders of magnitude far from the threshold ($w = 0.3$:
-# about 1 against $2 \times 10^{-4}$). The sigmoid with $k = 5$ is biased low at the peak
+# about 1 against $1.7 \times 10^{-4}$). The sigmoid with $k = 5$ is biased low at the peak
 # (by about 18%), the one with $k = 25$ is within 1%. The bias is the price of the
 # stand-in; a narrow bump pays less of it but, as section 3 showed, passes gradient
 # through fewer neurons.
