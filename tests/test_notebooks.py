@@ -152,6 +152,16 @@ def test_generated_by_build_script():
             f"{name} differs from its source notebooks/{Path(name).stem}.py; "
             "regenerate it with `python notebooks/build.py`"
         )
+    # Byte for byte, as `python notebooks/build.py --check` compares them (the one rebuild
+    # command is `python notebooks/build.py`).
+    builder = _load_builder()
+    for name, nb in built.items():
+        text = nbformat.writes(nb) + "\n"
+        assert (NB_DIR / name).read_text(encoding="utf-8") == text, (
+            f"{name} is not byte-identical to what notebooks/build.py writes; run `python notebooks/build.py`")
+    assert builder.main(["--check"]) == 0
+    sources = {p.stem for p in builder.sources()}
+    assert sources == {p.stem for p in NOTEBOOKS}, "every notebook needs a source NN_name.py and vice versa"
 
 
 def _execute(nb, monkeypatch):
