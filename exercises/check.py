@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python exercises/check.py",
         description="Check an exercise against refsnn and central differences.")
-    parser.add_argument("exercise", help="ex01 … ex07 (or 1 … 7), or 'all'")
+    parser.add_argument("exercise", help="ex00 … ex14 (or 0 … 14), or 'all'")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--file", help="check this file instead of exercises/exNN_*.py")
     src.add_argument("--solution", action="store_true", help="check the worked solution")

@@ -113,3 +113,50 @@ def arctan_surrogate(x, k):
     ndarray (...)
     """
     raise NotImplementedError
+
+
+def boxcar_surrogate(x, a):
+    r"""The boxcar (rectangle) of half-width a, scaled to unit area (seed 001's "盒式" gradient).
+
+    .. math::
+
+        σ'(x) = \begin{cases} \dfrac{1}{2a}, & |x| < a \\ 0, & |x| \ge a \end{cases}
+
+    Constant on the window around the threshold, zero outside: width ``2a`` times
+    height ``1/(2a)`` is area 1. At ``|x| = a`` exactly it is 0. refsnn:
+    ``surrogate("boxcar", a)``; SpikingJelly's ``Rect(alpha)`` is ``a = 0.5/alpha``.
+
+    Parameters
+    ----------
+    x : ndarray of float (...)
+    a : float > 0
+        Half-width.
+
+    Returns
+    -------
+    ndarray (...)
+    """
+    raise NotImplementedError
+
+
+def exponential_surrogate(x, k):
+    r"""Back-to-back exponentials, the Laplace density (seed 001's exponential gradient).
+
+    .. math::
+
+        σ'(x) = \frac{k}{2}\, e^{-k|x|}
+
+    A sharp peak of height ``k/2`` at 0, area 1. refsnn: ``surrogate("exponential", k)``;
+    SpikingJelly's ``PiecewiseExp(alpha=k)``.
+
+    Parameters
+    ----------
+    x : ndarray of float (...)
+    k : float > 0
+        Slope (an inverse width).
+
+    Returns
+    -------
+    ndarray (...)
+    """
+    raise NotImplementedError

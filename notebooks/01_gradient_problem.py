@@ -12,8 +12,8 @@
 # (nothing), first on the step function itself and then on a small classification task,
 # and what a *surrogate derivative* contributes instead.
 #
-# Source: seed 000, section "根本挑战：脉冲的不可微性" (the fundamental challenge), and
-# seed 001's first section. Throughout, $x = v - \theta$ is the distance of the
+# Source: seed 000 §1, "根本挑战：脉冲的不可微性" (the fundamental challenge), and seed 001 §1
+# (both summarised in `docs/seeds.md`). Throughout, $x = v - \theta$ is the distance of the
 # membrane from the threshold.
 
 # %%
@@ -63,8 +63,8 @@ for k in (2.0, 8.0, 32.0):
     sg = surrogate("sigmoid", k)
     ax0.plot(xs, sg.primitive(xs), label=f"$S({k:g}x)$")
     ax1.plot(xs, sg.derivative(xs), label=f"slope {k:g}: height {sg.height:g}")
-ax0.set(xlabel="$x = v - \\theta$", title="the step and smooth approximations")
-ax1.set(xlabel="$x = v - \\theta$", title="their derivatives (area 1 each)")
+ax0.set(xlabel="$x = v - \\theta$", ylabel="spike $s$", title="the step and smooth approximations")
+ax1.set(xlabel="$x = v - \\theta$", ylabel="$ds/dx$", title="their derivatives (area 1 each)")
 ax0.legend(); ax1.legend()
 plt.tight_layout(); plt.show()
 
@@ -76,6 +76,8 @@ for k in (2.0, 8.0, 32.0):
     print(f"k = {k:4g}: area on [-2, 2] = {area:.4f}, height = {sg.height:g} = k/4")
 
 # %% [markdown]
+# *Figure 1.* Left: the Heaviside step $H(x)$ and the logistic $S(kx)$ for three slopes $k$, against $x = v - \theta$. Right: their derivatives. $H$'s is zero wherever it exists; the logistic's are bumps of area 1 and height $k/4$ around the threshold.
+#
 # Neither reading of the derivative gives a usable number: the pointwise derivative is 0,
 # and the distributional one is 0 except for an infinite spike at a single point that the
 # membrane never occupies.
@@ -149,6 +151,8 @@ plt.legend(); plt.show()
 
 
 # %% [markdown]
+# *Figure 2.* The loss as a function of one weight $W_{0j}$, everything else fixed: a staircase, flat between the values at which a spike appears or disappears (dotted: the initial weight).
+#
 # On the flat pieces a finite difference reads exactly 0; on the rare step that
 # straddles a jump it reads (jump height)/(2 × 10⁻⁶), a huge number that says nothing
 # about which way to go. The slope that would help, the trend of the staircase, is
@@ -208,6 +212,8 @@ plt.plot(sig_run["losses"], label="sigmoid surrogate, slope 5")
 plt.xlabel("gradient step"); plt.ylabel("loss"); plt.yscale("log"); plt.legend(); plt.show()
 
 # %% [markdown]
+# *Figure 3.* The loss over gradient steps (log scale) with the true derivative ($\sigma' = 0$: the weights never move, the line is flat) and with the sigmoid surrogate of slope 5, which learns.
+#
 # The surrogate does not change the forward pass: the spikes are still Heaviside
 # steps, counted as integers. It changes only the number that the backward pass uses
 # for $\partial s_t/\partial v_t$: a bump of area 1 around the threshold, so that a

@@ -9,9 +9,10 @@
 # fast a small task learns, and how large the threshold gradient
 # $\partial L/\partial\theta$ is.
 #
-# Sources: seed 001 ("‘谎言’的艺术：如何选择一个好的代理梯度", the families), seed 000
-# (its "fast sigmoid"), seed 004 (the sigmoid $g(x) = \mathrm{sigmoid}(\alpha x)$), and
-# `shared/conventions.md` (how other libraries parametrise them).
+# Sources: seed 001 §2–§3 (the straight-through pattern and the four families), seed 000 §2
+# (its "fast sigmoid"), seed 004 (the sigmoid $g(x) = \mathrm{sigmoid}(\alpha x)$), all
+# summarised in `docs/seeds.md`; how other libraries parametrise them is
+# `docs/conventions.md` §2 and the table in `refsnn/surrogates.py`.
 
 # %%
 # %matplotlib inline
@@ -67,8 +68,8 @@ for name in families:
     sg = surrogate(name)                      # the family's default scale
     ax0.plot(xs, sg.derivative(xs), label=f"{name} ({sg.scale:g})")
     ax1.plot(xs, sg.primitive(xs), label=name)
-ax0.set(xlabel="$x = v - \\theta$", title="$\\sigma'(x)$ at the default scale")
-ax1.set(xlabel="$x = v - \\theta$", title="the primitive $F(x)$: the smooth twin's spike")
+ax0.set(xlabel="$x = v - \\theta$", ylabel="$\\sigma'(x)$", title="$\\sigma'(x)$ at the default scale")
+ax1.set(xlabel="$x = v - \\theta$", ylabel="$F(x)$", title="the primitive $F(x)$: the smooth twin's spike")
 ax0.legend(fontsize=8); ax1.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 
@@ -79,6 +80,8 @@ for name in families:
     print(f"{name:12s} {sg.scale:6g} {sg.height:8.4f} {area:15.4f} {float(sg.primitive(0.0)):5.2f}")
 
 # %% [markdown]
+# *Figure 1.* The six surrogate families at their default scales, against $x = v - \theta$. Left: the derivatives $\sigma'(x)$, each of area 1 (the legend gives the scale). Right: their primitives $F(x)$, the smooth twin's spike, each rising from 0 to 1 through $F(0) = \tfrac12$.
+#
 # The areas fall short of 1 by the tails beyond $\lvert x\rvert = 3$ (the boxcar's 0.999
 # is the trapezoid rule clipping its two corners). The arctan and SuperSpike bumps have
 # heavy tails (they decay like $1/x^2$), so a membrane far from the threshold still
@@ -103,11 +106,13 @@ for k in (1.0, 4.0, 16.0):
 axes[0, 0].set_title("triangle: $\\sigma'$ for half-widths a")
 axes[0, 1].set_title("sigmoid: $\\sigma'$ for slopes k")
 axes[1, 0].set_title("triangle: primitive F"); axes[1, 1].set_title("sigmoid: primitive F")
-for ax in axes.ravel():
-    ax.set_xlabel("$x = v - \\theta$"); ax.legend(fontsize=8)
+for ax, ylabel in zip(axes.ravel(), ["$\\sigma'(x)$", "$\\sigma'(x)$", "$F(x)$", "$F(x)$"]):
+    ax.set_xlabel("$x = v - \\theta$"); ax.set_ylabel(ylabel); ax.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 
 # %% [markdown]
+# *Figure 2.* The scale parameter of two families: the triangle's half-width $a$ (left) and the sigmoid's slope $k$ (right). Top: a narrower bump is taller, its area stays 1; bottom: its primitive is steeper.
+#
 # **Gain.** `surrogate(name, scale, gain=g)` multiplies both $\sigma'$ and $F$ by $g$: area
 # and height become $g$ times larger. Some libraries fix the *height* instead of the area,
 # and they correspond to a gain other than 1: snnTorch's `fast_sigmoid(slope=k)`,
@@ -170,6 +175,8 @@ for k, (losses, active) in runs.items():
 
 
 # %% [markdown]
+# *Figure 3.* The loss over gradient steps (log scale) on the two-class task, for sigmoid slopes from 0.5 to 1000; the legend gives each slope's active fraction. Moderate slopes learn; at $k = 1000$ almost no membrane is close enough to the threshold to pass a gradient, and the loss stalls.
+#
 # What the curves show on this task:
 #
 # * Moderate slopes (2 to 20) all learn it; the shape of the bump matters less than its
@@ -242,10 +249,13 @@ plt.figure(figsize=(6, 3.6))
 plt.loglog(ks, pop, "o-", label="$-\\sum_i \\partial L/\\partial\\theta_i$")
 plt.loglog(ks, ks / 4, "--", label="height $k/4$")
 plt.axhline(0.5, color="gray", ls=":", label="density $\\times$ area = 1/2")
-plt.xlabel("sigmoid slope $k$"); plt.legend(); plt.title("threshold gradient of a population")
+plt.xlabel("sigmoid slope $k$"); plt.ylabel("$-\\sum_i \\partial L/\\partial\\theta_i$")
+plt.legend(); plt.title("threshold gradient of a population")
 plt.show()
 
 # %% [markdown]
+# *Figure 4.* The summed threshold gradient of a population against the sigmoid slope $k$ (log–log). For wide bumps it follows the height $k/4$ (dashed); for narrow ones it levels off at density × area = 1/2 (dotted).
+#
 # **Gain and the reset.** Multiplying $\sigma'$ by a gain $g$ multiplies G5 by $g$ exactly
 # when $\sigma'$ appears only once per path, as with `reset="none"` and no recurrence. With
 # an attached reset, the adjoint $\delta s_t$ itself contains $\sigma'$ of later steps
@@ -278,7 +288,80 @@ for reset in ("none", "subtract"):
 # weights, its step size grows with the surrogate's height. Changing the slope without
 # changing the learning rate changes how fast the thresholds move.
 #
-# ## 5. Checks
+# ## 5. The straight-through estimator: the general pattern, and its bias
+#
+# Seed 001 §2 names what a surrogate gradient is an instance of: the **straight-through
+# estimator** (直通估计器, STE). Whenever a computation contains a step $y = q(z)$ whose
+# derivative is useless (a threshold, a rounding, a binarisation, a sample), keep $q$ in
+# the forward pass and give the backward pass a chosen stand-in $\widehat{q'}(z)$:
+#
+# $$ \text{forward: } y = q(z), \qquad \text{backward: } \frac{\partial L}{\partial z}
+#    := \frac{\partial L}{\partial y}\, \widehat{q'}(z). \tag{2.1} $$
+#
+# In its original form (quantised and binary networks) $\widehat{q'} \equiv 1$: the
+# gradient passes "straight through" the step as if it were the identity. refsnn has this
+# as `surrogate("straight_through")` ($\sigma' = 1$; its primitive, the smooth twin's spike,
+# is $x + \tfrac12$). Every surrogate of section 1 is the same pattern with a bump in place
+# of the 1.
+#
+# **Its bias, on a small example.** One neuron, one step, no reset: $s = H(w z - \theta)$ for
+# inputs $z \sim \mathcal N(\mu, \sigma_z^2)$, $\mu = 1$, $\sigma_z = 0.5$, $\theta = 1$. The
+# firing rate $r(w) = P(wz \ge \theta) = 1 - \Phi((\theta/w - \mu)/\sigma_z)$ is a smooth
+# function of $w > 0$, with the exact derivative
+#
+# $$ r'(w) = \varphi\!\Big(\frac{\theta/w - \mu}{\sigma_z}\Big) \frac{\theta}{\sigma_z w^2}. \tag{2.2} $$
+#
+# A surrogate estimates it from samples as the mean of $\sigma'(w z_i - \theta)\, z_i$ (B2 and
+# G1 of `layer_backward`, with the loss $L = \frac1N \sum_i s_i$). With $\sigma' = 1$ that is
+# the mean of $z_i$, about $\mu = 1$, **whatever $w$ is**: far below threshold, where no
+# sample is near firing and $r' \approx 0$, the STE still reports a gradient of 1. A
+# surrogate bump concentrates the estimate on the samples near the threshold, and a
+# narrow one approaches (2.2).
+
+# %%
+from scipy.stats import norm
+
+MU, SD, THETA, N_SAMPLES = 1.0, 0.5, 1.0, 200_000
+z_ste = np.random.default_rng(7).normal(MU, SD, (1, N_SAMPLES, 1))     # T = 1 step, B = N samples
+
+def exact_rate_gradient(w):                                              # (2.2)
+    return norm.pdf((THETA / w - MU) / SD) * THETA / (SD * w ** 2)
+
+def estimated_rate_gradient(w, sg):
+    cfg = LIFConfig(1, 1, surrogate=sg, reset="none")
+    params = init_params(cfg, 0, W=np.array([[w]]), theta=THETA)
+    traj = layer_forward(cfg, params, z_ste)
+    a_s = np.full_like(traj.s, 1.0 / N_SAMPLES)                          # L = mean of the spikes
+    return float(layer_backward(traj, params, ds=a_s).params["W"][0, 0])
+
+ws = 0.3 + 0.35 * np.arange(8)                                         # 0.3, 0.65, 1.0, ..., 2.75
+exact = exact_rate_gradient(ws)
+estimators = {"straight-through": surrogate("straight_through"), "sigmoid k = 5": surrogate("sigmoid", 5.0),
+              "sigmoid k = 25": surrogate("sigmoid", 25.0)}
+estimates = {name: np.array([estimated_rate_gradient(w, sg) for w in ws]) for name, sg in estimators.items()}
+i_far, i_at = 0, int(np.argmin(np.abs(ws - 1.0)))
+for name, est in estimates.items():
+    print(f"{name:17s}: at w = {ws[i_far]:.1f} {est[i_far]:.4f} (exact {exact[i_far]:.1e}); "
+          f"at w = 1: {est[i_at]:.4f} (exact {exact[i_at]:.4f}, relative error {est[i_at] / exact[i_at] - 1:+.3f})")
+
+plt.figure(figsize=(6.5, 3.6))
+plt.plot(ws, exact, "k", lw=2.5, label="exact $r'(w)$ (2.2)")
+for name, est in estimates.items():
+    plt.plot(ws, est, "--" if name == "straight-through" else "-", label=name)
+plt.xlabel("weight $w$"); plt.ylabel("$dr/dw$: exact and estimated")
+plt.title("the bias of the straight-through estimator"); plt.legend(fontsize=8); plt.show()
+
+# %% [markdown]
+# *Figure 5.* The derivative of the firing rate with respect to the weight: exact (2.2)
+# against the three estimates, each from the same 200 000 samples. The straight-through
+# estimate is flat at $\bar z \approx 1$: right in order of magnitude only near the
+# steepest point, and wrong by orders of magnitude far from the threshold ($w = 0.3$:
+# about 1 against $1.7 \times 10^{-4}$). The sigmoid with $k = 5$ is biased low at the peak
+# (by about 18%), the one with $k = 25$ is within 1%. The bias is the price of the
+# stand-in; a narrow bump pays less of it but, as section 3 showed, passes gradient
+# through fewer neurons.
+#
+# ## 6. Checks
 
 # %%
 # 1. Unit area, F(0) = 1/2, F' = σ' (central differences), height as in the table.
@@ -313,6 +396,13 @@ r_none = np.array([theta_grad_with_gain(g, "none") / g for g in gains])
 r_soft = np.array([theta_grad_with_gain(g, "subtract") / g for g in gains])
 assert np.allclose(r_none, r_none[0], rtol=1e-12, atol=1e-15)
 assert not np.allclose(r_soft, r_soft[0], rtol=1e-3)
+# 7. The straight-through estimator is the sample mean of the input at every w (σ' = 1),
+#    biased by orders of magnitude far from threshold; a narrow sigmoid approaches (2.2).
+ste = estimates["straight-through"]
+assert np.allclose(ste, z_ste.mean(), rtol=1e-12)
+assert ste[i_far] > 1e3 * exact[i_far]
+assert abs(estimates["sigmoid k = 5"][i_at] / exact[i_at] - 1) > 0.1
+assert abs(estimates["sigmoid k = 25"][i_at] / exact[i_at] - 1) < 0.01
 print("all checks passed")
 
 # %% [markdown]

@@ -2,7 +2,7 @@
 # # 03 · BPTT by hand
 #
 # This notebook derives backpropagation through time for seed 000's adaptive LIF neuron
-# ("SNN中的梯度传播机制"): the adjoints $\delta v_t$, $\delta u_t$, $\delta s_t$ and the
+# (§4, "SNN中的梯度传播机制", summarised in `docs/seeds.md`): the adjoints $\delta v_t$, $\delta u_t$, $\delta s_t$ and the
 # gradients of every parameter, in refsnn's notation, with equation labels matching
 # `refsnn/neurons/lif.py`. Then it checks the derivation three ways: by unrolling $T = 2$ steps
 # by hand against `layer_backward`, by central finite differences on the smooth twin
@@ -142,6 +142,54 @@ print("spikes in this trajectory:", int(traj.s.sum()), "of", traj.s.size)
 #
 # Seed 000's $\partial L/\partial w = \sum_t \delta^v_{t+1} x_t$ is G1 after the renaming of
 # section 1: its $\delta^v_{t+1}$ is refsnn's $\delta v_t$.
+
+# %%
+# The unrolled graph of three steps, t-1, t, t+1: nodes are the quantities of each step,
+# every edge carries its local partial (the Jacobian factor of the chain rule).
+fig, ax = plt.subplots(figsize=(11, 5.2))
+rows = {"L": 4.0, "s": 3.0, "v": 2.0, "u": 1.0, "x": 0.0}
+steps = ["t-1", "t", "t+1"]
+col = {k: 3.2 * i for i, k in enumerate(steps)}
+names = {"L": "L", "s": "s", "v": "v", "u": "u", "x": "x"}
+pos = {}
+for k in steps:
+    for q, y in rows.items():
+        dx = {"L": 0.9, "x": -0.9}.get(q, 0.0)
+        pos[q, k] = (col[k] + dx, 0.3 if q == "x" else y)
+        label = "$L_{%s}$" % k if q == "L" else "$%s_{%s}$" % (q, k)
+        ax.text(*pos[q, k], label, ha="center", va="center", fontsize=12,
+                bbox=dict(boxstyle="circle,pad=0.3", fc="white", ec="k"))
+edges = []           # (from, to, factor, label offset along the edge)
+for i, k in enumerate(steps):
+    edges += [(("x", k), ("v", k), "$W^\\top$"), (("v", k), ("s", k), "$\\sigma'(v_{%s}-\\theta)$" % k),
+              (("s", k), ("L", k), "$a^s_{%s}$" % k), (("v", k), ("L", k), "$a^v_{%s}$" % k)]
+    if i + 1 < len(steps):
+        n = steps[i + 1]
+        edges += [(("v", k), ("v", n), "$\\alpha$"), (("s", k), ("v", n), "$-\\gamma$"),
+                  (("s", k), ("u", n), "$\\kappa$"), (("u", k), ("v", n), "$-\\beta$"),
+                  (("u", k), ("u", n), "$\\rho$")]
+for a, b, factor in edges:
+    (x0, y0), (x1, y1) = pos[a], pos[b]
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                arrowprops=dict(arrowstyle="-|>", color="tab:blue", shrinkA=14, shrinkB=14, lw=1.2))
+    frac = 0.5 if a[1] == b[1] else 0.3
+    ax.text(x0 + frac * (x1 - x0), y0 + frac * (y1 - y0), factor, fontsize=10, color="tab:red",
+            ha="center", va="center", bbox=dict(fc="white", ec="none", pad=0.5))
+ax.set_xlim(-1.4, 7.8); ax.set_ylim(-0.6, 4.6); ax.axis("off")
+ax.set_title("three steps of the unrolled layer; each edge carries its Jacobian factor")
+plt.tight_layout(); plt.show()
+n_edges = len(edges)
+
+# %% [markdown]
+# *Figure 1.* The layer unrolled over three steps, time running left to right. A node
+# is one quantity of one step; an edge from $q$ to $r$ means that $r$ is computed from $q$
+# (F3–F6), and its red label is the local partial $\partial r / \partial q$. The backward
+# pass walks the edges against their direction: the total derivative of a node is its
+# direct partial plus, over its outgoing edges, the edge's factor times the total
+# derivative at the edge's head. Read off at $s_t$: $\delta s_t = a^s_t - \gamma\,\delta v_{t+1}
+# + \kappa\,\delta u_{t+1}$ (B1); at $v_t$: B2; at $u_t$: B3. The two edges that leave $s_t$
+# for step $t+1$ are why a spike's effect on the loss needs the adjoints of the *next*
+# step.
 
 # %% [markdown]
 # ## 3. Two steps by hand
@@ -288,6 +336,69 @@ print(f"  piecewise-linear: worst relative error {report.piecewise_max_rel:.2e} 
 print("  spikes per layer:", report.n_spikes)
 
 # %% [markdown]
+# ## 5b. What $\delta v_t$ looks like in a trained network
+#
+# The same recursions in a network that has learnt something: a hidden layer of 24 of
+# these neurons (adaptive, soft reset) feeding 3 spiking readout neurons, trained for 6
+# epochs with Adam on a small random-manifold task (the set-up of notebook 00, smaller).
+# The hidden layer's direct spike partial $a^s_t$ is the readout's input gradient (the
+# layer above sees $s_t$ as its input), and B1–B3 carry it back in time.
+
+# %%
+from refsnn import Network, data, network_backward, network_forward, network_init, optim
+from refsnn.losses import spike_count_cross_entropy
+from refsnn.network import flat_params, unflat_params
+
+Xh, yh = data.randman(n_classes=3, n_units=20, n_steps=40, n_samples_per_class=60, seed=2, dtype=np.float64)
+sg_h = surrogate("sigmoid", 5.0)
+net_h = Network((LIFConfig(20, 24, surrogate=sg_h, adaptation=True), LIFConfig(24, 3, surrogate=sg_h)))
+params_h = network_init(net_h, 0, per_layer=[dict(alpha=0.95, beta=0.05, rho=0.98, w_scale=3.0),
+                                             dict(alpha=0.95, w_scale=3.0, b=0.04)])
+opt_h = optim.Adam(lr=0.01)
+trained_keys = lambda flat: {k: v for k, v in flat.items() if k.split(".")[1] in ("W", "b")}
+state_h = optim.init_state(opt_h, trained_keys(flat_params(params_h)))
+losses_h = []
+for epoch in range(6):
+    for xb, yb in data.batches(Xh, yh, 30, rng=epoch):
+        tr = network_forward(net_h, params_h, xb)
+        l = spike_count_cross_entropy(tr[-1], yb)
+        g = network_backward(tr, params_h, ds=[None, l.ds])
+        gf, _ = optim.clip_by_global_norm(trained_keys(flat_params(g.params)), 1.0)
+        new, state_h = optim.step(opt_h, trained_keys(flat_params(params_h)), gf, state_h)
+        params_h = unflat_params({**flat_params(params_h), **new}, 2)
+        losses_h.append(l.value)
+print(f"training loss {np.mean(losses_h[:6]):.2f} -> {np.mean(losses_h[-6:]):.2f}")
+
+# δv_t of the hidden layer for one sample of the trained network.
+x1, y1 = np.ascontiguousarray(Xh[:1].transpose(1, 0, 2)), yh[:1]
+tr1 = network_forward(net_h, params_h, x1)
+g1 = network_backward(tr1, params_h, ds=[None, spike_count_cross_entropy(tr1[-1], y1).ds])
+dv_h = g1.layers[0].adjoints["dv"][:, 0, :]                                   # (T, N)
+near = sg_h.derivative(tr1[0].v[:, 0, :] - params_h[0]["theta"]) > 0.5 * sg_h.height
+lim = np.abs(dv_h).max()
+fig, ax = plt.subplots(figsize=(10, 3.8))
+im = ax.imshow(dv_h.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
+               extent=(-0.5, dv_h.shape[0] - 0.5, -0.5, dv_h.shape[1] - 0.5))
+t_sp, n_sp = np.nonzero(tr1[0].s[:, 0, :])
+ax.scatter(t_sp, n_sp, s=6, color="k", label="spike $s_t = 1$")
+ax.set(xlabel="time step t", ylabel="hidden neuron n", title=f"$\\delta v_t$ of the trained hidden layer (one sample, class {y1[0]})")
+cbar = fig.colorbar(im, ax=ax); cbar.set_label("$\\delta v_t = dL/dv_t$")
+ax.legend(loc="upper right", fontsize=8); plt.tight_layout(); plt.show()
+ratio_near = np.abs(dv_h[near]).mean() / np.abs(dv_h[~near]).mean()
+print(f"mean |δv_t| where σ'(v_t - θ) > height/2: {np.abs(dv_h[near]).mean():.2e}, elsewhere "
+      f"{np.abs(dv_h[~near]).mean():.2e} (ratio {ratio_near:.1f}); last step |δv_(T-1)| max {np.abs(dv_h[-1]).max():.2e}")
+
+# %% [markdown]
+# *Figure 2.* $\delta v_t = dL/dv_t$ of the trained hidden layer for one sample: time runs
+# left to right, one row per neuron, red where raising $v_t$ would raise the loss, blue
+# where it would lower it; dots are the layer's spikes. The adjoints are largest where the
+# membrane is close to the threshold, where $\sigma'$ lets the spike path of B2 in (about 3
+# times the mean elsewhere, printed above and asserted); between those steps they are
+# carried back by the leak $\alpha$ (B2) and the reset and adaptation paths (B1, B3), which
+# draws the horizontal bands. At the last step nothing is carried back: $\delta v_{T-1} =
+# \sigma'(v_{T-1} - \theta)\, a^s_{T-1}$.
+
+# %% [markdown]
 # ## 6. Checks
 
 # %%
@@ -312,6 +423,14 @@ assert max(r.max_rel_error for r in results) < 1e-8
 assert not any(r.passed for r in wrong), format_results(wrong)
 # 4. The package's own route on this grid point.
 assert report.passed and report.smooth_max_rel < 1e-7 and report.piecewise_max_rel < 1e-7
+# 5. The figures: the graph has the 4 edges of each of 3 steps and the 5 between 2 pairs
+#    of steps; in the trained network δv is largest near threshold, and at t = T-1 it is
+#    B2 with nothing carried back.
+assert n_edges == 3 * 4 + 2 * 5
+assert np.mean(losses_h[-6:]) < 0.5 * np.mean(losses_h[:6])
+assert ratio_near > 2, ratio_near
+a_s_last = g1.layers[0].adjoints["ds"][-1, 0]
+assert np.allclose(dv_h[-1], sg_h.derivative(tr1[0].v[-1, 0] - params_h[0]["theta"]) * a_s_last, rtol=1e-13, atol=0)
 print("all checks passed")
 
 # %% [markdown]

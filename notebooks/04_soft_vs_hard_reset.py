@@ -9,9 +9,10 @@
 # pitfall of letting the gradient flow through the reset ("attached" reset): with a
 # steep surrogate, the threshold becomes repelling.
 #
-# Sources: seed 000 ("神经元动力学对梯度流的影响"), `refsnn/neurons/lif.py` (the reset table and
-# its correction 2), `shared/conventions.md`, and Zenke's explanation in the SpyTorch
-# issue tracker (fzenke/spytorch, issue 2).
+# Sources: seed 000 §5 ("神经元动力学对梯度流的影响", summarised in `docs/seeds.md`),
+# `refsnn/neurons/lif.py` (the reset table and its correction 2), `docs/conventions.md` §1
+# (which libraries reset how), and Zenke's explanation in the SpyTorch issue tracker
+# (fzenke/spytorch, issue 2).
 
 # %%
 # %matplotlib inline
@@ -158,12 +159,19 @@ for row, (sg_name, sg) in enumerate(surrogates.items()):
         ax.set_title(f"{reset}\n{sg_name}", fontsize=9)
         if row == 1:
             ax.set_xlabel("step t")
-        if col == 0:
-            ax.set_ylabel("$|\\delta v_t|$, loss $L = v_{T-1}$")
+        ax.set_ylabel("$|\\delta v_t|$, loss $L = v_{T-1}$")
         ax.legend(fontsize=8)
 plt.tight_layout(); plt.show()
+steep = "sigmoid k=25, height 6.25"
+for reset in RESETS:
+    for detach in (False, True):
+        a = np.abs(flows[steep, reset, detach][0])
+        print(f"{steep}, {reset:15s} {'detached' if detach else 'attached'}: "
+              f"|δv_0| = {a[0]:.3g}, peak {a.max():.3g} at t = {a.argmax()}")
 
 # %% [markdown]
+# *Figure 1.* $\lvert\delta v_t\rvert$ over the steps $t$ for the loss $L = v_{T-1}$, for each reset kind (columns) and two surrogates (rows), attached (solid) and detached (dashed); dotted vertical lines mark the spikes, and steps where $\delta v_t = 0$ are not drawn.
+#
 # What the six panels show:
 #
 # * **Soft, detached**: $\lvert\delta v_t\rvert = \alpha^{T-1-t}$, a straight line on
@@ -179,12 +187,17 @@ plt.tight_layout(); plt.show()
 # * **Attached, steep sigmoid**: between spikes the membrane is far from the threshold,
 #   $\sigma' \approx 0$, and the factor is $\alpha$. At the steps close to the threshold,
 #   $\gamma\sigma' \gg \alpha$ and the factor is large and negative, so the gradient
-#   jumps at every spike, by factors of several, with a change of sign. With the hard
-#   reset that drops the input it grows by three orders of magnitude over 50 steps: a
-#   steep surrogate with an attached reset turns a leaky, stable neuron into one whose
-#   gradient explodes.
+#   jumps at every spike, by factors of several, with a change of sign. How far it gets
+#   depends on the reset (the numbers are printed below the figure and asserted at the
+#   end). With the hard reset that drops the input, $\lvert\delta v_t\rvert$ peaks at about
+#   $6 \times 10^3$ at $t = 17$, where the detached gradient is at most 1, and is still
+#   about 19 at $t = 0$: a steep surrogate with an attached reset turns a leaky, stable
+#   neuron into one whose gradient explodes. With the hard reset that keeps the input
+#   the peak is about 30 and $\lvert\delta v_0\rvert \approx 4$. With the soft reset the jumps
+#   partly cancel: the peak is about 5, and at $t = 0$ the attached gradient (0.035) is
+#   *smaller* than the detached one ($\alpha^{49} \approx 0.081$).
 #
-# Which libraries detach (from `shared/conventions.md`): snnTorch detaches the reset
+# Which libraries detach (`docs/conventions.md` §1, "reset in the gradient"): snnTorch detaches the reset
 # (unless `reset_delay=False`), as do SpyTorch and Norse's recurrent cells;
 # SpikingJelly attaches by default (`detach_reset=False`), as do Rockpool and Norse's
 # feed-forward cells. To compare gradients with one of them, set `detach_reset`
@@ -294,6 +307,8 @@ for (name, detach), dn_db in slopes.items():
 
 
 # %% [markdown]
+# *Figure 2.* An IF neuron driven by a bias $b$ for $T = 40$ steps. Left: its spike count $n$, a staircase under the line $Tb/\theta$. Right: the surrogate gradient $dn/db$ for two surrogates, attached and detached (symmetric log scale); the dashed line is the slope $T/\theta$ of the staircase's trend.
+#
 # With a surrogate of peak $1/\theta$, the attached gradient sits at the slope of the
 # staircase, $\approx 40$, and the detached one is more than ten times larger. With the
 # steep sigmoid, the attached gradient takes either sign and absurd sizes. For a loss that
@@ -330,6 +345,8 @@ for key, hist in descent.items():
     print(key, "final count", hist[-1])
 
 # %% [markdown]
+# *Figure 3.* The spike count over 40 steps of sign-gradient descent on $b$ towards $n^* = 8$ (dashed), for the four gradients of Figure 2.
+#
 # Three of the four runs climb to 8 spikes, along the same path (their gradients have
 # the same sign at every step, so sign descent cannot tell them apart). The attached
 # reset with the steep sigmoid stays where it started: its gradient points the wrong
@@ -343,6 +360,14 @@ for key, hist in descent.items():
 # ## 5. Checks
 
 # %%
+# 0. The steep sigmoid with an attached reset: the numbers quoted under the figure.
+peak = {r: np.abs(flows[steep, r, False][0]) for r in RESETS}
+assert 6e3 < peak["hard_drop_input"].max() < 7e3 and peak["hard_drop_input"].argmax() == 17
+assert 18 < peak["hard_drop_input"][0] < 20
+assert 30 < peak["hard_keep_input"].max() < 40 and 4 < peak["hard_keep_input"][0] < 5
+assert 5 < peak["subtract"].max() < 6
+assert peak["subtract"][0] < 0.5 * np.abs(flows[steep, "subtract", True][0][0])    # attached < detached
+assert np.isclose(np.abs(flows[steep, "subtract", True][0][0]), 0.95 ** 49)              # α = 0.95 in run()
 # 1. (4.1) is the factor that carries δv_t to δv_{t-1}, for every reset kind and both detach modes.
 assert worst < 1e-13, worst
 # 2. Detached soft reset: δv_t = α^(T-1-t) exactly (the spikes leave no trace).

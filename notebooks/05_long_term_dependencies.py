@@ -4,7 +4,7 @@
 # Backpropagation through time multiplies the adjoint by one Jacobian per step. Over many
 # steps the product shrinks or grows geometrically, at a rate set by the Jacobian's
 # spectral radius $\rho(J)$, its largest eigenvalue in modulus. This notebook works
-# through seed 000's section "长期依赖与梯度稳定性": a linear two-variable neuron
+# through seed 000 §6, "长期依赖与梯度稳定性" (`docs/seeds.md`): a linear two-variable neuron
 # (membrane $v$ and synaptic current $c$) coupled by a feedback weight $W$, and its
 # critical coupling $W_\text{crit} = 1/(\tau_m\tau_s)$ at which gradients stop vanishing
 # and start exploding.
@@ -165,11 +165,19 @@ for r in (0.5, 1.0, 1.5):
     for _ in range(300):
         norms.append(np.linalg.norm(delta))
         delta = J.T @ delta
-    ax1.semilogy(norms, label=f"W = {r:g} W_crit")
-ax1.set(xlabel="steps back in time", ylabel="$\\|\\delta\\|$", title="a backpropagated adjoint")
+    ax1.semilogy(np.arange(300), norms[::-1], label=f"W = {r:g} W_crit")   # δ_t, t = 0..299
+ax1.set(xlabel="step t (the adjoint starts at t = 299)", ylabel="$\\|\\delta_t\\|$",
+        title="a backpropagated adjoint")
 ax1.legend(); plt.tight_layout(); plt.show()
 
 # %% [markdown]
+# *Figure 1.* Left: the spectral radius of the Euler Jacobian (5.4) against the coupling
+# $W / W_{crit}$; it crosses 1 at $W = W_{crit}$. Right: the norm of an adjoint started at
+# the last step, $t = 299$, and propagated backwards by $J^\top$, plotted at each step $t$
+# it reaches (time runs left to right, as in every figure; the backward pass runs from
+# right to left). Below $W_{crit}$ it shrinks exponentially towards early steps, above it
+# grows, and at $W_{crit}$ it does neither.
+#
 # The two normalisations of section 2, by the same bisection on $\rho(J) - 1$:
 
 # %%
@@ -292,7 +300,9 @@ for ax, mult in zip(axes, (0.5, 4.0)):
 plt.tight_layout(); plt.show()
 
 # %% [markdown]
-# On the left the upper bound itself decays, so the spiking gradient must. On the right
+# *Figure 2.* $\delta v_t$ of one recurrent spiking neuron against the step $t$, for the loss
+# $v_{T-1}$, with its linear upper and lower bounds, for a weak (left) and a strong (right)
+# self-coupling. On the left the upper bound itself decays, so the spiking gradient must. On the right
 # the bound explodes, but the spiking gradient does not: the strong self-excitation
 # locks the neuron into firing almost every step, its membrane far above the threshold
 # where $\sigma' \approx 0$, and the gradient decays like the pure leak. Only in the

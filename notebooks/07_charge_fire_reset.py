@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07 · Charge, fire, reset
 #
-# Seed 004 (notes on Yu Zhaofei's lecture on SNN learning) writes the neuron in three
+# Seed 004 (notes on Yu Zhaofei's lecture on SNN learning, summarised in `docs/seeds.md`) writes the neuron in three
 # steps, the form that SpikingJelly uses. This notebook maps it onto refsnn's equations
 # F1–F6, implements seed 004's form in a few lines of NumPy **as a check only**, and
 # asserts that refsnn, with the mapped parameters, produces identical spike trains and
@@ -23,7 +23,7 @@
 #    \text{soft: } V_t = H_t - S_t V_\text{th} \tag{7.3} $$
 #
 # The seed prints the soft reset as $V_t = V_t - S_t V_\text{th}$; the right-hand side must
-# be $H_t$ (as in `shared/conventions.md` and SpikingJelly), since $V_t$ is what is being
+# be $H_t$ (as in SpikingJelly; `docs/conventions.md` §1), since $V_t$ is what is being
 # defined.
 
 # %%
@@ -84,7 +84,7 @@ from refsnn.gradcheck import check_gradient
 # bias $b = V_\text{reset}/\tau$. Seed 004's form is the case $V_\text{reset} = 0$ of the leak.
 #
 # **Time index and reset timing.** $X_t$ drives $H_t$, and refsnn's $x_t$ drives $v_t$:
-# no shift is needed. (The shift that `shared/conventions.md` mentions relates seed 004
+# no shift is needed. (The shift that `docs/seeds.md` mentions under seed 000 §4 relates seed 004
 # to seed 000, whose input $x_t$ reaches $v_{t+1}$; see notebook 03.) SpikingJelly resets
 # within step $t$, refsnn applies the reset when it computes $v_{t+1}$; since $V_t$ is
 # used only to compute $H_{t+1}$, the two are the same model, and they differ only in
@@ -211,10 +211,12 @@ for ax, name in zip(axes, ("LIF, soft", "LIF, hard")):
     ax.axhline(V_th, color="gray", ls=":")
     for t_spike in np.flatnonzero(S[:40, 0, 0]):
         ax.axvline(t_spike, color="tab:red", lw=0.6, alpha=0.5)
-    ax.set(title=name, xlabel="step t"); ax.legend(fontsize=8)
+    ax.set(title=name, xlabel="step t", ylabel="membrane"); ax.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 
 # %% [markdown]
+# *Figure 1.* Seed 004's charged membrane $H_t$ and post-reset membrane $V_t$ against refsnn's $v_t$ over the first 40 steps, for the soft (left) and the hard (right) reset; red lines mark the spikes, the dotted line the threshold. refsnn's $v_t$ lies on $H_t$ at every step.
+#
 # ## 4. The gradients carry over too
 #
 # The mapping is an identity between two ways of computing the same numbers, so the

@@ -96,6 +96,22 @@ def test_cli_exit_status_and_one_line_per_function():
 # ---------------------------------------------------------------------------
 
 MISTAKES = [
+    pytest.param("ex00", "count_ce_partial", "dn = (p - np.eye(K)[labels]) / B", "dn = (p - np.eye(K)[labels])",
+                 ["1/B"], id="ex00-missing-1/B"),
+    pytest.param("ex00", "count_ce_partial", "np.broadcast_to(dn, (T, B, K))", "np.broadcast_to(dn / T, (T, B, K))",
+                 ["do not divide by T"], id="ex00-divided-by-T"),
+    pytest.param("ex00", "count_ce_partial", "p = softmax(n, axis=1)",
+                 "p = np.exp(n) / np.exp(n).sum(axis=1, keepdims=True)", ["overflows", "subtract the largest"],
+                 id="ex00-softmax-overflow"),
+    pytest.param("ex00", "train_step", "flat_g, _ = optim.clip_by_global_norm(flat_g, max_norm)",
+                 "flat_g = dict(flat_g)", ["first differs from the reference at step", "not clipped"],
+                 id="ex00-no-clipping"),
+    pytest.param("ex00", "train_step", "optim.step(opt, flat_p, flat_g, opt_state)",
+                 "optim.step(opt, flat_p, {k: -v for k, v in flat_g.items()}, opt_state)", ["uphill"],
+                 id="ex00-gradient-ascent"),
+    pytest.param("ex00", "gradients_with", "dW = dv.reshape(T * B, N).T @ x.reshape(T * B, -1)",
+                 "dW = ds.reshape(T * B, N).T @ x.reshape(T * B, -1)", ["L0.W differs", "δI_t = δv_t"],
+                 id="ex00-uses-ds"),
     pytest.param("ex03", "lif_backward",
                  'du[t] = p["rho"] * du_next - p["beta"] * dv_next',
                  'du[t] = p["rho"] * du_next + p["beta"] * dv_next',
@@ -115,6 +131,52 @@ MISTAKES = [
                  'sg = dspike(v - p["theta"])',
                  'sg = dspike(v - p["theta"]); sg = np.concatenate([sg[1:], 0 * sg[:1]])',
                  ["δv_t first differs at t=6", "off by one", "σ'"], id="ex03-sigma-time-shift"),
+    # Mistakes that used to get only a generic "check Bx" hint (issue 11): each now names its term.
+    pytest.param("ex03", "lif_backward",
+                 'ds[t] = a_s[t] - p["gamma"] * dv_next + p["kappa"] * du_next',
+                 'ds[t] = a_s[t] - p["gamma"] * dv[t] + p["kappa"] * du_next',
+                 ["B1 is missing −γ δv_{t+1}", "If you wrote δv_t there, it is off by one"], id="ex03-b1-dv_t-zero"),
+    pytest.param("ex03", "lif_backward", "        dv_next, du_next = dv[t], du[t]",
+                 '        ds[t] = a_s[t] - p["gamma"] * dv[t] + p["kappa"] * du_next\n        dv_next, du_next = dv[t], du[t]',
+                 ["δs_t first differs at t=6", "off by one: B1 uses δv_{t+1}", "not δv_t"], id="ex03-b1-off-by-one"),
+    pytest.param("ex03", "lif_backward", "sg[t] * ds[t]", "sg[t] * a_s[t]",
+                 ["B2 needs the *total* δs_t"], id="ex03-b2-direct-partial"),
+    pytest.param("ex03", "lif_backward", 'du[t] = p["rho"] * du_next', 'du[t] = p["kappa"] * du_next',
+                 ["B3 has the wrong coefficient", "ρ δu_{t+1}", "not κ"], id="ex03-b3-kappa-for-rho"),
+    pytest.param("ex03", "lif_backward", '- p["gamma"] * dv_next', '- p["theta"] * dv_next',
+                 ["B1 has the wrong coefficient", "with γ, not θ"], id="ex03-b1-theta-for-gamma"),
+    pytest.param("ex03", "lif_backward", '+ p["kappa"] * du_next', '+ p["rho"] * du_next',
+                 ["B1 has the wrong coefficient", "+κ δu_{t+1}, with κ, not ρ"], id="ex03-b1-rho-for-kappa"),
+    pytest.param("ex03", "lif_backward", '+ p["alpha"] * dv_next', '+ p["rho"] * dv_next',
+                 ["B2 has the wrong coefficient", "α δv_{t+1}, with α, not ρ"], id="ex03-b2-rho-for-alpha"),
+    pytest.param("ex03", "lif_step_forward", '- p["beta"] * u_prev', '- p["kappa"] * u_prev',
+                 ["F3 has the wrong coefficient", "with β, not κ"], id="ex03-f3-kappa-for-beta"),
+    pytest.param("ex03", "lif_step_forward", '+ p["kappa"] * s_prev', '+ p["beta"] * s_prev',
+                 ["F5 has the wrong coefficient", "with κ, not β"], id="ex03-f5-beta-for-kappa"),
+    pytest.param("ex04", "hard_reset_step_backward", 'p["alpha"] * (1.0 - s) * dv_next',
+                 'p["alpha"] * ((1.0 - s) if not detach else 1.0) * dv_next',
+                 ["detached: dv first differs", "a detached reset still keeps B2's gate (1 − s_t)"],
+                 id="ex04-detached-drops-b2-gate"),
+    pytest.param("ex04", "hard_reset_step_backward", "dI = (1.0 - s_prev) * dv",
+                 "dI = (1.0 - s_prev) * dv if not detach else dv",
+                 ["detached: dI first differs", "a detached reset still keeps B4's gate"],
+                 id="ex04-detached-drops-b4-gate"),
+    pytest.param("ex04", "hard_reset_step_backward", 'r_next = p["alpha"] * v + I_next - p["v_reset"]',
+                 'r_next = p["alpha"] * v + I_next', ["r_{t+1} is missing −v_r"], id="ex04-r-missing-v_reset"),
+    pytest.param("ex04", "hard_reset_step_backward", 'r_next = p["alpha"] * v + I_next - p["v_reset"]',
+                 'r_next = v + I_next - p["v_reset"]', ["r_{t+1} is missing the leak"], id="ex04-r-missing-alpha"),
+    pytest.param("ex04", "hard_reset_step_backward", "ds = ds - r_next * dv_next",
+                 "ds = ds - r_next * dv_next * (1.0 - s)", ["B1's reset term is not gated"], id="ex04-b1-gated"),
+    pytest.param("ex04", "hard_reset_step_backward", 'dspike(v - p["theta"]) * ds   # B2',
+                 'dspike(v - p["theta"]) * a_s   # B2', ["B2 needs the *total* δs_t"], id="ex04-b2-direct-partial"),
+    pytest.param("ex04", "soft_reset_jacobian", 'jac = jac - p["gamma"] * dspike',
+                 'jac = jac - p["gamma"] * p["alpha"] * dspike', ["without α"], id="ex04-soft-gamma-alpha"),
+    pytest.param("ex04", "hard_reset_jacobian", '(p["v_reset"] - p["alpha"] * v_prev - d_t)',
+                 '(p["v_reset"] - v_prev - d_t)', ["the reset term is missing α"], id="ex04-hard-reset-term-alpha"),
+    pytest.param("ex04", "hard_reset_jacobian", 'jac = p["alpha"] * (1.0 - s_prev)', 'jac = p["alpha"] * s_prev',
+                 ["the gate is inverted"], id="ex04-hard-gate-inverted"),
+    pytest.param("ex06", "tbptt_gradient", "state = state_at(trajs, wins[n + 1][0].start - 1 - win.start)",
+                 "state = None", ["rule 1", "from zero (state = None)"], id="ex06-zero-after-first"),
     pytest.param("ex03", "lif_step_forward",
                  's_t = (v_t - p["theta"] >= 0).astype(float)', 's_t = (v_t - p["theta"] > 0).astype(float)',
                  ["tie case", "H(0) = 1"], id="ex03-tie-rule"),
@@ -144,6 +206,15 @@ MISTAKES = [
                  "1.0 - np.abs(np.asarray(x, dtype=float)) / a) / a",
                  "1.0 - np.abs(np.asarray(x, dtype=float)) / a)",
                  ["area"], id="ex02-triangle-unit-area"),
+    pytest.param("ex02", "boxcar_surrogate", "np.abs(np.asarray(x, dtype=float)) < a, 0.5 / a",
+                 "np.abs(np.asarray(x, dtype=float)) <= a, 0.5 / a", ["|x| = a exactly"], id="ex02-boxcar-edge"),
+    pytest.param("ex02", "boxcar_surrogate", "< a, 0.5 / a, 0.0)", "< a, 1.0, 0.0)", ["area 2a"],
+                 id="ex02-boxcar-height-1"),
+    pytest.param("ex02", "exponential_surrogate", "return 0.5 * k * np.exp", "return k * np.exp",
+                 ["k/2", "area is 2"], id="ex02-exponential-area"),
+    pytest.param("ex02", "exponential_surrogate", "return 0.5 * k * np.exp(-k * np.abs(np.asarray(x, dtype=float)))",
+                 "return 0.5 * k * np.exp(-k * np.asarray(x, dtype=float))", ["exp(−kx) overflows", "|x|"],
+                 id="ex02-exponential-no-abs"),
     pytest.param("ex05", "jacobian_linear",
                  "J[..., 0, 1] = lam\n    J[..., 1, 0] = w", "J[..., 0, 1] = w\n    J[..., 1, 0] = lam",
                  ["Jᵀ"], id="ex05-transposed"),
@@ -176,6 +247,8 @@ def test_typical_mistake_is_caught_and_named(tmp_path, key, function, old, new, 
     assert source.count(old) == 1, f"the solution no longer contains {old!r}"
     path = tmp_path / f"{key}_mistake.py"
     path.write_text(source.replace(old, new))
+    if key == "ex00":      # its last check trains with the exercise-03 file found next to it
+        (tmp_path / "ex03_bptt_by_hand.py").write_text(check.exercise_path("ex03", solution=True).read_text())
     results = _results(key, path)
     r = results[function]
     assert not r.passed and not r.not_implemented, r.line()
@@ -242,3 +315,40 @@ def test_ex05_reference_jacobian_is_the_linearised_refsnn_layer():
     rho = np.abs(np.linalg.eigvals(ex05.refsnn_jacobian(alpha, lam, w))).max(axis=-1)
     np.testing.assert_allclose(rate, rho, rtol=1e-3)
     assert rate[0] < 1 < rate[1]
+
+
+# ---------------------------------------------------------------------------
+# ex00 part 2: the learner's own exercise-03 lif_backward, plugged into training
+# ---------------------------------------------------------------------------
+
+EX03_SOL = EXERCISES_DIR / "solutions" / "ex03_bptt_by_hand.py"
+
+
+def _ex00_with_ex03(tmp_path, ex03_source):
+    """ex00's solution next to an ex03 file, as a learner's exercises/ folder holds them."""
+    (tmp_path / "ex00_training_step.py").write_text(check.exercise_path("ex00", solution=True).read_text())
+    (tmp_path / "ex03_bptt_by_hand.py").write_text(ex03_source)
+    return _results("ex00", tmp_path / "ex00_training_step.py")["gradients_with"]
+
+
+def test_ex00_training_with_a_correct_ex03_matches_refsnn_to_1e_10(tmp_path):
+    r = _ex00_with_ex03(tmp_path, EX03_SOL.read_text())
+    assert r.passed and r.max_rel_error <= 1e-10, r.line()
+
+
+@pytest.mark.parametrize("old, new", [
+    ('du[t] = p["rho"] * du_next - p["beta"] * dv_next', 'du[t] = p["rho"] * du_next + p["beta"] * dv_next'),
+    ("for t in range(T - 1, -1, -1):", "for t in range(T - 1, 0, -1):"),
+], ids=["beta-sign", "skips-t0"])
+def test_ex00_training_with_a_wrong_ex03_reports_the_first_diverging_step(tmp_path, old, new):
+    source = EX03_SOL.read_text()
+    assert source.count(old) == 1
+    r = _ex00_with_ex03(tmp_path, source.replace(old, new))
+    assert not r.passed and not r.not_implemented, r.line()
+    assert "first differs from training with refsnn's at step 1 of 6" in r.hint, r.line()
+    assert "python exercises/check.py ex03" in r.hint and "after step 1" in r.where, r.line()
+
+
+def test_ex00_with_an_unfinished_ex03_says_so(tmp_path):
+    r = _ex00_with_ex03(tmp_path, (EXERCISES_DIR / "ex03_bptt_by_hand.py").read_text())
+    assert not r.passed and "not implemented yet; do exercise 03 first" in r.hint, r.line()

@@ -1,4 +1,5 @@
-"""Checks for exercise 02 (surrogate derivatives).
+"""Checks for exercise 02 (surrogate derivatives): all four of seed 001's families
+(sigmoid, boxcar, triangle, exponential) and the arctan.
 
 Reference: ``refsnn.surrogates.surrogate(name, scale)``, whose ``derivative`` and
 ``primitive`` are the σ' and F of each family. Each density is also compared with
@@ -137,9 +138,35 @@ def check_arctan_surrogate(fn):
     ])
 
 
+def check_boxcar_surrogate(fn):
+    return _check_density(fn, "boxcar", (0.5, 1.0, 2.0), [
+        ("height 1 gives area 2a: the height is 1/(2a), so the area is 1",
+         lambda x, a: np.where(np.abs(x) < a, 1.0, 0.0)),
+        ("the height is 1/(2a), not 1/a: the window [−a, a] is 2a wide",
+         lambda x, a: np.where(np.abs(x) < a, 1.0 / a, 0.0)),
+        ("at |x| = a exactly the boxcar is 0: use |x| < a, not |x| ≤ a",
+         lambda x, a: np.where(np.abs(x) <= a, 0.5 / a, 0.0)),
+        ("a is the half-width: the window is |x| < a, not |x| < a/2",
+         lambda x, a: np.where(np.abs(x) < a / 2, 0.5 / a, 0.0)),
+    ], kinks=lambda a: (-a, a))
+
+
+def check_exponential_surrogate(fn):
+    return _check_density(fn, "exponential", (1.0, 5.0, 25.0), [
+        ("the factor is k/2: with k the area is 2 (two exponential tails of area 1/k each)",
+         lambda x, k: k * np.exp(-k * np.abs(x))),
+        ("the density is even: exp(−k|x|), with the absolute value",
+         lambda x, k: 0.5 * k * np.exp(np.minimum(-k * x, 700.0))),
+        ("the slope goes into the exponent too: (k/2) exp(−k|x|)",
+         lambda x, k: 0.5 * k * np.exp(-np.abs(x))),
+    ], kinks=lambda k: (0.0,))
+
+
 CHECKS = [
     ("sigmoid_surrogate", check_sigmoid_surrogate),
     ("sigmoid_primitive", check_sigmoid_primitive),
     ("triangle_surrogate", check_triangle_surrogate),
     ("arctan_surrogate", check_arctan_surrogate),
+    ("boxcar_surrogate", check_boxcar_surrogate),
+    ("exponential_surrogate", check_exponential_surrogate),
 ]

@@ -54,8 +54,12 @@ def _problem(seed=3, n_in=None):
 
 
 def _step(vp, up, sp, I, p, drop=(), flip=(), reset_theta=False, u_new_in_v=False,
-          s_new_in_u=False, strict=False, spike_from_prev=False):
-    """F3–F6 with one typical mistake switched on (all off: the reference step)."""
+          s_new_in_u=False, strict=False, spike_from_prev=False, swap=None):
+    """F3–F6 with one typical mistake switched on (all off: the reference step).
+
+    ``swap=(term, name)`` multiplies the term of parameter ``term`` by ``p[name]`` instead."""
+    if swap is not None:
+        p = dict(p, **{swap[0]: p[swap[1]]})
     c = {k: (0.0 if k in drop else -1.0 if k in flip else 1.0) for k in KEYS}
     u = c["rho"] * p["rho"] * up
     r = p["theta"] if reset_theta else p["gamma"]
@@ -67,6 +71,8 @@ def _step(vp, up, sp, I, p, drop=(), flip=(), reset_theta=False, u_new_in_v=Fals
     u = u + c["kappa"] * p["kappa"] * (s if s_new_in_u else sp)
     return v, u, s
 
+
+_SYMBOL_F = {"gamma": "γ", "kappa": "κ", "alpha": "α", "beta": "β", "rho": "ρ"}
 
 _FORWARD_MUTANTS = [
     ("F4 is missing the leak α v_{t−1}", dict(drop={"alpha"})),
@@ -81,6 +87,16 @@ _FORWARD_MUTANTS = [
     ("F5 is missing +κ s_{t−1}", dict(drop={"kappa"})),
     ("H(0) = 1: a membrane exactly at threshold spikes (v_t − θ ≥ 0)", dict(strict=True)),
     ("off by one: s_t = H(v_t − θ) uses the new membrane v_t, not v_{t−1}", dict(spike_from_prev=True)),
+]
+
+_FORWARD_TERM = {"alpha": ("F4", "α v_{t−1}"), "beta": ("F3", "−β u_{t−1}"), "gamma": ("F4", "−γ s_{t−1}"),
+                 "rho": ("F5", "ρ u_{t−1}"), "kappa": ("F5", "+κ s_{t−1}")}
+_FORWARD_MUTANTS += [
+    (f"{eq} has the wrong coefficient: its term is {text}, with {_SYMBOL_F[term]}, not {_SYMBOL_F[other]}",
+     dict(swap=(term, other)))
+    for term, (eq, text) in _FORWARD_TERM.items()
+    for other in ("alpha", "beta", "gamma", "rho", "kappa") if other != term
+    if not (term == "gamma" and other == "theta")
 ]
 
 _FORWARD_EQ = {
@@ -139,10 +155,18 @@ def check_lif_step_forward(fn):
 
 
 def _backward(v, a_s, a_v, p, dspike, drop=(), flip=(), sg_no_theta=False, sg_next=False,
-              du_uses_dv_t=False, ds_uses_du_t=False, stop_at=0, start_at=None):
-    """B1–B3 with one typical mistake switched on (all off: the reference loop)."""
+              du_uses_dv_t=False, ds_uses_du_t=False, stop_at=0, start_at=None, swap=None,
+              ds_uses_dv_t=False, dv_uses_a_s=False):
+    """B1–B3 with one typical mistake switched on (all off: the reference loop).
+
+    ``swap=(term, name)`` multiplies the term of parameter ``term`` by ``p[name]`` instead;
+    ``ds_uses_dv_t`` recomputes δs_t from the just-computed δv_t (B1 off by one), and
+    ``dv_uses_a_s`` puts the direct partial a^s_t where B2 needs the total δs_t.
+    """
     terms = ("a_s", "gamma", "kappa", "a_v", "alpha", "sg", "beta", "rho")
     c = {k: (0.0 if k in drop else -1.0 if k in flip else 1.0) for k in terms}
+    if swap is not None:
+        p = dict(p, **{swap[0]: p[swap[1]]})
     T_ = v.shape[0]
     sg = dspike(v if sg_no_theta else v - p["theta"])
     if sg_next:
@@ -154,7 +178,9 @@ def _backward(v, a_s, a_v, p, dspike, drop=(), flip=(), sg_no_theta=False, sg_ne
         du[t] = c["rho"] * p["rho"] * dun - c["beta"] * p["beta"] * dvn
         ds[t] = (c["a_s"] * a_s[t] - c["gamma"] * p["gamma"] * dvn
                  + c["kappa"] * p["kappa"] * (du[t] if ds_uses_du_t else dun))
-        dv[t] = c["a_v"] * a_v[t] + c["alpha"] * p["alpha"] * dvn + c["sg"] * sg[t] * ds[t]
+        dv[t] = c["a_v"] * a_v[t] + c["alpha"] * p["alpha"] * dvn + c["sg"] * sg[t] * (a_s[t] if dv_uses_a_s else ds[t])
+        if ds_uses_dv_t:
+            ds[t] = c["a_s"] * a_s[t] - c["gamma"] * p["gamma"] * dv[t] + c["kappa"] * p["kappa"] * dun
         if du_uses_dv_t:
             du[t] = c["rho"] * p["rho"] * dun - c["beta"] * p["beta"] * dv[t]
         dvn, dun = dv[t], du[t]
@@ -166,7 +192,8 @@ _BACKWARD_MUTANTS = [
     ("the sign of the reset term is wrong: B1 has −γ δv_{t+1}, since a spike at t lowers v_{t+1} by γ",
      dict(flip={"gamma"})),
     ("B1 is missing −γ δv_{t+1}, the path through the reset (leaving it out is the *detached* reset; "
-     "this one is attached)", dict(drop={"gamma"})),
+     "this one is attached). If you wrote δv_t there, it is off by one and still zero when B1 runs: "
+     "the spike s_t resets v_{t+1}, so the term is −γ δv_{t+1}", dict(drop={"gamma"})),
     ("the sign of the adaptation term is wrong: B1 has +κ δu_{t+1}, since a spike at t raises u_{t+1} by κ",
      dict(flip={"kappa"})),
     ("B1 is missing +κ δu_{t+1}, the path from s_t through the adaptation u_{t+1}", dict(drop={"kappa"})),
@@ -182,8 +209,22 @@ _BACKWARD_MUTANTS = [
     ("B3 is missing the decay path ρ δu_{t+1}", dict(drop={"rho"})),
     ("off by one: B3 uses δv_{t+1} (u_t acts on v_{t+1}), not δv_t", dict(du_uses_dv_t=True)),
     ("off by one: B1 uses δu_{t+1} (s_t acts on u_{t+1}), not δu_t", dict(ds_uses_du_t=True)),
+    ("off by one: B1 uses δv_{t+1}, the membrane that s_t resets, not δv_t (compute δs_t from the "
+     "previous iteration's δv, before B2 overwrites it)", dict(ds_uses_dv_t=True)),
+    ("B2 needs the *total* δs_t of B1, not the direct partial a^s_t: the spike's effect through the "
+     "reset and the adaptation of step t+1 reaches v_t too", dict(dv_uses_a_s=True)),
     ("the loop skips t = 0: range(T − 1, −1, −1) runs down to 0", dict(stop_at=1)),
     ("the loop must start at t = T − 1, with δv_T = δu_T = 0", dict(start_at=T - 2)),
+]
+
+_TERM_OF = {"gamma": ("B1", "−γ δv_{t+1}"), "kappa": ("B1", "+κ δu_{t+1}"), "alpha": ("B2", "α δv_{t+1}"),
+            "beta": ("B3", "−β δv_{t+1}"), "rho": ("B3", "ρ δu_{t+1}")}
+_SYMBOL = {"gamma": "γ", "kappa": "κ", "alpha": "α", "beta": "β", "rho": "ρ", "theta": "θ"}
+# Every term multiplied by another parameter: the hint names the term and both parameters.
+_BACKWARD_MUTANTS += [
+    (f"{eq} has the wrong coefficient: its term is {text}, with {_SYMBOL[term]}, not {_SYMBOL[other]}",
+     dict(swap=(term, other)))
+    for term, (eq, text) in _TERM_OF.items() for other in _SYMBOL if other != term
 ]
 
 _BACKWARD_EQ = {

@@ -96,6 +96,9 @@ def check_soft_reset_jacobian(fn):
                 ("the reset term enters with a minus: α − γ σ'(v_{t−1} − θ)", lambda: {"J": a + p["gamma"] * sg}),
                 ("σ' takes v_{t−1} − θ", lambda: {"J": a - p["gamma"] * SG.derivative(v_prev)}),
                 ("the soft reset subtracts γ, not θ (here γ ≠ θ)", lambda: {"J": a - p["theta"] * sg}),
+                ("the reset term is −γ σ'(v_{t−1} − θ), without α: the reset acts after the decay "
+                 "(v_t = α v_{t−1} + d_t − γ s_{t−1}), so γ is not multiplied by α",
+                 lambda: {"J": a - p["alpha"] * p["gamma"] * sg}),
             ]) or f"check ∂v_t/∂v_{{t−1}} = α − [attached] γ σ'(v_{{t−1}} − θ) ({label})"
             raise Fail(f"{label}: {hint}", err, locate("J", idx, "bn") + f" ({label})")
         fd = _fd_jacobian(p, "subtract", detach, v_prev, d_t,
@@ -136,6 +139,10 @@ def check_hard_reset_jacobian(fn):
                  "so the term is (v_r − α v_{t−1} − d_t) σ'",
                  lambda: {"J": lin + (vr - a * v_prev) * sg}),
                 ("σ' takes v_{t−1} − θ", lambda: {"J": lin + (vr - a * v_prev - d_t) * SG.derivative(v_prev)}),
+                ("the reset term is missing α: the reset discards the decayed membrane α v_{t−1} + d_t, so "
+                 "the term is (v_r − α v_{t−1} − d_t) σ'", lambda: {"J": lin + (0 if detach else (vr - v_prev - d_t) * sg)}),
+                ("the gate is inverted: the leak path survives when there was *no* spike, α (1 − s_{t−1}), "
+                 "not α s_{t−1}", lambda: {"J": a * s_prev + (0 if detach else rst)}),
             ]) or f"check ∂v_t/∂v_{{t−1}} = α (1 − s_{{t−1}}) + [attached] (v_r − α v_{{t−1}} − d_t) σ'(v_{{t−1}} − θ) ({label})"
             raise Fail(f"{label}: {hint}", err, locate("J", idx, "bn") + f" ({label})")
         # Smooth twin: the stored spike is F(v_{t−1} − θ).
@@ -159,16 +166,19 @@ def check_hard_reset_jacobian(fn):
 
 def _step_ref(dv_next, a_s, a_v, cache, p, detach, no_r=False, flip_r=False, keep_input=False,
               no_gate=False, gate_prev=False, dI_no_gate=False, dI_gate_s=False, detach_gates=False,
-              ignore_detach=False):
+              ignore_detach=False, r_no_vr=False, r_no_alpha=False, r_gated=False, dv_uses_a_s=False,
+              detach_drops_b2_gate=False, detach_drops_b4_gate=False):
     """B1, B2, B4 of the drop-input reset with one typical mistake switched on."""
     v, s, s_prev, I_next = cache["v"], cache["s"], cache["s_prev"], cache["I_next"]
     ds = a_s
     if (not detach or ignore_detach) and not no_r:
-        r = p["alpha"] * v + (0.0 if keep_input else I_next) - p["v_reset"]
-        ds = ds + (r if flip_r else -r) * dv_next
-    gate = 1.0 if (no_gate or (detach and detach_gates)) else 1.0 - (s_prev if gate_prev else s)
-    dv = a_v + p["alpha"] * gate * dv_next + SG.derivative(v - p["theta"]) * ds
-    if dI_no_gate or (detach and detach_gates):
+        r = (1.0 if r_no_alpha else p["alpha"]) * v + (0.0 if keep_input else I_next) \
+            - (0.0 if r_no_vr else p["v_reset"])
+        ds = ds + (r if flip_r else -r) * dv_next * ((1.0 - s) if r_gated else 1.0)
+    gate = 1.0 if (no_gate or (detach and (detach_gates or detach_drops_b2_gate))) \
+        else 1.0 - (s_prev if gate_prev else s)
+    dv = a_v + p["alpha"] * gate * dv_next + SG.derivative(v - p["theta"]) * (a_s if dv_uses_a_s else ds)
+    if dI_no_gate or (detach and (detach_gates or detach_drops_b4_gate)):
         dI = dv
     else:
         dI = (1.0 - (s if dI_gate_s else s_prev)) * dv
@@ -176,8 +186,22 @@ def _step_ref(dv_next, a_s, a_v, cache, p, detach, no_r=False, flip_r=False, kee
 
 
 _STEP_MUTANTS = [
+    # Detached-only mistakes first: with the reset attached they change nothing.
+    ("a detached reset still keeps B2's gate (1 − s_t): detaching treats the reset spike as a constant, "
+     "so the leak path α (1 − s_t) δv_{t+1} stays gated; only the r_{t+1} term of B1 goes",
+     dict(detach_drops_b2_gate=True)),
+    ("a detached reset still keeps B4's gate (1 − s_{t−1}): δI_t = (1 − s_{t−1}) δv_t whether or not "
+     "the reset is detached; only the r_{t+1} term of B1 goes", dict(detach_drops_b4_gate=True)),
     ("B1 is missing −r_{t+1} δv_{t+1}, the attached reset path (r_{t+1} = α v_t + I_{t+1} − v_r)",
      dict(no_r=True)),
+    ("r_{t+1} is missing −v_r: the reset moves v_{t+1} from α v_t + I_{t+1} to v_r, so r_{t+1} = "
+     "α v_t + I_{t+1} − v_r", dict(r_no_vr=True)),
+    ("r_{t+1} is missing the leak: the reset discards α v_t + I_{t+1}, the membrane *after* the decay, "
+     "so r_{t+1} = α v_t + I_{t+1} − v_r", dict(r_no_alpha=True)),
+    ("B1's reset term is not gated: a spike at t resets v_{t+1} whatever happened at t, so the term is "
+     "−r_{t+1} δv_{t+1}, without (1 − s_t)", dict(r_gated=True)),
+    ("B2 needs the *total* δs_t of B1, not the direct partial a^s_t: the spike's effect through the reset "
+     "of step t+1 reaches v_t too", dict(dv_uses_a_s=True)),
     ("the sign of B1's reset term is wrong: δs_t = a^s_t − r_{t+1} δv_{t+1}", dict(flip_r=True)),
     ("r_{t+1} is missing I_{t+1}: the drop-input reset discards α v_t + I_{t+1}, so r_{t+1} = α v_t + I_{t+1} − v_r "
      "(without I_{t+1} it is hard_keep_input's)", dict(keep_input=True)),

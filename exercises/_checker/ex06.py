@@ -114,12 +114,14 @@ def _problem(T=10, smooth=False, seed=11):
 
 
 def _tbptt_variant(net, params, x, loss_fn, K, O, state0, *, zero_state=False, restart=False, carry_end=False,
-                   carry_next=False, count_window=False, last_only=False, first_suffix=False, average=False):
+                   carry_next=False, count_window=False, last_only=False, first_suffix=False, average=False,
+                   zero_after_first=False):
     T = x.shape[0]
     wins = tbptt.windows(T, K, O)
     state, total, grads, gs = state0, 0.0, None, []
     for n, (win, counted) in enumerate(wins):
-        trajs = network_forward(net, params, x[win], None if zero_state else state0 if restart else state)
+        start = None if zero_state or (zero_after_first and n > 0) else state0 if restart and n > 0 else state
+        trajs = network_forward(net, params, x[win], start)
         if count_window:
             counted = win
         elif first_suffix and n == 0:
@@ -149,6 +151,9 @@ def _tbptt_variant(net, params, x, loss_fn, K, O, state0, *, zero_state=False, r
 _TBPTT_MUTANTS = [
     ("rule 1: carry the state over; restarting every window from zero breaks the dynamics",
      dict(zero_state=True)),
+    ("rule 1: carry the state over; after the first window you start every window from zero (state = None), "
+     "which breaks the dynamics: window n+1 starts from the state window n reached at step t_{n+1} − 1",
+     dict(zero_after_first=True)),
     ("rule 1: carry the state over; every window after the first starts from the state the previous "
      "window reached at step t_{n+1} − 1, not from state0", dict(restart=True)),
     ("rule 1: window n+1 starts from the state at global step t_{n+1} − 1, which is local step "

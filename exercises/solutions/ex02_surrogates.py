@@ -24,3 +24,11 @@ def triangle_surrogate(x, a):
 def arctan_surrogate(x, k):
     u = 0.5 * np.pi * k * np.asarray(x, dtype=float)
     return 0.5 * k / (1.0 + u * u)
+
+
+def boxcar_surrogate(x, a):
+    return np.where(np.abs(np.asarray(x, dtype=float)) < a, 0.5 / a, 0.0)
+
+
+def exponential_surrogate(x, k):
+    return 0.5 * k * np.exp(-k * np.abs(np.asarray(x, dtype=float)))
