@@ -222,8 +222,10 @@ def test_axes_hook_names_the_cell_figure_and_axis(monkeypatch):
 def test_notebook_runs(path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     seconds, problems = _execute(nb, monkeypatch)
-    print(f"{path.name}: {seconds:.1f} s")
-    assert seconds < MAX_SECONDS, f"{path.name} took {seconds:.1f} s (limit {MAX_SECONDS:.0f} s)"
+    # No test times anything (wall time depends on the machine's load): the time is
+    # printed (pytest -s) for the notebooks' stated budget of MAX_SECONDS, and a cell that
+    # hangs still fails through nbclient's CELL_TIMEOUT.
+    print(f"{path.name}: {seconds:.1f} s (budget {MAX_SECONDS:.0f} s)")
     assert not problems, (
         f"{path.name}: every axis of every figure needs a label (ax.set_xlabel / ax.set_ylabel, "
         "cbar.set_label):\n  " + "\n  ".join(f"{path.name}, {p}" for p in problems))
