@@ -2,8 +2,9 @@
 
 Each notebook is executed with nbclient in a fresh ``python3`` kernel whose working
 directory is ``notebooks/``; any exception in any cell fails the test (the notebooks
-end with a cell of ``assert`` statements, so a wrong number fails too). The wall time
-of one notebook, kernel start included, must stay under 60 s.
+end with a cell of ``assert`` statements, so a wrong number fails too). Each notebook's
+budget is 60 s of wall time, kernel start included; the test prints the time (``-s``)
+but does not assert it, since no test times anything.
 
 Every figure a notebook draws must have every visible axis labelled. A hook installed
 in the kernel before the first cell (:data:`AXES_HOOK`) inspects, after each cell, every
