@@ -101,10 +101,16 @@ def points():
 _POST_RESETS = ("subtract", "hard_keep_input", "none")
 
 
-def problem_for(point: SwitchPoint, seed=0, **shape):
+# The rows' problems are a little smaller than the core grid's (T=6, M=3, H=4, K=3), so that
+# 60 rows cost about as much as 25 core rows.
+SHAPE = dict(T=5, B=2, M=2, H=3, K=2)
+
+
+def problem_for(point: SwitchPoint, seed=0, sg=None, **shape):
     """The verify problem of ``point``: the core problem with the switch applied."""
     extra, shared, probe = SWITCHES[point.switch]
-    return verify.make_problem(point, seed, extra=extra, shared=shared, always_probe=probe, **shape)
+    return verify.make_problem(point, seed, sg=sg, extra=extra, shared=shared, always_probe=probe,
+                               **{**SHAPE, **shape})
 
 
 def check(point: SwitchPoint, seed=0, rtol=verify.RTOL):
