@@ -29,6 +29,7 @@ SAMPLE = [ROWS[n] for n in (
     "shared/hard_keep_input/detach/adapt/rec/l2",
     "athr/subtract/attach/adapt/syn/membrane",
     "athr_zero/hard_drop_input/attach/syn/ce_count",
+    "athr_detached/hard_keep_input/detach/syn/ce_count",
     "post_reset/subtract/attach/adapt/rec/l2",
     "post_reset/hard_keep_input/attach/adapt/syn/trace_mse",
     "post_reset/hard_keep_input/detach/rec/membrane",

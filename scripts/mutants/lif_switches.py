@@ -15,6 +15,8 @@ MUTANTS = [
     # S3
     ("drop δa_{t+1} from δs_t (B1, F7's term)",
      LIF, "ds_t += da_n                         # (B1) + δa_{t+1}, from F7", "pass"),
+    ("detach_threshold ignored: δa_{t+1} kept in δs_t (B1)",
+     LIF, "if athr and not cfg.detach_threshold:", "if athr:"),
     ("flip sign of −β_a σ' δs_t (B6)",
      LIF, 'da_t -= np.multiply(p["beta_a"], np.multiply(sg[t] if now else sg_init, ds_t, out=buf), out=buf)',
      'da_t += np.multiply(p["beta_a"], np.multiply(sg[t] if now else sg_init, ds_t, out=buf), out=buf)'),
