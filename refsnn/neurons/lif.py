@@ -22,7 +22,9 @@ For t = 0, ..., T-1:
 
 and ``s_{-1} = f(v_{-1} - θ)``. Without a synapse (``synapse=False``) F2 is
 ``c_t = I_t`` (λ = 0); without adaptation there is no ``u`` (β = κ = 0); without
-recurrence there is no ``R``.
+recurrence there is no ``R``. The model switches S1–S5 below (the initial spike, shared
+parameters, an adaptive threshold F7, the post-reset membrane view, a refractory gate)
+change these equations where they say; their defaults are the equations above.
 
 ``f`` is the Heaviside step ``H`` (``forward="heaviside"``, with ``H(0)`` = ``h0``)
 or, for the *smooth twin*, the surrogate's primitive ``F`` (``forward="smooth"``).
@@ -968,7 +970,8 @@ class LayerGradients:
 
     ``params`` and ``state0`` hold ∂L/∂(each parameter) and ∂L/∂(each initial
     state); ``x`` is ∂L/∂x ``(T, B, M)``. ``adjoints`` holds the adjoint
-    trajectories ``dv, ds, du, dc`` ``(T, B, N)`` (the total derivatives δv_t, ...),
+    trajectories ``dv, ds, du, dc`` (and ``da`` with an adaptive threshold) ``(T, B, N)``
+    (the total derivatives δv_t, ...),
     and ``ds_init`` is δs_{-1}. Without a synapse and with ``r_d = 0``, δc_t = δv_t
     (B4), and ``adjoints["dc"]`` is then the same array as ``adjoints["dv"]``.
     """
@@ -1012,6 +1015,13 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
 
     with g^m_t = 1 − s̃_{t−1} r_m, g^d_t = 1 − s̃_{t−1} r_d, every adjoint at T
     zero, and t running from T−1 down to −1 (the initial state, a_{−1} = 0).
+    The switches add (module docstring, S1–S5)::
+
+        (B1) ... + δa_{t+1}                       adaptive threshold, unless detach_threshold
+        (B6) δa_t = ρ_a δa_{t+1} − β_a σ'_t δs_t   σ'_t = σ'(v_t − A_t) G_t
+        (B7) δs_t += −Σ_k ŝ_{t+k} Π_{j≠k}(1 − s_{t+k−j}) δs_{t+k}   attached refractory gate
+        (P1) a^v_t = (1 − s̃_t r_m) b_t,  (P2) a^s_t += −[attached] (r_{t+1}/α) b_t
+                                                  post-reset view, b_t = dv[t] = ∂L/∂v⁺_t
     """
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory from layer_forward, got {type(traj).__name__}")
