@@ -108,7 +108,7 @@ adjoint terms are numbered after B1–B5 and G1–G5, and every switch is a fami
 ``refsnn gradcheck``'s grid (:mod:`refsnn.checking.grid_switches`, ``lif-switches``).
 
 **S1. The initial spike** (``init_spike``). ``"from_v0"``: ``s_{-1} = f(v_{-1} − A_{-1})``
-(item 4 below), so B2 at t = −1 carries ``σ'(v_{-1} − A_{-1}) δs_{-1}`` into ``δv_{-1}``
+(A = θ without S3's adaptive threshold; item 4 of the seed notes below), so B2 at t = −1 carries ``σ'(v_{-1} − A_{-1}) δs_{-1}`` into ``δv_{-1}``
 and G5 sums from t = −1. ``"zero"``: ``s_{-1} = 0``, a constant, as in every peer
 (snnTorch, SpikingJelly, Norse, SpyTorch, e-prop): B2 at t = −1 is
 ``δv_{-1} = α g^m_0 δv_0`` and G5 (and G6) sum over t = 0..T−1 only. ``δs_{-1}`` is
@@ -167,10 +167,11 @@ one-step input delay: feed refsnn ``x_{t−1}``). The feed-forward ``LSNNCell`` 
 both the reset and the threshold jump; ``LSNNRecurrentCell`` (``lsnn_step``) detaches both
 (``z_new.detach()``): refsnn's ``detach_reset=True`` with ``detach_threshold=True``.
 
-``detach_threshold=True`` treats F7's spike as a constant: B1 loses its ``δa_{t+1}`` term,
-and nothing else changes (B6 and G6 still run: a_t depends on the parameters through
-nothing else, but ``δa`` still reaches ``β_a`` and ``a_{-1}``). Finite differences hold
-F7's spikes fixed (``layer_forward(..., s_threshold=...)``), as for the reset.
+``detach_threshold=True`` treats F7's spike as a constant: B1 loses its ``δa_{t+1}`` term
+and nothing else changes (the threshold still reads a_t, so B6 and G6 still carry δa to
+``β_a``, ``ρ_a`` and ``a_{-1}``; only the path from a_t back to the spikes that built it is
+cut). Finite differences hold F7's spikes fixed (``layer_forward(..., s_threshold=...)``),
+as for the reset.
 
 **S4. The membrane view** (``membrane_view``). refsnn's ``v_t`` is the *charged*
 membrane: the reset of step t's spike is applied at step t+1, through ``s̃_t r_{t+1}`` in
@@ -237,6 +238,13 @@ blocked a would-be spike at t+k (``ŝ_{t+k} = 1``) is told how much that spike m
 The finite differences of a detached gate hold ``G`` fixed (``layer_forward(..., gate=...)``,
 as ``s_reset`` for the reset). e-prop's ``n_refractory = n`` blocks n − 1 steps: refsnn's
 ``n_ref = n − 1``.
+
+*Continuing a run from a state* (TBPTT windows, :mod:`refsnn.learning.tbptt`). A run
+started from ``state0`` recomputes ``s_{-1}`` by S1 and knows no spikes before it, so a
+chunked run equals the unchunked one with ``init_spike="from_v0"`` (then
+``s_{-1} = f(v_{-1} − A_{-1})`` is the previous chunk's last spike, ``a`` being carried as
+a state) and ``refractory = 0``; with ``init_spike="zero"`` or a refractory gate each chunk
+starts as if the neuron had been silent.
 
 Where seed 000 is ambiguous or wrong, and what refsnn does
 -----------------------------------------------------------
