@@ -131,7 +131,13 @@ def get_builder(name):
 
 
 def build_task(name, seed=0, hidden=128, small=False) -> TaskSpec:
-    spec = get_builder(name)(seed=seed, hidden=hidden, small=small)
+    from .._validate import check_bool, check_positive_int
+    builder = get_builder(name)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    check_positive_int("hidden", hidden)
+    check_bool("small", small)
+    spec = builder(seed=seed, hidden=hidden, small=small)
     if not isinstance(spec, TaskSpec):
         raise TypeError(f"the builder of task {name!r} returned {type(spec).__name__}, not a TaskSpec")
     return spec
