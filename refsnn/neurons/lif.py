@@ -227,6 +227,9 @@ class LIFConfig:
         with ``H(0) = h0``, written as a comparison (``np.heaviside`` is about ten times
         slower in the time loop). ``out`` receives the result if given.
         """
+        if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
+            raise TypeError("LIFConfig.spike: x (= v − θ) must be a float32 or float64 numpy array, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
         if self.forward == "smooth":
             val = self.surrogate.primitive(x)
             if out is None:
@@ -289,6 +292,8 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
 
     ``rng`` must be a ``numpy.random.Generator`` or an integer seed.
     """
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
     rng = _rng(rng)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -323,6 +328,8 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
 
 def zero_state(config: LIFConfig, batch: int, dtype=np.float64):
     """The all-zero initial state ``{"v": (B, N), ...}``."""
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
     check_positive_int("batch", batch)
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
