@@ -119,7 +119,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
+from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
 
 __all__ = [
@@ -295,9 +295,7 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
     if not isinstance(config, LIFConfig):
         raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
     rng = _rng(rng)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    dtype = check_float_dtype("dtype", dtype)
     defaults = dict(alpha=0.9, theta=1.0, gamma=None, v_reset=0.0, beta=0.2, rho=0.9,
                     kappa=1.0, lam=0.8, b=0.0, w_scale=1.0, r_scale=0.5)
     unknown = set(values) - set(defaults) - {"W", "R"}
@@ -331,8 +329,7 @@ def zero_state(config: LIFConfig, batch: int, dtype=np.float64):
     if not isinstance(config, LIFConfig):
         raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
     check_positive_int("batch", batch)
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+    check_float_dtype("dtype", dtype)
     return {k: np.zeros((batch, config.n), dtype=dtype) for k in state_names(config)}
 
 
