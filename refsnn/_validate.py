@@ -18,6 +18,7 @@ __all__ = [
     "check_positive_int",
     "check_instance",
     "check_callable",
+    "check_float_dtype",
     "MAX_INT",
 ]
 
@@ -114,6 +115,17 @@ def check_positive_int(name, value, high=MAX_INT):
     if value > high:
         raise ValueError(f"{name} must be a positive integer <= {high}, got {_short(value)}")
     return int(value)
+
+
+def check_float_dtype(name, dtype):
+    """``np.float32`` or ``np.float64`` (as a dtype), from a dtype, type or string."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r} (not a NumPy dtype)") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
 
 
 def check_instance(name, value, cls, what=None):

@@ -160,8 +160,9 @@ def _central_differences(
         xi = x[idx]
 
         def diff(k):
-            hi, lo = xi + k * eps, xi - k * eps
-            step = hi - lo  # exact spacing of the two representable points
+            with np.errstate(over="ignore", invalid="ignore"):
+                hi, lo = xi + k * eps, xi - k * eps
+                step = hi - lo  # exact spacing of the two representable points
             if not math.isfinite(step):
                 raise ValueError(
                     f"`eps`={eps!r} is too large: x[{idx}] ± {k}·eps leaves the float64 range"
