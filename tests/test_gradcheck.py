@@ -524,3 +524,22 @@ def test_order_4_is_exact_for_degree_4_and_directional_order_6_too():
     res = check_gradients_directional(lambda p: f4(p["x"]), {"x": x}, {"x": exact4}, eps=0.1, order=4,
                                       rtol=1e-10, floor=1e-6)
     assert res[0].passed, res[0]
+
+
+def test_directional_screen_weights_entries_by_their_own_size():
+    """A 1e-3 relative error in a small entry next to entries a million times larger
+    (same array): unweighted, it would move a·d by 1e-9 relative and pass the screen."""
+    from refsnn.gradcheck import check_gradients_directional
+    x = np.array([0.1, 0.7, -0.4, 1.1, 0.3, 0.9])
+
+    def f(p):
+        v = p["x"]
+        return float(1e6 * np.sum(np.sin(v[:5])) + v[5] ** 3)
+
+    g = np.concatenate([1e6 * np.cos(x[:5]), [3 * x[5] ** 2]])
+    res = check_gradients_directional(f, {"x": x}, {"x": g}, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
+    assert res[0].passed, res[0]
+    wrong = g.copy()
+    wrong[5] *= 1 + 1e-3
+    res = check_gradients_directional(f, {"x": x}, {"x": wrong}, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
+    assert not res[0].passed and res[0].worst_index == (5,), res[0]
