@@ -51,7 +51,18 @@ def main():
     ap.add_argument("--epochs", type=int, default=None, help="default: the task's")
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
+    ap.add_argument("--ceilings-only", action="store_true", help="only the MLP and kNN ceilings (fast)")
     args = ap.parse_args()
+    if args.ceilings_only:
+        rows = []
+        for seed in args.seeds:
+            mlp, knn = ceilings(make_task("randman", seed, 4), seed)
+            rows.append((mlp, knn))
+            print(json.dumps(dict(seed=seed, mlp=mlp, knn=knn)), flush=True)
+        for i, name in enumerate(("MLP 128 on spike times", "5-NN on spike times")):
+            v = np.array([r[i] for r in rows])
+            print(f"{name:<36} {v.mean():7.4f} {v.std(ddof=1) if len(v) > 1 else 0.0:7.4f}")
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:

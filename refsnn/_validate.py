@@ -16,6 +16,10 @@ __all__ = [
     "check_choice",
     "check_bool",
     "check_positive_int",
+    "check_instance",
+    "check_callable",
+    "check_float_dtype",
+    "MAX_INT",
 ]
 
 
@@ -63,11 +67,21 @@ def float_array(name, a, shape=None, dtype=None, finite=True):
     return arr
 
 
+def _short(value):
+    """``repr`` of a value, shortened for huge integers (10**400 has 401 digits)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) >= 10**18:
+        return f"an integer of {len(str(abs(int(value))))} digits"
+    return repr(value)
+
+
 def real_scalar(name, x, low=None, high=None, low_open=False, high_open=False):
     """Check a finite real scalar, optionally inside an interval."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    x = float(x)
+    try:
+        x = float(x)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got {_short(x)} (beyond the float range)") from None
     if not np.isfinite(x):
         raise ValueError(f"{name} must be finite, got {x}")
     if low is not None and (x <= low if low_open else x < low):
@@ -90,7 +104,39 @@ def check_bool(name, value):
     return bool(value)
 
 
-def check_positive_int(name, value):
+# The largest size anything in refsnn accepts: NumPy's array sizes are int64.
+MAX_INT = 2**63 - 1
+
+
+def check_positive_int(name, value, high=MAX_INT):
+    """A positive integer, at most ``high`` (default 2**63 − 1: no array dimension is larger)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {_short(value)}")
+    if value > high:
+        raise ValueError(f"{name} must be a positive integer <= {high}, got {_short(value)}")
     return int(value)
+
+
+def check_float_dtype(name, dtype):
+    """``np.float32`` or ``np.float64`` (as a dtype), from a dtype, type or string."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r} (not a NumPy dtype)") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
+
+
+def check_instance(name, value, cls, what=None):
+    """``value`` must be an instance of ``cls``: TypeError naming the argument otherwise."""
+    if not isinstance(value, cls):
+        names = cls.__name__ if isinstance(cls, type) else " or ".join(c.__name__ for c in cls)
+        raise TypeError(f"{name} must be {what or 'a ' + names}, got {type(value).__name__}")
+    return value
+
+
+def check_callable(name, value, what="a callable"):
+    if not callable(value):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return value

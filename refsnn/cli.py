@@ -9,7 +9,8 @@
                       configuration with the worst relative error of each route.
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
-checkpoint that does not fit the run), 130 after Ctrl-C (a checkpoint is saved).
+checkpoint that does not fit the run or cannot be used), 3 when training diverges
+(the last good checkpoint is kept), 130 after Ctrl-C (a checkpoint is saved).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _parser():
     to.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = sub.add_parser("gradcheck", help="check every adjoint gradient against finite differences")
     g.add_argument("--json", action="store_true", help="print the rows as JSON")
-    g.add_argument("--seed", type=int, default=0, help="seed of the random problems (default 0)")
+    g.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the random problems (default 0)")
     g.add_argument("--family", action="append", metavar="NAME",
                    help="only the rows of this family, e.g. lif (repeatable; default all)")
     g.add_argument("--reset", choices=RESET_KINDS, action="append",
@@ -173,20 +174,73 @@ def _gradcheck(args):
     return 1 if failed else 0
 
 
-def _train(args):
-    from .training.train import CheckpointError, RunConfig, make_task, train
+def _check_out(out, prog):
+    """The output folder must be creatable and writable: checked before any work."""
+    if out == "":
+        return f"{prog}: error: --out must name a folder, got ''"
+    if os.path.exists(out) and not os.path.isdir(out):
+        return f"{prog}: error: --out {out!r} is a file, not a folder"
+    try:
+        os.makedirs(out, exist_ok=True)
+        import tempfile
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        return f"{prog}: error: --out {out!r} is not a writable folder: {e.strerror or e}"
+    return None
 
-    out = args.out or os.path.join("runs", args.task)
-    task = make_task(args.task, args.seed, args.hidden, args.small)
+
+# Refuse runs whose arrays would not fit: bytes of the stored trajectories and adjoints
+# of one batch plus the parameters, gradients and Adam moments.
+def _memory_needed(task, batch_size):
+    T = task.x_train.shape[1]
+    total = 0
+    for cfg in task.net.layers:
+        per_step = batch_size * cfg.n * 12            # v, s, u, c, I and the adjoints, roughly
+        weights = cfg.n * cfg.n_in + (cfg.n * cfg.n if cfg.recurrent else 0) + 12 * cfg.n
+        total += 4 * (T * per_step + 5 * weights)     # float32; params, grads, 2 moments, copy
+    return total
+
+
+def _memory_limit():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def _train(args):
+    from .training.train import CheckpointError, RunConfig, TrainingDiverged, make_task, train
+
+    out = os.path.join("runs", args.task) if args.out is None else args.out
+    err = _check_out(out, "refsnn train")
+    if err:
+        print(err, file=sys.stderr)
+        return 2
+    try:
+        task = make_task(args.task, args.seed, args.hidden, args.small)
+    except ImportError as e:
+        print(f"refsnn train: error: task {args.task!r} needs an optional dependency: {e}", file=sys.stderr)
+        return 2
     d = task.defaults
     cfg = RunConfig(task=args.task, epochs=args.epochs or d["epochs"], lr=args.lr or d["lr"],
                     batch_size=args.batch_size or d["batch_size"], clip=args.clip or d["clip"],
                     seed=args.seed, hidden=args.hidden, small=args.small)
+    need, have = _memory_needed(task, cfg.batch_size), _memory_limit()
+    if need > have:
+        gib = need // 2**30
+        gib = f"{need / 2**30:.1f}" if gib < 10**15 else f"1e{len(str(gib)) - 1}"
+        print(f"refsnn train: error: --hidden {args.hidden} with batch size {cfg.batch_size} needs about "
+              f"{gib} GiB, more than this machine's {have / 2**30:.1f} GiB of memory", file=sys.stderr)
+        return 2
     try:
         summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
     except CheckpointError as e:
         print(f"refsnn train: error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        print(f"refsnn train: stopped: {e}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
     key = "test_accuracy" if "test_accuracy" in summary else "nmse_after"
@@ -198,6 +252,10 @@ def _train(args):
 def _tour(args):
     from .tour import run_tour
 
+    err = _check_out(args.out, "refsnn tour")
+    if err:
+        print(err, file=sys.stderr)
+        return 2
     try:
         return run_tour(args.out, seed=args.seed, progress=not args.no_progress)
     except KeyboardInterrupt:

@@ -1134,3 +1134,227 @@ def test_s_threshold_override_checked():
     _, params, x, _ = setup(athr)
     with pytest.raises(ValueError, match=named("s_threshold") + " has shape"):
         layer_forward(athr, params, x, s_threshold=np.zeros((T, B, N + 1)))
+
+
+# ----------------------------------------------------------------------------
+# The fault audit of issue 12: every case gets a clear TypeError/ValueError that
+# names the argument (or a FloatingPointError naming the layer and step), promptly.
+# ----------------------------------------------------------------------------
+
+import signal  # noqa: E402
+
+from refsnn import data, gradcheck, optim, tbptt, verify  # noqa: E402
+from refsnn import train as TR  # noqa: E402
+from refsnn.network import network_backward, network_forward, unflat_params  # noqa: E402
+
+
+def _net1(**kw):
+    return Network((LIFConfig(M, N, **kw),))
+
+
+def _prompt(fn, seconds=10):
+    """Run fn; a hang fails the test instead of stalling the suite."""
+    def alarm(*_):
+        raise TimeoutError("did not return promptly")
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+_NET = _net1()
+_P = network_init(_NET, 0)
+_X = np.ones((T, B, M))
+_TRAJS = network_forward(_NET, _P, _X)
+
+
+@pytest.mark.parametrize("call, arg", [
+    (lambda: network_forward("a", _P, _X), "net"),
+    (lambda: network_init("a", 0), "net"),
+    (lambda: network_backward("a", _P), "trajs"),
+    (lambda: network_backward([1], _P), "trajs"),
+    (lambda: init_params("a", 0), "config"),
+    (lambda: zero_state("a", 2), "config"),
+    (lambda: layer_forward("a", _P[0], _X), "config"),
+    (lambda: tbptt.state_at("a", 0), "trajs"),
+    (lambda: tbptt.tbptt_gradients("a", _P, _X, lambda *a: None, 2), "net"),
+    (lambda: tbptt.tbptt_gradients(_NET, _P, _X, 3, 2), "loss_fn"),
+    (lambda: tbptt.window_gradient(_NET, _P, _X, None, 3, slice(0, T), slice(0, T)), "loss_fn"),
+    (lambda: verify.make_problem("a"), "point"),
+    (lambda: verify.check_point("a"), "point"),
+    (lambda: verify.check_smooth_twin("a"), "problem"),
+    (lambda: verify.check_piecewise("a"), "problem"),
+    (lambda: verify.check_network_smooth_twin("a", _P, _X, None, lambda t: 0), "net"),
+    (lambda: verify.check_network_smooth_twin(_NET, _P, _X, None, 3), "loss"),
+    (lambda: TR.train("a", "/tmp/never"), "cfg"),
+    (lambda: TR.evaluate("a", _P, _X, None), "task"),
+    (lambda: TR.load_checkpoint("/nonexistent.npz", "a"), "net"),
+    (lambda: TR.make_task(3), "task"),
+    (lambda: losses.spike_count_cross_entropy("a", [0]), "traj"),
+    (lambda: gradcheck.numerical_gradient(3, np.ones(2)), "`f`"),
+    (lambda: gradcheck.check_gradients(3, {"a": np.ones(2)}, {"a": np.ones(2)}), "`f`"),
+    (lambda: unflat_params("a", 1), "flat"),
+    (lambda: LIFConfig(M, N).spike("a"), "x"),
+    (lambda: LIFConfig(M, N).spike([0.5, -0.5]), "x"),
+    (lambda: LIFConfig(M, N).spike(np.array([1, -1])), "x"),
+])
+def test_wrong_type_objects_get_a_type_error_naming_the_argument(call, arg):
+    with pytest.raises(TypeError, match=mentions(arg) if not arg.startswith("`") else re.escape(arg)):
+        _prompt(call)
+
+
+def test_train_refuses_a_wrong_task_object(tmp_path):
+    cfg = TR.RunConfig(task="randman", epochs=1, lr=1e-3, batch_size=4, clip=1.0, seed=0, hidden=4)
+    with pytest.raises(TypeError, match=mentions("task")):
+        TR.train(cfg, tmp_path, task="randman", progress=False)
+    with pytest.raises(TypeError, match=mentions("log")):
+        TR.train(cfg, tmp_path, log=3, progress=False)
+
+
+@pytest.mark.parametrize("call, arg", [
+    (lambda: init_params(LIFConfig(M, N), 0, "float33"), "dtype"),
+    (lambda: network_init(_NET, 0, "foo"), "dtype"),
+    (lambda: data.randman(n_samples_per_class=2, dtype="x"), "dtype"),
+    (lambda: data.yin_yang(3, dtype="float16"), "dtype"),
+])
+def test_bad_dtype_strings(call, arg):
+    with pytest.raises((TypeError, ValueError), match=mentions(arg)):
+        call()
+
+
+@pytest.mark.parametrize("call, arg", [
+    (lambda: tbptt.windows(2**64, 4, 1), "T"),
+    (lambda: tbptt.windows(10**400, 4, 1), "T"),
+    (lambda: tbptt.windows(2**62, 4, 1), "windows"),
+    (lambda: unflat_params({}, 2**64), "n_layers"),
+    (lambda: unflat_params({}, 10**400), "n_layers"),
+    (lambda: LIFConfig(10**400, 3), "n_in"),
+    (lambda: LIFConfig(3, 2**64), "n"),
+    (lambda: data.yin_yang(10**400), "n_samples"),
+    (lambda: data.randman(n_steps=10**400, n_samples_per_class=2), "n_steps"),
+    (lambda: data.latency_encode(np.ones((2, 2)), 10**400), "n_steps"),
+    (lambda: losses.spike_count_l1(_TRAJS[0], 10**400), "strength"),
+    (lambda: surrogate("sigmoid", 10**400), "scale"),
+    (lambda: gradcheck.numerical_gradient(lambda v: 0.0, np.ones(2), eps=10**400), "eps"),
+    (lambda: zero_state(LIFConfig(M, N), 10**400), "batch"),
+])
+def test_huge_integers_are_value_errors_promptly(call, arg):
+    with pytest.raises(ValueError, match=mentions(arg) if not arg == "eps" else "eps"):
+        _prompt(call)
+
+
+def test_unflat_params_of_nothing_still_works():
+    assert unflat_params({}, 2) == [{}, {}]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_yin_yang_small_sizes(n):
+    points, labels = data.yin_yang(n, seed=n)
+    assert points.shape == (n, 4) and labels.shape == (n,)
+    assert np.all(data.yin_yang_label(points[:, 0], points[:, 1]) == labels)
+    splits = data.yin_yang_splits(sizes=(n, 1, 1))
+    assert len(splits["train"][1]) == n
+
+
+@pytest.mark.parametrize("kw, arg", [
+    (dict(r_big=1e308, r_small=1.0), "r_big"),
+    (dict(r_big=float("inf")), "r_big"),
+    (dict(r_small=1e-300), "r_small"),
+    (dict(r_small=1e-200, r_big=1e-100), "r_small"),
+    (dict(r_small=0.3, r_big=0.5), "r_small"),
+    (dict(r_small=0.0), "r_small"),
+    (dict(r_big=-1.0), "r_big"),
+])
+def test_yin_yang_radii_extremes(kw, arg):
+    with pytest.raises(ValueError, match=mentions(arg)):
+        _prompt(lambda: data.yin_yang(5, **kw))
+    with pytest.raises(ValueError, match=mentions(arg)):
+        data.yin_yang_label(0.1, 0.1, **kw)
+
+
+def test_state_at_refuses_negative_out_of_range_and_fancy_indices():
+    assert tbptt.state_at(_TRAJS, T - 1)[0]["v"].shape == (B, N)
+    with pytest.raises(ValueError, match=mentions("local_t")):
+        tbptt.state_at(_TRAJS, -1)
+    with pytest.raises(ValueError, match=mentions("local_t")):
+        tbptt.state_at(_TRAJS, T)
+    for idx in ([0], slice(0, 1), 1.0, True, np.array([0])):
+        with pytest.raises(TypeError, match=mentions("local_t")):
+            tbptt.state_at(_TRAJS, idx)
+
+
+def test_messages_name_the_argument_that_is_wrong():
+    with pytest.raises(ValueError, match=named("H")):
+        verify.make_problem(verify.grid()[0], H="a")
+    with pytest.raises(ValueError, match=named("hidden")):
+        TR.make_task("randman", hidden="a", small=True)
+    with pytest.raises(ValueError, match=named("seed")):
+        TR.make_task("randman", seed=-1, small=True)
+    with pytest.raises(ValueError, match=named("eps")):
+        _prompt(lambda: verify.check_smooth_twin(verify.make_problem(verify.grid()[0]), eps=1e136))
+    with pytest.raises(ValueError, match=named("eps")):
+        _prompt(lambda: verify.check_piecewise(verify.make_problem(verify.grid()[0]), eps=1.0))
+
+
+@pytest.mark.parametrize("order", [1, 3, 5, 8, 4.0, "4", True, None])
+def test_numerical_gradient_checks_order(order):
+    with pytest.raises(ValueError, match="order"):
+        gradcheck.numerical_gradient(lambda v: 0.0, np.ones(2), order=order)
+    with pytest.raises(ValueError, match="order"):
+        gradcheck.check_gradient(lambda v: 0.0, np.ones(2), np.zeros(2), order=order)
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-3, float("nan"), float("inf"), 10**400, 1e308, "1e-3", None])
+def test_numerical_gradient_checks_eps(eps):
+    with pytest.raises(ValueError, match="eps"):
+        gradcheck.numerical_gradient(lambda v: float(np.sum(v)), np.ones(2), eps=eps, order=6)
+
+
+@pytest.mark.parametrize("field, value", [("reset", "soft"), ("detach", 1), ("adaptation", "yes"),
+                                          ("synapse", None), ("recurrent", 0.0), ("loss", "xent")])
+def test_grid_point_validates_its_fields(field, value):
+    good = dict(reset="subtract", detach=False, adaptation=True, synapse=False, recurrent=True, loss="ce_count")
+    with pytest.raises((TypeError, ValueError), match=re.escape(f"GridPoint.{field}")):
+        verify.GridPoint(**{**good, field: value})
+
+
+def test_global_norm_does_not_overflow_and_clipping_keeps_the_direction():
+    g = {"a": np.full(4, 1e308), "b": np.array([-1e308, 3.0])}
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert optim.global_norm({"a": np.array([1e308, 1e308])}) == pytest.approx(np.sqrt(2) * 1e308)
+        assert optim.global_norm(g) == np.inf              # √5·1e308 is past the float64 range
+        clipped, norm = optim.clip_by_global_norm(g, 1.0)
+    assert norm == np.inf
+    np.testing.assert_allclose(clipped["a"], np.full(4, 1 / np.sqrt(5)), rtol=1e-15)
+    np.testing.assert_allclose(clipped["b"], [-1 / np.sqrt(5), 3e-308 / np.sqrt(5)], rtol=1e-12)
+    assert optim.global_norm(clipped) == pytest.approx(1.0, rel=1e-15)
+    clipped, _ = optim.clip_by_global_norm({"w": np.array([1e308, -1e308], np.float64)}, 1e-3)
+    np.testing.assert_allclose(clipped["w"], [1e-3 / np.sqrt(2), -1e-3 / np.sqrt(2)], rtol=1e-15)
+
+
+def test_forward_overflow_names_the_layer_and_step():
+    net = Network((LIFConfig(M, N), LIFConfig(N, N, reset="none", spiking=False)))
+    p = network_init(net, 0)
+    p[0]["W"][:] = 1e307                                     # finite, but the membrane overflows
+    p[0]["alpha"][:] = 0.99
+    p[0]["gamma"][:] = 0.0
+    with pytest.raises(FloatingPointError, match=r"layer 0 .*step t = \d+"):
+        network_forward(net, p, np.ones((50, B, M)))
+    # float32, α = λ = ρ = 1 over 10,000 steps with large weights: the same clear error
+    net32 = Network((LIFConfig(M, N, reset="none", synapse=True, adaptation=True),))
+    p32 = network_init(net32, 0, np.float32, [dict(alpha=1.0, lam=1.0, rho=1.0, w_scale=1e33)])
+    with pytest.raises(FloatingPointError, match=r"layer 0 .*step t = \d+.*float32"):
+        network_forward(net32, p32, np.ones((10_000, 2, M), np.float32))
+
+
+def test_backward_overflow_names_the_layer_and_step():
+    net = Network((LIFConfig(M, N, surrogate=surrogate("sigmoid", 4.0), reset="none", spiking=False),))
+    p = network_init(net, 0)
+    p[0]["alpha"][:] = 0.99
+    trajs = network_forward(net, p, np.ones((30, B, M)))
+    dv = np.full((30, B, N), 1e307)                          # finite partials whose sum overflows
+    with pytest.raises(FloatingPointError, match=r"layer 0 .*(step t = \d+|parameter gradients)"):
+        network_backward(trajs, p, None, [dv])

@@ -502,3 +502,44 @@ def test_directional_inadmissible_points_are_split_and_skipped():
 
     res = check_gradients_directional(f, x, {"v": 2 * x["v"]}, eps=1e-3, order=4, with_ok=True)
     assert res[0].passed and res[0].n_checked == 3 and res[0].n_skipped == 1
+
+
+def test_order_4_is_exact_for_degree_4_and_directional_order_6_too():
+    """Order 4, (8 a_1 − a_2)/12h, is exact for degree ≤ 4 (error h⁴ f⁽⁵⁾/30). The
+    directional screen uses the same weights along a direction: at h = 0.1 on a
+    degree-6 polynomial only exact weights pass rtol 1e-10."""
+    from refsnn.gradcheck import check_gradients_directional
+    c4 = np.array([0.3, -1.2, 0.7, 0.5, -0.4])
+    f4 = lambda v: float(sum(np.sum(c4[k] * v ** k) for k in range(5)))   # noqa: E731
+    x = np.array([0.4, -0.9, 1.3])
+    exact4 = sum(k * c4[k] * x ** (k - 1) for k in range(1, 5))
+    np.testing.assert_allclose(numerical_gradient(f4, x, eps=0.1, order=4), exact4, rtol=1e-11, atol=1e-12)
+    c6 = np.array([0.3, -1.2, 0.7, 0.5, -0.4, 0.25, 0.6])
+    f6 = lambda p: float(sum(np.sum(c6[k] * p["x"] ** k) for k in range(7)))   # noqa: E731
+    exact6 = sum(k * c6[k] * x ** (k - 1) for k in range(1, 7))
+    for order, ok in ((6, True), (4, False)):
+        res = check_gradients_directional(f6, {"x": x}, {"x": exact6}, eps=0.1, order=order, rtol=1e-10,
+                                          floor=1e-6)
+        assert res[0].passed is ok, (order, res[0])
+    res = check_gradients_directional(lambda p: f4(p["x"]), {"x": x}, {"x": exact4}, eps=0.1, order=4,
+                                      rtol=1e-10, floor=1e-6)
+    assert res[0].passed, res[0]
+
+
+def test_directional_screen_weights_entries_by_their_own_size():
+    """A 1e-3 relative error in a small entry next to entries a million times larger
+    (same array): unweighted, it would move a·d by 1e-9 relative and pass the screen."""
+    from refsnn.gradcheck import check_gradients_directional
+    x = np.array([0.1, 0.7, -0.4, 1.1, 0.3, 0.9])
+
+    def f(p):
+        v = p["x"]
+        return float(1e6 * np.sum(np.sin(v[:5])) + v[5] ** 3)
+
+    g = np.concatenate([1e6 * np.cos(x[:5]), [3 * x[5] ** 2]])
+    res = check_gradients_directional(f, {"x": x}, {"x": g}, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
+    assert res[0].passed, res[0]
+    wrong = g.copy()
+    wrong[5] *= 1 + 1e-3
+    res = check_gradients_directional(f, {"x": x}, {"x": wrong}, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
+    assert not res[0].passed and res[0].worst_index == (5,), res[0]

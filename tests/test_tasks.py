@@ -46,3 +46,19 @@ def test_custom_kind_drives_the_loop(monkeypatch):
     params = T.network_init(task.net, np.random.default_rng(0), np.float64, task.init)
     _, acc = T.evaluate(task, params, task.x_test, task.y_test)
     assert seen and 0 <= acc <= 1
+
+
+def test_yinyang_task_uses_the_published_splits():
+    from refsnn import data
+    t = tasks.build_yinyang(seed=5, hidden=4)
+    s = data.yin_yang_splits()
+    assert len(t.y_train) == 5000 and len(t.y_test) == 1000
+    np.testing.assert_array_equal(t.y_train, s["train"][1])
+    np.testing.assert_array_equal(t.y_test, s["test"][1])
+    np.testing.assert_array_equal(t.x_test, data.latency_encode(s["test"][0], 60, bias=True))
+
+
+def test_randman_task_is_the_unsaturated_benchmark_setting():
+    t = tasks.build_randman(seed=0, hidden=4, small=True)
+    assert t.x_train.shape[1:] == (100, 20) and set(np.unique(t.y_train)) == set(range(10))
+    assert tasks.RANDMAN_DIM == 3

@@ -59,13 +59,26 @@ def _check_x(x: Any, argname: str) -> None:
         raise ValueError(f"`{argname}` must be finite; non-finite entry at index {bad}")
 
 
+def _check_order(order: Any) -> int:
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) or order not in (2, 4, 6):
+        raise ValueError(f"`order` must be the integer 2, 4 or 6, got {order!r}")
+    return int(order)
+
+
+def _as_float(value: Any, argname: str, what: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"`{argname}` must be {what}, got an integer beyond the float range") from None
+
+
 def _check_positive(value: Any, argname: str) -> float:
     """Return `value` as a float if it is a finite real number > 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, float, np.integer, np.floating)
     ):
         raise ValueError(f"`{argname}` must be a finite real number > 0, got {value!r}")
-    v = float(value)
+    v = _as_float(value, argname, "a finite real number > 0")
     if not (math.isfinite(v) and v > 0.0):
         raise ValueError(f"`{argname}` must be a finite real number > 0, got {value!r}")
     return v
@@ -77,7 +90,7 @@ def _check_nonnegative(value: Any, argname: str) -> float:
         value, (int, float, np.integer, np.floating)
     ):
         raise ValueError(f"`{argname}` must be a finite real number >= 0, got {value!r}")
-    v = float(value)
+    v = _as_float(value, argname, "a finite real number >= 0")
     if not (math.isfinite(v) and v >= 0.0):
         raise ValueError(f"`{argname}` must be a finite real number >= 0, got {value!r}")
     return v
@@ -141,15 +154,19 @@ def _central_differences(
 
     Entries not in `indices` are NaN.  `x` is never passed to `f`.
     """
-    if order not in (2, 4, 6):
-        raise ValueError(f"`order` must be 2, 4 or 6, got {order!r}")
+    order = _check_order(order)
     out = np.full(x.shape, np.nan, dtype=np.float64)
     for idx in indices:
         xi = x[idx]
 
         def diff(k):
-            hi, lo = xi + k * eps, xi - k * eps
-            step = hi - lo  # exact spacing of the two representable points
+            with np.errstate(over="ignore", invalid="ignore"):
+                hi, lo = xi + k * eps, xi - k * eps
+                step = hi - lo  # exact spacing of the two representable points
+            if not math.isfinite(step):
+                raise ValueError(
+                    f"`eps`={eps!r} is too large: x[{idx}] ± {k}·eps leaves the float64 range"
+                )
             if step == 0.0:
                 raise ValueError(
                     f"`eps`={eps!r} is below the float64 resolution of x at index {idx} "
@@ -214,8 +231,11 @@ def numerical_gradient(
     FloatingPointError
         If `f` returns a non-finite value; the message names the index.
     """
+    if not callable(f):
+        raise TypeError(f"`f` must be a callable f(x) -> float, got {type(f).__name__}")
     _check_x(x, "x")
     eps = _check_positive(eps, "eps")
+    order = _check_order(order)
     base = x.copy()
     return _central_differences(f, base, eps, np.ndindex(base.shape), order)
 
@@ -394,8 +414,11 @@ def _check_one(
     gname: str,
     mname: str,
 ) -> GradcheckResult:
+    if not callable(f):
+        raise TypeError(f"`f` must be a callable, got {type(f).__name__}")
     _check_x(x, xname)
     eps = _check_positive(eps, "eps")
+    order = _check_order(order)
     rtol = _check_nonnegative(rtol, "rtol")
     floor = _check_positive(floor, "floor")
     a = _as_real_float64(analytic, gname)
@@ -525,6 +548,8 @@ def check_gradients(
         Missing or extra names in `grads`, unknown names in `masks`, plus
         the errors of `check_gradient`.
     """
+    if not callable(f):
+        raise TypeError(f"`f` must be a callable f(params_dict) -> float, got {type(f).__name__}")
     if not isinstance(params, Mapping):
         raise TypeError(f"`params` must be a mapping, got {type(params).__name__}")
     if not isinstance(grads, Mapping):
@@ -684,8 +709,9 @@ def check_gradients_directional(
     ``screen`` (≤ 1) tightens the group test: a group of n entries must agree to
     ``screen·rtol/√n`` relative, so a wrong entry cannot hide among correct ones.
     """
-    if order not in _STENCIL:
-        raise ValueError(f"`order` must be 2, 4 or 6, got {order!r}")
+    order = _check_order(order)
+    if not callable(f):
+        raise TypeError(f"`f` must be a callable, got {type(f).__name__}")
     if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
         raise TypeError("`params` and `grads` must be mappings")
     eps = _check_positive(eps, "eps")

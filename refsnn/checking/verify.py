@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .. import losses as L
+from .._validate import check_callable, check_instance, check_positive_int, real_scalar
 from .families import Family
 from .gradcheck import check_gradients, check_gradients_directional
 from ..neurons.lif import LIFConfig, RESET_KINDS, param_names, piecewise_linear, smooth_twin, state_names
@@ -64,6 +65,19 @@ def _directional(flag):
     return DIRECTIONAL if flag is None else bool(flag)
 
 
+# A finite-difference step must be a small perturbation: parameters are O(1) here, and
+# a step beyond this would leave every parameter's valid range (e.g. α in [0, 1]).
+MAX_EPS = 0.1
+
+
+def _check_route_args(eps, rtol, floor):
+    eps = real_scalar("eps", eps, low=0, low_open=True)
+    if eps > MAX_EPS:
+        raise ValueError(f"eps must be a small step in (0, {MAX_EPS}], got {eps:g}")
+    real_scalar("rtol", rtol, low=0)
+    real_scalar("floor", floor, low=0, low_open=True)
+
+
 @dataclass(frozen=True)
 class GridPoint:
     """One configuration of the verification grid (item 8 of the core issue)."""
@@ -74,6 +88,15 @@ class GridPoint:
     synapse: bool
     recurrent: bool
     loss: str
+
+    def __post_init__(self):
+        if self.reset not in RESET_KINDS:
+            raise ValueError(f"GridPoint.reset must be one of {RESET_KINDS}, got {self.reset!r}")
+        for f in ("detach", "adaptation", "synapse", "recurrent"):
+            if not isinstance(getattr(self, f), (bool, np.bool_)):
+                raise TypeError(f"GridPoint.{f} must be True or False, got {getattr(self, f)!r}")
+        if self.loss not in L.LOSS_NAMES:
+            raise ValueError(f"GridPoint.loss must be one of {L.LOSS_NAMES}, got {self.loss!r}")
 
     @property
     def name(self):
@@ -148,6 +171,9 @@ def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3, ext
     every layer that has them. Without them the problem is the core grid's, drawn
     from the same random numbers.
     """
+    check_instance("point", point, GridPoint, "a refsnn.verify.GridPoint")
+    for name, value in (("T", T), ("B", B), ("M", M), ("H", H), ("K", K)):
+        check_positive_int(name, value, high=10**6)
     rng = np.random.default_rng(seed)
     sg = sg or surrogate("sigmoid", 4.0)
     extra = dict(extra or {})
@@ -263,6 +289,9 @@ def check_network_smooth_twin(net, params, x, state0, loss, eps=EPS, rtol=RTOL, 
     each array along one random direction (drawn from ``seed``) and checks entry by
     entry only where that fails.
     """
+    check_instance("net", net, Network, "a refsnn.network.Network")
+    check_callable("loss", loss, "a callable loss(trajs) -> (value, ds_list, dv_list)")
+    _check_route_args(eps, rtol, floor)
     twin = Network(tuple(smooth_twin(c) if c.spiking else c for c in net.layers))
     trajs = network_forward(twin, params, x, state0)
     value, ds, dv = loss(trajs)
@@ -278,6 +307,7 @@ def check_network_smooth_twin(net, params, x, state0, loss, eps=EPS, rtol=RTOL, 
 
 def check_smooth_twin(problem, eps=EPS, rtol=RTOL, floor=FLOOR, directional=None, seed=0):
     """Route (a) on a grid problem (see :func:`check_network_smooth_twin`)."""
+    check_instance("problem", problem, Problem, "a refsnn.verify.Problem (from make_problem)")
     return check_network_smooth_twin(problem.net, problem.params, problem.x, problem.state0, problem.loss,
                                      eps=eps, rtol=rtol, floor=floor, directional=directional, seed=seed)
 
@@ -289,6 +319,8 @@ def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR, directio
     Directional (default :data:`DIRECTIONAL`): a group of entries is perturbed together;
     a group whose stencil flips a spike is halved, down to single entries, and a single
     entry that flips one is skipped, exactly as in the per-entry scan."""
+    check_instance("problem", problem, Problem, "a refsnn.verify.Problem (from make_problem)")
+    _check_route_args(eps, rtol, floor)
     net = Network(tuple(piecewise_linear(c) if c.spiking else c for c in problem.net.layers))
     prob = _with_net(problem, net)
     value, grads, trajs = adjoint(prob, probe=True)
@@ -346,6 +378,7 @@ def _worst(results):
 
 def check_point(point: GridPoint, seed=0, rtol=RTOL, problem=None) -> PointReport:
     """Run both routes on one grid point (on ``problem``, by default ``make_problem(point, seed)``)."""
+    check_instance("point", point, GridPoint, "a refsnn.verify.GridPoint")
     problem = make_problem(point, seed) if problem is None else problem
     smooth = check_smooth_twin(problem, rtol=rtol, seed=seed)
     piece = check_piecewise(problem, rtol=rtol, seed=seed)

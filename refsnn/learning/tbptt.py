@@ -37,9 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_positive_int, float_array
-from ..neurons.lif import state_names
+from .._validate import check_callable, check_instance, check_positive_int, float_array
+from ..neurons.lif import Trajectory, state_names
 from ..neurons.network import Network, network_backward, network_forward
+
+# More windows than this is no sequence that fits in memory: refused, not looped over.
+MAX_WINDOWS = 10**8
 
 __all__ = ["windows", "window_gradient", "tbptt_gradients", "TBPTTResult", "per_step_membrane_loss",
            "state_at"]
@@ -51,6 +54,10 @@ def windows(T, K, O):
     K = check_positive_int("K", K)
     if isinstance(O, bool) or not isinstance(O, (int, np.integer)) or not 0 <= O < K:
         raise ValueError(f"O (the overlap) must be an integer with 0 <= O < K = {K}, got {O!r}")
+    n_windows = 1 + max(0, -(-(T - K) // (K - O)))
+    if n_windows > MAX_WINDOWS:
+        raise ValueError(f"T = {T}, K = {K}, O = {O} make {n_windows} windows, more than {MAX_WINDOWS}; "
+                         "expected T of a sequence that fits in memory (or a larger K)")
     out = []
     t0, counted_until = 0, 0
     while counted_until < T:
@@ -62,7 +69,18 @@ def windows(T, K, O):
 
 
 def state_at(trajs, local_t):
-    """Per-layer state dicts ``{"v", "u", "c"}`` at local step ``local_t`` of a window."""
+    """Per-layer state dicts ``{"v", "u", "c"}`` at local step ``local_t`` of a window.
+
+    ``local_t`` is an integer in ``[0, T)``; negative (from-the-end) and fancy indices
+    are refused, so a wrong step cannot silently pick another state."""
+    if not isinstance(trajs, (list, tuple)) or not trajs or not all(isinstance(t, Trajectory) for t in trajs):
+        raise TypeError(f"trajs must be a non-empty list of refsnn.lif.Trajectory (one per layer), got "
+                        f"{type(trajs).__name__}")
+    T = trajs[0].v.shape[0]
+    if isinstance(local_t, (bool, np.bool_)) or not isinstance(local_t, (int, np.integer)):
+        raise TypeError(f"local_t must be an integer step, got {type(local_t).__name__}")
+    if not 0 <= local_t < T:
+        raise ValueError(f"local_t must lie in [0, {T}) (the window's steps), got {local_t}")
     return [{k: getattr(tr, k)[local_t].copy() for k in state_names(tr.config)} for tr in trajs]
 
 
@@ -71,6 +89,8 @@ def window_gradient(net: Network, params, x_window, state0, loss_fn, window, cou
 
     Returns ``(value, param_grads, trajs)``.
     """
+    check_instance("net", net, Network, "a refsnn.network.Network")
+    check_callable("loss_fn", loss_fn, "a callable loss_fn(trajs, window, counted)")
     trajs = network_forward(net, params, x_window, state0)
     value, ds, dv = loss_fn(trajs, window, counted)
     g = network_backward(trajs, params, ds, dv)      # g.state0 is dropped: rule 2
@@ -87,6 +107,8 @@ class TBPTTResult:
 
 def tbptt_gradients(net: Network, params, x, loss_fn, K, O=0, state0=None) -> TBPTTResult:
     """Truncated-BPTT gradient of a per-step loss over ``x`` ``(T, B, M)``; see the module docstring."""
+    check_instance("net", net, Network, "a refsnn.network.Network")
+    check_callable("loss_fn", loss_fn, "a callable loss_fn(trajs, window, counted)")
     x = float_array("x", x, (None, None, net.layers[0].n_in))
     T = x.shape[0]
     state = state0

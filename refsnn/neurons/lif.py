@@ -287,7 +287,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._validate import check_bool, check_choice, check_positive_int, float_array, real_scalar
+from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
 from .lif_fused import backward_fused, covers
 
@@ -455,6 +455,9 @@ class LIFConfig:
         with ``H(0) = h0``, written as a comparison (``np.heaviside`` is about ten times
         slower in the time loop). ``out`` receives the result if given.
         """
+        if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
+            raise TypeError("LIFConfig.spike: x (= v − θ) must be a float32 or float64 numpy array, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
         if self.forward == "smooth":
             val = self.surrogate.primitive(x)
             if out is None:
@@ -549,10 +552,10 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
 
     ``rng`` must be a ``numpy.random.Generator`` or an integer seed.
     """
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
     rng = _rng(rng)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    dtype = check_float_dtype("dtype", dtype)
     defaults = dict(alpha=0.9, theta=1.0, gamma=None, v_reset=0.0, beta=0.2, rho=0.9,
                     kappa=1.0, lam=0.8, b=0.0, beta_a=0.2, rho_a=0.95, w_scale=1.0, r_scale=0.5)
     unknown = set(values) - set(defaults) - {"W", "R"}
@@ -585,9 +588,10 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
 
 def zero_state(config: LIFConfig, batch: int, dtype=np.float64):
     """The all-zero initial state ``{"v": (B, N), ...}``."""
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
     check_positive_int("batch", batch)
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+    check_float_dtype("dtype", dtype)
     return {k: np.zeros((batch, config.n), dtype=dtype) for k in state_names(config)}
 
 

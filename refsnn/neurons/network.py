@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lif import LIFConfig, _rng, init_params, layer_backward, layer_forward
+from .._validate import check_instance, check_positive_int
+from .lif import LIFConfig, Trajectory, _rng, init_params, layer_backward, layer_forward
+
+# No network has more layers than this; a larger n_layers is refused, not allocated.
+MAX_LAYERS = 10**6
 
 __all__ = ["Network", "NetworkGradients", "network_init", "network_forward", "network_backward",
            "flat_params", "unflat_params"]
@@ -47,6 +51,7 @@ class Network:
 
 def network_init(net: Network, rng, dtype=np.float64, per_layer=None):
     """Parameter dicts for every layer; ``per_layer[l]`` is a dict of keyword values."""
+    check_instance("net", net, Network, "a refsnn.network.Network")
     rng = _rng(rng)  # one generator for all layers: an integer seed must not restart per layer
     per_layer = per_layer or [{}] * len(net.layers)
     if len(per_layer) != len(net.layers):
@@ -65,7 +70,11 @@ def _per_layer(name, value, n):
 def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=None, s_threshold=None):
     """Run every layer; returns the list of :class:`~refsnn.lif.Trajectory`.
     ``s_reset[l]``, ``gate[l]`` and ``s_threshold[l]`` are layer l's overrides (see
-    ``layer_forward``)."""
+    ``layer_forward``).
+
+    A value that overflows to inf/NaN (with finite inputs and parameters) raises
+    FloatingPointError naming the layer, the variable and the first such step."""
+    check_instance("net", net, Network, "a refsnn.network.Network")
     n = len(net.layers)
     params = _per_layer("params", params, n)
     state0 = _per_layer("state0", state0, n)
@@ -112,7 +121,12 @@ class NetworkGradients:
 
 
 def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
-    """Backward through the stack. ``ds[l]``, ``dv[l]``: direct partials of layer l (or None)."""
+    """Backward through the stack. ``ds[l]``, ``dv[l]``: direct partials of layer l (or None).
+
+    An adjoint that overflows raises FloatingPointError naming the layer and the step."""
+    if not isinstance(trajs, (list, tuple)) or not trajs or not all(isinstance(t, Trajectory) for t in trajs):
+        raise TypeError("trajs must be the non-empty list of refsnn.lif.Trajectory that network_forward "
+                        f"returns, got {type(trajs).__name__}")
     n = len(trajs)
     ds = _per_layer("ds", ds, n)
     dv = _per_layer("dv", dv, n)
@@ -144,8 +158,13 @@ def flat_params(params) -> dict:
 
 def unflat_params(flat, n_layers) -> list:
     """Inverse of :func:`flat_params`."""
+    if not isinstance(flat, dict):
+        raise TypeError(f"flat must be a dict of 'L<l>.<name>' -> array, got {type(flat).__name__}")
+    n_layers = check_positive_int("n_layers", n_layers, high=MAX_LAYERS)
     out = [{} for _ in range(n_layers)]
     for key, val in flat.items():
+        if not isinstance(key, str) or "." not in key:
+            raise ValueError(f"flat parameter key {key!r} is not of the form 'L<l>.<name>'")
         layer, name = key.split(".", 1)
         if not (layer.startswith("L") and layer[1:].isdigit() and int(layer[1:]) < n_layers):
             raise ValueError(f"flat parameter key {key!r} does not name a layer L0..L{n_layers - 1}")

@@ -350,13 +350,26 @@ def train_test_split(X, y, test_fraction=0.2, seed=0):
 YIN_YANG_CLASSES = ("yin", "yang", "dot")
 
 
+# Radii limits: (2R)² must be a finite float, and the dots (area 2πr² of the square's
+# 4R²) must be large enough for rejection sampling to find them: r ≥ 1e-3·R accepts
+# about one draw in 600 000.
+YIN_YANG_MAX_R = 1e150
+YIN_YANG_MIN_RATIO = 1e-3
+
+
 def _check_radii(r_small, r_big):
     r_big = real_scalar("r_big", r_big, low=0, low_open=True)
     r_small = real_scalar("r_small", r_small, low=0, low_open=True)
+    if r_big > YIN_YANG_MAX_R:
+        raise ValueError(f"r_big must be <= {YIN_YANG_MAX_R:g} (the square (2 r_big)² must be a finite "
+                         f"float), got {r_big}")
     if not r_small < r_big / 2:
         raise ValueError(
             f"r_small must be < r_big / 2 = {r_big / 2} (a dot must fit inside its lobe), got {r_small}"
         )
+    if r_small < YIN_YANG_MIN_RATIO * r_big:
+        raise ValueError(f"r_small must be >= {YIN_YANG_MIN_RATIO:g}·r_big = {YIN_YANG_MIN_RATIO * r_big:g}: "
+                         f"smaller dots cannot be rejection-sampled in reasonable time, got {r_small}")
     return r_small, r_big
 
 
@@ -447,6 +460,8 @@ def yin_yang(n_samples, r_small=0.1, r_big=0.5, seed=0, dtype=np.float64):
     for c in range(3):
         where = np.flatnonzero(goals == c)
         need = where.size
+        if need == 0:          # small n_samples: a class may not occur
+            continue
         got = []
         have = 0
         accept = area[c] / square

@@ -131,7 +131,13 @@ def get_builder(name):
 
 
 def build_task(name, seed=0, hidden=128, small=False) -> TaskSpec:
-    spec = get_builder(name)(seed=seed, hidden=hidden, small=small)
+    from .._validate import check_bool, check_positive_int
+    builder = get_builder(name)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    check_positive_int("hidden", hidden)
+    check_bool("small", small)
+    spec = builder(seed=seed, hidden=hidden, small=small)
     if not isinstance(spec, TaskSpec):
         raise TypeError(f"the builder of task {name!r} returned {type(spec).__name__}, not a TaskSpec")
     return spec
@@ -217,11 +223,16 @@ def build_randman(seed=0, hidden=128, small=False, dim_manifold=RANDMAN_DIM):
 
 
 def build_yinyang(seed=0, hidden=128, small=False):
+    """The published splits (data.yin_yang_splits: 5000 train / 1000 validation / 1000
+    test, seeds 42 / 41 / 40); ``seed`` seeds the initialisation and batch order only.
+    ``small`` takes the first 1000 training and 300 test samples. The validation split
+    is not used for training or for the reported score."""
     from . import data
     T = 60
-    n_train, n_test = (1000, 300) if small else (5000, 1000)
-    p_tr, y_tr = data.yin_yang(n_train, seed=seed)
-    p_te, y_te = data.yin_yang(n_test, seed=seed + 10_000)
+    splits = data.yin_yang_splits()
+    (p_tr, y_tr), (p_te, y_te) = splits["train"], splits["test"]
+    if small:
+        p_tr, y_tr, p_te, y_te = p_tr[:1000], y_tr[:1000], p_te[:300], y_te[:300]
     x_tr = data.latency_encode(p_tr, T, bias=True)
     x_te = data.latency_encode(p_te, T, bias=True)
     net = _classifier(x_tr.shape[2], hidden, 3)

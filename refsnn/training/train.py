@@ -78,6 +78,8 @@ def _score(task, trajs, y):
 
 def evaluate(task, params, X, y, batch_size=256):
     """Mean loss and accuracy (classification) or normalised MSE (regression) on a data set."""
+    if not isinstance(task, TaskSpec):
+        raise TypeError(f"task must be a TaskSpec (from make_task), got {type(task).__name__}")
     total_loss, total_score, n = 0.0, 0.0, 0
     for xb, yb in data.batches(X, y, batch_size, shuffle=False):
         trajs = network_forward(task.net, params, xb.astype(params[0]["W"].dtype))
@@ -186,6 +188,8 @@ def load_checkpoint(path, net: Network):
     data), meta that is not a JSON object with the keys and counts of a refsnn
     checkpoint, parameters of the wrong names, shapes or dtype or with NaN/inf, or an
     optimiser state that does not fit the parameters."""
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a refsnn.network.Network, got {type(net).__name__}")
     where = f"checkpoint {path}"
     try:
         z = np.load(path, allow_pickle=False)
@@ -281,6 +285,12 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
     checkpoint (the end of the last finished epoch) is kept, and ``summary.json``
     records where it diverged.
     """
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"cfg must be a refsnn.train.RunConfig, got {type(cfg).__name__}")
+    if task is not None and not isinstance(task, TaskSpec):
+        raise TypeError(f"task must be a TaskSpec (from make_task) or None, got {type(task).__name__}")
+    if not callable(log):
+        raise TypeError(f"log must be a callable like print, got {type(log).__name__}")
     os.makedirs(out_dir, exist_ok=True)
     remove_stale_temporaries(out_dir)
     task = task or make_task(cfg.task, cfg.seed, cfg.hidden, cfg.small)
