@@ -273,8 +273,13 @@ class OracleNet:
             return y
         return x
 
-    def forward(self, x, twin=None, s_reset=None) -> Run:
-        """Run the network on ``x`` ``(T, B, n_in)``; ``twin`` is None, "smooth" or "piecewise"."""
+    def forward(self, x, twin=None, s_reset=None, s_view=None) -> Run:
+        """Run the network on ``x`` ``(T, B, n_in)``; ``twin`` is None, "smooth" or "piecewise".
+
+        ``s_reset[l]`` holds layer l's reset spikes fixed (:func:`refsnn.neurons.lif.layer_forward`)
+        and ``s_view[l]`` the spikes of a detached post-reset view: finite differences of a
+        detached reset differentiate with both held at their nominal values.
+        """
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[2] != self._net.layers[0].n_in:
             raise PresetError(f"x has shape {x.shape}; expected (T, B, {self._net.layers[0].n_in})")
@@ -295,7 +300,8 @@ class OracleNet:
                 lm.check_run(lm.peer, tr)
             trajs.append(tr)
             spikes.append(_shift(tr.s, lm.spike_shift))
-            mems.append(_shift(_view_value(view, lm.peer, tr), view.shift))
+            sv = None if s_view is None else s_view[l]
+            mems.append(_shift(_view_value(view, lm.peer, tr, sv), view.shift))
             inp = tr.s
         return Run(trajs, spikes, mems, x)
 
@@ -379,12 +385,12 @@ def _zero_initial_spike(cfg, p, tr, g, gp):
     gp["theta"] = gp["theta"] + (sg0 * g.ds_init).sum(axis=0)
 
 
-def _view_value(view: View, peer, tr):
+def _view_value(view: View, peer, tr, s_fixed=None):
     if view.kind == "pre":
         return tr.v
     if view.kind == "adaptive":          # e-prop ALIF: v = ṽ + β a (theta_value holds β)
         return tr.v + view.theta_value * tr.u
-    s = tr.s
+    s = tr.s if s_fixed is None else s_fixed
     if view.kind == "post_subtract":
         return tr.v - s * view.theta_of(peer, tr.v.shape[2])
     return (1.0 - s) * tr.v + s * view.v_reset_of(peer, tr.v.shape[2])
