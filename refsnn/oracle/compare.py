@@ -186,28 +186,44 @@ class Report:
 def load(path):
     """The .npz as a dict of arrays (never unpickling); :class:`BadInput` names what is wrong."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise BadInput(f"{path} is a single .npy array, not an .npz archive of named arrays")
-            out = {}
-            for k in z.files:
-                try:
-                    out[k] = z[k]
-                except ValueError as exc:
-                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                        raise BadInput(f"{path}: entry {k!r} holds pickled Python objects; refsnn never "
-                                       "unpickles. Save plain arrays and strings (np.savez(..., preset=np.str_(...)))"
-                                       ) from None
-                    raise BadInput(f"{path}: entry {k!r} cannot be read ({exc})") from None
-            return out
-    except BadInput:
-        raise
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path} is a directory, not an .npz file") from None
+    except OSError as exc:
+        raise BadInput(f"{path} cannot be read ({exc})") from None
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+        what = "a pickle; refsnn never unpickles" if head[:1] == b"\x80" else "not a readable .npz archive"
+        raise BadInput(f"{path} is {what}. Save the arrays with np.savez(path, **arrays)")
+    try:
+        z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BadInput(f"{path} is a directory, not an .npz file") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        if "allow_pickle" in str(exc):
+            raise BadInput(f"{path} is a pickled .npy array; refsnn never unpickles. Save an .npz of plain "
+                           "arrays") from None
         raise BadInput(f"{path} is not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+    if not hasattr(z, "files"):
+        raise BadInput(f"{path} is a single .npy array, not an .npz archive of named arrays")
+    out = {}
+    with z:
+        for k in z.files:
+            try:
+                out[k] = z[k]
+            except ValueError as exc:
+                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                    raise BadInput(f"{path}: entry {k!r} holds pickled Python objects; refsnn never "
+                                   "unpickles. Save plain arrays and strings (np.savez(..., preset=np.str_(...)))"
+                                   ) from None
+                raise BadInput(f"{path}: entry {k!r} cannot be read ({exc})") from None
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise BadInput(f"{path}: entry {k!r} cannot be read ({type(exc).__name__}: {exc})") from None
+    return out
 
 
 def _string(d, key, required=True):
