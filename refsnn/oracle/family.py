@@ -11,11 +11,10 @@ membranes) as the function:
 (b) piecewise-linear regime: Heaviside spikes, true zero derivative, coordinates whose
     perturbation flips a spike skipped.
 
-Detached resets (and detached post-reset views) are differentiated with their spikes held
-at the nominal values, as in verify. The routes run with refsnn's own initial spike
-(``Overrides(from_v0=True)``): in the smooth twin ``s_{-1} = F(v_{-1} − θ)`` is not 0, so
-the peers' zero initial spike is not a smooth function of the membrane; that correction is
-checked against the real libraries in ``tests/test_peers.py``.
+Detached resets (and so detached post-reset membranes) are differentiated with their
+reset spikes held at the nominal values, as in verify. The refsnn switches the presets
+stand on (``init_spike``, ``membrane_view``, ``adaptive_threshold``, shared parameters) are
+on the grid themselves (family ``lif-switches``).
 """
 
 from __future__ import annotations
@@ -114,7 +113,7 @@ def make_net(point: PresetPoint, seed=0, T=6, B=2, M=3, H=3, K=2):
     else:
         layers = [{"w1": W(M, H, 2.5).T.copy() * 0.5}, {"w2": W(K, H).T.copy()}]
         layers[0]["w1"] = rng.normal(0, 0.8, (M, H))
-    net = P.build(pre, layers, overrides=P.Overrides(from_v0=True), **kw)
+    net = P.build(pre, layers, **kw)
     x = rng.normal(0.6, 1.0, (T, B, M))
     probes = [rng.normal(size=(T, B, c.n)) for c in net.net.layers] + [rng.normal(size=(T, B, K))]
     return net, x, probes
@@ -139,10 +138,9 @@ def _adjoint_checks(net, x, probes, twin, eps, rtol, masks_fn=None):
     g = net.backward(run, a_s, a_v)
     value = _loss(run, probes)
     frozen = [tr.reset_spikes() if tr.config.detach_reset else None for tr in run.trajs]
-    s_view = [tr.s if not v.attached else None for tr, v in zip(run.trajs, net._views)]
 
     def fwd(flat):
-        return net.with_peer_params(flat).forward(flat["x"], twin=twin, s_reset=frozen, s_view=s_view)
+        return net.with_peer_params(flat).forward(flat["x"], twin=twin, s_reset=frozen)
 
     def f(flat):
         return _loss(fwd(flat), probes)

@@ -24,23 +24,22 @@ The peers' conventions (read from their source: snnTorch 1.0.0, SpikingJelly 2.0
 Norse 1.1.0; Bellec et al. 2020; the SpyTorch tutorial) and the refsnn mapping of each are in
 ``docs/presets.md``; :data:`PRESETS` is the registry and :func:`table` prints it.
 
-Three things every peer does and refsnn's default does not:
+Three things every peer does and refsnn's default does not; each is a switch of the core
+layer (:mod:`refsnn.neurons.lif`, "Switches"), and the presets set them:
 
-1. **The initial spike is zero.** refsnn derives ``s_{-1} = f(v_{-1} − θ)`` (lif.py note 4),
-   which is 0 here too (the initial membrane is below θ), but it carries ``σ'(v_{-1} − θ)``
-   back to θ and ``v_{-1}``. The peers treat the spike before step 0 as the constant 0. The
-   presets drop that path (:func:`_zero_initial_spike`): ``∂L/∂θ`` loses the term
-   ``−σ'(v_{-1} − θ) δs_{-1}`` of G5. With an attached reset, recurrence or adaptation,
-   keeping it changes θ-gradients by 1.5–46%.
-2. **Same-step reset with a post-reset membrane record.** SpikingJelly, Norse and snnTorch
-   with ``reset_delay=False`` reset in the step that spikes and return the membrane *after*
-   the reset. refsnn's ``v_t`` is the charged, pre-reset membrane (SpikingJelly's ``H_t``);
-   the peer's record is the view ``V_t = v_t − s̃_t r̂_t`` with ``r̂ = θ_V`` (subtract) or
-   ``r̂ = v_t − v_R`` (to a value). Its adjoint, for a loss partial ``a^V_t`` on the record:
-   ``a^v_t += a^V_t (1 − s̃_t k)`` (k = 1 to a value, 0 subtract), ``a^s_t += −a^V_t r̂_t`` when
-   the reset is attached, ``∂L/∂θ_V = −Σ a^V s̃``, ``∂L/∂v_R = Σ a^V s̃`` (:class:`View`).
-3. **Shared scalar parameters.** ``beta=0.9`` is one number for the layer; refsnn's α is a
-   per-neuron vector. The map broadcasts; its adjoint sums over neurons.
+1. **The initial spike is zero** (S1, ``init_spike="zero"``). refsnn's default derives
+   ``s_{-1} = f(v_{-1} − θ)``, which is 0 here too (the initial membrane is below θ) but
+   carries ``σ'(v_{-1} − θ)`` back to θ and ``v_{-1}``. With an attached reset, recurrence or
+   adaptation that path changes θ-gradients by 1.5–46% against the peers.
+2. **Same-step reset with a post-reset membrane record** (S4, ``membrane_view="post_reset"``).
+   SpikingJelly, Norse and snnTorch with ``reset_delay=False`` reset in the step that
+   spikes and return the membrane *after* the reset; refsnn's ``v_t`` is the charged,
+   pre-reset membrane (SpikingJelly's ``H_t``) and ``Trajectory.membrane`` is then ``v⁺_t``.
+   A loss on the peer's membrane is a loss on ``v⁺`` (adjoint terms P1, P2, G7).
+3. **Shared scalar parameters** (S2). ``beta=0.9`` is one number for the layer. The maps
+   broadcast it to refsnn's per-neuron vector and sum its gradient back (:func:`_unb`).
+
+The e-prop ALIF uses the adaptive threshold (S3).
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..neurons.lif import LIFConfig, layer_backward, layer_forward, piecewise_linear, smooth_twin
+from ..neurons.lif import LIFConfig as _LIFConfig, layer_backward, layer_forward, piecewise_linear, smooth_twin
 from ..neurons.network import Network
 from ..surrogates import surrogate
 
@@ -67,6 +66,13 @@ class PresetError(ValueError):
 
 class PeerQuirkError(PresetError):
     """The peer does something here that no refsnn model reproduces (the message says what)."""
+
+
+def LIFConfig(n_in, n, **kw):
+    """A refsnn layer as the peers start it: s_{-1} = 0 (lif.py S1, ``init_spike="zero"``)."""
+    if kw.get("spiking", True):
+        kw.setdefault("init_spike", "zero")
+    return _LIFConfig(n_in, n, **kw)
 
 
 # ---------------------------------------------------------------------------------------
@@ -118,28 +124,12 @@ def _flag(name, value):
 
 @dataclass(frozen=True)
 class View:
-    """How the peer's membrane record relates to refsnn's pre-reset ``v_t``.
+    """How the peer's records sit in time: ``shift`` delays them by that many steps (SpyTorch
+    records the state before the update; the first ``shift`` entries are the initial value, 0).
+    The membrane itself is :attr:`refsnn.neurons.lif.Trajectory.membrane`: the pre-reset ``v``
+    or, with ``membrane_view="post_reset"`` (lif.py S4), the post-reset ``v⁺``."""
 
-    ``kind``: ``"pre"`` (the record is ``v_t``), ``"post_subtract"`` (``V_t = v_t − s̃_t θ_V``)
-    or ``"post_value"`` (``V_t = (1 − s̃_t) v_t + s̃_t v_R``). ``theta``/``v_reset`` name the
-    peer parameter that is θ_V or v_R, and ``attached`` says whether ``s̃`` carries gradient.
-    ``shift`` delays the record by that many steps (SpyTorch records the state before the
-    update); the first ``shift`` entries are the initial value ``v_{-1}`` … (zeros here).
-    """
-
-    kind: str = "pre"
-    theta: str | None = None
-    v_reset: str | None = None
-    attached: bool = True
     shift: int = 0
-    theta_value: float = 1.0
-    v_reset_value: float = 0.0
-
-    def theta_of(self, peer, n):
-        return _vec(self.theta, peer[self.theta], n) if self.theta else np.full(n, self.theta_value)
-
-    def v_reset_of(self, peer, n):
-        return _vec(self.v_reset, peer[self.v_reset], n) if self.v_reset else np.full(n, self.v_reset_value)
 
 
 # ---------------------------------------------------------------------------------------
@@ -153,7 +143,7 @@ class LayerMap:
     ``config`` is the refsnn layer; ``peer`` the peer's parameters (float64, peer shapes);
     ``to_refsnn(peer) -> params`` is φ and ``vjp(peer, g) -> peer grads`` its hand-derived
     transpose Jacobian; ``state0(peer, B)`` the refsnn initial state that matches the peer's;
-    ``view`` the membrane record; ``values(peer)`` gives θ_V, v_R of the view.
+    ``view`` the records' time shift.
     """
 
     config: LIFConfig
@@ -189,23 +179,21 @@ class Overrides:
     sg_gain: float = 1.0
 
 
-def _apply(cfg: LIFConfig, view: View, ov: Overrides):
-    if ov.flip_detach and cfg.spiking and cfg.reset != "none":
+def _apply(cfg, view: View, ov: Overrides):
+    if not cfg.spiking:
+        return cfg, view
+    if ov.flip_detach and cfg.reset != "none":
         cfg = replace(cfg, detach_reset=not cfg.detach_reset)
-        if view.kind != "pre":
-            view = replace(view, attached=not view.attached)
-    if ov.flip_h0 and cfg.spiking:
+    if ov.flip_h0:
         cfg = replace(cfg, h0=1.0 - cfg.h0)
-    if (ov.sg_scale != 1.0 or ov.sg_gain != 1.0) and cfg.spiking:
+    if ov.from_v0:
+        cfg = replace(cfg, init_spike="from_v0")
+    if ov.sg_scale != 1.0 or ov.sg_gain != 1.0:
         sg = cfg.surrogate
         scale = None if sg.scale is None else sg.scale * ov.sg_scale
         cfg = replace(cfg, surrogate=surrogate(sg.name, scale, gain=sg.gain * ov.sg_gain))
-    if ov.flip_view and cfg.spiking and view.kind != "adaptive":
-        if view.kind == "pre":
-            kind = "post_value" if cfg.reset.startswith("hard") else "post_subtract"
-            view = replace(view, kind=kind, attached=not cfg.detach_reset)
-        else:
-            view = replace(view, kind="pre")
+    if ov.flip_view and cfg.reset not in ("none", "hard_drop_input"):
+        cfg = replace(cfg, membrane_view="pre_reset" if cfg.membrane_view == "post_reset" else "post_reset")
     return cfg, view
 
 
@@ -273,12 +261,12 @@ class OracleNet:
             return y
         return x
 
-    def forward(self, x, twin=None, s_reset=None, s_view=None) -> Run:
+    def forward(self, x, twin=None, s_reset=None) -> Run:
         """Run the network on ``x`` ``(T, B, n_in)``; ``twin`` is None, "smooth" or "piecewise".
 
-        ``s_reset[l]`` holds layer l's reset spikes fixed (:func:`refsnn.neurons.lif.layer_forward`)
-        and ``s_view[l]`` the spikes of a detached post-reset view: finite differences of a
-        detached reset differentiate with both held at their nominal values.
+        ``s_reset[l]`` holds layer l's reset spikes fixed (:func:`refsnn.neurons.lif.layer_forward`;
+        with a post-reset membrane it has a row T): finite differences of a detached reset
+        differentiate with them held at their nominal values.
         """
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[2] != self._net.layers[0].n_in:
@@ -300,8 +288,7 @@ class OracleNet:
                 lm.check_run(lm.peer, tr)
             trajs.append(tr)
             spikes.append(_shift(tr.s, lm.spike_shift))
-            sv = None if s_view is None else s_view[l]
-            mems.append(_shift(_view_value(view, lm.peer, tr, sv), view.shift))
+            mems.append(_shift(tr.membrane, view.shift))
             inp = tr.s
         return Run(trajs, spikes, mems, x)
 
@@ -321,28 +308,16 @@ class OracleNet:
             cfg = tr.config
             T, B, N = tr.v.shape
             a_s = np.zeros((T, B, N)) if cfg.spiking else None
-            a_v = np.zeros((T, B, N))
-            extra = {}
             if a_spikes[l] is not None and cfg.spiking:
                 a_s += _unshift(np.asarray(a_spikes[l], np.float64), lm.spike_shift)
             if from_above is not None:
                 a_s += from_above
-            if a_membranes[l] is not None:
-                aV = _unshift(np.asarray(a_membranes[l], np.float64), view.shift)
-                dv_, ds_, extra = _view_vjp(view, lm.peer, tr, aV)
-                a_v += dv_
-                if ds_ is not None:
-                    a_s += ds_
+            # ∂L/∂(membrane record): refsnn's a^v, or ∂L/∂v⁺ with the post-reset view (P1, P2, G7)
+            a_v = None if a_membranes[l] is None else _unshift(np.asarray(a_membranes[l], np.float64), view.shift)
             if self.overrides.float32_spikes and a_s is not None:
                 a_s = a_s.astype(np.float32).astype(np.float64)
-            p = lm.params()
-            g = layer_backward(tr, p, a_s, a_v)
-            gp = dict(g.params)
-            if cfg.spiking and not self.overrides.from_v0:
-                _zero_initial_spike(cfg, p, tr, g, gp)
-            peer_g = lm.vjp(lm.peer, gp)
-            for k, v in extra.items():
-                peer_g[k] = peer_g.get(k, 0.0) + _unb(v, lm.peer[k])
+            g = layer_backward(tr, lm.params(), a_s, a_v)
+            peer_g = lm.vjp(lm.peer, dict(g.params))
             for k, v in peer_g.items():
                 out[f"{l}.{k}"] = np.asarray(v, np.float64).reshape(np.shape(lm.peer[k]))
             from_above = g.x
@@ -369,51 +344,6 @@ def _unshift(a, k):
     out = np.zeros_like(a)
     out[:-k] = a[k:]
     return out
-
-
-def _zero_initial_spike(cfg, p, tr, g, gp):
-    """Drop G5's initial-spike term: the peers' s_{-1} is the constant 0, not f(v_{-1} − θ).
-
-    G5 is ``∂L/∂θ = −Σ_{t=-1}^{T-1} σ'(v_t − θ) δs_t``; the t = −1 term is removed by adding
-    ``σ'(v_{-1} − θ) δs_{-1}`` (summed over the batch) back. The forward value of s_{-1} is
-    0 in both models (checked), so nothing else changes.
-    """
-    if np.any(tr.s_init):
-        raise PeerQuirkError("the initial membrane is at or above threshold; the peers' first spike "
-                             "would differ from refsnn's s_{-1}")
-    sg0 = cfg.surrogate.derivative(tr.state0["v"] - p["theta"])
-    gp["theta"] = gp["theta"] + (sg0 * g.ds_init).sum(axis=0)
-
-
-def _view_value(view: View, peer, tr, s_fixed=None):
-    if view.kind == "pre":
-        return tr.v
-    if view.kind == "adaptive":          # e-prop ALIF: v = ṽ + β a (theta_value holds β)
-        return tr.v + view.theta_value * tr.u
-    s = tr.s if s_fixed is None else s_fixed
-    if view.kind == "post_subtract":
-        return tr.v - s * view.theta_of(peer, tr.v.shape[2])
-    return (1.0 - s) * tr.v + s * view.v_reset_of(peer, tr.v.shape[2])
-
-
-def _view_vjp(view: View, peer, tr, aV):
-    """Adjoint of the record view (module docstring, item 2): (a^v, a^s or None, {peer: grad})."""
-    if view.kind == "pre":
-        return aV, None, {}
-    if view.kind == "adaptive":
-        raise PresetError("a loss on the e-prop ALIF hidden membrane is not supported; put the loss on "
-                          "the readout or the spikes")
-    s = tr.s
-    N = tr.v.shape[2]
-    if view.kind == "post_subtract":
-        th = view.theta_of(peer, N)
-        ds = -aV * th if view.attached else None
-        extra = {view.theta: -(aV * s).sum(axis=(0, 1))} if view.theta else {}
-        return aV, ds, extra
-    vr = view.v_reset_of(peer, N)
-    ds = -aV * (tr.v - vr) if view.attached else None
-    extra = {view.v_reset: (aV * s).sum(axis=(0, 1))} if view.v_reset else {}
-    return aV * (1.0 - s), ds, extra
 
 
 # ---------------------------------------------------------------------------------------
@@ -576,18 +506,17 @@ def _build_leaky(layers, **kw):
             # U_t = β U_{t-1} + I_t − R_t θ (R_t = H(U_{t-1} − θ), detached), or (1 − R_t) β U_{t-1} + I_t.
             reset = {"subtract": "subtract", "zero": "hard_keep_input", "none": "none"}[mech]
             cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset=reset, detach_reset=True)
-            view, check = View("pre"), None
+            check = None
         else:
             # reset_delay=False: same-step reset, attached (do_reset = spk − reset carries spk's
             # gradient); the returned membrane is post-reset. Exact while the delayed reset R_t
             # stays 0 (see the quirk and _check_no_delayed_reset).
             reset = "subtract" if mech == "subtract" else "hard_keep_input"
-            cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset=reset, detach_reset=False)
-            view = (View("post_subtract", theta="threshold", attached=True) if mech == "subtract"
-                    else View("post_value", attached=True))
+            cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset=reset, detach_reset=False,
+                            membrane_view="post_reset")
             check = _check_no_delayed_reset
         maps.append(LayerMap(cfg, peer, _leaky_phi(mech, delay), _leaky_vjp(mech, delay),
-                             _zeros_state, view, check_run=check))
+                             _zeros_state, View(), check_run=check))
     return maps, 0
 
 
@@ -630,11 +559,7 @@ def _check_no_delayed_reset(P, tr):
     ``U'_t`` stays at or below θ (then R ≡ 0)."""
     N = tr.v.shape[2]
     th = _vec("threshold", P["threshold"], N)
-    if tr.config.reset == "subtract":
-        post = tr.v - tr.s * th
-    else:
-        post = (1.0 - tr.s) * tr.v
-    bad = np.argwhere(post > th)
+    bad = np.argwhere(tr.membrane > th)            # the post-reset U'_t (lif.py S4)
     if bad.size:
         t, b, n = (int(i) for i in bad[0])
         raise PeerQuirkError(
@@ -692,7 +617,7 @@ def _build_synaptic(layers, **kw):
             return {"weight": g["W"], "bias": g["b"], "beta": _unb(g["alpha"], P["beta"]),
                     "alpha": _unb(g["lam"], P["alpha"]), "threshold": _unb(gt, P["threshold"])}
 
-        maps.append(LayerMap(cfg, peer, phi, vjp, _zeros_state, View("pre")))
+        maps.append(LayerMap(cfg, peer, phi, vjp, _zeros_state, View()))
     return maps, 0
 
 
@@ -756,7 +681,7 @@ def _build_rleaky(layers, **kw):
                 out["V"] = _unb(np.diag(g["R"]).copy(), P["V"])
             return out
 
-        maps.append(LayerMap(cfg, peer, phi, vjp, _zeros_state, View("pre")))
+        maps.append(LayerMap(cfg, peer, phi, vjp, _zeros_state, View()))
     return maps, 0
 
 
@@ -805,11 +730,10 @@ def _build_sj(kind):
                     init_tau = _real("init_tau", kw["init_tau"], 1.0, low_open=True)
                     peer["w"] = np.asarray(-math.log(init_tau - 1.0))
             reset = "subtract" if vr is None else "hard_keep_input"
-            cfg = LIFConfig(M, N, surrogate=sg, h0=1.0, reset=reset, detach_reset=detach)
-            view = View("post_subtract" if vr is None else "post_value", attached=not detach,
-                        theta_value=th, v_reset_value=0.0 if vr is None else vr)
+            cfg = LIFConfig(M, N, surrogate=sg, h0=1.0, reset=reset, detach_reset=detach,
+                            membrane_view="post_reset")
             maps.append(LayerMap(cfg, peer, _sj_phi(kind, tau, th, vr, decay_input),
-                                 _sj_vjp(kind, tau, th, vr, decay_input), _sj_state(vr), view))
+                                 _sj_vjp(kind, tau, th, vr, decay_input), _sj_state(vr), View()))
         return maps, 0
     return build
 
@@ -925,10 +849,9 @@ def _build_norse(kind):
                 raise PresetError("v_reset must lie below v_th")
             cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="hard_keep_input",
                             detach_reset=(kind == "recurrent"), synapse=(kind != "box"),
-                            recurrent=(kind == "recurrent"))
-            view = View("post_value", v_reset="v_reset", attached=(kind != "recurrent"))
+                            recurrent=(kind == "recurrent"), membrane_view="post_reset")
             maps.append(LayerMap(cfg, peer, _norse_phi(kind, dt), _norse_vjp(kind, dt, autapses),
-                                 _zeros_state, view))
+                                 _zeros_state, View()))
         return maps, 0
     return build
 
@@ -1007,13 +930,13 @@ register(Preset("norse.LIFRecurrentCell", "Norse 1.1.0", {**_NORSE_DEFAULTS, "au
 # --- e-prop ALIF (Bellec et al. 2020) -------------------------------------------------------
 #
 # v_t = α v_{t−1} + z_{t−1} W_recᵀ + x_t W_inᵀ − z_{t−1} v_th, a_t = ρ a_{t−1} + z_{t−1},
-# A_t = v_th + β a_t, z_t = H(v_t − A_t), H(0) = 0, ψ_t = (γ/v_th) max(0, 1 − |v_t − A_t|/v_th).
-# refsnn has an adaptation *current*; with ṽ_t = v_t − β a_t the same neuron reads
-# ṽ_t = α ṽ_{t−1} + I_t − β(ρ − α) a_{t−1} − (v_th + β) z_{t−1}, z_t = H(ṽ_t − v_th):
-# refsnn's subtract reset with γ = v_th + β, adaptation β_r = β(ρ − α), κ = 1, θ = v_th.
+# A_t = v_th + β a_t, z_t = H(v_t − A_t), H(0) = 0, ψ_t = (γ/v_th) max(0, 1 − |v_t − A_t|/v_th):
+# refsnn's adaptive threshold (lif.py S3) with β_a = β, ρ_a = ρ, a soft reset γ = v_th at the
+# next step, θ = v_th, and the triangle of half-width v_th with gain γ.
 # Readout: y_t = κ y_{t−1} + z_t W_outᵀ + b_out (a non-spiking refsnn layer with α = κ).
 
-_EPROP_DEFAULTS = dict(thr=1.0, tau_m=20.0, tau_a=200.0, beta=1.8, gamma_pd=0.3, tau_out=20.0, dt=1.0)
+_EPROP_DEFAULTS = dict(thr=1.0, tau_m=20.0, tau_a=200.0, beta=1.8, gamma_pd=0.3, tau_out=20.0, dt=1.0,
+                       detach_reset=False)
 
 
 def _build_eprop(layers, **kw):
@@ -1030,19 +953,18 @@ def _build_eprop(layers, **kw):
     N, M = _weight("layer 0 w_in", d["w_in"])
     if d["w_rec"].shape != (N, N):
         raise PresetError(f"layer 0 w_rec must be ({N}, {N})")
-    cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="subtract", detach_reset=False, adaptation=True,
-                    recurrent=True)
+    cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="subtract", detach_reset=_flag("detach_reset", kw["detach_reset"]),
+                    adaptive_threshold=True, recurrent=True)
 
     def phi(P):
         return {"W": P["w_in"], "b": np.zeros(N), "R": P["w_rec"], "alpha": np.full(N, alpha),
-                "theta": np.full(N, thr), "gamma": np.full(N, thr + beta), "beta": np.full(N, beta * (rho - alpha)),
-                "rho": np.full(N, rho), "kappa": np.ones(N)}
+                "theta": np.full(N, thr), "gamma": np.full(N, thr), "beta_a": np.full(N, beta),
+                "rho_a": np.full(N, rho)}
 
     def vjp(P, g):
         return {"w_in": g["W"], "w_rec": g["R"]}
 
-    maps = [LayerMap(cfg, {"w_in": d["w_in"], "w_rec": d["w_rec"]}, phi, vjp, _zeros_state,
-                     View("adaptive", theta_value=beta))]
+    maps = [LayerMap(cfg, {"w_in": d["w_in"], "w_rec": d["w_rec"]}, phi, vjp, _zeros_state, View())]
     if len(layers) == 2:
         r = layers[1]
         K, N2 = _weight("layer 1 w_out", r["w_out"], r.get("b_out"))
@@ -1051,7 +973,7 @@ def _build_eprop(layers, **kw):
         maps.append(LayerMap(
             cfg2, peer2,
             lambda P: {"W": P["w_out"], "b": P["b_out"], "alpha": np.full(P["w_out"].shape[0], kappa)},
-            lambda P, g: {"w_out": g["W"], "b_out": g["b"]}, _zeros_state, View("pre")))
+            lambda P, g: {"w_out": g["W"], "b_out": g["b"]}, _zeros_state, View()))
     return maps, 0
 
 
@@ -1060,10 +982,9 @@ register(Preset(
     lambda l, n, kw: _keys(["w_in", "w_rec"]) if l == 0 else _keys(["w_out"], ["b_out"]),
     "v_t = α v_{t−1} + z_{t−1} W_recᵀ + x_t W_inᵀ − z_{t−1} v_th, a_t = ρ a_{t−1} + z_{t−1}, A_t = v_th + β a_t, "
     "z_t = H(v_t − A_t), ψ = (γ/v_th) max(0, 1 − |v_t − A_t|/v_th); readout y_t = κ y_{t−1} + z_t W_outᵀ + b_out",
-    "ṽ = v − β a: subtract reset γ = v_th + β, adaptation current β_r = β(ρ − α), κ = 1, θ = v_th, "
-    "triangle(v_th, gain γ); α = e^{−dt/τ_m}, ρ = e^{−dt/τ_a}; readout non-spiking with α = e^{−dt/τ_out}",
-    "The paper's reset subtracts v_th; the authors' TensorFlow code subtracts A_t and scales ψ by 1/A_t; "
-    "this preset follows the paper. The hidden membrane record is v = ṽ + β a (no membrane losses on it)."))
+    "adaptive threshold (S3) with β_a = β, ρ_a = e^{−dt/τ_a}; subtract γ = v_th, θ = v_th, α = e^{−dt/τ_m}, "
+    "triangle(v_th, gain γ), h0 = 0, init spike 0; readout non-spiking with α = e^{−dt/τ_out}",
+    "The paper's reset subtracts v_th (the fixed threshold), as the authors' EligALIF does."))
 
 
 # --- SpyTorch tutorial (Zenke) --------------------------------------------------------------
@@ -1096,10 +1017,10 @@ def _build_spytorch(layers, **kw):
     hid = LayerMap(cfg1, {"w1": w1},
                    lambda P: {"W": P["w1"].T, "b": np.zeros(N), "alpha": np.full(N, beta), "theta": np.ones(N),
                               "v_reset": np.zeros(N), "lam": np.full(N, alpha)},
-                   lambda P, g: {"w1": g["W"].T}, _zeros_state, View("pre", shift=1), spike_shift=1)
+                   lambda P, g: {"w1": g["W"].T}, _zeros_state, View(shift=1), spike_shift=1)
     out = LayerMap(cfg2, {"w2": w2},
                    lambda P: {"W": P["w2"].T, "b": np.zeros(K), "alpha": np.full(K, beta), "lam": np.full(K, alpha)},
-                   lambda P, g: {"w2": g["W"].T}, _zeros_state, View("pre", shift=2))
+                   lambda P, g: {"w2": g["W"].T}, _zeros_state, View(shift=2))
     return [hid, out], 1
 
 

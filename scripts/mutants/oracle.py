@@ -1,4 +1,4 @@
-"""Mutants of the presets' chain rules (refsnn/oracle/presets.py): parameter maps, views, s_{-1}."""
+"""Mutants of the presets (refsnn/oracle/presets.py): the parameter maps' chain rules and the conventions chosen."""
 
 PRE = "refsnn/oracle/presets.py"
 
@@ -28,14 +28,17 @@ MUTANTS = [
      PRE, "_unb(-dt * g[\"lam\"], P[\"tau_syn_inv\"])", "_unb(dt * g[\"lam\"], P[\"tau_syn_inv\"])"),
     ("Norse LIFRecurrentCell: drop the R = a W_rec term of ∂L/∂a",
      PRE, "ga = ga + (g[\"R\"] * P[\"recurrent_weights\"]).sum(axis=1)", "ga = ga"),
-    ("post-reset view (subtract): sign of −a^V θ on δs flipped",
-     PRE, "ds = -aV * th if view.attached else None", "ds = aV * th if view.attached else None"),
-    ("post-reset view (to a value): drop the (1 − s̃) gate on a^v",
-     PRE, "return aV * (1.0 - s), ds, extra", "return aV, ds, extra"),
-    ("post-reset view (to a value): drop ∂L/∂v_reset = Σ a^V s̃",
-     PRE, "extra = {view.v_reset: (aV * s).sum(axis=(0, 1))} if view.v_reset else {}", "extra = {}"),
-    ("zero initial spike: keep G5's s_{-1} term (refsnn's from_v0)",
-     PRE, "gp[\"theta\"] = gp[\"theta\"] + (sg0 * g.ds_init).sum(axis=0)", "gp[\"theta\"] = gp[\"theta\"]"),
+    ("the presets' initial spike from v_{-1} (init_spike switch not set)",
+     PRE, 'kw.setdefault("init_spike", "zero")', 'kw.setdefault("init_spike", "from_v0")'),
+    ("SpikingJelly: pre-reset membrane record instead of v_seq's post-reset one",
+     PRE, """            cfg = LIFConfig(M, N, surrogate=sg, h0=1.0, reset=reset, detach_reset=detach,
+                            membrane_view="post_reset")""",
+     """            cfg = LIFConfig(M, N, surrogate=sg, h0=1.0, reset=reset, detach_reset=detach)"""),
+    ("snnTorch Leaky: zero reset drops the input (hard_drop_input) instead of keeping it",
+     PRE, 'reset = {"subtract": "subtract", "zero": "hard_keep_input", "none": "none"}[mech]',
+     'reset = {"subtract": "subtract", "zero": "hard_drop_input", "none": "none"}[mech]'),
+    ("SpikingJelly: hard reset value v_reset instead of α·v_reset",
+     PRE, 'p["v_reset"] = np.full(N, alpha * vr)', 'p["v_reset"] = np.full(N, vr)'),
     ("SpyTorch: record shift undone on the wrong side (adjoint of the delay)",
      PRE, "    out[:-k] = a[k:]\n    return out", "    out[k:] = a[:-k]\n    return out"),
 ]
