@@ -1,6 +1,6 @@
 """The presets' parameter maps: both exact routes (family ``presets``) and argument checks.
 
-``refsnn gradcheck --family presets`` runs all 20 points; the tests run six of them (shared
+``refsnn gradcheck --family presets`` runs all 21 points; the tests run six of them (shared
 scalars with a same-step reset and a post-reset view, one-to-one recurrence with a
 hard reset, a logistic time constant, a detached view, Norse's τ⁻¹ and recurrence, and
 the SpyTorch time shifts). Together with tests/test_peers.py, which checks every preset

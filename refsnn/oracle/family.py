@@ -61,7 +61,8 @@ _POINTS = [
     ("spikingjelly.IFNode", dict(v_reset=None, detach_reset=True), "soft/detach"),
     ("norse.LIFCell", dict(v_reset=-0.2), "ff"),
     ("norse.LIFBoxCell", dict(), "box"),
-    ("norse.LIFRecurrentCell", dict(autapses=True), "recurrent"),   # autapses=False zeroes a gradient on purpose
+    ("norse.LIFRecurrentCell", dict(autapses=True), "recurrent"),
+    ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn"),   # autapses=False zeroes a gradient on purpose
     ("eprop.ALIF", dict(thr=0.6, tau_m=20.0, tau_a=50.0, beta=0.7), "alif"),
     ("spytorch.tutorial", dict(), "tutorial"),
 ]
@@ -108,6 +109,8 @@ def make_net(point: PresetPoint, seed=0, T=6, B=2, M=3, H=3, K=2):
                       {"weight": g * W(K, H), "bias": g * rng.uniform(0.8, 1.2, K)}]
         layers[0]["tau_mem_inv"] = rng.uniform(80, 150, H)
         layers[0]["v_th"] = np.asarray(0.9)
+        if pre == "norse.LSNNCell":
+            layers = layers[:1]
     elif pre == "eprop.ALIF":
         layers = [{"w_in": W(H, M, 2.0), "w_rec": W(H, H, 0.8)}, {"w_out": W(K, H), "b_out": rng.normal(0, 0.1, K)}]
     else:
@@ -115,7 +118,7 @@ def make_net(point: PresetPoint, seed=0, T=6, B=2, M=3, H=3, K=2):
         layers[0]["w1"] = rng.normal(0, 0.8, (M, H))
     net = P.build(pre, layers, **kw)
     x = rng.normal(0.6, 1.0, (T, B, M))
-    probes = [rng.normal(size=(T, B, c.n)) for c in net.net.layers] + [rng.normal(size=(T, B, K))]
+    probes = [rng.normal(size=(T, B, c.n)) for c in net.net.layers] + [rng.normal(size=(T, B, net.net.layers[-1].n))]
     return net, x, probes
 
 

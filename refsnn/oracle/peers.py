@@ -200,17 +200,24 @@ def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=(4, 6, 3), x_scal
     import norse.torch as nt
     from norse.torch.functional.lif import LIFParameters
     from norse.torch.functional.lif_box import LIFBoxParameters
+    from norse.torch.functional.lsnn import LSNNParameters
     torch, rng, x = _setup(seed, T, B, sizes, x_scale)
     f64 = lambda v: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)  # noqa: E731
     dt = kw.get("dt", 0.001)
     vals = dict(tau_mem_inv=kw.get("tau_mem_inv", 100.0), v_th=kw.get("v_th", 1.0), v_reset=kw.get("v_reset", 0.0))
     if preset != "norse.LIFBoxCell":
         vals["tau_syn_inv"] = kw.get("tau_syn_inv", 200.0)
+    if preset == "norse.LSNNCell":
+        vals["tau_adapt_inv"] = kw.get("tau_adapt_inv", 1.0 / 800)
+        vals["beta"] = kw.get("beta", 1.8)
+        sizes = sizes[:2]
     cells, fcs, ps = [], [], []
     for l in range(len(sizes) - 1):
         pt = {k: f64(v) for k, v in vals.items()}
         if preset == "norse.LIFBoxCell":
             p = LIFBoxParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), **pt)
+        elif preset == "norse.LSNNCell":
+            p = LSNNParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), alpha=100.0, **pt)
         else:
             p = LIFParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), alpha=torch.tensor(100.0), **pt)
         ps.append(pt)
@@ -218,7 +225,8 @@ def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=(4, 6, 3), x_scal
             cells.append(nt.LIFRecurrentCell(sizes[l], sizes[l + 1], p=p, dt=dt).double())
             fcs.append(None)
         else:
-            cells.append((nt.LIFBoxCell if preset == "norse.LIFBoxCell" else nt.LIFCell)(p=p, dt=dt))
+            cls = {"norse.LIFBoxCell": nt.LIFBoxCell, "norse.LSNNCell": nt.LSNNCell}.get(preset, nt.LIFCell)
+            cells.append(cls(p=p, dt=dt))
             fcs.append(_linear(torch, sizes[l], sizes[l + 1], w_gain))
     xt = torch.tensor(x, requires_grad=True)
     inp = xt

@@ -317,7 +317,7 @@ class OracleNet:
             if self.overrides.float32_spikes and a_s is not None:
                 a_s = a_s.astype(np.float32).astype(np.float64)
             g = layer_backward(tr, lm.params(), a_s, a_v)
-            peer_g = lm.vjp(lm.peer, dict(g.params))
+            peer_g = lm.vjp(lm.peer, {**g.params, "state0": g.state0})
             for k, v in peer_g.items():
                 out[f"{l}.{k}"] = np.asarray(v, np.float64).reshape(np.shape(lm.peer[k]))
             from_above = g.x
@@ -925,6 +925,91 @@ register(Preset("norse.LIFRecurrentCell", "Norse 1.1.0", {**_NORSE_DEFAULTS, "au
                 _NORSE_EQ.replace("X_t", "x_t W_inᵀ + z_{t−1} W_recᵀ") + " (z detached in the reset)",
                 _NORSE_MAP.replace("b = a b_P", "R = a W_rec, b = 0") + ", detached reset",
                 _NORSE_Q + "; autapses=False zeroes the diagonal of recurrent_weights' gradient"))
+
+
+# Norse LSNNCell (feed-forward, one layer): v̂_t = V_{t−1} + a(v_leak − V_{t−1} + i_{t−1}),
+# i_t = (1 − dt τ_s⁻¹) i_{t−1} + X_t (the input is added *after* the spike test: a one-step input
+# delay), b̂_t = b_{t−1} + dt τ_a⁻¹ (v_th − b_{t−1}), z_t = H(v̂_t − b̂_t), V_t = (1 − z_t) v̂_t + z_t v_reset,
+# b_t = b̂_t + β z_t (both attached). lif.py S3: θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β, a_{−1} = 0,
+# with the input fed one step late (c_t = a i_{t−1}).
+
+_LSNN_P = ("tau_syn_inv", "tau_mem_inv", "tau_adapt_inv", "v_th", "v_reset", "beta")
+
+
+def _build_lsnn(layers, **kw):
+    sg = _norse_sg(kw["method"])
+    dt = _real("dt", kw["dt"], 0, low_open=True)
+    if _real("v_leak", kw["v_leak"]) != 0.0:
+        raise PresetError("v_leak must be 0 in the Norse presets (a nonzero leak potential is not mapped)")
+    if len(layers) != 1:
+        raise PresetError("norse.LSNNCell is mapped for one layer: it adds its input after the spike test, so a "
+                          "stack would need a one-step delay between layers, which refsnn's Network does not have")
+    d = layers[0]
+    N, M = _weight("layer 0 weight", d["weight"], d.get("bias"))
+    peer = {"weight": d["weight"], "bias": d.get("bias", np.zeros(N))}
+    for name in _LSNN_P:
+        v = np.asarray(d.get(name, kw[name]), np.float64)
+        _vec(name, v, N)
+        peer[name] = v
+    cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="hard_keep_input", detach_reset=False, synapse=True,
+                    adaptive_threshold=True, membrane_view="post_reset")
+
+    def phi(P):
+        a = dt * _vec("tau_mem_inv", P["tau_mem_inv"], N)
+        rho_a = 1.0 - dt * _vec("tau_adapt_inv", P["tau_adapt_inv"], N)
+        return {"W": a[:, None] * P["weight"], "b": a * P["bias"], "alpha": 1.0 - a,
+                "theta": _vec("v_th", P["v_th"], N), "v_reset": (1.0 - a) * _vec("v_reset", P["v_reset"], N),
+                "lam": 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N),
+                "beta_a": rho_a * _vec("beta", P["beta"], N), "rho_a": rho_a}
+
+    b_init = _vec("v_th", peer["v_th"], N).copy()   # Norse's initial b = v_th.detach(): a constant
+
+    def state0(P, B):
+        # The input x_{t-1} reaches step t; the bias must be delayed with it: c_0 = λ c_{-1} + a b = 0.
+        # The threshold starts at b_{-1} = b_init: a_{-1} = (b_{-1} − v_th)/β_a (0 at the built v_th).
+        a = dt * _vec("tau_mem_inv", P["tau_mem_inv"], N)
+        lam = 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N)
+        if np.any(lam <= 0):
+            raise PresetError("dt * tau_syn_inv must be < 1 for norse.LSNNCell")
+        beta_a = (1.0 - dt * _vec("tau_adapt_inv", P["tau_adapt_inv"], N)) * _vec("beta", P["beta"], N)
+        a0 = (b_init - _vec("v_th", P["v_th"], N)) / beta_a
+        return {"v": np.zeros((B, N)), "c": np.broadcast_to(-a * P["bias"] / lam, (B, N)).copy(),
+                "a": np.broadcast_to(a0, (B, N)).copy()}
+
+    def vjp(P, g):
+        a = dt * _vec("tau_mem_inv", P["tau_mem_inv"], N)
+        rho_a = 1.0 - dt * _vec("tau_adapt_inv", P["tau_adapt_inv"], N)
+        lam = 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N)
+        beta = _vec("beta", P["beta"], N)
+        vres = _vec("v_reset", P["v_reset"], N)
+        gc0 = g["state0"]["c"].sum(axis=0)                       # c_{-1} = −a b / λ
+        ga = (g["W"] * P["weight"]).sum(axis=1) + g["b"] * P["bias"] - g["alpha"] - vres * g["v_reset"]
+        ga = ga - gc0 * P["bias"] / lam
+        glam = g["lam"] + gc0 * a * P["bias"] / lam ** 2
+        g_rho = g["rho_a"] + beta * g["beta_a"]                 # β_a = ρ_a β
+        return {"weight": a[:, None] * g["W"], "bias": a * g["b"] - gc0 * a / lam,
+                "tau_mem_inv": _unb(dt * ga, P["tau_mem_inv"]),
+                "tau_syn_inv": _unb(-dt * glam, P["tau_syn_inv"]),
+                "tau_adapt_inv": _unb(-dt * g_rho, P["tau_adapt_inv"]),
+                # Norse starts from b_{-1} = v_th.detach(): a_{-1} = (b_{-1} − v_th)/β_a is 0 with ∂/∂v_th = −1/β_a
+                "v_th": _unb(g["theta"] - g["state0"]["a"].sum(axis=0) / (rho_a * beta), P["v_th"]),
+                "v_reset": _unb((1.0 - a) * g["v_reset"], P["v_reset"]),
+                "beta": _unb(rho_a * g["beta_a"], P["beta"])}
+
+    return [LayerMap(cfg, peer, phi, vjp, state0, View())], 1
+
+
+register(Preset("norse.LSNNCell", "Norse 1.1.0",
+                {**_NORSE_DEFAULTS, "tau_adapt_inv": 1.0 / 800, "beta": 1.8}, _build_lsnn,
+                lambda l, n, kw: _keys(["weight"], ["bias", *_LSNN_P]),
+                "v̂_t = V_{t−1} + dt τ_m⁻¹(v_leak − V_{t−1} + i_{t−1}), b̂_t = b_{t−1} + dt τ_a⁻¹(v_th − b_{t−1}), "
+                "z_t = H(v̂_t − b̂_t), V_t = (1 − z_t) v̂_t + z_t v_reset, b_t = b̂_t + β z_t, "
+                "i_t = (1 − dt τ_s⁻¹) i_{t−1} + X_t (input after the spike test)",
+                "one layer, input (and bias: c_{−1} = −a b/λ) fed one step late; adaptive threshold θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β; "
+                "W = a W_P, b = a b_P, α = 1 − a, λ = 1 − dt τ_s⁻¹, hard_keep_input v_r = α v_reset, attached, "
+                "post-reset membrane",
+                "A one-step input delay per layer: stacks are not mapped. The initial threshold is "
+                "v_th.detach(), so ∂b̂_t/∂v_th = 1 − ρ_a^{t+1}, not 1 (mapped through a_{−1}). " + _NORSE_Q))
 
 
 # --- e-prop ALIF (Bellec et al. 2020) -------------------------------------------------------
