@@ -86,3 +86,9 @@ def test_table_lists_every_preset():
     t = P.table()
     for name in P.PRESETS:
         assert f"| {name} |" in t
+
+
+def test_docs_list_every_preset():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "presets.md").read_text()
+    assert P.table() in doc, "docs/presets.md's table is out of date: paste refsnn.presets.table() into it"
