@@ -51,6 +51,7 @@ _MOVED = {
     "train": "training.train",
     "presets": "oracle.presets",
     "compare": "oracle.compare",
+    "nir": "oracle.nir",
 }
 for _old, _new in _MOVED.items():
     _mod = _importlib.import_module(f"{__name__}.{_new}")
