@@ -39,6 +39,11 @@ MUTANTS = [
      'reset = {"subtract": "subtract", "zero": "hard_drop_input", "none": "none"}[mech]'),
     ("SpikingJelly: hard reset value v_reset instead of α·v_reset",
      PRE, 'p["v_reset"] = np.full(N, alpha * vr)', 'p["v_reset"] = np.full(N, vr)'),
+    ("Norse LSNNCell: drop the detached initial threshold's −δa_{-1}/β_a from ∂L/∂v_th",
+     PRE, '"v_th": _unb(g["theta"] - g["state0"]["a"].sum(axis=0) / (rho_a * beta), P["v_th"]),',
+     '"v_th": _unb(g["theta"], P["v_th"]),'),
+    ("Norse LSNNCell: ∂L/∂β without the ρ_a of β_a = ρ_a β",
+     PRE, '"beta": _unb(rho_a * g["beta_a"], P["beta"])', '"beta": _unb(g["beta_a"], P["beta"])'),
     ("SpyTorch: record shift undone on the wrong side (adjoint of the delay)",
      PRE, "    out[:-k] = a[k:]\n    return out", "    out[k:] = a[:-k]\n    return out"),
 ]
