@@ -9,7 +9,8 @@ The folders show the architecture:
 ``checking/``  ``gradcheck`` (central differences, relative error with a floor) and
                ``verify`` (the verification grid along the two exact routes)
 ``training/``  ``optim``, ``data`` (the offline tasks) and ``train`` (the loop)
-``oracle/``    matching the peer libraries' conventions
+``oracle/``    matching the peer libraries' conventions: ``presets`` (``refsnn.presets``),
+               ``compare`` (``refsnn.compare``, the ``refsnn compare`` command), ``nir``
 ``surrogates`` the spike function, surrogate derivatives and their primitives
 ``losses``     losses with their direct partials ∂L/∂s_t, ∂L/∂v_t
 ``cli``        the ``refsnn`` command
@@ -48,6 +49,9 @@ _MOVED = {
     "optim": "training.optim",
     "data": "training.data",
     "train": "training.train",
+    "presets": "oracle.presets",
+    "compare": "oracle.compare",
+    "nir": "oracle.nir",
 }
 for _old, _new in _MOVED.items():
     _mod = _importlib.import_module(f"{__name__}.{_new}")

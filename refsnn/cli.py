@@ -7,6 +7,9 @@
                       progress bar; writes a checkpoint, figures and summary.json.
 ``refsnn gradcheck``  run the verification grid (:mod:`refsnn.verify`): one row per
                       configuration with the worst relative error of each route.
+``refsnn compare``    check a peer network's gradients saved in an .npz against refsnn
+                      (:mod:`refsnn.oracle.compare`): PASS/FAIL per array, and which
+                      convention mismatch explains a disagreement.
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
 checkpoint that does not fit the run or cannot be used), 3 when training diverges
@@ -98,6 +101,11 @@ def _parser():
                         "array, entry by entry only where it fails)")
     g.add_argument("--rtol", type=float, default=verify.RTOL,
                    help=f"relative tolerance of both routes (default {verify.RTOL:g})")
+    c = sub.add_parser("compare", help="check a peer network's gradients (an .npz) against refsnn in float64")
+    c.add_argument("file", help="the .npz written from your PyTorch code (see the README)")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.add_argument("--rtol", type=float, default=None,
+                   help="relative tolerance (default 1e-9 for float64 arrays, 1e-4 for float32)")
     return p
 
 
@@ -270,6 +278,9 @@ def main(argv=None):
         return _train(args)
     if args.command == "tour":
         return _tour(args)
+    if args.command == "compare":
+        from .oracle.compare import main as compare_main
+        return compare_main(args.file, as_json=args.json, rtol=args.rtol)
     return 2  # unreachable: argparse requires a known command
 
 

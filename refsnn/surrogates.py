@@ -66,13 +66,18 @@ SpikingJelly ``PiecewiseExp(α)``                    ``surrogate("exponential", 
 SpikingJelly ``Rect(α)``                            ``surrogate("boxcar", 0.5 / α)``
 SpikingJelly ``PiecewiseQuadratic(α)``              ``surrogate("triangle", 1 / α)``
 snnTorch ``fast_sigmoid(k)``: 1/(k|x| + 1)²         ``surrogate("superspike", k, gain=2 / k)``
-Norse / SpyTorch ``super`` (α): 1/(α|x| + 1)²       ``surrogate("superspike", α, gain=2 / α)``
+SpyTorch ``SurrGradSpike`` (s): 1/(s|x| + 1)²       ``surrogate("superspike", s, gain=2 / s)``
+Norse 1.1 ``super`` (α ignored): 1/(|x| + 1)²       ``surrogate("superspike", 1.0, gain=2.0)``
 SpikingJelly ``SuperSpike(α)``: ``α/(|x| + 1)²``    ``surrogate("superspike", 1.0, gain=2 * α)``
 e-prop pseudo-derivative ``γ/θ·max(0, 1 − |x|/θ)``  ``surrogate("triangle", θ, gain=γ)``
 seed 000 "fast sigmoid" ``max(0, 1 − |x|/α)/α``     ``surrogate("triangle", α)``
 seed 001 sigmoid (β)                                ``surrogate("sigmoid", β)``
 seed 001 boxcar, constant on [−γ, γ]                ``surrogate("boxcar", γ)``
 ==================================================  ============================================
+
+Norse's documentation gives ``super`` as 1/(α|x| + 1)² with α = 100, but Norse 1.1.0's
+``SuperSpike.backward`` computes 1/(|x| + 1)² and never reads α (tests/test_peers.py pins
+this on the real library), so the mapping does not depend on α.
 
 The seed-000 "fast sigmoid" is a triangle; snnTorch's ``fast_sigmoid`` is a
 different function (the superspike shape, with height 1).  snnTorch's

@@ -238,6 +238,21 @@ MISTAKES = [
                  ["soft", "γ = (1 − 1/τ) V_th"], id="ex07-gamma"),
     pytest.param("ex07", "map_to_refsnn", 'kind = "hard_keep_input"', 'kind = "hard_drop_input"',
                  ["hard_keep_input"], id="ex07-reset-kind"),
+    pytest.param("ex08", "leaky_peer_grads", 'd_threshold = np.sum(g["theta"] + gamma)', 'd_threshold = np.sum(g["theta"])',
+                 ["reset_delay=True", "γ = θ"], id="ex08-threshold-misses-gamma"),
+    pytest.param("ex08", "leaky_peer_grads", 'd_threshold = np.sum(g["theta"] + beta * gamma)',
+                 'd_threshold = np.sum(g["theta"] + gamma)', ["reset_delay=False", "β ∂L/∂γ"],
+                 id="ex08-no-delay-gamma-is-beta-theta"),
+    pytest.param("ex08", "leaky_peer_grads", 'd_beta = np.sum(g["alpha"] + threshold * gamma)',
+                 'd_beta = np.sum(g["alpha"])', ["reset_delay=False", "θ ∂L/∂γ"], id="ex08-beta-misses-gamma"),
+    pytest.param("ex08", "leaky_peer_grads", '"beta": float(d_beta)', '"beta": g["alpha"]',
+                 ["one number for the layer", "sum over the neurons"], id="ex08-beta-not-summed"),
+    pytest.param("ex08", "first_spike_mismatch", "return tuple(int(i) for i in bad[0])",
+                 "return tuple(int(i) for i in bad[-1])", ["not the first in time order"], id="ex08-last-mismatch"),
+    pytest.param("ex08", "max_rel_error", "denom = np.maximum(np.abs(r), floor * np.abs(r).max())",
+                 "denom = np.abs(r)", ["compared absolutely"], id="ex08-no-floor"),
+    pytest.param("ex08", "max_rel_error", "denom = np.maximum(np.abs(r), floor * np.abs(r).max())",
+                 "denom = np.maximum(np.abs(a), floor * np.abs(r).max())", ["reference |r_i|"], id="ex08-divides-by-a"),
 ]
 
 

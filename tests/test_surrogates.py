@@ -440,7 +440,8 @@ def test_known_values():
 
 def test_peer_mappings():
     x = np.linspace(-2.0, 2.0, 81)
-    # snnTorch fast_sigmoid(slope=25), Norse/SpyTorch super: 1/(k|x|+1)^2
+    # snnTorch fast_sigmoid(slope=25), SpyTorch SurrGradSpike(scale): 1/(k|x|+1)^2
+    # (Norse 1.1's super is k = 1: it ignores alpha; tests/test_peers.py)
     s = surrogate("superspike", 25.0, gain=2 / 25)
     assert float(s.derivative(0.1)) == pytest.approx(1 / (2.5 + 1) ** 2, rel=1e-15)
     np.testing.assert_allclose(s.derivative(x), 1 / (25 * np.abs(x) + 1) ** 2, rtol=1e-14)

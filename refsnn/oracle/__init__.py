@@ -1,1 +1,21 @@
-"""refsnn.oracle."""
+"""refsnn.oracle: refsnn as a gradient oracle for the peer libraries.
+
+``presets`` (also ``refsnn.presets``) maps snnTorch, SpikingJelly, Norse, e-prop and SpyTorch
+neurons onto refsnn networks; ``compare`` (also ``refsnn.compare``, the ``refsnn compare``
+command) checks a saved peer run; ``family`` puts the presets' chain rules on the gradcheck
+grid; ``peers`` runs the real libraries (needs torch and the peers); ``nir`` imports NIR
+graphs. :func:`fixture` gives the path of a recorded run shipped with the package.
+"""
+
+from pathlib import Path
+
+__all__ = ["fixture", "FIXTURES"]
+
+FIXTURES = ("snntorch_ok", "snntorch_scale_bug", "snntorch_float32")
+
+
+def fixture(name):
+    """Path of a recorded snnTorch run (``scripts/make_oracle_fixture.py``): one of :data:`FIXTURES`."""
+    if name not in FIXTURES:
+        raise ValueError(f"unknown fixture {name!r}; expected one of {FIXTURES}")
+    return str(Path(__file__).resolve().parent / "fixtures" / f"{name}.npz")
