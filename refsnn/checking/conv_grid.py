@@ -112,7 +112,7 @@ class ConvProblem:
         return sum(c.value for c in comb), [c.ds for c in comb], [c.dv for c in comb]
 
 
-def make_problem(point: ConvPoint, seed=0, sg=None, T=3, B=2, C=2, K=2, n_out=3):
+def make_problem(point: ConvPoint, seed=0, sg=None, T=3, B=1, C=2, K=2, n_out=3):
     rng = np.random.default_rng(seed)
     sg = sg or surrogate("sigmoid", 4.0)
     common = dict(surrogate=sg, reset=point.reset, detach_reset=point.detach, synapse=point.synapse,

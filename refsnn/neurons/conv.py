@@ -224,6 +224,7 @@ class ConvLIFConfig:
     detach_reset: bool = False
     adaptation: bool = False
     synapse: bool = False
+    _lif: LIFConfig = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self):
         for name in ("in_channels", "height", "width", "out_channels", "stride", "pool_size"):
@@ -245,7 +246,11 @@ class ConvLIFConfig:
             raise ValueError(
                 f"pool_size {self.pool_size} must divide the output grid {ho} × {wo} "
                 "(non-overlapping windows; nothing is cropped silently)")
-        self.lif   # validates the neuron options (surrogate, reset, ...)
+        # The neurons' dynamics, built once (this also validates surrogate, reset, ...).
+        object.__setattr__(self, "_lif", LIFConfig(
+            self.n, self.n, surrogate=self.surrogate, forward=self.forward, h0=self.h0, reset=self.reset,
+            detach_reset=self.detach_reset, adaptation=self.adaptation, synapse=self.synapse,
+            recurrent=False, spiking=True))
 
     @property
     def out_shape(self):
@@ -278,9 +283,7 @@ class ConvLIFConfig:
     @property
     def lif(self) -> LIFConfig:
         """The neurons' dynamics as a :class:`LIFConfig` with one neuron per (k, i, j)."""
-        return LIFConfig(self.n, self.n, surrogate=self.surrogate, forward=self.forward, h0=self.h0,
-                         reset=self.reset, detach_reset=self.detach_reset, adaptation=self.adaptation,
-                         synapse=self.synapse, recurrent=False, spiking=True)
+        return self._lif
 
 
 def conv_smooth_twin(cfg: ConvLIFConfig) -> ConvLIFConfig:
@@ -299,7 +302,7 @@ def conv_param_names(cfg: ConvLIFConfig):
 
 
 def _neuron_names(cfg):
-    return tuple(n for n in lif.param_names(cfg.lif) if n not in ("W", "b"))
+    return lif.dynamics_param_names(cfg.lif)
 
 
 def _check_cfg(cfg):
@@ -460,30 +463,6 @@ def pool_backward(cfg, dz):
 
 # --------------------------------------------------------------------------- the layer
 
-# TEMPORARY until core's dynamics split is merged: the LIF layer with an identity W
-# computes the same dynamics from the current I (x = I, W = 1, b = 0).
-@dataclass
-class _DynGrads:
-    params: dict
-    dI: np.ndarray
-    state0: dict
-    adjoints: dict
-
-
-def _dynamics_forward(lcfg, lp, I, state0, s_reset):
-    N = lcfg.n
-    P = dict(lp, W=np.eye(N, dtype=I.dtype), b=np.zeros(N, I.dtype))
-    return lif.layer_forward(lcfg, P, I, state0, s_reset)
-
-
-def _dynamics_backward(traj, lp, ds, dv):
-    N = traj.config.n
-    P = dict(lp, W=np.eye(N, dtype=traj.v.dtype), b=np.zeros(N, traj.v.dtype))
-    g = lif.layer_backward(traj, P, ds, dv)
-    return _DynGrads(g.params, g.adjoints["dc"], g.state0, g.adjoints)
-
-
-
 @dataclass
 class ConvTrajectory:
     """What :func:`conv_forward` stored: the config, the input ``x`` (T, B, C, H, W), the LIF
@@ -515,7 +494,7 @@ def conv_forward(cfg: ConvLIFConfig, params, x, state0=None, s_reset=None) -> Co
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
     I = conv_current(cfg, p["W"], p["b"], x)
-    traj = _dynamics_forward(cfg.lif, _lif_params(cfg, p), I, state0, s_reset)
+    traj = lif.dynamics_forward(cfg.lif, _lif_params(cfg, p), I, state0, s_reset)
     return ConvTrajectory(cfg, x, traj, pool_forward(cfg, traj.s))
 
 
@@ -547,7 +526,7 @@ def conv_backward(traj: ConvTrajectory, params, dz=None, ds=None, dv=None) -> Co
     if ds is not None:
         ds = float_array("ds", ds, (T, B, cfg.n), dtype=dtype)
         a_s = ds if a_s is None else a_s + ds
-    g = _dynamics_backward(traj.lif, _lif_params(cfg, p), a_s, dv)
+    g = lif.dynamics_backward(traj.lif, _lif_params(cfg, p), a_s, dv)
     dI = g.dI
     dW, db = kernel_gradient(cfg, dI, traj.x)
     grads = {"W": dW, "b": db}
