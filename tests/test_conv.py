@@ -99,12 +99,13 @@ def test_three_factor_reading_equals_the_kernel_gradient(H, k, s, p, synapse, re
                                rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("index", [2, 3, 7, 10])
+@pytest.mark.parametrize("index", [3, 10])
 def test_grid_rows_pass_both_exact_routes(index):
-    """Rows of `refsnn gradcheck --family conv`: stride 2 with kernel > stride, an even kernel
-    with padding 2 and the hard reset, average pooling with adaptation, the first-spike loss."""
+    """Rows of `refsnn gradcheck --family conv` (shortened to T = 2): an even kernel larger
+    than the stride with padding 2 and the hard reset; the first-spike loss on a conv net.
+    (The CLI runs every row at T = 3; torch covers the pooling kinds in surrogate mode.)"""
     point = conv_grid.points()[index]
-    rep = conv_grid.check_point(point)
+    rep = conv_grid.check_point(point, T=2)
     assert rep.passed, rep
     assert rep.piecewise_checked > 0 and sum(rep.n_spikes) > 0
 

@@ -231,8 +231,9 @@ def check_piecewise(problem, eps=verify.EPS_PIECEWISE, rtol=verify.RTOL, floor=v
                            masks=masks, order=verify.ORDER)
 
 
-def check_point(point: ConvPoint, seed=0, rtol=verify.RTOL) -> verify.PointReport:
-    problem = make_problem(point, seed)
+def check_point(point: ConvPoint, seed=0, rtol=verify.RTOL, **sizes) -> verify.PointReport:
+    """Both routes on one row; ``sizes`` (T, B, C, K, n_out) go to :func:`make_problem`."""
+    problem = make_problem(point, seed, **sizes)
     smooth = check_smooth_twin(problem, rtol=rtol)
     piece = check_piecewise(problem, rtol=rtol)
     trajs = convnet_forward(_twin(problem.net, "piecewise"), problem.params, problem.x, problem.state0)
