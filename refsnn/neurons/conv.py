@@ -510,11 +510,12 @@ class ConvGradients:
     adjoints: dict
 
 
-def conv_backward(traj: ConvTrajectory, params, dz=None, ds=None, dv=None) -> ConvGradients:
+def conv_backward(traj: ConvTrajectory, params, dz=None, ds=None, dv=None, input_grad=True) -> ConvGradients:
     """Backward through C2, B1–B5 and C3–C4.
 
     ``dz`` ``(T, B, n_out)`` is ∂L/∂(pooled output) from the layer above; ``ds``, ``dv``
-    ``(T, B, N)`` are direct partials on this layer's own spikes and membranes."""
+    ``(T, B, N)`` are direct partials on this layer's own spikes and membranes.
+    ``input_grad=False`` skips C4 (``x`` is then None): training does not need ∂L/∂(data)."""
     if not isinstance(traj, ConvTrajectory):
         raise TypeError(f"traj must be a ConvTrajectory from conv_forward, got {type(traj).__name__}")
     cfg = traj.config
@@ -533,7 +534,7 @@ def conv_backward(traj: ConvTrajectory, params, dz=None, ds=None, dv=None) -> Co
     P = cfg.n_positions
     for k in _neuron_names(cfg):
         grads[k] = g.params[k].reshape(cfg.out_channels, P).sum(axis=1)    # shared over positions
-    dx = input_gradient(cfg, dI, p["W"], traj.x.shape)
+    dx = input_gradient(cfg, dI, p["W"], traj.x.shape) if input_grad else None
     return ConvGradients(grads, dx, g.state0, dI, g.adjoints)
 
 
@@ -677,11 +678,11 @@ class ConvNetGradients:
     dense: object
 
 
-def convnet_backward(trajs: ConvNetTrajectory, params, ds=None, dv=None) -> ConvNetGradients:
+def convnet_backward(trajs: ConvNetTrajectory, params, ds=None, dv=None, input_grad=True) -> ConvNetGradients:
     """Backward through the dense stack, then every conv layer top-down.
 
     ``ds[l]``, ``dv[l]`` are the direct partials of layer l (convolutions first, ``(T, B, N)``),
-    or None."""
+    or None. ``input_grad=False`` leaves ``x`` (∂L/∂ network input) None."""
     nc = len(trajs.convs)
     n = nc + len(trajs.dense)
     ds = [None] * n if ds is None else list(ds)
@@ -694,7 +695,8 @@ def convnet_backward(trajs: ConvNetTrajectory, params, ds=None, dv=None) -> Conv
     out = [None] * nc
     for l in range(nc - 1, -1, -1):
         tr = trajs.convs[l]
-        out[l] = conv_backward(tr, params[l], dz.reshape(dz.shape[0], dz.shape[1], -1), ds[l], dv[l])
+        out[l] = conv_backward(tr, params[l], dz.reshape(dz.shape[0], dz.shape[1], -1), ds[l], dv[l],
+                               input_grad=input_grad or l > 0)
         dz = out[l].x
     return ConvNetGradients([g.params for g in out] + gd.params, out[0].x,
                             [g.state0 for g in out] + gd.state0, out, gd)
