@@ -37,7 +37,7 @@ def _loop(dI, x_or_W, shape, k, s, p, what, offset=0, use_pad=True, use_stride=T
           t_only=False, b_only=False, overwrite=False):
     """C3 (what="W") or C4 (what="x") as loops, with one typical mistake switched on."""
     T, B, K, Ho, Wo = dI.shape
-    H, Wd = shape[-2], shape[-1]
+    H, Wd = (x_or_W.shape[-2:] if what == "W" else shape[-2:])     # the input grid
     out = np.zeros(shape)
     pp = p if use_pad else 0
     ss = s if use_stride else 1
