@@ -90,3 +90,21 @@ def test_grid_rows_pass_both_exact_routes(index):
     point = first_spike_grid.points()[index]
     rep = first_spike_grid.check_point(point)
     assert rep.passed, rep
+
+
+def test_cli_lists_and_passes_a_first_spike_row(capsys):
+    from refsnn import cli
+    from refsnn.checking import families
+
+    rows = {name for fam, _, name in families.rows(["conv", "first_spike"])}
+    assert "first_spike:none/detach" in rows and "conv:k3s2p1/subtract/ce_count" in rows
+    assert len(rows) == len(conv_points()) + len(first_spike_grid.points())
+    import json
+    code = cli.main(["gradcheck", "--json", "--jobs", "1", "--only", "first_spike:none/detach"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["n_failed"] == 0 and len(out["rows"]) == 1
+
+
+def conv_points():
+    from refsnn.checking import conv_grid
+    return conv_grid.points()
