@@ -53,7 +53,11 @@ has not spiked by t, and t̂ the expected first-spike time (``E[t_f] = Σ_t P(t_
 This is what puts the loss on the grid: the smooth twin differentiates exactly the
 same formula that the Heaviside forward pass evaluates to ``t_f``.
 
-*The loss.* A time-to-first-spike cross-entropy over the N output neurons: the
+*The loss.* Seed 002 names two forms: maximise the probability of the first spike at a
+target step, or a time-to-first-spike cross-entropy. The first would be
+``−log(S_{t*−1} s_{t*})``; on Heaviside spikes that is 0 or +∞, with no gradient
+anywhere, so it cannot be checked on the piecewise route nor trained in surrogate mode.
+refsnn implements the second, a cross-entropy over the N output neurons: the
 earliest neuron should be the label's, so the logits are ``−t̂_k/τ`` (τ > 0, in steps),
 
 .. math::

@@ -122,6 +122,15 @@ then needs the adaptation's trace as well (refsnn does not use that form; C3 is
 exact in every configuration). C3 and C6 are the same sum reordered; notebook 09
 evaluates both and shows they agree.
 
+Where seed 002 is loose: it pairs "the postsynaptic error" with "the eligibility
+trace". The two readings must not be mixed: with the total adjoint δI (= δv) as the
+error, the presynaptic factor is the raw input x (C3); with the trace ε, the error is
+the per-step signal e_t of C5 (the surrogate-gated δs plus a^v), not δv — pairing δv
+with ε counts the leak twice. The seed's trace also leaves open whose leak it is: it
+is the *postsynaptic* channel's α_k (and λ_k), since the leak acts on the membrane
+the input is summed into. Its index ``X`` is read here as refsnn's ``x_t``, the input
+that drives ``v_t`` (the time convention of :mod:`refsnn.neurons.lif`, note 1).
+
 Where the dynamics come from
 ----------------------------
 
