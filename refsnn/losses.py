@@ -19,12 +19,79 @@ trace_mse                    ``(1/2TBN) Σ (z_t − y_t)²``, ``z_t = η z_{t−
 membrane_rate_loss           ``(1/2B) Σ_t Σ_{b,k} (v_t − y)²`` (seed 002)                       ``dv_t = (v_t − y)/B``
 spike_count_l1               ``(λ/B) Σ_{b,k} n_{b,k}``                                          ``ds_t = λ/B``
 spike_count_l2               ``(λ/B) Σ_{b,k} n_{b,k}²``                                         ``ds_t = 2λ n/B``
+first_spike_cross_entropy    ``−(1/B) Σ_b log p_{b,y_b}``, ``p = softmax(−t̂/τ)``                ``ds_t = −g S_{t−1} R_t``
 ===========================  ==============================================================  ==========================
 
 In ``trace_mse`` the filtered signal ``q`` is the spikes (``on="s"``) or the
 membrane (``on="v"``), and the partial lands on that variable: ``∂L/∂q_t = δz_t``.
 Seed 002's "p − y spread over the time steps" is the cross-entropy row: every
 step's spike gets the same partial, because ``∂n/∂s_t = 1`` for all t.
+
+The first-spike-time loss (seed 002, "建模不同的神经编码")
+--------------------------------------------------------
+
+*Discrete first-spike time.* For one neuron with spikes ``s_0, ..., s_{T−1} ∈ {0, 1}``
+(the steps of the trial; the initial spike ``s_{−1}`` of the initial state is not
+part of it),
+
+.. math::
+
+    t_f = \min\{\, t \in \{0, \dots, T-1\} : s_t = 1 \,\}, \qquad t_f = T
+    \text{ if the neuron does not spike}.                                  \qquad (L1)
+
+*Survival product.* ``S_t = Π_{τ=0}^{t} (1 − s_τ)`` (``S_{−1} = 1``) is 1 while the
+neuron has not spiked and 0 from its first spike on, so ``S_{t−1} s_t`` is 1 exactly
+at ``t = t_f`` and
+
+.. math::
+
+    \hat t = \sum_{t=0}^{T-1} S_t                                           \qquad (L2)
+
+counts the steps before the first spike: ``t̂ = t_f`` for every binary spike train
+(and ``T`` without a spike). L2 is a polynomial in the spikes, so it is also defined,
+and smooth, for the smooth twin's spikes ``s_t = F(v_t − θ) ∈ (0, 1)``: there
+``S_{t−1} s_t`` is the probability that a neuron spiking independently with
+probability ``s_t`` at each step spikes first at t, ``S_t`` the probability that it
+has not spiked by t, and t̂ the expected first-spike time (``E[t_f] = Σ_t P(t_f > t)``).
+This is what puts the loss on the grid: the smooth twin differentiates exactly the
+same formula that the Heaviside forward pass evaluates to ``t_f``.
+
+*The loss.* Seed 002 names two forms: maximise the probability of the first spike at a
+target step, or a time-to-first-spike cross-entropy. The first would be
+``−log(S_{t*−1} s_{t*})``; on Heaviside spikes that is 0 or +∞, with no gradient
+anywhere, so it cannot be checked on the piecewise route nor trained in surrogate mode.
+refsnn implements the second, a cross-entropy over the N output neurons: the
+earliest neuron should be the label's, so the logits are ``−t̂_k/τ`` (τ > 0, in steps),
+
+.. math::
+
+    L_{fts} = -\frac{1}{B}\sum_b \log p_{b,y_b}, \qquad
+    p_{b,k} = \operatorname{softmax}_k(-\hat t_{b,k}/τ),
+    \qquad g_{b,k} = \frac{∂L}{∂\hat t_{b,k}} = -\frac{p_{b,k} - [k = y_b]}{Bτ}. \qquad (L3)
+
+*Its partial.* ``S_t`` depends on ``s_τ`` only for ``t ≥ τ``, and
+``∂S_t/∂s_τ = −S_{τ−1} Π_{τ<τ'≤t}(1 − s_{τ'})``, so
+
+.. math::
+
+    \frac{∂\hat t}{∂s_τ} = -S_{τ-1} R_τ, \qquad
+    R_τ = 1 + (1 - s_{τ+1}) R_{τ+1}, \quad R_{T-1} = 1,
+    \qquad a^s_τ = g\,\frac{∂\hat t}{∂s_τ}                                    \qquad (L4)
+
+(R is a backward recursion; no division by ``1 − s_τ``).
+
+*Why the gradient is zero after t_f and concentrated before it.* With binary spikes
+``S_{τ−1} = 0`` for every ``τ > t_f`` (the factor ``1 − s_{t_f} = 0`` is in it), so
+``a^s_τ = 0`` after the first spike: moving a later spike cannot change the first
+one. For ``τ < t_f`` the spikes ``s_{τ+1}, ..., s_{t_f−1}`` are 0, so L4 unrolls to
+``R_τ = t_f − τ``: ``a^s_τ = −g (t_f − τ)``, largest at the earliest steps (a spike
+there would move t_f furthest). At ``τ = t_f`` itself, ``R_{t_f}`` is 1 plus the
+time from t_f to the next spike: removing the first spike hands the decision to the
+second. In surrogate mode these partials enter B1; a step after t_f has no direct
+partial and, the dynamics being causal, no adjoint reaches it from later steps, so
+``δv_t = δs_t = 0`` for ``t > t_f`` in the output layer (and, in the layers below,
+after the last output neuron's t_f). Notebook 10 shows this in a figure of δv.
+With the smooth twin the same statements hold with ``S_{τ−1}`` small instead of 0.
 """
 
 from __future__ import annotations
@@ -46,6 +113,9 @@ __all__ = [
     "spike_count_l1",
     "spike_count_l2",
     "membrane_cross_entropy",
+    "first_spike_times",
+    "soft_first_spike_time",
+    "first_spike_cross_entropy",
     "combine",
 ]
 
@@ -211,6 +281,47 @@ def spike_count_l2(traj, strength=1.0) -> Loss:
     n = traj.s.sum(axis=0)
     value = strength * np.sum(n ** 2) / B
     ds = np.broadcast_to(2.0 * strength * n / B, traj.s.shape).astype(traj.s.dtype)
+    return Loss(float(value), ds, None)
+
+
+def first_spike_times(s):
+    """L1: the discrete first-spike step ``t_f`` of every neuron, ``(B, N)`` int (T if none).
+
+    ``s`` is a spike array ``(T, B, N)`` of zeros and ones (or a Trajectory)."""
+    s = s.s if isinstance(s, Trajectory) else np.asarray(s)
+    T = s.shape[0]
+    fired = s >= 0.5
+    return np.where(fired.any(axis=0), np.argmax(fired, axis=0), T)
+
+
+def soft_first_spike_time(s):
+    """L2: ``(t̂, S)`` with ``S_t = Π_{τ≤t}(1 − s_τ)`` ``(T, B, N)`` and ``t̂ = Σ_t S_t`` ``(B, N)``."""
+    S = np.cumprod(1.0 - s, axis=0)
+    return S.sum(axis=0), S
+
+
+def first_spike_cross_entropy(traj, labels, tau=1.0) -> Loss:
+    """L3: cross-entropy of ``softmax(−t̂/τ)`` over the output neurons, t̂ the soft
+    first-spike time L2; ``labels`` are integers in ``[0, N)``, shape (B,). Partial L4."""
+    traj = _traj(traj)
+    _spiking(traj, "first_spike_cross_entropy")
+    tau = real_scalar("tau", tau, 0.0, low_open=True)
+    s = traj.s
+    T, B, N = s.shape
+    labels = _labels(labels, B, N)
+    t_hat, S = soft_first_spike_time(s)
+    logp = log_softmax(-t_hat / tau, axis=1)
+    value = -logp[np.arange(B), labels].mean()
+    g = np.exp(logp)
+    g[np.arange(B), labels] -= 1.0
+    g *= -1.0 / (B * tau)                                        # ∂L/∂t̂ (L3)
+    ds = np.empty_like(s)
+    R = np.ones((B, N), s.dtype)                                  # R_{T−1} = 1
+    for t in range(T - 1, -1, -1):
+        if t < T - 1:
+            R = 1.0 + (1.0 - s[t + 1]) * R                        # R_t = 1 + (1 − s_{t+1}) R_{t+1}
+        S_prev = S[t - 1] if t else 1.0                          # S_{t−1}, S_{−1} = 1
+        ds[t] = -g * S_prev * R                                   # a^s_t = g ∂t̂/∂s_t (L4)
     return Loss(float(value), ds, None)
 
 

@@ -367,3 +367,46 @@ def test_ex00_training_with_a_wrong_ex03_reports_the_first_diverging_step(tmp_pa
 def test_ex00_with_an_unfinished_ex03_says_so(tmp_path):
     r = _ex00_with_ex03(tmp_path, (EXERCISES_DIR / "ex03_bptt_by_hand.py").read_text())
     assert not r.passed and "not implemented yet; do exercise 03 first" in r.hint, r.line()
+
+
+# Exercises 09 (spiking convolution) and 10 (first-spike time): typical mistakes.
+MISTAKES_09_10 = [
+    pytest.param("ex09", "kernel_gradient",
+                 "a = stride * i + r - padding\n                if a < 0 or a >= H:\n                    continue\n"
+                 "                for j in range(Wo):\n                    e = stride * j + q - padding\n"
+                 "                    if e < 0 or e >= W:",
+                 "a = stride * i + r - padding - 1\n                if a < 0 or a >= H:\n                    continue\n"
+                 "                for j in range(Wo):\n                    e = stride * j + q - padding - 1\n"
+                 "                    if e < 0 or e >= W:",
+                 ["padding offset off by one", "s·i + r − p − 1"], id="ex09-padding-offset"),
+    pytest.param("ex09", "kernel_gradient",
+                 'dW[:, :, r, q] += np.einsum("tbk,tbc->kc", dI[:, :, :, i, j], x[:, :, :, a, e])',
+                 'dW[:, :, r, q] += np.einsum("bk,bc->kc", dI[-1, :, :, i, j], x[-1, :, :, a, e])',
+                 ["sum over time"], id="ex09-no-time-sum"),
+    pytest.param("ex09", "input_gradient",
+                 'dx[:, :, :, a, e] += np.einsum("tbk,kc->tbc", dI[:, :, :, i, j], W[:, :, r, q])',
+                 'dx[:, :, :, a, e] = np.einsum("tbk,kc->tbc", dI[:, :, :, i, j], W[:, :, r, q])',
+                 ["overlapping windows must add"], id="ex09-overwrite"),
+    pytest.param("ex09", "input_gradient",
+                 'dx[:, :, :, a, e] += np.einsum("tbk,kc->tbc", dI[:, :, :, i, j], W[:, :, r, q])',
+                 'dx[:, :, :, a, e] += np.einsum("tbk,kc->tbc", dI[:, :, :, i, j], W[:, :, kh - 1 - r, kw - 1 - q])',
+                 ["kernel is flipped"], id="ex09-flipped"),
+    pytest.param("ex10", "first_spike_loss",
+                 "S_prev = S[t - 1] if t > 0 else np.ones((B, N))", "S_prev = S[t]",
+                 ["off by one", "S_{t−1}"], id="ex10-survival-index"),
+    pytest.param("ex10", "first_spike_loss",
+                 "R = 1.0 + (1.0 - s[t + 1]) * R", "R = 1.0 + R",
+                 ["survival factor"], id="ex10-R-factor"),
+    pytest.param("ex10", "first_spike_loss",
+                 "g = -(p - onehot) / (B * tau)", "g = -(p - onehot) / B",
+                 ["1/τ"], id="ex10-no-tau"),
+    pytest.param("ex10", "soft_first_spike_time",
+                 "S = np.cumprod(1.0 - s, axis=0)\n    return S.sum(axis=0), S",
+                 "S = np.cumprod(1.0 - s, axis=0)\n    return 1.0 + S[:-1].sum(axis=0), S",
+                 ["t_f + 1"], id="ex10-t-hat-off-by-one"),
+]
+
+
+@pytest.mark.parametrize("key, function, old, new, words", MISTAKES_09_10)
+def test_typical_mistake_is_caught_and_named_09_10(tmp_path, key, function, old, new, words):
+    test_typical_mistake_is_caught_and_named(tmp_path, key, function, old, new, words)

@@ -29,6 +29,8 @@ FAMILY_MODULES = (
     "refsnn.checking.verify",
     "refsnn.checking.grid_switches",
     "refsnn.oracle.family",
+    "refsnn.checking.conv_grid",
+    "refsnn.checking.first_spike_grid",
 )
 
 

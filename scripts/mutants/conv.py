@@ -1,0 +1,58 @@
+"""Mutants of the convolution's adjoints (refsnn/neurons/conv.py, C2–C4) and of the
+first-spike-time loss's partial (refsnn/losses.py, L4)."""
+
+CONV = "refsnn/neurons/conv.py"
+LOSSES = "refsnn/losses.py"
+
+MUTANTS = [
+    ("kernel gradient C3: padding offset off by one (samples x_{s i + r − p − 1})",
+     CONV,
+     "xp = np.pad(x.reshape(T * B, C, H, W_), ((0, 0), (0, 0), (p, p), (p, p)))",
+     "xp = np.pad(x.reshape(T * B, C, H, W_), ((0, 0), (0, 0), (p + 1, p + 1), (p + 1, p + 1)))"),
+    ("kernel gradient C3: stride ignored in the sampling pattern (x_{i + r − p})",
+     CONV,
+     "cols[:, :, :, :, r, q] = xp[:, :, r:r + s * (ho - 1) + 1:s, q:q + s * (wo - 1) + 1:s]",
+     "cols[:, :, :, :, r, q] = xp[:, :, r:r + ho, q:q + wo]"),
+    ("kernel gradient C3: r and q swapped (kernel transposed)",
+     CONV,
+     "cols[:, :, :, :, r, q] = xp[:, :, r:r + s * (ho - 1) + 1:s, q:q + s * (wo - 1) + 1:s]",
+     "cols[:, :, :, :, q, r] = xp[:, :, r:r + s * (ho - 1) + 1:s, q:q + s * (wo - 1) + 1:s]"),
+    ("input gradient C4: overlapping windows overwrite instead of adding (kernel > stride)",
+     CONV,
+     "out[:, :, r:r + s * (ho - 1) + 1:s, q:q + s * (wo - 1) + 1:s] += cols",
+     "out[:, :, r:r + s * (ho - 1) + 1:s, q:q + s * (wo - 1) + 1:s] = cols"),
+    ("input gradient C4: padding offset off by one when cropping",
+     CONV,
+     "return out[:, :, p:p + H, p:p + W]",
+     "return out[:, :, max(p - 1, 0):max(p - 1, 0) + H, max(p - 1, 0):max(p - 1, 0) + W]"),
+    ("bias gradient: δI not summed over positions (one position only)",
+     CONV,
+     "return dW, d.sum(axis=0)",
+     "return dW, d[::ho * wo].sum(axis=0)"),
+    ("shared neuron parameters: mean over positions instead of the sum",
+     CONV,
+     "grads[k] = g.params[k].reshape(cfg.out_channels, P).sum(axis=1)",
+     "grads[k] = g.params[k].reshape(cfg.out_channels, P).mean(axis=1)"),
+    ("average pooling backward: weight 1/P instead of 1/P²",
+     CONV,
+     'w = 1.0 if cfg.pool == "sum" else 1.0 / (P * P)',
+     'w = 1.0 if cfg.pool == "sum" else 1.0 / P'),
+    ("first-spike partial L4: survival factor (1 − s_{t+1}) dropped from R",
+     LOSSES,
+     "R = 1.0 + (1.0 - s[t + 1]) * R",
+     "R = 1.0 + R"),
+    ("first-spike partial L4: S_t instead of S_{t−1} (off by one)",
+     LOSSES,
+     "S_prev = S[t - 1] if t else 1.0",
+     "S_prev = S[t]"),
+    ("first-spike partial L4: sign of ∂L/∂t̂ flipped",
+     LOSSES,
+     "g *= -1.0 / (B * tau)",
+     "g *= 1.0 / (B * tau)"),
+    ("first-spike partial L4: temperature τ dropped",
+     LOSSES,
+     "g *= -1.0 / (B * tau)",
+     "g *= -1.0 / B"),
+]
+
+TESTS = ["tests/test_conv.py", "tests/test_first_spike.py"]
