@@ -26,7 +26,7 @@ from .checking import verify
 from .neurons.lif import RESET_KINDS
 from .losses import LOSS_NAMES
 
-TASKS = ("randman", "yinyang", "regression", "digits")   # refsnn.train.TASKS, without importing it
+from .training.tasks import task_names
 
 
 def _positive_int(text):
@@ -63,7 +63,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="refsnn", description="A NumPy reference for surrogate-gradient BPTT.")
     sub = p.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train a spiking network on a generated task")
-    tr.add_argument("--task", required=True, choices=TASKS)
+    tr.add_argument("--task", required=True, choices=task_names())
     tr.add_argument("--out", default=None, help="output folder (default runs/<task>)")
     tr.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the task's)")
     tr.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: the task's)")

@@ -24,108 +24,30 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import losses
+from .. import losses  # noqa: F401  (kept: refsnn.train.losses)
 from . import data, optim
-from ..neurons.lif import LIFConfig
+from ..neurons.lif import LIFConfig  # noqa: F401
 from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
-from ..surrogates import surrogate
+# The tasks live in a registry (refsnn.training.tasks); the old names stay importable here.
+from .tasks import (ALPHA, LAM, READOUT_SCALE, TASKS, TaskSpec, _classifier, _layer_init,  # noqa: F401
+                    build_task, get_kind, register_task)
 
-__all__ = ["TASKS", "TaskSpec", "make_task", "train", "evaluate", "CheckpointError", "architecture",
+__all__ = ["TASKS", "TaskSpec", "make_task", "register_task", "train", "evaluate", "CheckpointError", "architecture",
            "load_checkpoint", "save_checkpoint"]
-
-TASKS = ("randman", "yinyang", "regression", "digits")
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used for this run (another architecture, task or file format)."""
 
 
-@dataclass
-class TaskSpec:
-    """A task: its network, its data and how to score it."""
-
-    name: str
-    net: Network
-    x_train: np.ndarray          # (N, T, M) sample-major
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    kind: str                    # "classification" or "regression"
-    init: list = field(default_factory=list)   # per-layer init_params keywords
-    defaults: dict = field(default_factory=dict)  # default training hyper-parameters
-
-
-# Leak and synaptic decay of every task: τ_mem = 20 steps, τ_syn = 5 steps.
-ALPHA = float(np.exp(-1 / 20))
-LAM = float(np.exp(-1 / 5))
-# A constant input drives a leaky integrator with a synapse to 1/((1-α)(1-λ)) ≈ 110 times
-# its value; readout weights are scaled down by that gain so that logits start near O(1).
-READOUT_SCALE = 3.0 * (1 - ALPHA) * (1 - LAM)
-
-
-def _layer_init(w_scale, **kw):
-    return dict(alpha=ALPHA, lam=LAM, w_scale=w_scale, **kw)
-
-
-def _classifier(n_in, n_hidden, n_out, recurrent=False, adaptation=False):
-    sg = surrogate("sigmoid", 10.0)
-    hidden = LIFConfig(n_in, n_hidden, surrogate=sg, recurrent=recurrent, adaptation=adaptation,
-                       synapse=True, detach_reset=True)
-    readout = LIFConfig(n_hidden, n_out, surrogate=sg, reset="none", spiking=False, synapse=True)
-    return Network((hidden, readout))
-
-
 def make_task(name, seed=0, hidden=128, small=False):
-    """Build a task. ``small=True`` makes a quick version (fewer samples) for the tour and tests."""
-    if name not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {name!r}")
-    if name == "randman":
-        per_class = 200 if small else 1000
-        X, y = data.randman(n_classes=10, n_units=20, n_steps=100, dim_manifold=1,
-                            n_samples_per_class=per_class, alpha=2.0, n_spikes=1, seed=seed)
-        x_tr, x_te, y_tr, y_te = data.train_test_split(X, y, 0.2, seed)
-        net = _classifier(20, hidden, 10)
-        init = [_layer_init(3.0), _layer_init(READOUT_SCALE)]
-        return TaskSpec(name, net, x_tr, y_tr, x_te, y_te, "classification", init,
-                        dict(epochs=15, lr=2e-3, batch_size=64, clip=5.0))
-    if name == "yinyang":
-        T = 60
-        n_train, n_test = (1000, 300) if small else (5000, 1000)
-        p_tr, y_tr = data.yin_yang(n_train, seed=seed)
-        p_te, y_te = data.yin_yang(n_test, seed=seed + 10_000)
-        x_tr = data.latency_encode(p_tr, T, bias=True)
-        x_te = data.latency_encode(p_te, T, bias=True)
-        net = _classifier(x_tr.shape[2], hidden, 3)
-        init = [_layer_init(4.0), _layer_init(READOUT_SCALE)]
-        return TaskSpec(name, net, x_tr, y_tr, x_te, y_te, "classification", init,
-                        dict(epochs=60, lr=2e-3, batch_size=32, clip=5.0))
-    if name == "regression":
-        # Seed 002's sequence regression as pattern generation (as in e-prop's benchmark):
-        # each of a few target trajectories is paired with its own frozen input spike
-        # pattern, and the network learns to produce the targets. A target is not a
-        # function of other samples' inputs, so the score is how well the network
-        # tracks the trajectories it is trained on (the "test" set is the same set).
-        n = 4 if small else 8
-        X, Y = data.trajectory_regression(n, n_steps=200, n_inputs=20, n_outputs=2, seed=seed)
-        sg = surrogate("sigmoid", 10.0)
-        hidden = LIFConfig(20, hidden, surrogate=sg, recurrent=True, adaptation=True, synapse=True,
-                           detach_reset=True)
-        readout = LIFConfig(hidden.n, 2, surrogate=sg, reset="none", spiking=False, synapse=True)
-        init = [_layer_init(3.0, r_scale=0.3, beta=0.1, rho=float(np.exp(-1 / 100)), kappa=0.5),
-                _layer_init(READOUT_SCALE)]
-        return TaskSpec(name, Network((hidden, readout)), X, Y, X, Y, "regression", init,
-                        dict(epochs=600, lr=1e-3, batch_size=n, clip=1.0))
-    # digits
-    X, y = data.digits(n_steps=40, seed=seed)
-    x_tr, x_te, y_tr, y_te = data.train_test_split(X, y, 0.2, seed)
-    net = _classifier(X.shape[2], hidden, 10)
-    init = [_layer_init(3.0), _layer_init(READOUT_SCALE)]
-    return TaskSpec(name, net, x_tr, y_tr, x_te, y_te, "classification", init,
-                    dict(epochs=30, lr=2e-3, batch_size=64, clip=5.0))
+    """Build a registered task (see :mod:`refsnn.training.tasks`). ``small=True`` makes a quick
+    version (fewer samples) for the tour and tests."""
+    return build_task(name, seed=seed, hidden=hidden, small=small)
 
 
 def architecture(net: Network) -> dict:
@@ -142,12 +64,7 @@ def _loss(task, trajs, y, at=None):
     """Loss on the readout: membrane cross-entropy (max over time; ``at`` holds the
     argmax fixed, see :func:`refsnn.losses.membrane_cross_entropy`) or the per-step MSE."""
     n = len(trajs)
-    out = trajs[-1]
-    if task.kind == "classification":
-        l = losses.membrane_cross_entropy(out, y, "max", at=at)
-    else:
-        l = losses.membrane_rate_loss(out, y)      # y (T, B, K): data.batches yields targets time-major
-        l = losses.Loss(l.value / out.v.shape[0], None, l.dv / out.v.shape[0])  # mean over time
+    l = get_kind(task.kind).loss(trajs[-1], y, at)
     ds = [None] * n
     dv = [None] * n
     ds[-1], dv[-1] = l.ds, l.dv
@@ -156,10 +73,7 @@ def _loss(task, trajs, y, at=None):
 
 def _score(task, trajs, y):
     """Accuracy (classification: argmax over the max-over-time readout) or the summed squared error."""
-    v = trajs[-1].v
-    if task.kind == "classification":
-        return float(np.sum(np.argmax(v.max(axis=0), axis=1) == y))
-    return float(np.sum((v - y) ** 2))
+    return get_kind(task.kind).score(trajs[-1], y)
 
 
 def evaluate(task, params, X, y, batch_size=256):
@@ -170,9 +84,7 @@ def evaluate(task, params, X, y, batch_size=256):
         total_loss += _loss(task, trajs, yb)[0] * len(yb)
         total_score += _score(task, trajs, yb)
         n += len(yb)
-    if task.kind == "classification":
-        return total_loss / n, total_score / n
-    return total_loss / n, total_score / float(np.sum((y - y.mean(axis=(0, 1))) ** 2))
+    return total_loss / n, get_kind(task.kind).finish(total_score, n, y)
 
 
 def save_checkpoint(path, params, opt_state, meta):
@@ -255,8 +167,8 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
         opt_state = optim.init_state(opt, _trainable(params, trainable))
         epoch, batch_index = 0, 0
         history = {"epoch": [], "train_loss": [], "train_score": [], "test_loss": [], "test_score": []}
-        if task.kind == "regression":
-            history["nmse_before"] = evaluate(task, params, task.x_test, task.y_test)[1]
+        if get_kind(task.kind).baseline:
+            history[get_kind(task.kind).baseline] = evaluate(task, params, task.x_test, task.y_test)[1]
 
     def meta_now():
         return dict(architecture=architecture(task.net), run=asdict(cfg), epoch=epoch, batch=batch_index,
@@ -291,11 +203,11 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{value:.4f}", **({"acc": f"{run_score / seen:.3f}"}
-                                                          if task.kind == "classification" else {}))
+                                                          if get_kind(task.kind).train_score else {}))
             test_loss, test_score = evaluate(task, params, task.x_test, task.y_test)
             history["epoch"].append(epoch + 1)
             history["train_loss"].append(run_loss / max(seen, 1))
-            history["train_score"].append(run_score / max(seen, 1) if task.kind == "classification" else None)
+            history["train_score"].append(run_score / max(seen, 1) if get_kind(task.kind).train_score else None)
             history["test_loss"].append(test_loss)
             history["test_score"].append(test_score)
             epoch, batch_index = epoch + 1, 0
@@ -331,12 +243,7 @@ def _summary(task, cfg, params, history, elapsed):
     s = dict(task=task.name, run=asdict(cfg), architecture=architecture(task.net),
              n_train=int(len(task.x_train)), n_test=int(len(task.x_test)),
              train_seconds=elapsed, history=history)
-    if task.kind == "classification":
-        s["test_accuracy"] = history["test_score"][-1] if history["test_score"] else None
-        s["train_accuracy"] = history["train_score"][-1] if history["train_score"] else None
-    else:
-        s["nmse_before"] = history.get("nmse_before")
-        s["nmse_after"] = history["test_score"][-1] if history["test_score"] else None
+    s.update(get_kind(task.kind).summary(history))
     return s
 
 
@@ -350,8 +257,9 @@ def _figures(task, params, history, out_dir):
     ax[0].plot(history["epoch"], history["test_loss"], label="test")
     ax[0].set(xlabel="epoch", ylabel="loss", title="loss")
     ax[0].legend()
-    label = "accuracy" if task.kind == "classification" else "normalised MSE"
-    if task.kind == "classification":
+    kind = get_kind(task.kind)
+    label = kind.label
+    if kind.train_score:
         ax[1].plot(history["epoch"], history["train_score"], label="train")
     ax[1].plot(history["epoch"], history["test_score"], label="test")
     ax[1].set(xlabel="epoch", ylabel=label, title=label)
@@ -370,7 +278,7 @@ def _figures(task, params, history, out_dir):
     ax[1].scatter(t_h, i_h, s=4, c="tab:red")
     ax[1].set(ylabel="hidden neuron", title="hidden spike raster")
     ax[2].plot(trajs[-1].v[:, 0])
-    if task.kind == "regression":
+    if kind.plot_targets:
         ax[2].set_prop_cycle(None)
         ax[2].plot(task.y_test[0], "--")
     ax[2].set(xlabel="time step", ylabel="v", title="readout membrane traces")

@@ -1,0 +1,262 @@
+"""The registry of training tasks and of task kinds.
+
+A *task* is a name and a builder ``builder(seed=0, hidden=128, small=False) -> TaskSpec``
+(its network, its data, how it is scored and its default hyper-parameters). Adding a
+task is one call, anywhere::
+
+    from refsnn.training.tasks import register_task
+    register_task("digits_cnn", "refsnn.training.cnn_tasks:build_digits_cnn",
+                  help="spiking CNN on the scikit-learn digits")
+
+``builder`` is a callable or a ``"module:function"`` string; a string is imported only
+when the task is built, so the ``refsnn`` command can list every task (``--task``
+choices) without importing the modules behind them. A module that registers tasks
+with callables is named in :data:`TASK_MODULES`, which :func:`task_names` imports.
+
+A *kind* (``TaskSpec.kind``) says how the readout is scored: its loss with the direct
+partials, the per-batch score, how the per-sample scores are normalised, and what the
+summary reports. ``"classification"`` and ``"regression"`` are built in;
+:func:`register_kind` adds another, so the training loop has no branches on names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Union
+
+import numpy as np
+
+__all__ = ["TASKS", "KINDS", "TASK_MODULES", "TaskSpec", "TaskEntry", "TaskKind", "register_task",
+           "register_kind", "task_names", "get_builder", "build_task", "get_kind"]
+
+# Modules whose import registers tasks (beyond this one), imported by task_names().
+TASK_MODULES: list = []
+
+
+@dataclass
+class TaskSpec:
+    """A task: its network, its data and how to score it."""
+
+    name: str
+    net: object                  # refsnn.network.Network
+    x_train: np.ndarray          # (N, T, M) sample-major
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    kind: str                    # a key of KINDS: "classification" or "regression"
+    init: list = field(default_factory=list)   # per-layer init_params keywords
+    defaults: dict = field(default_factory=dict)  # default training hyper-parameters
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    name: str
+    builder: Union[Callable, str]   # callable or "module:function"
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """How a kind of task is scored.
+
+    loss(out, y, at)        the readout trajectory's loss, a :class:`refsnn.losses.Loss`
+    score(out, y)           the batch's summed score (e.g. number correct)
+    finish(total, n, y)     the reported score from the summed score over a data set
+    summary(history)        the summary entries (e.g. test_accuracy)
+    label                   the score's name on figures
+    train_score             whether the running training score is reported
+    baseline                if set, history[baseline] holds the test score before training
+    plot_targets            whether the traces figure overlays the targets
+    """
+
+    name: str
+    loss: Callable
+    score: Callable
+    finish: Callable
+    summary: Callable
+    label: str
+    train_score: bool = True
+    baseline: Optional[str] = None
+    plot_targets: bool = False
+
+
+TASKS: dict = {}
+KINDS: dict = {}
+
+
+def register_task(name, builder, help="", replace=False):
+    """Register ``builder`` (a callable or ``"module:function"``) under ``name``."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if not (callable(builder) or (isinstance(builder, str) and ":" in builder)):
+        raise TypeError(f"builder must be a callable or a 'module:function' string, got {builder!r}")
+    if name in TASKS and not replace:
+        raise ValueError(f"a task named {name!r} is already registered (pass replace=True to replace it)")
+    TASKS[name] = TaskEntry(name, builder, help)
+    return builder
+
+
+def register_kind(kind: TaskKind, replace=False):
+    if not isinstance(kind, TaskKind):
+        raise TypeError(f"kind must be a TaskKind, got {type(kind).__name__}")
+    if kind.name in KINDS and not replace:
+        raise ValueError(f"a task kind named {kind.name!r} is already registered")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def _import_task_modules():
+    for mod in list(TASK_MODULES):
+        importlib.import_module(mod)
+
+
+def task_names() -> tuple:
+    """Every registered task name, in registration order."""
+    _import_task_modules()
+    return tuple(TASKS)
+
+
+def get_builder(name):
+    _import_task_modules()
+    if not isinstance(name, str):
+        raise TypeError(f"task must be a task name (str), got {type(name).__name__}")
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {name!r}")
+    builder = TASKS[name].builder
+    if isinstance(builder, str):
+        mod, _, attr = builder.partition(":")
+        builder = getattr(importlib.import_module(mod), attr)
+    return builder
+
+
+def build_task(name, seed=0, hidden=128, small=False) -> TaskSpec:
+    spec = get_builder(name)(seed=seed, hidden=hidden, small=small)
+    if not isinstance(spec, TaskSpec):
+        raise TypeError(f"the builder of task {name!r} returned {type(spec).__name__}, not a TaskSpec")
+    return spec
+
+
+def get_kind(kind_name) -> TaskKind:
+    if kind_name not in KINDS:
+        raise ValueError(f"task kind must be one of {', '.join(KINDS)}; got {kind_name!r}")
+    return KINDS[kind_name]
+
+
+# ---------------------------------------------------------------- built-in kinds
+
+def _ce_loss(out, y, at=None):
+    from .. import losses
+    return losses.membrane_cross_entropy(out, y, "max", at=at)
+
+
+def _mse_loss(out, y, at=None):
+    from .. import losses
+    l = losses.membrane_rate_loss(out, y)      # y (T, B, K): data.batches yields targets time-major
+    return losses.Loss(l.value / out.v.shape[0], None, l.dv / out.v.shape[0])  # mean over time
+
+
+register_kind(TaskKind(
+    "classification", loss=_ce_loss,
+    score=lambda out, y: float(np.sum(np.argmax(out.v.max(axis=0), axis=1) == y)),
+    finish=lambda total, n, y: total / n,
+    summary=lambda h: dict(test_accuracy=h["test_score"][-1] if h["test_score"] else None,
+                           train_accuracy=h["train_score"][-1] if h["train_score"] else None),
+    label="accuracy"))
+
+register_kind(TaskKind(
+    "regression", loss=_mse_loss,
+    score=lambda out, y: float(np.sum((out.v - y) ** 2)),
+    finish=lambda total, n, y: total / float(np.sum((y - y.mean(axis=(0, 1))) ** 2)),
+    summary=lambda h: dict(nmse_before=h.get("nmse_before"),
+                           nmse_after=h["test_score"][-1] if h["test_score"] else None),
+    label="normalised MSE", train_score=False, baseline="nmse_before", plot_targets=True))
+
+
+# ---------------------------------------------------------------- built-in tasks
+
+# Leak and synaptic decay of every task: τ_mem = 20 steps, τ_syn = 5 steps.
+ALPHA = float(np.exp(-1 / 20))
+LAM = float(np.exp(-1 / 5))
+# A constant input drives a leaky integrator with a synapse to 1/((1-α)(1-λ)) ≈ 110 times
+# its value; readout weights are scaled down by that gain so that logits start near O(1).
+READOUT_SCALE = 3.0 * (1 - ALPHA) * (1 - LAM)
+
+
+def _layer_init(w_scale, **kw):
+    return dict(alpha=ALPHA, lam=LAM, w_scale=w_scale, **kw)
+
+
+def _classifier(n_in, n_hidden, n_out, recurrent=False, adaptation=False):
+    from ..neurons.lif import LIFConfig
+    from ..neurons.network import Network
+    from ..surrogates import surrogate
+    sg = surrogate("sigmoid", 10.0)
+    hidden = LIFConfig(n_in, n_hidden, surrogate=sg, recurrent=recurrent, adaptation=adaptation,
+                       synapse=True, detach_reset=True)
+    readout = LIFConfig(n_hidden, n_out, surrogate=sg, reset="none", spiking=False, synapse=True)
+    return Network((hidden, readout))
+
+
+def build_randman(seed=0, hidden=128, small=False):
+    from . import data
+    per_class = 200 if small else 1000
+    X, y = data.randman(n_classes=10, n_units=20, n_steps=100, dim_manifold=1,
+                        n_samples_per_class=per_class, alpha=2.0, n_spikes=1, seed=seed)
+    x_tr, x_te, y_tr, y_te = data.train_test_split(X, y, 0.2, seed)
+    net = _classifier(20, hidden, 10)
+    init = [_layer_init(3.0), _layer_init(READOUT_SCALE)]
+    return TaskSpec("randman", net, x_tr, y_tr, x_te, y_te, "classification", init,
+                    dict(epochs=15, lr=2e-3, batch_size=64, clip=5.0))
+
+
+def build_yinyang(seed=0, hidden=128, small=False):
+    from . import data
+    T = 60
+    n_train, n_test = (1000, 300) if small else (5000, 1000)
+    p_tr, y_tr = data.yin_yang(n_train, seed=seed)
+    p_te, y_te = data.yin_yang(n_test, seed=seed + 10_000)
+    x_tr = data.latency_encode(p_tr, T, bias=True)
+    x_te = data.latency_encode(p_te, T, bias=True)
+    net = _classifier(x_tr.shape[2], hidden, 3)
+    init = [_layer_init(4.0), _layer_init(READOUT_SCALE)]
+    return TaskSpec("yinyang", net, x_tr, y_tr, x_te, y_te, "classification", init,
+                    dict(epochs=60, lr=2e-3, batch_size=32, clip=5.0))
+
+
+def build_regression(seed=0, hidden=128, small=False):
+    # Seed 002's sequence regression as pattern generation (as in e-prop's benchmark):
+    # each of a few target trajectories is paired with its own frozen input spike
+    # pattern, and the network learns to produce the targets. A target is not a
+    # function of other samples' inputs, so the score is how well the network
+    # tracks the trajectories it is trained on (the "test" set is the same set).
+    from . import data
+    from ..neurons.lif import LIFConfig
+    from ..neurons.network import Network
+    from ..surrogates import surrogate
+    n = 4 if small else 8
+    X, Y = data.trajectory_regression(n, n_steps=200, n_inputs=20, n_outputs=2, seed=seed)
+    sg = surrogate("sigmoid", 10.0)
+    hid = LIFConfig(20, hidden, surrogate=sg, recurrent=True, adaptation=True, synapse=True,
+                    detach_reset=True)
+    readout = LIFConfig(hid.n, 2, surrogate=sg, reset="none", spiking=False, synapse=True)
+    init = [_layer_init(3.0, r_scale=0.3, beta=0.1, rho=float(np.exp(-1 / 100)), kappa=0.5),
+            _layer_init(READOUT_SCALE)]
+    return TaskSpec("regression", Network((hid, readout)), X, Y, X, Y, "regression", init,
+                    dict(epochs=600, lr=1e-3, batch_size=n, clip=1.0))
+
+
+def build_digits(seed=0, hidden=128, small=False):
+    from . import data
+    X, y = data.digits(n_steps=40, seed=seed)
+    x_tr, x_te, y_tr, y_te = data.train_test_split(X, y, 0.2, seed)
+    net = _classifier(X.shape[2], hidden, 10)
+    init = [_layer_init(3.0), _layer_init(READOUT_SCALE)]
+    return TaskSpec("digits", net, x_tr, y_tr, x_te, y_te, "classification", init,
+                    dict(epochs=30, lr=2e-3, batch_size=64, clip=5.0))
+
+
+register_task("randman", build_randman, help="random manifolds, 10 classes, 20 input units")
+register_task("yinyang", build_yinyang, help="the Yin-Yang data set, latency coded")
+register_task("regression", build_regression, help="pattern generation of 2-D trajectories")
+register_task("digits", build_digits, help="scikit-learn 8x8 digits (the 'digits' extra)")

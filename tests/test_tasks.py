@@ -1,0 +1,48 @@
+"""The task registry: tasks are added by registering, and the CLI lists them."""
+
+import numpy as np
+import pytest
+
+from refsnn.training import tasks
+from refsnn import train as T
+
+
+def test_builtin_tasks_are_registered():
+    assert tasks.task_names()[:4] == ("randman", "yinyang", "regression", "digits")
+    assert T.TASKS is tasks.TASKS
+
+
+def test_register_a_task_by_string_is_lazy_and_listed(monkeypatch):
+    monkeypatch.setitem(tasks.TASKS, "_probe", tasks.TaskEntry("_probe", "refsnn.training.tasks:build_randman"))
+    assert "_probe" in tasks.task_names()
+    assert tasks.get_builder("_probe") is tasks.build_randman
+    from refsnn.cli import _parser
+    sub = [a for a in _parser()._actions if a.dest == "command"][0]
+    # choices are read when the parser is built
+    task_action = [a for a in sub.choices["train"]._actions if a.dest == "task"][0]
+    assert "_probe" in task_action.choices
+
+
+def test_register_refuses_duplicates_and_bad_builders():
+    with pytest.raises(ValueError, match="already registered"):
+        tasks.register_task("randman", tasks.build_randman)
+    with pytest.raises(TypeError, match="builder"):
+        tasks.register_task("_x", 3)
+    with pytest.raises(ValueError, match="task must be one of"):
+        T.make_task("nope")
+
+
+def test_custom_kind_drives_the_loop(monkeypatch):
+    cls = tasks.KINDS["classification"]
+    seen = []
+
+    def score(out, y):
+        seen.append(1)
+        return cls.score(out, y)
+    import dataclasses
+    monkeypatch.setitem(tasks.KINDS, "_probe_kind", dataclasses.replace(cls, name="_probe_kind", score=score))
+    task = T.make_task("randman", seed=0, hidden=8, small=True)
+    task = dataclasses.replace(task, kind="_probe_kind", x_test=task.x_test[:10], y_test=task.y_test[:10])
+    params = T.network_init(task.net, np.random.default_rng(0), np.float64, task.init)
+    _, acc = T.evaluate(task, params, task.x_test, task.y_test)
+    assert seen and 0 <= acc <= 1
