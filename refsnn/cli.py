@@ -72,6 +72,10 @@ def _parser():
     tr.add_argument("--hidden", type=_positive_int, default=128, help="hidden neurons (default 128)")
     tr.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of data, weights and batch order")
     tr.add_argument("--small", action="store_true", help="a quick version of the task (fewer samples)")
+    tr.add_argument("--train-dynamics", default="", metavar="NAMES",
+                    help="also train these per-neuron parameters, comma-separated, each projected into its "
+                         "valid range after every step: some of alpha, theta, gamma, v_reset, beta, rho, "
+                         "kappa, lam (default: only W, b, R)")
     tr.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     to = sub.add_parser("tour", help="the main job: train on Randman, check gradients, write a report")
@@ -173,6 +177,12 @@ def _train(args):
     cfg = RunConfig(task=args.task, epochs=args.epochs or d["epochs"], lr=args.lr or d["lr"],
                     batch_size=args.batch_size or d["batch_size"], clip=args.clip or d["clip"],
                     seed=args.seed, hidden=args.hidden, small=args.small)
+    from .training.constraints import parse_trainable
+    try:
+        cfg.train_dynamics = ",".join(parse_trainable(args.train_dynamics))
+    except ValueError as e:
+        print(f"refsnn train: error: --train-dynamics: {e}", file=sys.stderr)
+        return 2
     try:
         summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
     except CheckpointError as e:

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import losses  # noqa: F401  (kept: refsnn.train.losses)
-from . import data, optim
+from . import constraints, data, optim
 from ..neurons.lif import LIFConfig  # noqa: F401
 from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
 # The tasks live in a registry (refsnn.training.tasks); the old names stay importable here.
@@ -131,6 +131,9 @@ class RunConfig:
     hidden: int
     small: bool = False
     schedule: str = "cosine"     # learning rate: "cosine" decay to 0 over the run, or "constant"
+    # Per-neuron dynamics trained alongside W, b and R, comma-separated (e.g. "theta,alpha,gamma");
+    # each is projected into its valid range after every step (refsnn.training.constraints).
+    train_dynamics: str = ""
 
 
 def learning_rate(cfg: RunConfig, step, total):
@@ -152,12 +155,14 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
     ckpt_path = os.path.join(out_dir, "checkpoint.npz")
     dtype = np.float32
     opt = optim.Adam(lr=cfg.lr)
-    trainable = lambda k: k.rsplit(".", 1)[1] in ("W", "b", "R")   # noqa: E731
+    keep = ("W", "b", "R") + constraints.parse_trainable(cfg.train_dynamics)
+    trainable = lambda k: k.rsplit(".", 1)[1] in keep   # noqa: E731
     if resume:
         if not os.path.exists(ckpt_path):
             raise CheckpointError(f"--resume: no checkpoint at {ckpt_path}")
         params, opt_state, meta = load_checkpoint(ckpt_path, task.net)
-        if meta["run"] != {**asdict(cfg), "epochs": meta["run"]["epochs"]}:
+        # Checkpoints written before train_dynamics existed trained none.
+        if {"train_dynamics": "", **meta["run"]} != {**asdict(cfg), "epochs": meta["run"]["epochs"]}:
             raise CheckpointError(f"checkpoint {ckpt_path} was written by another run configuration: "
                                   f"{meta['run']} vs {asdict(cfg)}")
         epoch, batch_index, history = meta["epoch"], meta["batch"], meta["history"]
@@ -195,7 +200,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                 grads, _ = optim.clip_by_global_norm(grads, cfg.clip)
                 lr = learning_rate(cfg, epoch * n_batches + b, cfg.epochs * n_batches)
                 new, opt_state = optim.step(optim.Adam(lr=lr), _trainable(params, trainable), grads, opt_state)
-                params = _merge(params, new)
+                params = [constraints.project(p) for p in _merge(params, new)]
                 run_loss += value * len(yb)
                 run_score += _score(task, trajs, yb)
                 seen += len(yb)
@@ -244,6 +249,11 @@ def _summary(task, cfg, params, history, elapsed):
              n_train=int(len(task.x_train)), n_test=int(len(task.x_test)),
              train_seconds=elapsed, history=history)
     s.update(get_kind(task.kind).summary(history))
+    trained = constraints.parse_trainable(cfg.train_dynamics)
+    if trained:   # where the trained dynamics ended up (each in its valid range)
+        s["dynamics"] = {f"L{l}.{k}": dict(mean=float(np.mean(p[k])), min=float(np.min(p[k])),
+                                           max=float(np.max(p[k])))
+                         for l, p in enumerate(params) for k in trained if k in p}
     return s
 
 
