@@ -78,6 +78,26 @@ recursions exactly. Parameter gradients sum over t = 0..T−1 and the batch:
 
 and the initial state's gradients are ``δv_{-1}, δu_{-1}, δc_{-1}``.
 
+The dynamics split: other layers drive the same neuron
+-----------------------------------------------------
+
+F1 has a part that does not depend on the state, the feed-forward current
+``I^ff_t = x_t W^T + b``, and a part that does, ``s_{t-1} R^T``. The dense layer is
+
+* :func:`layer_forward` = the projection ``I^ff`` (one matrix product for all T)
+  followed by :func:`dynamics_forward` (config, dynamics parameters, ``I_ff``);
+* :func:`layer_backward` = :func:`dynamics_backward` (B1–B5, G2–G5 and G1's
+  ``∂L/∂R``, returning ``δI_t``) followed by G1's projection part
+  ``∂L/∂W = Σ_t δI_t^T x_t``, ``∂L/∂b = Σ_t δI_t``, ``∂L/∂x_t = δI_t W``.
+
+A convolution or a dendritic tree computes its own ``I^ff`` (its own parameters),
+calls :func:`dynamics_forward` with the parameters of :func:`dynamics_param_names`
+(every parameter but ``W`` and ``b``; ``R`` stays with the dynamics, because the
+recurrent current depends on the state), and maps the returned ``δI_t`` back through
+its own projection. Because ``I^ff`` enters F2 (or F3) additively, ``∂L/∂I^ff_t = δI_t``
+exactly: B5 is all the dynamics owes the layer that feeds it. The split is the same
+arithmetic as the unsplit layer, so its results are bit-identical.
+
 Where seed 000 is ambiguous or wrong, and what refsnn does
 -----------------------------------------------------------
 
@@ -135,6 +155,11 @@ __all__ = [
     "check_params",
     "layer_forward",
     "layer_backward",
+    "dynamics_param_names",
+    "check_dynamics_params",
+    "dynamics_forward",
+    "dynamics_backward",
+    "DynamicsGradients",
     "smooth_twin",
     "piecewise_linear",
 ]
@@ -251,8 +276,15 @@ def piecewise_linear(config: LIFConfig) -> LIFConfig:
 
 
 def param_names(config: LIFConfig) -> tuple[str, ...]:
-    """Names of the layer's parameters, in a fixed order."""
-    names = ["W", "b"]
+    """Names of the layer's parameters, in a fixed order: the projection ``W, b``, then
+    :func:`dynamics_param_names`."""
+    return ("W", "b") + dynamics_param_names(config)
+
+
+def dynamics_param_names(config: LIFConfig) -> tuple[str, ...]:
+    """Names of the parameters of the neuron dynamics: everything but the feed-forward
+    projection ``W, b`` (what :func:`dynamics_forward` takes)."""
+    names = []
     if config.recurrent:
         names.append("R")
     names.append("alpha")
@@ -344,9 +376,18 @@ def check_params(config: LIFConfig, params):
 
     Returns ``(dtype, arrays)``: the common float dtype and a new dict of the
     parameters as ndarrays (the caller's dict is not changed)."""
+    return _check_param_dict(config, params, param_names(config), "W")
+
+
+def check_dynamics_params(config: LIFConfig, params):
+    """:func:`check_params` for the dynamics' parameters alone (:func:`dynamics_param_names`,
+    no ``W``, ``b``); the common dtype is that of ``params['alpha']``."""
+    return _check_param_dict(config, params, dynamics_param_names(config), "alpha")
+
+
+def _check_param_dict(config, params, want, dtype_from):
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
-    want = param_names(config)
     missing = [k for k in want if k not in params]
     extra = [k for k in params if k not in want]
     if missing or extra:
@@ -354,7 +395,7 @@ def check_params(config: LIFConfig, params):
             f"params for this layer must have exactly the keys {list(want)}; "
             f"missing {missing}, unexpected {extra}"
         )
-    dtype = float_array("params['W']", params["W"]).dtype
+    dtype = float_array(f"params[{dtype_from!r}]", params[dtype_from]).dtype
     params = {name: float_array(f"params[{name!r}]", params[name], _param_shape(config, name), dtype=dtype)
               for name in want}
     a = params["alpha"]
@@ -372,9 +413,12 @@ def check_params(config: LIFConfig, params):
 class Trajectory:
     """Everything the forward pass stored. Arrays are ``(T, B, N)`` unless noted.
 
-    ``x`` is the input ``(T, B, M)``; ``v, s`` (and ``u``, ``c`` when present) are
-    the states after each step; ``state0`` holds the initial state, ``s_init`` is
-    ``s_{-1}``; ``s_reset`` is the reset-spike override, if one was given.
+    ``x`` is the input ``(T, B, M)`` (``None`` for a trajectory of
+    :func:`dynamics_forward`, which never sees it); ``v, s`` (and ``u``, ``c`` when
+    present) are the states after each step; ``state0`` holds the initial state,
+    ``s_init`` is ``s_{-1}``; ``s_reset`` is the reset-spike override, if one was
+    given; ``I_ff`` is the feed-forward current ``x_t W^T + b`` of F1 (the part of
+    ``I_t`` that does not depend on the state).
     """
 
     config: LIFConfig
@@ -386,6 +430,7 @@ class Trajectory:
     state0: dict
     s_init: np.ndarray
     s_reset: np.ndarray | None = None
+    I_ff: np.ndarray | None = None
 
     def prev(self, name):
         """``X_{t-1}`` for t = 0..T-1: the initial value followed by ``X_0..X_{T-2}``."""
@@ -414,6 +459,10 @@ def _check_state0(config, state0, batch, dtype):
 
 def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Trajectory:
     """Run the layer over T steps (equations F1–F6) and store the trajectory.
+
+    A thin wrapper: it computes the feed-forward projection of F1,
+    ``I^ff_t = x_t W^T + b``, for all T steps in one matrix product and hands it to
+    :func:`dynamics_forward`, which runs the state-dependent rest of F1–F6.
 
     Parameters
     ----------
@@ -444,13 +493,58 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     state0 = _check_state0(config, state0, B, dtype)
     if s_reset is not None:
         s_reset = float_array("s_reset", s_reset, (T, B, config.n), dtype=dtype)
+    # F1, the part that does not depend on the state: one matrix product for all T.
+    I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
+    I_ff += params["b"]
+    traj = _dynamics_forward(config, params, I_ff, state0, s_reset)
+    traj.x = x
+    return traj
 
+
+def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None) -> Trajectory:
+    """The neuron dynamics F1–F6 driven by a given feed-forward current.
+
+    This is the layer without its projection: ``I_ff[t]`` is the part of F1 that does
+    not depend on the state, ``x_t W^T + b`` in :func:`layer_forward`, and any other
+    layer (a convolution, a dendritic tree) may supply its own. The recurrent term
+    ``s_{t-1} R^T`` (if ``config.recurrent``) is added here, because it depends on the
+    state. ``config.n_in`` is not used.
+
+    Parameters
+    ----------
+    config : LIFConfig
+    params : dict of ndarray
+        Exactly the parameters of :func:`dynamics_param_names` (no ``W``, ``b``).
+    I_ff : ndarray, shape (T, B, N)
+        The feed-forward input current, the parameters' dtype.
+    state0, s_reset
+        As in :func:`layer_forward`.
+
+    Returns
+    -------
+    Trajectory
+        With ``x = None`` and ``I_ff`` stored; differentiate it with
+        :func:`dynamics_backward`.
+    """
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
+    dtype, params = check_dynamics_params(config, params)
+    I_ff = float_array("I_ff", I_ff, (None, None, config.n), dtype=dtype)
+    T, B, _ = I_ff.shape
+    if T == 0 or B == 0:
+        raise ValueError(f"I_ff must have at least one time step and one batch row, got shape {I_ff.shape}")
+    state0 = _check_state0(config, state0, B, dtype)
+    if s_reset is not None:
+        s_reset = float_array("s_reset", s_reset, (T, B, config.n), dtype=dtype)
+    return _dynamics_forward(config, params, I_ff, state0, s_reset)
+
+
+def _dynamics_forward(config, params, I_ff, state0, s_reset):
+    """F1 (its state-dependent part) to F6 on checked arguments."""
+    dtype = I_ff.dtype
+    T, B, N = I_ff.shape
     p = params
     r_m, r_d = config.reset_partials
-    N = config.n
-    # F1, the part that does not depend on the state: one matrix product for all T.
-    I_in = (x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N)
-    I_in += p["b"]
 
     v = np.empty((T, B, N), dtype)
     s = np.zeros((T, B, N), dtype)
@@ -469,7 +563,7 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     s_init = config.spike(v_prev - p["theta"]) if config.spiking else np.zeros_like(v_prev)
     s_prev = s_init
     for t in range(T):
-        I = I_in[t] + s_prev @ p["R"].T if config.recurrent else I_in[t]     # F1
+        I = I_ff[t] + s_prev @ p["R"].T if config.recurrent else I_ff[t]     # F1
         c_t = p["lam"] * c_prev + I if config.synapse else I                  # F2
         d = c_t - p["beta"] * u_prev if config.adaptation else c_t            # F3
         sr = s_prev if s_reset is None else s_reset[t]
@@ -492,7 +586,7 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
         if config.spiking:                                                    # F6
             config.spike(np.subtract(v_t, theta_b, out=buf), out=s[t])
         v_prev, s_prev = v_t, s[t]
-    return Trajectory(config, x, v, s, u, c, state0, s_init, s_reset)
+    return Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff)
 
 
 def _rows(a, B):
@@ -542,6 +636,10 @@ class LayerGradients:
 def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients:
     """Reverse-time loop of the adjoint recursions B1–B5, then the gradients G1–G5.
 
+    A thin wrapper around :func:`dynamics_backward`, which runs B1–B5 and every
+    gradient but the projection's; this adds G1's ``∂L/∂W = Σ_t δI_t^T x_t``,
+    ``∂L/∂b = Σ_t δI_t`` and ``∂L/∂x_t = δI_t W``.
+
     Parameters
     ----------
     traj : Trajectory
@@ -570,16 +668,76 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     """
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory from layer_forward, got {type(traj).__name__}")
+    if traj.x is None:
+        raise ValueError("traj comes from dynamics_forward (it has no input x); use dynamics_backward")
     cfg = traj.config
     dtype, p = check_params(cfg, params)
     if dtype != traj.v.dtype:
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
+    a_s, a_v = _check_partials(traj, ds, dv, dtype)
+    dyn = _dynamics_backward(traj, p, a_s, a_v)
+    T, B, N = traj.v.shape
+    dI2 = dyn.dI.reshape(T * B, N)
+    g = {}
+    g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                        # (G1)
+    g["b"] = dI2.sum(axis=0)
+    dx = (dI2 @ p["W"]).reshape(T, B, -1)
+    g.update(dyn.params)
+    g = {k: g[k].astype(dtype, copy=False) for k in param_names(cfg)}
+    return LayerGradients(g, dx, dyn.state0, dyn.adjoints, dyn.ds_init)
+
+
+@dataclass
+class DynamicsGradients:
+    """What :func:`dynamics_backward` returns.
+
+    ``params`` holds ∂L/∂(each parameter of :func:`dynamics_param_names`: everything
+    but ``W, b``); ``state0``, ``adjoints`` and ``ds_init`` are as in
+    :class:`LayerGradients`; ``dI`` is ``δI_t = ∂L/∂I_t`` ``(T, B, N)`` (B5), the
+    gradient with respect to the supplied current ``I_ff``, from which the layer that
+    computed it derives its own gradients (G1 for the dense projection).
+    """
+
+    params: dict
+    state0: dict
+    adjoints: dict
+    ds_init: np.ndarray
+    dI: np.ndarray
+
+
+def _check_partials(traj, ds, dv, dtype):
     T, B, N = traj.v.shape
     a_s = np.zeros((T, B, N), dtype) if ds is None else float_array("ds", ds, (T, B, N), dtype=dtype)
     a_v = None if dv is None else float_array("dv", dv, (T, B, N), dtype=dtype)   # None: zero
-    if not cfg.spiking and ds is not None and np.any(a_s):
+    if not traj.config.spiking and ds is not None and np.any(a_s):
         raise ValueError("ds must be zero for a non-spiking layer (it has no spikes)")
+    return a_s, a_v
 
+
+def dynamics_backward(traj: Trajectory, params, ds=None, dv=None) -> DynamicsGradients:
+    """B1–B5 and G2–G5 (and G1's ``∂L/∂R``) for a trajectory of :func:`dynamics_forward`.
+
+    The counterpart of :func:`dynamics_forward`: ``params`` are the dynamics'
+    parameters (:func:`dynamics_param_names`), ``ds`` and ``dv`` the direct partials
+    as in :func:`layer_backward`. The result's ``dI`` is ``∂L/∂I_ff``; the caller
+    turns it into the gradients of whatever produced ``I_ff``. A trajectory of
+    :func:`layer_forward` is accepted too (with the dynamics' parameters only).
+    """
+    if not isinstance(traj, Trajectory):
+        raise TypeError(f"traj must be a Trajectory from dynamics_forward, got {type(traj).__name__}")
+    cfg = traj.config
+    dtype, p = check_dynamics_params(cfg, params)
+    if dtype != traj.v.dtype:
+        raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
+    a_s, a_v = _check_partials(traj, ds, dv, dtype)
+    return _dynamics_backward(traj, p, a_s, a_v)
+
+
+def _dynamics_backward(traj, p, a_s, a_v):
+    """B1–B5, G2–G5 and ∂L/∂R on checked arguments (see :func:`layer_backward`)."""
+    cfg = traj.config
+    dtype = traj.v.dtype
+    T, B, N = traj.v.shape
     r_m, r_d = cfg.reset_partials
     attached = cfg.spiking and cfg.reset != "none" and not cfg.detach_reset
     # X_{t-1} arrays (Trajectory.prev) are copies; build them only where they are needed.
@@ -602,8 +760,8 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     else:
         m = p["alpha"] * v_prev
         if r_d:
-            if drive is None:  # no synapse: c_t = I_t, rebuilt from x, s_{t-1} and W
-                drive = (traj.x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N) + p["b"]
+            if drive is None:  # no synapse: c_t = I_t, rebuilt from I^ff_t and s_{t-1}
+                drive = traj.I_ff
                 if cfg.recurrent:
                     drive = drive + s_prev @ p["R"].T
             d = drive - p["beta"] * u_prev if cfg.adaptation else drive
@@ -685,15 +843,13 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     if cfg.synapse:
         dstate0["c"] = dc_n
 
-    # Gradients G1-G5: sums over t and the batch; weight gradients are one matrix product each.
+    # Gradients G1-G5 (G1's projection part, W, b and x, is layer_backward's): sums over
+    # t and the batch; weight gradients are one matrix product each.
     dI = dc_                                                          # (B5)
     dI2 = dI.reshape(T * B, N)
     g = {}
-    g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                        # (G1)
-    g["b"] = dI2.sum(axis=0)
-    if cfg.recurrent:
+    if cfg.recurrent:                                                 # (G1)
         g["R"] = dI2.T @ s_prev.reshape(T * B, N)
-    dx = (dI2 @ p["W"]).reshape(T, B, -1)
     scratch = np.empty((T, B, N), dtype)     # one buffer for the elementwise products below
     if g_m is None:                                                   # (G2)
         g["alpha"] = _sum_tb(_times_prev(dv_, traj.v, traj.state0["v"], scratch))
@@ -716,11 +872,11 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
         g["lam"] = _sum_tb(dc_ * c_prev)
     if cfg.spiking:                                                   # (G5)
         g["theta"] = -_sum_tb(np.multiply(sg, ds_, out=scratch)) - (sg_init * ds_init).sum(axis=0)
-    g = {k: g[k].astype(dtype, copy=False) for k in param_names(cfg)}
+    g = {k: g[k].astype(dtype, copy=False) for k in dynamics_param_names(cfg)}
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if cfg.adaptation:
         adjoints["du"] = du_
-    return LayerGradients(g, dx, dstate0, adjoints, ds_init)
+    return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
 
 
 def _sum_tb(a):
