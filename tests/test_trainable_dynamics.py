@@ -33,7 +33,7 @@ def test_projection_lands_in_range_and_is_idempotent(seed, spread):
     p = _layer(lambda: rng.normal(0.0, spread, N))
     q = C.project(p)
     assert C.in_range(q)
-    assert np.all((q["alpha"] >= 0) & (q["alpha"] <= 1)) and np.all(q["theta"] >= C.THETA_MIN)
+    assert np.all((q["alpha"] >= C.ALPHA_MIN) & (q["alpha"] <= 1)) and np.all(q["theta"] >= C.THETA_MIN)
     assert np.all(q["gamma"] >= 0) and np.all(q["v_reset"] <= q["theta"] - C.RESET_MARGIN)
     assert np.all((q["rho"] >= 0) & (q["rho"] <= 1)) and np.all((q["lam"] >= 0) & (q["lam"] <= 1))
     assert np.all(q["beta"] >= 0) and np.all(q["kappa"] >= 0)
@@ -42,16 +42,16 @@ def test_projection_lands_in_range_and_is_idempotent(seed, spread):
         np.testing.assert_array_equal(r[k], q[k], err_msg=k)
     np.testing.assert_array_equal(q["b"], p["b"])           # unconstrained entries pass through
     # Box rows are Euclidean projections: inside entries unchanged, outside ones at the bound.
-    inside = (p["alpha"] >= 0) & (p["alpha"] <= 1)
+    inside = (p["alpha"] >= C.ALPHA_MIN) & (p["alpha"] <= 1)
     np.testing.assert_array_equal(q["alpha"][inside], p["alpha"][inside])
-    np.testing.assert_array_equal(q["alpha"][~inside], np.clip(p["alpha"], 0, 1)[~inside])
+    np.testing.assert_array_equal(q["alpha"][~inside], np.clip(p["alpha"], C.ALPHA_MIN, 1)[~inside])
 
 
 @settings(max_examples=40)
 @given(st.integers(0, 2**31 - 1), st.sampled_from([np.float32, np.float64]))
 def test_projection_is_a_no_op_inside_the_range(seed, dtype):
     rng = np.random.default_rng(seed)
-    p = {"W": rng.normal(size=(N, 2)), "b": rng.normal(size=N), "alpha": rng.uniform(0, 1, N),
+    p = {"W": rng.normal(size=(N, 2)), "b": rng.normal(size=N), "alpha": rng.uniform(C.ALPHA_MIN, 1, N),
          "theta": rng.uniform(0.01, 3, N), "gamma": rng.uniform(0, 2, N), "beta": rng.uniform(0, 1, N),
          "rho": rng.uniform(0, 1, N), "kappa": rng.uniform(0, 2, N), "lam": rng.uniform(0, 1, N)}
     p["v_reset"] = p["theta"] - C.RESET_MARGIN - rng.uniform(0, 2, N)
@@ -90,7 +90,7 @@ def test_train_updates_theta_alpha_gamma_and_keeps_them_in_range(tmp_path):
             assert np.all(np.isfinite(za[k]))
         # the untrained run keeps the task's initial values
         np.testing.assert_array_equal(zb["param/L0.theta"], np.ones(12, np.float32))
-        assert np.all((za["param/L0.alpha"] >= 0) & (za["param/L0.alpha"] <= 1))
+        assert np.all((za["param/L0.alpha"] >= C.ALPHA_MIN) & (za["param/L0.alpha"] <= 1))
         assert np.all(za["param/L0.theta"] >= C.THETA_MIN) and np.all(za["param/L0.gamma"] >= 0)
         assert "opt/m/L0.theta" in za.files and "opt/m/L0.theta" not in zb.files
     assert set(summary["dynamics"]) == {"L0.alpha", "L0.theta", "L0.gamma", "L1.alpha"}

@@ -28,6 +28,7 @@ __all__ = ["Family", "FAMILY_MODULES", "families", "rows", "row_name"]
 FAMILY_MODULES = (
     "refsnn.checking.verify",
     "refsnn.checking.reg_family",
+    "refsnn.checking.dendrite_family",
 )
 
 

@@ -34,7 +34,8 @@ back into its valid set:
 =========  ==========================  ============================================
 parameter  valid set                   why
 =========  ==========================  ============================================
-α          [0, 1]                      a leak: α > 1 makes v grow without input
+α          [α_min, 1], α_min = 1e-3    a leak: α > 1 makes v grow without input;
+                                       lif requires α > 0, so [0, 1] gets a margin
 θ          [θ_min, ∞), θ_min = 1e-3    θ > 0; a closed set needs a margin
 γ          [0, ∞)                      a reset lowers the membrane (γ < 0 raises it)
 v_r        (−∞, θ − m], m = 1e-3       v_r ≥ θ would spike again on every step
@@ -73,17 +74,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DYNAMICS_PARAMS", "THETA_MIN", "RESET_MARGIN", "RANGES", "project", "in_range",
+__all__ = ["DYNAMICS_PARAMS", "ALPHA_MIN", "THETA_MIN", "RESET_MARGIN", "RANGES", "project", "in_range",
            "parse_trainable"]
 
 # Per-neuron parameters that `refsnn train --train-dynamics` may train, in lif.param_names order.
 DYNAMICS_PARAMS = ("alpha", "theta", "gamma", "v_reset", "beta", "rho", "kappa", "lam")
+ALPHA_MIN = 1e-3
 THETA_MIN = 1e-3
 RESET_MARGIN = 1e-3
 
 # (low, high) of each box; None is unbounded. v_reset's upper bound is θ − RESET_MARGIN.
 RANGES = {
-    "alpha": (0.0, 1.0),
+    "alpha": (ALPHA_MIN, 1.0),
     "theta": (THETA_MIN, None),
     "gamma": (0.0, None),
     "v_reset": (None, "theta - RESET_MARGIN"),
