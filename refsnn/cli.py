@@ -171,18 +171,19 @@ def _gradcheck(args):
 def _train(args):
     from .training.train import CheckpointError, RunConfig, make_task, train
 
+    from .training.constraints import parse_trainable
+    try:
+        dynamics = ",".join(parse_trainable(args.train_dynamics))
+    except ValueError as e:
+        print(f"refsnn train: error: --train-dynamics: {e}", file=sys.stderr)
+        return 2
     out = args.out or os.path.join("runs", args.task)
     task = make_task(args.task, args.seed, args.hidden, args.small)
     d = task.defaults
     cfg = RunConfig(task=args.task, epochs=args.epochs or d["epochs"], lr=args.lr or d["lr"],
                     batch_size=args.batch_size or d["batch_size"], clip=args.clip or d["clip"],
                     seed=args.seed, hidden=args.hidden, small=args.small)
-    from .training.constraints import parse_trainable
-    try:
-        cfg.train_dynamics = ",".join(parse_trainable(args.train_dynamics))
-    except ValueError as e:
-        print(f"refsnn train: error: --train-dynamics: {e}", file=sys.stderr)
-        return 2
+    cfg.train_dynamics = dynamics
     try:
         summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
     except CheckpointError as e:

@@ -129,3 +129,17 @@ def test_gain_scaling_is_not_linear_with_an_attached_reset():
     base = _theta_grad(surrogate("sigmoid", 4.0), "subtract", False)
     scaled = _theta_grad(surrogate("sigmoid", 4.0, gain=3.0), "subtract", False)
     assert np.max(np.abs(scaled - 3.0 * base)) > 1e-3 * np.max(np.abs(base))
+
+
+def test_training_projects_after_every_step(tmp_path):
+    """Adam's steps are ≈ lr in size: with lr = 0.5 an unprojected α leaves [α_min, 1] at once.
+    The projected run ends with every α in range and some exactly on the bound 1."""
+    cfg = T.RunConfig(task="randman", epochs=1, lr=0.5, batch_size=32, clip=5.0, seed=2, hidden=12,
+                      small=True, schedule="constant", train_dynamics="alpha,theta")
+    task = _tiny_task()
+    T.train(cfg, tmp_path, progress=False, log=lambda *a: None, task=task)
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        alpha = np.concatenate([z["param/L0.alpha"], z["param/L1.alpha"]])
+        theta = z["param/L0.theta"]
+    assert np.all((alpha >= C.ALPHA_MIN) & (alpha <= 1.0)) and np.any(alpha == 1.0), alpha
+    assert np.all(theta >= C.THETA_MIN)
