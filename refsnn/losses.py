@@ -28,7 +28,12 @@ membrane_l1                  ``(λ/B) Σ_{t,b,k} |v_{t,b,k}|``                  
 membrane_l2                  ``(λ/B) Σ_{t,b,k} v_{t,b,k}²``                                     ``dv_t = 2λ v_t/B``
 firing_rate_regularizer      ``λ Σ_k (f_k − f₀)²``, ``f_k = (1/TB) Σ_{t,b} s_{t,b,k}`` (e-prop)  ``ds_t = 2λ (f − f₀)/(TB)``
 weight_decay                 ``(λ/2) Σ_{p} Σ_i p_i²`` over the chosen parameters                 ``∂L/∂p = λ p``
+spike_count_logistic         ``(1/B) Σ_b log(1 + e^{−z_b})``, ``z_b = g (2y_b − 1)(n_b − κ)``     ``ds_t = −g(2y−1) S(−z)/B``
 ===========================  ==============================================================  ==========================
+
+``spike_count_logistic`` is not a regulariser but a binary task loss on one output
+neuron (notebook 12's XOR): label 1 asks for more than κ spikes, label 0 for fewer; S
+is the logistic function, and the partial is the same at every step (``∂n/∂s_t = 1``).
 
 ``sign(0) = 0`` (a subgradient of |v| at 0). The rate ``f_k`` is neuron k's mean
 number of spikes per step over time and batch, as in e-prop's regulariser (Bellec
@@ -71,6 +76,7 @@ __all__ = [
     "ParamLoss",
     "weight_decay",
     "REGULARIZER_NAMES",
+    "spike_count_logistic",
 ]
 
 LOSS_NAMES = ("ce_count", "trace_mse", "membrane", "l1", "l2")  # the verification grid's losses
@@ -250,6 +256,7 @@ def combine(*losses) -> Loss:
 # gradients (weight decay).
 
 REGULARIZER_NAMES = ("membrane_l1", "membrane_l2", "rate", "weight_decay")  # gradcheck's "reg" rows
+# (plus "count_logistic", the binary count loss below, which has a row there too)
 
 
 def membrane_l1(traj, strength=1.0) -> Loss:
@@ -330,3 +337,27 @@ def weight_decay(params, strength=1.0, keys=None) -> ParamLoss:
         else:
             grads[k] = np.zeros_like(p)
     return ParamLoss(value, grads)
+
+
+def spike_count_logistic(traj, labels, threshold=0.5, gain=2.0) -> Loss:
+    """Logistic loss on one neuron's spike count: label 1 wants ``n > κ``, label 0 ``n < κ``.
+
+    The layer must have one neuron (N = 1); ``labels`` are 0/1 integers of shape (B,).
+    Value ``(1/B) Σ_b log(1 + exp(−z_b))`` with ``z_b = g (2y_b − 1)(n_b − κ)``; partial
+    ``∂L/∂s_{t,b} = −g (2y_b − 1) S(−z_b) / B`` at every step (S the logistic function).
+    """
+    traj = _traj(traj)
+    _spiking(traj, "spike_count_logistic")
+    T, B, N = traj.s.shape
+    if N != 1:
+        raise ValueError(f"spike_count_logistic needs a layer of one neuron, got N = {N}")
+    labels = _labels(labels, B, 2)
+    threshold = real_scalar("threshold", threshold)
+    gain = real_scalar("gain", gain, 0.0, low_open=True)
+    n = traj.s.sum(axis=0)[:, 0]
+    sign = 2.0 * labels - 1.0
+    z = gain * sign * (n - threshold)
+    value = float(np.mean(np.logaddexp(0.0, -z)))
+    dn = -gain * sign * np.exp(-np.logaddexp(0.0, z)) / B          # S(−z) = 1/(1 + e^z), overflow-free
+    ds = np.broadcast_to(dn[None, :, None], traj.s.shape).astype(traj.s.dtype)
+    return Loss(value, ds, None)

@@ -19,15 +19,16 @@ def _traj(seed=0, T=5, B=3, N=4):
     return cfg, p, rng.normal(0.8, 1.0, (T, B, 2))
 
 
-@pytest.mark.parametrize("name", ["membrane_l1", "membrane_l2", "rate"])
+@pytest.mark.parametrize("name", ["membrane_l1", "membrane_l2", "rate", "count_logistic"])
 def test_direct_partials_are_the_derivative_of_the_value(name):
     """Perturb v (or s) of a fixed trajectory: the partial is the derivative of the value."""
-    cfg, p, x = _traj()
+    cfg, p, x = _traj(N=1 if name == "count_logistic" else 4)
     traj = layer_forward(cfg, p, x)
     fn = {"membrane_l1": lambda tr: L.membrane_l1(tr, 0.7), "membrane_l2": lambda tr: L.membrane_l2(tr, 0.7),
-          "rate": lambda tr: L.firing_rate_regularizer(tr, np.array([0.1, 0.2, 0.3, 0.4]), 0.7)}[name]
+          "rate": lambda tr: L.firing_rate_regularizer(tr, np.array([0.1, 0.2, 0.3, 0.4]), 0.7),
+          "count_logistic": lambda tr: L.spike_count_logistic(tr, np.array([0, 1, 1]), 1.5, 0.8)}[name]
     loss = fn(traj)
-    var = "s" if name == "rate" else "v"
+    var = "v" if name.startswith("membrane") else "s"
     base = getattr(traj, var).copy()
 
     def f(a):
@@ -37,7 +38,7 @@ def test_direct_partials_are_the_derivative_of_the_value(name):
     mask = np.abs(base) > 0.01 if var == "v" else None   # |v| has its kink at 0: no stencil crosses it
     res = check_gradient(f, base, loss.ds if var == "s" else loss.dv, eps=1e-3, rtol=1e-8, floor=1e-4,
                          order=4, mask=mask)
-    assert res.passed and res.n_checked > 50, res
+    assert res.passed and res.n_checked >= 0.8 * base.size, res
     assert (loss.dv if var == "s" else loss.ds) is None
 
 
@@ -57,6 +58,12 @@ def test_values_by_hand():
     assert wd.value == pytest.approx(0.25 * 5.0)
     np.testing.assert_array_equal(wd.grads["W"], [[0.5, 1.0]])
     np.testing.assert_array_equal(wd.grads["b"], [0.0])
+    # one neuron, counts (2,), κ = 0.5, g = 1, label 1: z = 1.5, L = log(1 + e^{−1.5}), ∂/∂s = −S(−1.5)
+    one = layer_forward(*_traj(T=2, B=1, N=1))
+    one.s = np.ones((2, 1, 1))
+    c = L.spike_count_logistic(one, np.array([1]), 0.5, 1.0)
+    assert c.value == pytest.approx(np.log1p(np.exp(-1.5)))
+    np.testing.assert_allclose(c.ds[:, 0, 0], -1 / (1 + np.exp(1.5)))
 
 
 def test_bad_arguments_are_named():
@@ -72,12 +79,17 @@ def test_bad_arguments_are_named():
         L.weight_decay(p, 0.1, keys=["nope"])
     with pytest.raises(TypeError, match="params"):
         L.weight_decay([p], 0.1)
+    with pytest.raises(ValueError, match="one neuron"):
+        L.spike_count_logistic(traj, np.array([0, 1, 0]))
+    cfg1, p1, x1 = _traj(N=1)
+    with pytest.raises(ValueError, match="labels"):
+        L.spike_count_logistic(layer_forward(cfg1, p1, x1), np.array([0, 2, 1]))
 
 
 def test_reg_family_is_registered_and_every_row_passes():
     assert "reg" in families.families()
     names = [row for fam, _, row in families.rows(["reg"])]
-    assert {f"reg:{r}/subtract/attach" for r in L.REGULARIZER_NAMES} <= set(names)
+    assert {f"reg:{r}/subtract/attach" for r in L.REGULARIZER_NAMES + ("count_logistic",)} <= set(names)
     for fam, pt, row in families.rows(["reg"]):
         if pt.neuron != "subtract/attach":
             continue            # the other neuron's rows run in `refsnn gradcheck`
@@ -86,7 +98,7 @@ def test_reg_family_is_registered_and_every_row_passes():
         assert rep.piecewise_checked > 0 and all(n > 0 for n in rep.n_spikes), rep
 
 
-@pytest.mark.parametrize("reg", L.REGULARIZER_NAMES)
+@pytest.mark.parametrize("reg", L.REGULARIZER_NAMES + ("count_logistic",))
 def test_reg_rows_catch_a_wrong_partial(monkeypatch, reg):
     """Scale the regulariser's partial by 1.001: the smooth-twin route fails."""
     pt = reg_family.RegPoint(reg, "subtract/attach")
@@ -99,7 +111,7 @@ def test_reg_rows_catch_a_wrong_partial(monkeypatch, reg):
 
         monkeypatch.setattr(L, "weight_decay", wrong)
     else:
-        fname = {"rate": "firing_rate_regularizer"}.get(reg, reg)
+        fname = {"rate": "firing_rate_regularizer", "count_logistic": "spike_count_logistic"}.get(reg, reg)
         orig = getattr(L, fname)
 
         def wrong(*a, **k):

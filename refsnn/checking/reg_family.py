@@ -6,6 +6,8 @@ readout) and checks the whole network's gradient along both exact routes:
 
 - ``membrane_l1``, ``membrane_l2``: the direct partial ``a^v`` of the membrane penalty;
 - ``rate``: e-prop's rate regulariser, the direct partial ``a^s = 2λ(f − f₀)/(TB)``;
+- ``count_logistic``: the binary spike-count loss :func:`~refsnn.losses.spike_count_logistic`
+  on the readout's first neuron (notebook 12's XOR loss);
 - ``weight_decay``: the coupled L2 term ``(λ/2)Σp²`` on every parameter, added to the
   spike-count cross-entropy; its gradient ``λ p`` is added to the adjoint's parameter
   gradients and finite differences see the summed objective.
@@ -20,7 +22,7 @@ that route checks there, as for the core grid's spike-count rows.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,7 +56,7 @@ class RegPoint:
 
 
 def points():
-    return [RegPoint(r, n) for r, n in itertools.product(L.REGULARIZER_NAMES, _NEURONS)]
+    return [RegPoint(r, n) for r, n in itertools.product(L.REGULARIZER_NAMES + ("count_logistic",), _NEURONS)]
 
 
 @dataclass
@@ -65,6 +67,13 @@ class RegProblem(Problem):
         per_layer = [[] for _ in trajs]
         if self.reg == "weight_decay":
             per_layer[-1].append(L.spike_count_cross_entropy(trajs[-1], self.target))
+        if self.reg == "count_logistic":   # on the readout's first neuron only (the loss needs N = 1)
+            out = trajs[-1]
+            one = replace(out, s=out.s[..., :1], v=out.v[..., :1])
+            part = L.spike_count_logistic(one, self.target, threshold=1.5)
+            ds = np.zeros_like(out.s)
+            ds[..., :1] = part.ds
+            per_layer[-1].append(L.Loss(part.value, ds, None))
         for i, tr in enumerate(trajs):
             if self.reg == "membrane_l1":
                 per_layer[i].append(L.membrane_l1(tr, STRENGTH))
@@ -79,9 +88,12 @@ class RegProblem(Problem):
 
 
 def make_reg_problem(point: RegPoint, seed=0, **shapes):
-    loss = "ce_count" if point.reg == "weight_decay" else "l1"
+    loss = "ce_count" if point.reg in ("weight_decay", "count_logistic") else "l1"
     base = make_problem(GridPoint(*_NEURONS[point.neuron], loss), seed, **shapes)
-    return RegProblem(**vars(base), reg=point.reg)
+    prob = RegProblem(**vars(base), reg=point.reg)
+    if point.reg == "count_logistic":
+        prob.target = np.random.default_rng(seed + 1).integers(0, 2, base.x.shape[1])
+    return prob
 
 
 def _wd_flat(params):

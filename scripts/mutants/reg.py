@@ -26,3 +26,10 @@ MUTANTS = [
 ]
 
 TESTS = ["tests/test_regularizers.py"]
+
+MUTANTS += [
+    ("count logistic: drop the label sign (2y − 1) in ∂L/∂s",
+     LOSSES,
+     "dn = -gain * sign * np.exp(-np.logaddexp(0.0, z)) / B",
+     "dn = -gain * np.exp(-np.logaddexp(0.0, z)) / B"),
+]
