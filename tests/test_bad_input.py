@@ -1086,3 +1086,30 @@ def test_s_reset_rows_follow_the_membrane_view():
         layer_forward(post, params, x, s_reset=np.zeros((rows, B, N)))
     with pytest.raises(ValueError, match=named("s_reset") + r" .*expected \(4, 2, 2\) or \(5, 2, 2\)"):
         layer_forward(post, params, x, s_reset=np.zeros((T + 2, B, N)))
+
+
+@pytest.mark.parametrize("value", [-1, 1.0, 2.5, True, "2", None])
+def test_refractory_not_a_count(value):
+    with pytest.raises(ValueError, match=named("refractory")):
+        LIFConfig(M, N, refractory=value)
+
+
+def test_refractory_needs_a_spiking_layer():
+    with pytest.raises(ValueError, match=mentions("refractory=0")):
+        LIFConfig(M, N, spiking=False, reset="none", refractory=2)
+
+
+@pytest.mark.parametrize("value", [0, 1, "yes", None])
+def test_detach_refractory_not_bool(value):
+    with pytest.raises(TypeError, match=named("detach_refractory")):
+        LIFConfig(M, N, refractory=1, detach_refractory=value)
+
+
+def test_gate_override_checked():
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named("gate") + ".*refractory > 0"):
+        layer_forward(config, params, x, gate=np.ones((T, B, N)))
+    ref = cfg_full(refractory=2)
+    _, params, x, _ = setup(ref)
+    with pytest.raises(ValueError, match=named("gate") + " has shape"):
+        layer_forward(ref, params, x, gate=np.ones((T + 1, B, N)))

@@ -156,3 +156,43 @@ def test_post_reset_maps_the_peers_reset_values():
 def test_post_reset_refuses_hard_drop_input():
     with pytest.raises(ValueError, match="hard_drop_input"):
         _layer(reset="hard_drop_input", membrane_view="post_reset")
+
+
+@pytest.mark.parametrize("n_ref", [1, 2, 3])
+def test_refractory_blocks_the_next_n_ref_steps(n_ref):
+    """S5: after a spike at t, no spike at t+1..t+n_ref; e-prop's counter
+    (r ← clip(r + n z − 1, 0, n), spike blocked while r > 0) with n = n_ref + 1 agrees."""
+    cfg = _layer(reset="subtract", refractory=n_ref)
+    p = init_params(cfg, 6, b=1.5, w_scale=2.0)            # strong drive: would spike often
+    x, st, _, _ = _data(cfg, 6, T=20, B=3)
+    tr = layer_forward(cfg, p, x, st)
+    free = layer_forward(dataclasses.replace(cfg, refractory=0), p, x, st)
+    assert free.s.sum() > tr.s.sum() > 0
+    assert np.array_equal(tr.s, tr.s_free * tr.gate)
+    hist = np.concatenate([tr.s_init[None], tr.s])
+    for t in range(tr.s.shape[0]):
+        window = hist[max(0, t + 1 - n_ref):t + 1]      # s_{t-n_ref} .. s_{t-1}
+        assert np.array_equal(tr.gate[t], 1.0 - window.max(axis=0))
+    r = np.zeros_like(tr.s_init)                        # e-prop's counter, z_{-1} = s_{-1}
+    r = np.clip(r + (n_ref + 1) * tr.s_init - 1, 0, n_ref + 1)
+    for t in range(tr.s.shape[0]):
+        z = np.where(r > 0, 0.0, tr.s_free[t])
+        assert np.array_equal(z, tr.s[t])
+        r = np.clip(r + (n_ref + 1) * z - 1, 0, n_ref + 1)
+
+
+def test_refractory_gate_attached_or_detached():
+    """The detached gate's gradient is the attached one's without the past-spike path (B7):
+    they differ, and they agree when the gate is overridden by the layer's own values."""
+    cfg = _layer(reset="subtract", refractory=2, detach_refractory=False)
+    cfg = dataclasses.replace(cfg, forward="smooth")
+    p = init_params(cfg, 7, b=0.8, w_scale=2.0)
+    x, st, ds, dv = _data(cfg, 7, T=8)
+    tr = layer_forward(cfg, p, x, st)
+    ga = layer_backward(tr, p, ds, dv)
+    det = dataclasses.replace(cfg, detach_refractory=True)
+    gd = layer_backward(layer_forward(det, p, x, st), p, ds, dv)
+    assert not np.allclose(ga.params["theta"], gd.params["theta"])
+    # the gate override reproduces the trajectory exactly
+    tr2 = layer_forward(cfg, p, x, st, gate=tr.gate)
+    assert np.array_equal(tr2.s, tr.s) and np.array_equal(tr2.v, tr.v)

@@ -16,6 +16,11 @@ switch             what the layers get
 ``athr_zero``      the adaptive threshold with s_{-1} = 0 and shared β_a, ρ_a (e-prop, Norse)
 ``post_reset``     ``membrane_view="post_reset"``, with a membrane loss on every layer on
                    both routes (the probe), so that every layer's v⁺ is differentiated
+``refrac``         ``refractory=2``, detached gate (the default)
+``refrac_attached``  ``refractory=2, detach_refractory=False``: the gate's gradient path
+``refrac1_attached`` the same with n_ref = 1
+``all``            every switch at once (s_{-1} = 0, adaptive threshold, post-reset view,
+                   attached refractory gate, shared α, θ, β_a)
 =================  ===============================================================
 """
 
@@ -39,6 +44,11 @@ SWITCHES = {
     "athr": (dict(adaptive_threshold=True), (), False),
     "athr_zero": (dict(adaptive_threshold=True, init_spike="zero"), ("beta_a", "rho_a"), False),
     "post_reset": (dict(membrane_view="post_reset"), (), True),
+    "refrac": (dict(refractory=2), (), False),
+    "refrac_attached": (dict(refractory=2, detach_refractory=False), (), False),
+    "refrac1_attached": (dict(refractory=1, detach_refractory=False), (), False),
+    "all": (dict(init_spike="zero", adaptive_threshold=True, membrane_view="post_reset", refractory=2,
+                 detach_refractory=False), ("alpha", "theta", "beta_a"), True),
 }
 
 
@@ -81,7 +91,10 @@ def points():
     """The family's rows (each switch × reset kind × detach)."""
     return (_rows("init_zero") + _rows("shared", offset=1) + _rows("athr", offset=2)
             + _rows("athr_zero", resets=("subtract", "hard_drop_input"), offset=3)
-            + _rows("post_reset", resets=_POST_RESETS, offset=4))
+            + _rows("post_reset", resets=_POST_RESETS, offset=4)
+            + _rows("refrac", offset=5) + _rows("refrac_attached", offset=6)
+            + _rows("refrac1_attached", resets=("subtract", "hard_drop_input"), offset=7)
+            + _rows("all", resets=_POST_RESETS, offset=1))
 
 
 # hard_drop_input has no post-reset membrane (lif's S4)

@@ -16,7 +16,8 @@ exact gradient:
 A *detached* reset differentiates the model in which the reset spikes are
 constants. Finite differences check it by holding the reset spikes at their
 nominal values (``layer_forward(..., s_reset=...)``), which changes no value at
-the nominal point but removes the reset path from the function.
+the nominal point but removes the reset path from the function. A detached
+refractory gate is held the same way (``layer_forward(..., gate=...)``).
 
 Every check covers every parameter of every layer, the network input ``x`` and
 every initial state.
@@ -227,11 +228,13 @@ def _objective(net, trajs, loss):
     parameter, the input and the initial state, with the reset spikes of detached
     layers held at their values in ``trajs`` (what a detached reset differentiates)."""
     frozen = [tr.reset_spikes() if cfg.detach_reset else None for tr, cfg in zip(trajs, net.layers)]
+    # A detached refractory gate (lif's S5) is held at its values too.
+    gates = [tr.gate if cfg.refractory and cfg.detach_refractory else None for tr, cfg in zip(trajs, net.layers)]
     n = len(net.layers)
 
     def run(flat):
         params, x, state0 = _unflatten(flat, n)
-        return network_forward(net, params, x, state0, frozen)
+        return network_forward(net, params, x, state0, frozen, gates)
 
     def f(flat):
         return loss(run(flat))[0]

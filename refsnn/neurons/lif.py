@@ -200,6 +200,38 @@ recursion as direct partials of ``v_t`` and ``s_t`` (``r_m`` as in the reset tab
 
 (``r_{t+1}/α = γ/α`` or ``v_t − v_r/α``; for ``none`` v⁺ = v and nothing changes).
 
+**S5. Refractory period** (``refractory = n_ref``, 0 = off; seed 002's "trainable
+neuron dynamics"). A gate on the spike:
+
+.. math::
+
+    \hat s_t = f(v_t - A_t), \qquad G_t = \textstyle\prod_{k=1}^{n_{ref}} (1 - s_{t-k}), \qquad
+    s_t = \hat s_t\, G_t                                                            && \text{(F6'')}
+
+with ``s_{-1}`` from S1 and ``s_i = 0`` for ``i < −1`` (``s_{-1}`` itself is not gated).
+With Heaviside spikes ``G_t = 1 − ref_t``, ``ref_t = 1`` iff the neuron spiked in one of
+the previous n_ref steps, so a spike at t blocks t+1..t+n_ref; the product form is the
+same function of binary spikes and is smooth in the smooth twin, where it is the exact
+gradient. The membrane is not touched (the reset still acts through F4). Then
+``∂s_t/∂v_t = σ'(v_t − A_t) G_t``: σ' in B2, B6, G5 and G6 carries the factor ``G_t``. The
+gate depends on the past spikes, ``∂s_t/∂s_{t−k} = −ŝ_t Π_{j≠k}(1 − s_{t−j})``. Which
+path the gradient takes through it is a choice (``detach_refractory``):
+
+* detached (``True``, the default): ``G_t`` is a constant of the backward pass, as in
+  e-prop (its counter is a ``stop_gradient`` comparison); only the factor ``G_t`` above;
+* attached (``False``): also
+
+.. math::
+
+    δs_t \mathrel{+}= -\textstyle\sum_{k=1}^{n_{ref}} \hat s_{t+k} \prod_{j \ne k} (1 - s_{t+k-j})\; δs_{t+k}   && \text{(B7)}
+
+for t = −1..T−1 (terms with t+k ≥ T vanish). With Heaviside spikes B7's product is
+nonzero only when s_t is the only spike in the window of s_{t+k}: a spike at t that
+blocked a would-be spike at t+k (``ŝ_{t+k} = 1``) is told how much that spike mattered.
+The finite differences of a detached gate hold ``G`` fixed (``layer_forward(..., gate=...)``,
+as ``s_reset`` for the reset). e-prop's ``n_refractory = n`` blocks n − 1 steps: refsnn's
+``n_ref = n − 1``.
+
 Where seed 000 is ambiguous or wrong, and what refsnn does
 -----------------------------------------------------------
 
@@ -323,6 +355,12 @@ class LIFConfig:
         post-reset ``v⁺_t`` (S4 of the module docstring; what SpikingJelly's ``v_seq``,
         Norse and snnTorch with ``reset_delay=False`` return). Not expressible with
         ``reset="hard_drop_input"``.
+    refractory : int
+        ``n_ref ≥ 0`` steps of refractoriness (0: off): the spike is gated,
+        ``s_t = f(v_t − A_t) · G_t`` with ``G_t = Π_{k=1..n_ref} (1 − s_{t−k})`` (S5).
+    detach_refractory : bool
+        Treat the gate ``G_t`` as a constant in the backward pass (default, as e-prop);
+        ``False`` attaches it: the gradient then also flows to the past spikes that set it.
     """
 
     n_in: int
@@ -339,6 +377,8 @@ class LIFConfig:
     init_spike: str = "from_v0"
     adaptive_threshold: bool = False
     membrane_view: str = "pre_reset"
+    refractory: int = 0
+    detach_refractory: bool = True
 
     def __post_init__(self):
         check_positive_int("n_in", self.n_in)
@@ -355,6 +395,10 @@ class LIFConfig:
         check_choice("reset", self.reset, RESET_KINDS)
         check_choice("init_spike", self.init_spike, INIT_SPIKES)
         check_choice("membrane_view", self.membrane_view, MEMBRANE_VIEWS)
+        if (isinstance(self.refractory, (bool, np.bool_)) or not isinstance(self.refractory, numbers.Integral)
+                or self.refractory < 0):
+            raise ValueError(f"refractory must be a non-negative integer (steps; 0 = off), got {self.refractory!r}")
+        object.__setattr__(self, "refractory", int(self.refractory))
         if self.membrane_view == "post_reset" and self.reset == "hard_drop_input":
             raise ValueError(
                 "membrane_view='post_reset' cannot be combined with reset='hard_drop_input': that reset "
@@ -362,7 +406,8 @@ class LIFConfig:
                 "v⁺_t with v_{t+1} = α v⁺_t + d_{t+1} exists; use reset='hard_keep_input' (a reset to a value "
                 "that keeps the input, as SpikingJelly, Norse and snnTorch's Leaky do) or membrane_view='pre_reset'"
             )
-        for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking", "adaptive_threshold"):
+        for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking", "adaptive_threshold",
+                     "detach_refractory"):
             check_bool(name, getattr(self, name))
         if self.forward == "smooth" and self.surrogate.name == "true":
             raise ValueError(
@@ -370,10 +415,10 @@ class LIFConfig:
                 "the 'true' derivative's primitive is the step itself"
             )
         if not self.spiking and (self.reset != "none" or self.adaptation or self.recurrent
-                                 or self.adaptive_threshold):
+                                 or self.adaptive_threshold or self.refractory):
             raise ValueError(
                 "spiking=False (a leaky-integrator readout) requires reset='none', "
-                "adaptation=False, recurrent=False and adaptive_threshold=False"
+                "adaptation=False, recurrent=False, adaptive_threshold=False and refractory=0"
             )
 
     @property
@@ -583,7 +628,9 @@ class Trajectory:
     given; ``I_ff`` is the feed-forward current ``x_t W^T + b`` of F1 (the part of
     ``I_t`` that does not depend on the state); ``a`` the threshold adaptation
     (``adaptive_threshold``), the threshold being ``A_t = θ + β_a a_t``; ``v_post``
-    the post-reset membrane ``v⁺_t`` (``membrane_view="post_reset"``, S4).
+    the post-reset membrane ``v⁺_t`` (``membrane_view="post_reset"``, S4); with a
+    refractory period (S5) ``s_free`` is the ungated spike ``ŝ_t = f(v_t − A_t)`` and
+    ``gate`` is ``G_t``, so that ``s = s_free · gate``.
     """
 
     config: LIFConfig
@@ -598,6 +645,8 @@ class Trajectory:
     I_ff: np.ndarray | None = None
     a: np.ndarray | None = None
     v_post: np.ndarray | None = None
+    s_free: np.ndarray | None = None
+    gate: np.ndarray | None = None
 
     def prev(self, name):
         """``X_{t-1}`` for t = 0..T-1: the initial value followed by ``X_0..X_{T-2}``."""
@@ -649,6 +698,14 @@ def _check_s_reset(config, s_reset, T, B, dtype):
     return s_reset
 
 
+def _check_gate(config, gate, T, B, dtype):
+    if gate is None:
+        return None
+    if not config.refractory:
+        raise ValueError("gate (a refractory gate override) needs refractory > 0")
+    return float_array("gate", gate, (T, B, config.n), dtype=dtype)
+
+
 def _check_state0(config, state0, batch, dtype):
     if state0 is None:
         return zero_state(config, batch, dtype)
@@ -660,7 +717,7 @@ def _check_state0(config, state0, batch, dtype):
     return {k: float_array(f"state0[{k!r}]", state0[k], (batch, config.n), dtype=dtype) for k in want}
 
 
-def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Trajectory:
+def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=None) -> Trajectory:
     """Run the layer over T steps (equations F1–F6) and store the trajectory.
 
     A thin wrapper: it computes the feed-forward projection of F1,
@@ -681,6 +738,9 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
         spikes. At the values the layer produces itself this changes nothing; it
         lets finite differences hold the reset spikes fixed, which is what a
         detached reset differentiates (see :mod:`refsnn.verify`).
+    gate : ndarray (T, B, N), optional
+        With a refractory period (S5), the gate ``G_t`` to use instead of the one the
+        layer's own spikes set; as ``s_reset``, for holding a detached gate fixed.
 
     Returns
     -------
@@ -695,15 +755,16 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
         raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
     state0 = _check_state0(config, state0, B, dtype)
     s_reset = _check_s_reset(config, s_reset, T, B, dtype)
+    gate = _check_gate(config, gate, T, B, dtype)
     # F1, the part that does not depend on the state: one matrix product for all T.
     I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
     I_ff += params["b"]
-    traj = _dynamics_forward(config, params, I_ff, state0, s_reset)
+    traj = _dynamics_forward(config, params, I_ff, state0, s_reset, gate)
     traj.x = x
     return traj
 
 
-def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None) -> Trajectory:
+def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None, gate=None) -> Trajectory:
     """The neuron dynamics F1–F6 driven by a given feed-forward current.
 
     This is the layer without its projection: ``I_ff[t]`` is the part of F1 that does
@@ -719,7 +780,7 @@ def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None)
         Exactly the parameters of :func:`dynamics_param_names` (no ``W``, ``b``).
     I_ff : ndarray, shape (T, B, N)
         The feed-forward input current, the parameters' dtype.
-    state0, s_reset
+    state0, s_reset, gate
         As in :func:`layer_forward`.
 
     Returns
@@ -737,10 +798,11 @@ def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None)
         raise ValueError(f"I_ff must have at least one time step and one batch row, got shape {I_ff.shape}")
     state0 = _check_state0(config, state0, B, dtype)
     s_reset = _check_s_reset(config, s_reset, T, B, dtype)
-    return _dynamics_forward(config, params, I_ff, state0, s_reset)
+    gate = _check_gate(config, gate, T, B, dtype)
+    return _dynamics_forward(config, params, I_ff, state0, s_reset, gate)
 
 
-def _dynamics_forward(config, params, I_ff, state0, s_reset):
+def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None):
     """F1 (its state-dependent part) to F6 on checked arguments."""
     dtype = I_ff.dtype
     T, B, N = I_ff.shape
@@ -752,6 +814,9 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset):
     u = np.empty((T, B, N), dtype) if config.adaptation else None
     c = np.empty((T, B, N), dtype) if config.synapse else None
     a = np.empty((T, B, N), dtype) if config.adaptive_threshold else None
+    n_ref = config.refractory
+    s_free = np.empty((T, B, N), dtype) if n_ref else None
+    gate = np.empty((T, B, N), dtype) if n_ref else None
     buf = np.empty((B, N), dtype)        # scratch for one step: s̃ γ, then v_t − θ
     # Per-neuron vectors used at every step, laid out as (B, N) once: a ufunc on two
     # contiguous (B, N) arrays is faster than one that broadcasts an (N,) row.
@@ -799,11 +864,33 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset):
             config.spike(buf, out=s[t])
         elif config.spiking:                                                  # F6
             config.spike(np.subtract(v_t, theta_b, out=buf), out=s[t])
+        if n_ref:                                                             # S5: s_t = ŝ_t G_t
+            s_free[t] = s[t]
+            if gate_fixed is None:
+                _refractory_gate(s, s_init, t, n_ref, out=gate[t])
+            else:
+                gate[t] = gate_fixed[t]
+            s[t] *= gate[t]
         v_prev, s_prev = v_t, s[t]
-    traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a)
+    traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a, s_free=s_free, gate=gate)
     if config.membrane_view == "post_reset":                                  # S4: v⁺_t
         traj.v_post = _post_reset(config, p, v, traj.next_reset_spikes())
     return traj
+
+
+def _past_spike(s, s_init, i):
+    """``s_i`` for i ≥ −1 (``s_{-1}`` is s_init); None before it (a zero constant)."""
+    return s[i] if i >= 0 else s_init if i == -1 else None
+
+
+def _refractory_gate(s, s_init, t, n_ref, out, skip=None):
+    """``G_t = Π_{k=1..n_ref, k ≠ skip} (1 − s_{t−k})`` into ``out`` (S5)."""
+    out[...] = 1.0
+    for k in range(1, n_ref + 1):
+        past = _past_spike(s, s_init, t - k)
+        if k != skip and past is not None:
+            out *= 1.0 - past
+    return out
 
 
 def _post_reset(config, p, v, sr_next):
@@ -1031,6 +1118,14 @@ def _dynamics_backward(traj, p, a_s, a_v):
         from_v0 = cfg.init_spike == "from_v0"
         A_init = p["theta"] + p["beta_a"] * traj.state0["a"] if athr else p["theta"]
         sg_init = cfg.surrogate.derivative(traj.state0["v"] - A_init) if from_v0 else None
+        n_ref = cfg.refractory
+        if n_ref:
+            sg *= traj.gate                  # (S5) ∂s_t/∂v_t = σ'(v_t − A_t) G_t; s_{-1} has no gate
+        gate_attached = n_ref and not cfg.detach_refractory
+        # (B7) the attached gate's terms Σ_k ∂s_{t+k}/∂s_t δs_{t+k}, gathered as each δs_{t+k}
+        # is known: ds_gate[i + 1] collects those of s_i, i = −1..T−1.
+        ds_gate = np.zeros((T + 1, B, N), dtype) if gate_attached else None
+        pbuf = np.empty((B, N), dtype) if gate_attached else None
     alpha_gm = p["alpha"] * g_m if r_m else None                    # α g^m_t (None: α)
     beta_gd = p["beta"] * g_d if cfg.adaptation and r_d else None   # β g^d_t (None: β)
 
@@ -1066,6 +1161,15 @@ def _dynamics_backward(traj, p, a_s, a_v):
                 ds_t += dc_n @ p["R"]                # δI_{t+1} = δc_{t+1} (B5)
             if athr:
                 ds_t += da_n                         # (B1) + δa_{t+1}, from F7
+        if cfg.spiking and gate_attached:
+            ds_t += ds_gate[t + 1]                   # (B7) from the gates G_{t+1..t+n_ref}
+            if now:                                  # push δs_t to the spikes that set G_t
+                for k in range(1, n_ref + 1):
+                    if t - k >= -1:
+                        # ∂s_t/∂s_{t−k} = −ŝ_t Π_{j≠k} (1 − s_{t−j})
+                        _refractory_gate(traj.s, traj.s_init, t, n_ref, out=pbuf, skip=k)
+                        pbuf *= traj.s_free[t]
+                        ds_gate[t - k + 1] -= np.multiply(pbuf, ds_t, out=pbuf)
         # (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
         if nxt:
             np.multiply(alpha_b if alpha_gm is None else alpha_gm[t + 1], dv_n, out=dv_t)
