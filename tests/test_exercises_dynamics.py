@@ -52,3 +52,28 @@ def test_typical_mistake_is_caught_and_named(tmp_path, key, function, old, new, 
     for word in words:
         assert word in r.hint, f"{word!r} not in the hint: {r.line()}"
     assert all(o.passed for name, o in results.items() if name != function), [o.line() for o in results.values()]
+
+MISTAKES_11 = [
+    pytest.param("ex11", "refractory_gate_adjoint", "                if j != k:", "                if True:",
+                 ["first differs at t=0", "(1 − s_t) itself", "Π_{j≠k}"], id="ex11-gate-product-keeps-k"),
+    pytest.param("ex11", "refractory_gate_adjoint", "out[t] -= s_hat[t + k] * prod", "out[t] -= s[t + k] * prod",
+                 ["ungated ŝ_{t+k}"], id="ex11-gated-spike"),
+    pytest.param("ex11", "refractory_gate_adjoint", "out[t] -= s_hat", "out[t] += s_hat",
+                 ["minus sign"], id="ex11-gate-sign"),
+    pytest.param("ex11", "refractory_gate_adjoint", "        for k in range(1, n_ref + 1):\n            if t + k >= T:",
+                 "        for k in range(1, n_ref):\n            if t + k >= T:",
+                 ["1..n_ref"], id="ex11-gate-k-range"),
+    pytest.param("ex11", "theta_gradient", "dspike(v - theta) * gate * ds", "dspike(v - theta) * ds",
+                 ["σ' carries the gate"], id="ex11-theta-no-gate"),
+    pytest.param("ex11", "theta_gradient", "return -np.sum(", "return np.sum(",
+                 ["sign"], id="ex11-theta-sign"),
+    pytest.param("ex11", "project_dynamics", '"alpha": (ALPHA_MIN, 1.0)', '"alpha": (0.0, 1.0)',
+                 ["ALPHA_MIN"], id="ex11-alpha-bound"),
+    pytest.param("ex11", "project_dynamics", 'out["theta"] - RESET_MARGIN', 'params["theta"] - RESET_MARGIN',
+                 ["projected θ"], id="ex11-v-reset-unprojected-theta"),
+]
+
+
+@pytest.mark.parametrize("key, function, old, new, words", MISTAKES_11)
+def test_typical_mistake_is_caught_and_named_11(tmp_path, key, function, old, new, words):
+    test_typical_mistake_is_caught_and_named(tmp_path, key, function, old, new, words)
