@@ -14,7 +14,8 @@ included) is checked along both exact routes:
     whose perturbation flips a spike (somatic or dendritic) are skipped.
 
 A detached somatic reset is differentiated with the reset spikes held fixed, as in
-:mod:`refsnn.checking.verify`.
+:mod:`refsnn.checking.verify`. A row's ``n_spikes`` is ``[somatic spikes, dendritic spikes]``
+of the piecewise-linear forward pass.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ gradient the oracle reports would no longer be the one of the model's parameters
 How the surrogate scales the θ-gradient
 ---------------------------------------
 
-G5 reads ``∂L/∂θ = −Σ_t σ'(v_t − θ) δs_t``. If the surrogate is multiplied by a gain
+G5 reads ``∂L/∂θ = −Σ_t σ'(v_t − θ) δs_t`` (with a refractory period σ' carries the gate
+G_t, lif's S5; with an adaptive threshold v_t − θ is v_t − A_t). If the surrogate is multiplied by a gain
 g (``surrogate(name, scale, gain=g)``) and δs_t does not itself depend on σ' — one
 layer whose spikes reach the loss only directly (``δs_t = a^s_t``: no recurrence, no
 adaptation, a detached or no reset) — then ``∂L/∂θ`` is exactly g times the gain-1
@@ -67,7 +68,9 @@ value. Otherwise δs_t carries further factors of σ' (through the reset path
 linearly in g. The slope k of a slope-parametrised surrogate (sigmoid: height k/4)
 scales the contribution of a neuron with ``|v_t − θ| ≪ 1/k`` by about k and suppresses
 those far from threshold: a steeper surrogate concentrates the θ-gradient on the
-neurons near threshold. Notebook 11 shows both numerically.
+neurons near threshold, and a silent neuron far below it gets almost none (Adam rescales
+each parameter's step by its own gradient size and so hides the scale, SGD does not).
+Notebook 11 shows both numerically and trains θ alone towards a target rate.
 """
 
 from __future__ import annotations
