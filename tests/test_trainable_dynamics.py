@@ -143,3 +143,11 @@ def test_training_projects_after_every_step(tmp_path):
         theta = z["param/L0.theta"]
     assert np.all((alpha >= C.ALPHA_MIN) & (alpha <= 1.0)) and np.any(alpha == 1.0), alpha
     assert np.all(theta >= C.THETA_MIN)
+
+
+def test_trainable_family_names_the_reset_offset_rows():
+    from refsnn.checking import families, trainable_family
+    rows = {row: pt for _, pt, row in families.rows(["trainable"])}
+    assert "trainable:reset_offset/subtract/detach" in rows and "trainable:reset_offset/hard_drop_input/attach" in rows
+    rep = trainable_family.check(rows["trainable:reset_offset/subtract/detach"])
+    assert rep.passed and rep.as_dict()["reset"] == "subtract"

@@ -30,6 +30,7 @@ FAMILY_MODULES = (
     "refsnn.checking.grid_switches",
     "refsnn.checking.reg_family",
     "refsnn.checking.dendrite_family",
+    "refsnn.checking.trainable_family",
 )
 
 
