@@ -76,6 +76,10 @@ def _parser():
     tr.add_argument("--hidden", type=_positive_int, default=128, help="hidden neurons (default 128)")
     tr.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of data, weights and batch order")
     tr.add_argument("--small", action="store_true", help="a quick version of the task (fewer samples)")
+    tr.add_argument("--train-dynamics", default="", metavar="NAMES",
+                    help="also train these per-neuron parameters, comma-separated, each projected into its "
+                         "valid range after every step: some of alpha, theta, gamma, v_reset, beta, rho, "
+                         "kappa, lam (default: only W, b, R)")
     tr.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     to = sub.add_parser("tour", help="the main job: train on Randman, check gradients, write a report")
@@ -220,6 +224,12 @@ def _memory_limit():
 def _train(args):
     from .training.train import CheckpointError, RunConfig, TrainingDiverged, make_task, train
 
+    from .training.constraints import parse_trainable
+    try:
+        dynamics = ",".join(parse_trainable(args.train_dynamics))
+    except ValueError as e:
+        print(f"refsnn train: error: --train-dynamics: {e}", file=sys.stderr)
+        return 2
     out = os.path.join("runs", args.task) if args.out is None else args.out
     err = _check_out(out, "refsnn train")
     if err:
@@ -241,6 +251,7 @@ def _train(args):
         print(f"refsnn train: error: --hidden {args.hidden} with batch size {cfg.batch_size} needs about "
               f"{gib} GiB, more than this machine's {have / 2**30:.1f} GiB of memory", file=sys.stderr)
         return 2
+    cfg.train_dynamics = dynamics
     try:
         summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
     except CheckpointError as e:

@@ -22,6 +22,32 @@ spike_count_l2               ``(λ/B) Σ_{b,k} n_{b,k}²``                      
 first_spike_cross_entropy    ``−(1/B) Σ_b log p_{b,y_b}``, ``p = softmax(−t̂/τ)``                ``ds_t = −g S_{t−1} R_t``
 ===========================  ==============================================================  ==========================
 
+Regularisers (seed 002, "整合生物学约束"): loss terms added to the task loss,
+each with its direct partial (the block at the end of this module).
+
+===========================  ==============================================================  ==========================
+function                     value                                                            direct partial
+===========================  ==============================================================  ==========================
+membrane_l1                  ``(λ/B) Σ_{t,b,k} |v_{t,b,k}|``                                    ``dv_t = λ sign(v_t)/B``
+membrane_l2                  ``(λ/B) Σ_{t,b,k} v_{t,b,k}²``                                     ``dv_t = 2λ v_t/B``
+firing_rate_regularizer      ``λ Σ_k (f_k − f₀)²``, ``f_k = (1/TB) Σ_{t,b} s_{t,b,k}`` (e-prop)  ``ds_t = 2λ (f − f₀)/(TB)``
+weight_decay                 ``(λ/2) Σ_{p} Σ_i p_i²`` over the chosen parameters                 ``∂L/∂p = λ p``
+spike_count_logistic         ``(1/B) Σ_b log(1 + e^{−z_b})``, ``z_b = g (2y_b − 1)(n_b − κ)``     ``ds_t = −g(2y−1) S(−z)/B``
+===========================  ==============================================================  ==========================
+
+``spike_count_logistic`` is not a regulariser but a binary task loss on one output
+neuron (notebook 12's XOR): label 1 asks for more than κ spikes, label 0 for fewer; S
+is the logistic function, and the partial is the same at every step (``∂n/∂s_t = 1``).
+
+``sign(0) = 0`` (a subgradient of |v| at 0). The rate ``f_k`` is neuron k's mean
+number of spikes per step over time and batch, as in e-prop's regulariser (Bellec
+et al. 2020): one rate per neuron, not per trial, so the regulariser is not a mean
+over the batch and its partial carries ``1/(TB)``. ``weight_decay`` reads
+parameters, not a trajectory: it returns a :class:`ParamLoss` whose gradients are
+added to the network's parameter gradients. As a loss term it is the *coupled* L2
+penalty: with SGD it equals ``optim.SGD(weight_decay=λ)`` exactly (S1), while with
+Adam it passes through the moments and differs from AdamW's decoupled decay (A4).
+
 In ``trace_mse`` the filtered signal ``q`` is the spikes (``on="s"``) or the
 membrane (``on="v"``), and the partial lands on that variable: ``∂L/∂q_t = δz_t``.
 Seed 002's "p − y spread over the time steps" is the cross-entropy row: every
@@ -117,6 +143,13 @@ __all__ = [
     "soft_first_spike_time",
     "first_spike_cross_entropy",
     "combine",
+    "membrane_l1",
+    "membrane_l2",
+    "firing_rate_regularizer",
+    "ParamLoss",
+    "weight_decay",
+    "REGULARIZER_NAMES",
+    "spike_count_logistic",
 ]
 
 LOSS_NAMES = ("ce_count", "trace_mse", "membrane", "l1", "l2")  # the verification grid's losses
@@ -342,3 +375,117 @@ def combine(*losses) -> Loss:
         value += l.value
         ds, dv = add(ds, l.ds), add(dv, l.dv)
     return Loss(value, ds, dv)
+
+
+# --------------------------------------------------------------------------- regularisers
+# Seed 002's biological constraints as loss terms (the second table of the module
+# docstring). Each returns the value with its partials; add them to the task loss with
+# :func:`combine` (trajectory terms) or by adding ``ParamLoss.grads`` to the parameter
+# gradients (weight decay).
+
+REGULARIZER_NAMES = ("membrane_l1", "membrane_l2", "rate", "weight_decay")  # gradcheck's "reg" rows
+# (plus "count_logistic", the binary count loss below, which has a row there too)
+
+
+def membrane_l1(traj, strength=1.0) -> Loss:
+    """L1 penalty on the membrane, ``(λ/B) Σ_{t,b,k} |v_{t,b,k}|``; ``dv = λ sign(v)/B``."""
+    traj = _traj(traj)
+    strength = real_scalar("strength", strength, 0.0)
+    B = traj.v.shape[1]
+    value = strength * np.abs(traj.v).sum() / B
+    return Loss(float(value), None, (strength / B * np.sign(traj.v)).astype(traj.v.dtype))
+
+
+def membrane_l2(traj, strength=1.0) -> Loss:
+    """L2 penalty on the membrane, ``(λ/B) Σ_{t,b,k} v_{t,b,k}²``; ``dv = 2λ v/B``."""
+    traj = _traj(traj)
+    strength = real_scalar("strength", strength, 0.0)
+    B = traj.v.shape[1]
+    value = strength * np.sum(traj.v ** 2) / B
+    return Loss(float(value), None, (2.0 * strength / B * traj.v).astype(traj.v.dtype))
+
+
+def firing_rate_regularizer(traj, target_rate, strength=1.0) -> Loss:
+    """e-prop's firing-rate regulariser ``λ Σ_k (f_k − f₀)²``.
+
+    ``f_k = (1/TB) Σ_{t,b} s_{t,b,k}`` is neuron k's rate in spikes per step, averaged
+    over time and batch; ``target_rate`` f₀ is a scalar or an ``(N,)`` array in [0, 1].
+    Its partial is the same at every step and batch row:
+    ``∂L/∂s_{t,b,k} = 2λ (f_k − f₀) / (TB)``.
+    """
+    traj = _traj(traj)
+    _spiking(traj, "firing_rate_regularizer")
+    strength = real_scalar("strength", strength, 0.0)
+    T, B, N = traj.s.shape
+    if np.ndim(target_rate) == 0:
+        f0 = np.full(N, real_scalar("target_rate", target_rate, 0.0, 1.0))
+    else:
+        f0 = float_array("target_rate", target_rate, (N,))
+        if np.any(f0 < 0) or np.any(f0 > 1):
+            raise ValueError("target_rate must lie in [0, 1] (spikes per step)")
+    f = traj.s.sum(axis=(0, 1)) / (T * B)
+    err = f - f0
+    value = strength * np.sum(err ** 2)
+    ds = np.broadcast_to(2.0 * strength * err / (T * B), traj.s.shape).astype(traj.s.dtype)
+    return Loss(float(value), ds, None)
+
+
+@dataclass
+class ParamLoss:
+    """A loss on parameters: its value and ``grads[k] = ∂L/∂p_k`` (same keys as the params)."""
+
+    value: float
+    grads: dict
+
+
+def weight_decay(params, strength=1.0, keys=None) -> ParamLoss:
+    """The L2 penalty ``(λ/2) Σ_k Σ_i p_{k,i}²`` as a loss term; ``∂L/∂p_k = λ p_k``.
+
+    ``params`` is a dict of arrays (one layer's, or a flat dict such as
+    :func:`refsnn.network.flat_params` returns). ``keys`` chooses the decayed entries
+    (default: every key); the others get a zero gradient and no value.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    strength = real_scalar("strength", strength, 0.0)
+    if keys is None:
+        keys = list(params)
+    else:
+        keys = list(keys)
+        missing = sorted(set(keys) - set(params))
+        if missing:
+            raise ValueError(f"keys {missing} are not in params (which has {sorted(params)})")
+    value = 0.0
+    grads = {}
+    for k, p in params.items():
+        p = float_array(f"params[{k!r}]", p)
+        if k in keys:
+            value += 0.5 * strength * float(np.sum(p.astype(np.float64) ** 2))
+            grads[k] = (strength * p).astype(p.dtype)
+        else:
+            grads[k] = np.zeros_like(p)
+    return ParamLoss(value, grads)
+
+
+def spike_count_logistic(traj, labels, threshold=0.5, gain=2.0) -> Loss:
+    """Logistic loss on one neuron's spike count: label 1 wants ``n > κ``, label 0 ``n < κ``.
+
+    The layer must have one neuron (N = 1); ``labels`` are 0/1 integers of shape (B,).
+    Value ``(1/B) Σ_b log(1 + exp(−z_b))`` with ``z_b = g (2y_b − 1)(n_b − κ)``; partial
+    ``∂L/∂s_{t,b} = −g (2y_b − 1) S(−z_b) / B`` at every step (S the logistic function).
+    """
+    traj = _traj(traj)
+    _spiking(traj, "spike_count_logistic")
+    T, B, N = traj.s.shape
+    if N != 1:
+        raise ValueError(f"spike_count_logistic needs a layer of one neuron, got N = {N}")
+    labels = _labels(labels, B, 2)
+    threshold = real_scalar("threshold", threshold)
+    gain = real_scalar("gain", gain, 0.0, low_open=True)
+    n = traj.s.sum(axis=0)[:, 0]
+    sign = 2.0 * labels - 1.0
+    z = gain * sign * (n - threshold)
+    value = float(np.mean(np.logaddexp(0.0, -z)))
+    dn = -gain * sign * np.exp(-np.logaddexp(0.0, z)) / B          # S(−z) = 1/(1 + e^z), overflow-free
+    ds = np.broadcast_to(dn[None, :, None], traj.s.shape).astype(traj.s.dtype)
+    return Loss(value, ds, None)

@@ -31,6 +31,9 @@ FAMILY_MODULES = (
     "refsnn.oracle.family",
     "refsnn.checking.conv_grid",
     "refsnn.checking.first_spike_grid",
+    "refsnn.checking.reg_family",
+    "refsnn.checking.dendrite_family",
+    "refsnn.checking.trainable_family",
 )
 
 

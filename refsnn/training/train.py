@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import losses  # noqa: F401  (kept: refsnn.train.losses)
-from . import data, optim
+from . import constraints, data, optim
 from ..neurons.lif import LIFConfig  # noqa: F401
 from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
 # The tasks live in a registry (refsnn.training.tasks); the old names stay importable here.
@@ -96,8 +96,15 @@ _META_KEYS = ("architecture", "run", "epoch", "batch", "history", "format")
 _HISTORY_KEYS = ("epoch", "train_loss", "train_score", "test_loss", "test_score")
 
 
+def _trainable_predicate(train_dynamics=""):
+    """Which flat parameter keys ``"L{l}.{name}"`` are trained: W, b, R and the neuron
+    parameters named by ``train_dynamics`` (:func:`refsnn.training.constraints.parse_trainable`)."""
+    keep = _TRAINABLE + constraints.parse_trainable(train_dynamics)
+    return lambda key: key.rsplit(".", 1)[-1] in keep
+
+
 def _is_trainable(key):
-    return key.rsplit(".", 1)[-1] in _TRAINABLE
+    return _trainable_predicate()(key)
 
 
 def _count(value):
@@ -135,7 +142,7 @@ def _check_meta(meta, where):
             raise CheckpointError(f"{where}: meta['partial'] must hold finite loss, score and a count seen")
 
 
-def _check_arrays(flat, opt_state, where, net=None):
+def _check_arrays(flat, opt_state, where, net=None, train_dynamics=""):
     """Parameters (and, with ``net``, their names and shapes) and the Adam state."""
     for k, v in flat.items():
         if not isinstance(v, np.ndarray) or v.dtype != TRAIN_DTYPE:
@@ -151,7 +158,11 @@ def _check_arrays(flat, opt_state, where, net=None):
         for k, shape in want.items():
             if flat[k].shape != tuple(shape):
                 raise CheckpointError(f"{where}: parameter {k} has shape {flat[k].shape}, expected {tuple(shape)}")
-    trainable = {k: v for k, v in flat.items() if _is_trainable(k)}
+    try:
+        is_trained = _trainable_predicate(train_dynamics)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{where}: run['train_dynamics'] is not usable: {e}") from None
+    trainable = {k: v for k, v in flat.items() if is_trained(k)}
     try:
         optim._check_state(optim.Adam(), opt_state, trainable)
     except (TypeError, ValueError) as e:
@@ -165,7 +176,8 @@ def save_checkpoint(path, params, opt_state, meta):
     state never replaces a good checkpoint."""
     flat = flat_params(params)
     _check_meta(meta, f"save_checkpoint({path})")
-    _check_arrays(flat, opt_state, f"save_checkpoint({path})")
+    _check_arrays(flat, opt_state, f"save_checkpoint({path})",
+                  train_dynamics=meta["run"].get("train_dynamics", ""))
     arrays = {f"param/{k}": v for k, v in flat.items()}
     arrays.update({f"opt/{k}": v for k, v in opt_state.items()})
     arrays["meta"] = np.array(json.dumps(meta, allow_nan=False))
@@ -219,7 +231,7 @@ def load_checkpoint(path, net: Network):
         raise CheckpointError(
             f"checkpoint {path} was written for a different architecture:\n  checkpoint: "
             f"{json.dumps(meta.get('architecture'))}\n  this run:   {json.dumps(architecture(net))}")
-    _check_arrays(flat, opt_state, where, net)
+    _check_arrays(flat, opt_state, where, net, meta["run"].get("train_dynamics", ""))
     return unflat_params(flat, len(net.layers)), opt_state, meta
 
 
@@ -265,6 +277,9 @@ class RunConfig:
     hidden: int
     small: bool = False
     schedule: str = "cosine"     # learning rate: "cosine" decay to 0 over the run, or "constant"
+    # Per-neuron dynamics trained alongside W, b and R, comma-separated (e.g. "theta,alpha,gamma");
+    # each is projected into its valid range after every step (refsnn.training.constraints).
+    train_dynamics: str = ""
 
 
 def learning_rate(cfg: RunConfig, step, total):
@@ -297,14 +312,15 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
     ckpt_path = os.path.join(out_dir, "checkpoint.npz")
     dtype = TRAIN_DTYPE
     opt = optim.Adam(lr=cfg.lr)
-    trainable = _is_trainable
+    trainable = _trainable_predicate(cfg.train_dynamics)
     n_batches = int(np.ceil(len(task.x_train) / cfg.batch_size))
     partial, first_loss = None, None
     if resume:
         if not os.path.exists(ckpt_path):
             raise CheckpointError(f"--resume: no checkpoint at {ckpt_path}")
         params, opt_state, meta = load_checkpoint(ckpt_path, task.net)
-        if meta["run"] != {**asdict(cfg), "epochs": meta["run"]["epochs"]}:
+        # Checkpoints written before train_dynamics existed trained none.
+        if {"train_dynamics": "", **meta["run"]} != {**asdict(cfg), "epochs": meta["run"]["epochs"]}:
             raise CheckpointError(f"checkpoint {ckpt_path} was written by another run configuration: "
                                   f"{meta['run']} vs {asdict(cfg)}")
         epoch, batch_index, history = meta["epoch"], meta["batch"], meta["history"]
@@ -377,7 +393,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                 grads, _ = optim.clip_by_global_norm(grads, cfg.clip)
                 lr = learning_rate(cfg, epoch * n_batches + b, cfg.epochs * n_batches)
                 new, opt_state = optim.step(optim.Adam(lr=lr), _trainable(params, trainable), grads, opt_state)
-                params = _merge(params, new)
+                params = [constraints.project(p) for p in _merge(params, new)]
                 run_loss += value * len(yb)
                 run_score += _score(task, trajs, yb)
                 seen += len(yb)
@@ -434,6 +450,11 @@ def _summary(task, cfg, params, history, elapsed):
              n_train=int(len(task.x_train)), n_test=int(len(task.x_test)),
              train_seconds=elapsed, history=history)
     s.update(get_kind(task.kind).summary(history))
+    trained = constraints.parse_trainable(cfg.train_dynamics)
+    if trained:   # where the trained dynamics ended up (each in its valid range)
+        s["dynamics"] = {f"L{l}.{k}": dict(mean=float(np.mean(p[k])), min=float(np.min(p[k])),
+                                           max=float(np.max(p[k])))
+                         for l, p in enumerate(params) for k in trained if k in p}
     return s
 
 
