@@ -304,9 +304,10 @@ def test_threshold_regularisation_by_hand():
     W = np.ones((4, 2))
     floor = np.full(4, 0.18)
     v_new, W_new = LR.threshold_regularisation(v_th, W, counts, 0.01, floor)
-    # Neuron 3 would fall to 0.17 < 0.18: it keeps 0.2 and its weights grow by 0.2/0.18.
+    # Neuron 3 would fall to 0.17 < 0.18: it keeps 0.2 and its weights grow by
+    # 1 + 0.03/0.2 = 1.15.
     np.testing.assert_allclose(v_new, [1.08, 1.03, 0.97, 0.2])
-    np.testing.assert_allclose(W_new[:, 0], [1, 1, 1, 0.2 / 0.18])
+    np.testing.assert_allclose(W_new[:, 0], [1, 1, 1, 1.15])
 
 
 def test_initialisation_ranges_and_mean_square():
@@ -326,3 +327,28 @@ def test_bad_inputs_name_the_argument():
         LN.EventStream(np.array([[1.0]]), np.array([[3]]), np.ones((1, 1), bool), 2, 3.0)
     with pytest.raises(ValueError, match="v_th"):
         LN.simulate([LN.LeeConfig()], _one([[1.0]], [-1.0]), LN.EventStream.from_lists([[(0.0, 0)]], 1, 1.0))
+
+
+def test_normalised_output_layer_gradients_are_the_exact_ones_times_positive_layer_constants():
+    # Output layer: δ = δa g/ḡ (L5) versus δa g/D (L4), so ∂W differs by D/ḡ and
+    # ∂V_th by 1/ḡ (both > 0): same direction, different step length.
+    rng = np.random.default_rng(8)
+    cfgs = [LN.LeeConfig(mu=-0.4), LN.LeeConfig(mu=-1.0)]
+    params = [{"W": rng.uniform(0.1, 1.0, (5, 4)), "v_th": rng.uniform(1, 2, 5)},
+              {"W": rng.uniform(0.1, 1.0, (3, 5)), "v_th": rng.uniform(1, 2, 3)}]
+    x_hat = rng.uniform(1, 5, (2, 4))
+    y = np.eye(3)[[0, 2]]
+    _, counts = _linear_net_loss(cfgs, params, x_hat, y)
+    _, g_ex, _ = LR.lee_gradients(cfgs, params, x_hat, counts, y, beta=0.0, normalise=False)
+    _, g_no, _ = LR.lee_gradients(cfgs, params, x_hat, counts, y, beta=0.0, normalise=True)
+    g = 1 / params[1]["v_th"]
+    gbar = np.sqrt(np.mean(g * g))
+    D = LR.wta_gain(-1.0, 0.5, 3)
+    np.testing.assert_allclose(g_no[1]["W"], g_ex[1]["W"] * D / gbar, rtol=1e-12)
+    np.testing.assert_allclose(g_no[1]["v_th"], g_ex[1]["v_th"] / gbar, rtol=1e-12)
+
+
+def test_the_gradcheck_family_passes():
+    from refsnn.checking import lee2016 as fam
+    reports = [fam.check(p) for p in fam.points()]
+    assert len(reports) == 6 and all(r.passed for r in reports), [(r.point.name, r.smooth_max_rel) for r in reports]

@@ -110,8 +110,10 @@ so at initialisation L7 is ``β e^{−2λα²/3}``, in its weak, L2-like branch.
 input, of which ``N_w`` spiked in a sample, the spiking ones get ``+ρN`` and the
 silent ones ``−ρN_w`` (summed over the samples of a batch). *Floor*: a threshold
 that would fall below ``V_floor = V_th,init / 5`` keeps its value, and the neuron's
-weights are multiplied by ``V_th,old / max(V_th,new, V_floor)`` instead, which
-gives the same ratio ``w/V_th`` (L4) as the lowered threshold (capped at the floor).
+weights are multiplied by ``1 + |ΔV_th|/V_th`` instead (``ΔV_th`` the refused
+decrease). The seed says only "proportionally"; this factor changes the ratio
+``w/V_th`` of L4 as the lowered threshold would, to first order in ``ΔV_th``, and
+stays positive even when the proposed threshold is ≤ 0.
 """
 
 from __future__ import annotations
@@ -239,13 +241,13 @@ def weight_regulariser(W, alpha, beta, lam):
 
 def apply_threshold_floor(v_old, v_new, W, v_floor):
     """2.3.2 (2): where ``v_new < v_floor`` keep ``v_old`` and scale the row of W by
-    ``v_old / max(v_new, v_floor)``. Returns new ``(v_th, W)``."""
+    ``1 + (v_old − v_new)/v_old``. Returns new ``(v_th, W)``."""
     v_old = float_array("v_old", v_old, (None,)).astype(np.float64)
     v_new = float_array("v_new", v_new, v_old.shape).astype(np.float64)
     W = float_array("W", W, (v_old.shape[0], None)).astype(np.float64)
     v_floor = float_array("v_floor", v_floor, v_old.shape).astype(np.float64)
     low = v_new < v_floor
-    scale = np.where(low, v_old / np.maximum(v_new, v_floor), 1.0)
+    scale = np.where(low, 1.0 + (v_old - v_new) / v_old, 1.0)
     return np.where(low, v_old, v_new), W * scale[:, None]
 
 
