@@ -127,7 +127,7 @@ from ..neurons.lee2016 import EventStream, LeeConfig, simulate
 
 __all__ = ["wta_gain", "transfer_gradient", "steady_state", "steady_state_jacobian", "init_layer",
            "normalise_errors", "count_loss", "weight_regulariser", "threshold_regularisation",
-           "threshold_change", "apply_threshold_floor", "lee_gradients", "LeeRecipe", "train_epoch", "predict", "accuracy"]
+           "threshold_change", "apply_threshold_floor", "lee_gradients", "LeeRecipe", "train_epoch", "predict", "accuracy", "spiking_response"]
 
 
 def wta_gain(mu, sigma, n):
@@ -382,3 +382,48 @@ def accuracy(n_out, labels, rng=None):
     pred = np.argmax(n_out, axis=1)
     ok = (pred == labels) & (n_out.max(axis=1) > 0)
     return float(ok.mean())
+
+
+def spiking_response(config: LeeConfig, W, v_th, rates, duration, eps=0.2, n_trials=200, rng=None):
+    """Finite-difference ``Δn_i/Δx_k`` (N, M) of a simulated spiking layer, to compare with L4.
+
+    Input channel j is a Poisson process of ``rates[j]`` events per unit time over
+    ``duration``. For channel k the perturbed stream has rate ``rates[k]·(1 + eps)``
+    and the base stream keeps each of its channel-k events with probability
+    ``1/(1 + eps)`` (thinning), so the base is a subset of the perturbed stream
+    (common random numbers). Column k is the mean change of the output counts over
+    ``n_trials`` pairs divided by the mean number of added input events.
+    """
+    W = float_array("W", W, (None, None)).astype(np.float64)
+    v_th = float_array("v_th", v_th, (W.shape[0],)).astype(np.float64)
+    rates = float_array("rates", rates, (W.shape[1],)).astype(np.float64)
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    N, M = W.shape
+    out = np.zeros((N, M))
+    params = [{"W": W, "v_th": v_th}]
+    for k in range(M):
+        lam = rates * duration
+        lam[k] *= 1.0 + eps
+        streams = {"base": ([], []), "pert": ([], [])}
+        added = 0
+        for _ in range(n_trials):
+            n = rng.poisson(lam)
+            ch = np.repeat(np.arange(M), n)
+            t = rng.uniform(0.0, duration, ch.size)
+            keep = (ch != k) | (rng.random(ch.size) < 1.0 / (1.0 + eps))
+            added += int((~keep).sum())
+            o = np.argsort(t)
+            for name, m in (("pert", np.ones_like(keep)), ("base", keep)):
+                streams[name][0].append(t[o][m[o]])
+                streams[name][1].append(ch[o][m[o]])
+        counts = {}
+        for name, (ts, cs) in streams.items():
+            P = max(1, max(len(x) for x in ts))
+            T = np.zeros((n_trials, P))
+            C = np.zeros((n_trials, P), np.int64)
+            V = np.zeros((n_trials, P), bool)
+            for b, (x, c) in enumerate(zip(ts, cs)):
+                T[b, :len(x)], C[b, :len(x)], V[b, :len(x)] = x, c, True
+            counts[name] = simulate([config], params, EventStream(T, C, V, M, duration))[0].counts()
+        out[:, k] = (counts["pert"] - counts["base"]).sum(axis=0) / max(added, 1)
+    return out

@@ -390,17 +390,19 @@ def grid_simulate(configs, params, x, dt):
     return spikes, v
 
 
-def refsnn_equivalent(config: LeeConfig, params, dt):
+def refsnn_equivalent(config: LeeConfig, params, dt, surrogate=None):
     """refsnn's LIF layer that equals the twin when ``T_ref = 0``, ``μ = 0`` and no lower bound.
 
     Returns ``(LIFConfig, params)`` with ``α = e^{−dt/τ}``, ``θ = V_th``, ``γ = α V_th``,
-    ``b = 0`` and the subtractive reset; feed it :func:`to_grid`'s input.
+    ``b = 0`` and the subtractive reset; feed it :func:`to_grid`'s input. ``surrogate``
+    (a :class:`refsnn.surrogates.Surrogate`) is the σ' of the layer's backward pass.
     """
     if config.t_ref != 0.0 or config.mu != 0.0 or config.lower_bound:
         raise ValueError("refsnn's LIF layer has no refractory window, WTA or lower bound: "
                          "use LeeConfig(t_ref=0, mu=0, lower_bound=False)")
     (_, W, v_th), = _check_stack([config], [params], np.shape(params["W"])[1])
     a = float(np.exp(-dt / config.tau_mp))
-    cfg = LIFConfig(W.shape[1], W.shape[0], reset="subtract", h0=1.0)
+    kw = {} if surrogate is None else {"surrogate": surrogate}
+    cfg = LIFConfig(W.shape[1], W.shape[0], reset="subtract", h0=1.0, **kw)
     return cfg, {"W": W, "b": np.zeros(W.shape[0]), "alpha": np.full(W.shape[0], a), "theta": v_th,
                  "gamma": a * v_th}
