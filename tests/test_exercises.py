@@ -167,6 +167,18 @@ MISTAKES = [
                  ["soft", "γ = (1 − 1/τ) V_th"], id="ex07-gamma"),
     pytest.param("ex07", "map_to_refsnn", 'kind = "hard_keep_input"', 'kind = "hard_drop_input"',
                  ["hard_keep_input"], id="ex07-reset-kind"),
+    pytest.param("ex14", "transfer_gradient", "D = 1.0 - mu * sigma * (n - 1)", "D = 1.0 + mu * sigma * (n - 1)",
+                 ["μ = -0.4", "μσ(n−1) + 1", "magnitude"], id="ex14-seed-sign"),
+    pytest.param("ex14", "transfer_gradient", "D = 1.0 - mu * sigma * (n - 1)", "D = 1.0 - mu * sigma * n",
+                 ["n − 1 *other* neurons"], id="ex14-n-not-n-minus-1"),
+    pytest.param("ex14", "regulariser", "2.0 * lam * e[:, None] * W", "lam * e[:, None] * W",
+                 ["grad", "factor 2"], id="ex14-missing-2"),
+    pytest.param("ex14", "regulariser", "np.sum(W ** 2, axis=1)", "np.sum(W ** 2) + 0 * np.sum(W ** 2, axis=1)",
+                 ["value", "per neuron"], id="ex14-sum-over-all-weights"),
+    pytest.param("ex14", "threshold_regularisation", "np.where(spiked, N, -n_w)", "np.where(spiked, n_w, -N)",
+                 ["swapped"], id="ex14-swapped"),
+    pytest.param("ex14", "threshold_regularisation", "scale = np.where(low, 1.0 + (v_th - v_new) / v_th, 1.0)",
+                 "scale = np.where(low, 1.0, 1.0)", ["weight scaling"], id="ex14-no-weight-scaling"),
 ]
 
 
