@@ -74,7 +74,7 @@ def init_net(sizes, seed):
     return [LR.init_layer(rng, n, m, a) for (m, n), a in zip(zip(sizes[:-1], sizes[1:]), ALPHA)]
 
 
-def train_lee(cfgs, params, s_tr, y_tr, s_te, y_te, epochs, seed=0, eta=0.03, batch=32, log=print):
+def train_lee(cfgs, params, s_tr, y_tr, s_te, y_te, epochs, seed=0, eta=0.01, batch=16, log=print):
     recipe = LR.LeeRecipe(alpha=ALPHA, eta_w=eta, batch_size=batch, beta=1.0, lam=0.01, rho=1e-5)
     recipe.v_floor = [p["v_th"] * recipe.floor_ratio for p in params]
     rng = np.random.default_rng(seed)

@@ -130,18 +130,8 @@ def _convergence(dts, seed=4):
     p = _random_net(5, M=3, H=4)[0]
     p["W"] = np.abs(p["W"]) * 3.0
     cfg = LN.LeeConfig(tau_mp=20.0, t_ref=2.0)
-    ev, = LN.simulate([cfg], [p], stream, record=True)
-    v_exact = LN.membrane_at(ev, stream, cfg.tau_mp, np.full(stream.batch, stream.duration))
-    counts_exact = ev.counts()
-    diffs, same = [], np.ones(stream.batch, bool)
-    for dt in dts:
-        spikes, v = LN.grid_simulate([cfg], [p], LN.to_grid(stream, dt), dt)
-        same &= np.all(spikes[0].sum(axis=0) == counts_exact, axis=1)
-        diffs.append(np.abs(v[0] - v_exact))
-    # A sample whose membrane passes within O(dt) of threshold spikes differently on a
-    # coarse grid; the order of convergence is measured on the samples whose spike
-    # counts agree at every dt.
-    return np.array([d[same].mean() for d in diffs]), counts_exact, same
+    errs, same = LN.grid_convergence(cfg, p, stream, dts)
+    return errs, LN.simulate([cfg], [p], stream)[0].counts(), same
 
 
 def test_grid_twin_converges_to_the_event_driven_neuron_at_first_order():
@@ -352,3 +342,13 @@ def test_the_gradcheck_family_passes():
     from refsnn.checking import lee2016 as fam
     reports = [fam.check(p) for p in fam.points()]
     assert len(reports) == 6 and all(r.passed for r in reports), [(r.point.name, r.smooth_max_rel) for r in reports]
+
+
+def test_count_loss_with_the_normaliser_held_constant_by_hand():
+    # Counts (2, 4), target (1, 0), m = 4: o = (0.5, 1), o − y = (−0.5, 1), ∂L/∂n = (o − y)/m.
+    _, dn = LR.count_loss(np.array([[2.0, 4.0]]), np.array([[1.0, 0.0]]), through_max=False)
+    np.testing.assert_allclose(dn, [[-0.125, 0.25]])
+    # The exact derivative gives the (wrong) winner (o_j* − y_j*)/m − Σ_j (o_j − y_j) o_j/m
+    # = 0.25 − (−0.25 + 1)/4 = 0.0625, far less than 0.25.
+    _, dn_exact = LR.count_loss(np.array([[2.0, 4.0]]), np.array([[1.0, 0.0]]))
+    np.testing.assert_allclose(dn_exact, [[-0.125, 0.0625]])

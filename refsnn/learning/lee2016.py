@@ -99,7 +99,13 @@ Regularisers and loss (2.3–2.4)
 With ``m = max_j n_j`` attained at ``j*``:
 ``∂L/∂n_i = (o_i − y_i)/m − [i = j*] Σ_j (o_j − y_j) o_j / m`` (the max is a function
 of the counts too); when no output neuron spiked (m = 0) refsnn uses ``o = n = 0``
-and ``∂L/∂n = −y`` (the same formula with m = 1).
+and ``∂L/∂n = −y`` (the same formula with m = 1). The exact derivative gives the
+winner almost no gradient (``o_{j*} = 1`` whatever its count): a neuron that wins
+for every input is never pushed down, and training drifts from one universal winner
+to the next. Training therefore holds m constant (``through_max=False``,
+``∂L/∂n_i = (o_i − y_i)/m``), the reading of "normalise by the max to simplify the
+computation" that makes a wrong winner lose; the exact derivative is kept for the
+gradient checks.
 
 *Initialisation* (2.2.3 (1)): ``W ~ U[−α/√M, α/√M]``, ``V_th ~ U[α, 2α]``. The seed
 says this gives ``E Σ_k w_k² = α²``; for that uniform distribution it is ``α²/3``
@@ -211,8 +217,12 @@ def normalise_errors(delta_raw, v_th):
     return delta_raw * (g / np.sqrt(np.mean(g * g)))
 
 
-def count_loss(n_out, y):
-    """L8's data term: ``(½ mean_b |o_b − y_b|², ∂L/∂n)`` for counts ``n_out`` (B, K), targets ``y`` (B, K)."""
+def count_loss(n_out, y, through_max=True):
+    """L8's data term: ``(½ mean_b |o_b − y_b|², ∂L/∂n)`` for counts ``n_out`` (B, K), targets ``y`` (B, K).
+
+    ``through_max=False`` holds the normaliser ``max_j n_j`` constant in the derivative
+    (``∂L/∂n_i = (o_i − y_i)/m``), the reading used for training (see the module docstring).
+    """
     n = float_array("n_out", n_out, (None, None)).astype(np.float64)
     y = float_array("y", y, n.shape).astype(np.float64)
     B = n.shape[0]
@@ -222,6 +232,8 @@ def count_loss(n_out, y):
     err = o - y
     value = 0.5 * float(np.sum(err * err)) / B
     dn = err / m_safe
+    if not through_max:
+        return value, dn / B
     jstar = np.argmax(n, axis=1)
     has = m[:, 0] > 0
     corr = np.sum(err * o, axis=1) / m_safe[:, 0]
@@ -268,7 +280,8 @@ def threshold_change(counts, rho):
     return rho * np.where(spiked, N, -n_w).sum(axis=0)
 
 
-def lee_gradients(configs, params, x_hat, counts, y, beta=10.0, lam=0.01, alpha=None, normalise=True):
+def lee_gradients(configs, params, x_hat, counts, y, beta=10.0, lam=0.01, alpha=None, normalise=True,
+                  through_max=True):
     """Backward pass of 2.2: the normalised errors and the updates' directions.
 
     ``x_hat`` (B, M) input counts, ``counts`` list of (B, N_l) spike counts per layer,
@@ -278,12 +291,12 @@ def lee_gradients(configs, params, x_hat, counts, y, beta=10.0, lam=0.01, alpha=
     ``V_th ← V_th − η_th grads["v_th"]`` is L6's threshold update).
 
     ``normalise=False`` uses the exact gradient of the linearised model,
-    ``δ_i = δa_i/(V_th,i D)`` (L4), instead of L5.
+    ``δ_i = δa_i/(V_th,i D)`` (L4), instead of L5. ``through_max`` as in :func:`count_loss`.
     """
     L = len(configs)
     if alpha is None:
         alpha = [None] * L
-    value, da = count_loss(counts[-1], y)
+    value, da = count_loss(counts[-1], y, through_max)
     B = x_hat.shape[0]
     da = da * B                                 # per-sample errors; batch means below
     grads, deltas = [None] * L, [None] * L
@@ -326,6 +339,7 @@ class LeeRecipe:
     floor_ratio: float = 0.2
     batch_size: int = 16
     normalise: bool = True
+    through_max: bool = False
     v_floor: list = field(default=None)
 
     def __post_init__(self):
@@ -353,7 +367,7 @@ def train_epoch(configs, params, recipe: LeeRecipe, stream: EventStream, y, rng,
         cnt = [e.counts() for e in ev]
         x_hat = sub.input_counts()
         value, grads, _ = lee_gradients(configs, params, x_hat, cnt, y[idx], recipe.beta, recipe.lam,
-                                        list(recipe.alpha), recipe.normalise)
+                                        list(recipe.alpha), recipe.normalise, recipe.through_max)
         total += value
         nb += 1
         for l, (p, g) in enumerate(zip(params, grads)):
