@@ -352,3 +352,35 @@ def test_count_loss_with_the_normaliser_held_constant_by_hand():
     # = 0.25 − (−0.25 + 1)/4 = 0.0625, far less than 0.25.
     _, dn_exact = LR.count_loss(np.array([[2.0, 4.0]]), np.array([[1.0, 0.0]]))
     np.testing.assert_allclose(dn_exact, [[-0.125, 0.0625]])
+
+
+# --------------------------------------------------------------------------- the event-stream generators
+
+
+def test_poisson_digits_total_rate_and_permutation():
+    from refsnn.training import event_streams as es
+    rng = np.random.default_rng(3)           # digit-like images without scikit-learn's import cost
+    flat = rng.uniform(0, 1, (60, 64)) * (rng.random((60, 64)) < 0.5)
+    perm = np.random.default_rng(0).permutation(64)
+    s = es.poisson_digits(flat, 50.0, 5000.0, rng=1, permutation=perm)
+    # Expected events per sample: 5000/s · 0.05 s = 250; the mean of 60 Poisson(250) has sd ≈ 2.
+    assert abs(s.valid.sum(axis=1).mean() - 250) < 10
+    # Channel c carries pixel perm[c]: blank pixels never fire.
+    counts = s.input_counts()
+    assert np.all(counts[flat[:, perm] == 0] == 0)
+
+
+def test_moving_digits_three_saccades_on_off():
+    from refsnn.training import event_streams as es
+    rng = np.random.default_rng(4)
+    imgs = rng.uniform(0, 1, (6, 8, 8)) * (rng.random((6, 8, 8)) < 0.5)
+    s = es.moving_digits(imgs, rng=0)
+    assert s.duration == 300.0 and s.n_channels == 2 * 12 * 12
+    ch = s.channels[s.valid]
+    assert (ch % 2 == 0).any() and (ch % 2 == 1).any()          # ON and OFF events
+    t = s.times[s.valid]
+    # Speed ∝ sin² inside each 100 ms saccade: the middle 40 ms of each saccade holds more
+    # events than the 40 ms around each turning point.
+    mid = sum(((t > 100 * k + 30) & (t < 100 * k + 70)).sum() for k in range(3))
+    ends = sum(((t > 100 * k - 20) & (t < 100 * k + 20)).sum() for k in range(4))
+    assert mid > 2 * ends

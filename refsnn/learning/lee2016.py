@@ -356,6 +356,9 @@ def train_epoch(configs, params, recipe: LeeRecipe, stream: EventStream, y, rng,
     updates L6, floor. ``recipe.v_floor`` must hold the per-layer floors (set from the
     initial thresholds by the caller). Returns new params and the mean loss.
     """
+    if recipe.v_floor is None or len(recipe.v_floor) != len(configs):
+        raise ValueError("recipe.v_floor must hold one floor array per layer, e.g. "
+                         "[p['v_th'] * recipe.floor_ratio for p in initial_params]")
     S = stream.batch
     order = rng.permutation(S)
     total, nb = 0.0, 0
@@ -389,7 +392,7 @@ def predict(configs, params, stream: EventStream, batch_size=128):
     return np.concatenate(out)
 
 
-def accuracy(n_out, labels, rng=None):
+def accuracy(n_out, labels):
     """Fraction of samples whose most active output is the label (ties: lowest index; no spike: wrong)."""
     n_out = np.asarray(n_out)
     labels = np.asarray(labels)
