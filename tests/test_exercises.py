@@ -253,6 +253,20 @@ MISTAKES = [
                  "denom = np.abs(r)", ["compared absolutely"], id="ex08-no-floor"),
     pytest.param("ex08", "max_rel_error", "denom = np.maximum(np.abs(r), floor * np.abs(r).max())",
                  "denom = np.maximum(np.abs(a), floor * np.abs(r).max())", ["reference |r_i|"], id="ex08-divides-by-a"),
+
+
+    pytest.param("ex14", "transfer_gradient", "D = 1.0 - mu * sigma * (n - 1)", "D = 1.0 + mu * sigma * (n - 1)",
+                 ["μ = -0.4", "μσ(n−1) + 1", "magnitude"], id="ex14-seed-sign"),
+    pytest.param("ex14", "transfer_gradient", "D = 1.0 - mu * sigma * (n - 1)", "D = 1.0 - mu * sigma * n",
+                 ["n − 1 *other* neurons"], id="ex14-n-not-n-minus-1"),
+    pytest.param("ex14", "regulariser", "2.0 * lam * e[:, None] * W", "lam * e[:, None] * W",
+                 ["grad", "factor 2"], id="ex14-missing-2"),
+    pytest.param("ex14", "regulariser", "np.sum(W ** 2, axis=1)", "np.sum(W ** 2) + 0 * np.sum(W ** 2, axis=1)",
+                 ["value", "per neuron"], id="ex14-sum-over-all-weights"),
+    pytest.param("ex14", "threshold_regularisation", "np.where(spiked, N, -n_w)", "np.where(spiked, n_w, -N)",
+                 ["swapped"], id="ex14-swapped"),
+    pytest.param("ex14", "threshold_regularisation", "scale = np.where(low, 1.0 + (v_th - v_new) / v_th, 1.0)",
+                 "scale = np.where(low, 1.0, 1.0)", ["weight scaling"], id="ex14-no-weight-scaling"),
 ]
 
 

@@ -34,6 +34,7 @@ FAMILY_MODULES = (
     "refsnn.checking.reg_family",
     "refsnn.checking.dendrite_family",
     "refsnn.checking.trainable_family",
+    "refsnn.checking.lee2016",
 )
 
 

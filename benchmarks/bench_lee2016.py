@@ -1,0 +1,297 @@
+"""Lee, Delbruck & Pfeiffer 2016 (seed 003) on offline event streams; beside surrogate-gradient BPTT.
+
+Sections (``--sections``, default all), each printing a markdown table:
+
+* ``response``: how well the transfer-function gradient L4 predicts the measured
+  finite-difference response ``Δn_i/Δx_k`` of a simulated spiking layer
+  (:func:`refsnn.learning.lee2016.spiking_response`): correlation and the
+  least-squares slope measured ≈ slope · predicted.
+* ``wta``: test accuracy of a 64-100-10 network on permutation-invariant digits
+  (scikit-learn's 8×8 digits as Poisson event streams), without WTA and with WTA
+  (hidden μ = −0.4, output μ = −1.0, the paper's best values).
+* ``sweep``: the hidden layer's inhibition strength μ (output μ = −1.0), the
+  analogue of the paper's Fig. 1; every run starts from the same initial weights.
+* ``events``: a 288-100-10 network on moving digits (three saccades, ON/OFF
+  channels; the N-MNIST stand-in); accuracy of the running output counts against
+  the number of input events seen (the analogue of Fig. 5B).
+* ``bptt``: the same 64-100-10 network (no refractoriness, no WTA, no lower bound,
+  so that its grid twin is exactly refsnn's LIF layer) trained with Lee's rule
+  (event-driven) and with refsnn's surrogate-gradient BPTT (``refsnn.network``,
+  ``refsnn.training.optim``) on the grid: accuracy, training time ratio, and the
+  cosine similarity of the two methods' weight updates on the same batch at
+  initialisation and after training.
+
+This is a script; it prints numbers and asserts nothing. The defaults are small
+(the machine is shared); the paper trains 150–200 epochs on 60 000 images.
+
+    python benchmarks/bench_lee2016.py [--epochs 3] [--sections response wta sweep events bptt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from refsnn.learning import lee2016 as LR
+from refsnn.neurons import lee2016 as LN
+from refsnn.neurons.network import Network, network_backward, network_forward
+from refsnn.surrogates import surrogate
+from refsnn.training import optim
+from refsnn.training.event_streams import load_digit_images, moving_digits, poisson_digits
+
+# Constants of the runs (see the report): 64 inputs instead of 784 give about √12 less
+# drive per τ than the paper's MNIST, so τ_mp is 50 ms instead of 20 ms and the input
+# rate 20 k events/s instead of 5 k; with the paper's values the output layer is silent.
+TAU = 50.0
+T_REF = 1.0
+RATE = 20000.0
+TRAIN_MS, TEST_MS = 50.0, 100.0
+ALPHA = (3.0, 3.0)
+
+
+def _split(n, seed=0, small=False):
+    idx = np.random.default_rng(seed).permutation(n)
+    k = int(0.8 * n)
+    if small:
+        return idx[:200], idx[k:k + 100]
+    return idx[:k], idx[k:]
+
+
+def digits_streams(seed=0, small=False):
+    imgs, labels = load_digit_images()
+    flat = imgs.reshape(len(imgs), -1)
+    tr, te = _split(len(labels), seed, small)
+    perm = np.random.default_rng(seed + 1).permutation(64)
+    s_tr = poisson_digits(flat[tr], TRAIN_MS, RATE, rng=seed + 2, permutation=perm)
+    s_te = poisson_digits(flat[te], TEST_MS, RATE, rng=seed + 3, permutation=perm)
+    return s_tr, labels[tr], s_te, labels[te]
+
+
+def init_net(sizes, seed):
+    rng = np.random.default_rng(seed)
+    return [LR.init_layer(rng, n, m, a) for (m, n), a in zip(zip(sizes[:-1], sizes[1:]), ALPHA)]
+
+
+def train_lee(cfgs, params, s_tr, y_tr, s_te, y_te, epochs, seed=0, eta=0.01, batch=16, log=print):
+    # β = 1 instead of the seed's 10: L7's gradient 2βλ w e^{…} decays every weight by
+    # 2βλη per update, which at β = 10 outweighed the data term in these short runs.
+    # ρ = 1e-5 (seed: 4e-5–2e-4): with 64 inputs the counts, hence the spiking
+    # fractions, differ from MNIST's; the larger values silenced the hidden layer.
+    recipe = LR.LeeRecipe(alpha=ALPHA, eta_w=eta, batch_size=batch, beta=1.0, lam=0.01, rho=1e-5)
+    recipe.v_floor = [p["v_th"] * recipe.floor_ratio for p in params]
+    rng = np.random.default_rng(seed)
+    Y = np.eye(10)[y_tr]
+    accs = []
+    t0 = time.perf_counter()
+    for ep in range(epochs):
+        params, loss = LR.train_epoch(cfgs, params, recipe, s_tr, Y, rng)
+        acc = LR.accuracy(LR.predict(cfgs, params, s_te), y_te)
+        accs.append(acc)
+        log(f"    epoch {ep + 1}: loss {loss:.4f}, test accuracy {acc:.3f} ({time.perf_counter() - t0:.0f} s)")
+    return params, accs
+
+
+def section_response(args):
+    print("\n## Transfer-function gradient L4 vs the simulated layer's finite-difference response\n")
+    rng = np.random.default_rng(0)
+    N, M = 10, 8
+    W = rng.uniform(0.0, 1.0, (N, M))
+    v_th = rng.uniform(1.5, 3.0, N)
+    rates = rng.uniform(0.02, 0.06, M)       # events per ms: 20–60 Hz per channel
+    print("| μ | τ_mp (ms) | corr(measured, L4) | corr(measured, exact L3) | slope measured/L4 |")
+    print("|---|---|---|---|---|")
+    for mu in (0.0, -0.4):
+        for tau in (1000.0, 100.0):
+            cfg = LN.LeeConfig(tau_mp=tau, t_ref=T_REF, mu=mu, sigma=0.5)
+            R = LR.spiking_response(cfg, W, v_th, rates, 1000.0, eps=0.3, n_trials=args.trials, rng=1)
+            G = LR.transfer_gradient(W, v_th, mu, 0.5)
+            J = LR.steady_state_jacobian(W, v_th, rates * 1000.0, mu, 0.5)
+            c = np.corrcoef(R.ravel(), G.ravel())[0, 1]
+            cj = np.corrcoef(R.ravel(), J.ravel())[0, 1]
+            slope = float(np.sum(R * G) / np.sum(G * G))
+            print(f"| {mu} | {tau:g} | {c:.3f} | {cj:.3f} | {slope:.3f} |", flush=True)
+
+
+def section_wta(args, data):
+    s_tr, y_tr, s_te, y_te = data
+    print("\n## 64-100-10 on Poisson digits, with and without WTA\n")
+    rows = []
+    for name, (mh, mo) in (("no WTA", (0.0, 0.0)), ("WTA (−0.4 hidden, −1.0 output)", (-0.4, -1.0))):
+        print(f"  {name}")
+        cfgs = [LN.LeeConfig(TAU, T_REF, mh, 0.5), LN.LeeConfig(TAU, T_REF, mo, 0.5)]
+        _, accs = train_lee(cfgs, init_net((64, 100, 10), args.seed), s_tr, y_tr, s_te, y_te, args.epochs)
+        rows.append((name, accs))
+    print("\n| network | test accuracy per epoch |")
+    print("|---|---|")
+    for name, accs in rows:
+        print(f"| {name} | {', '.join(f'{a:.3f}' for a in accs)} |")
+
+
+def section_sweep(args, data):
+    s_tr, y_tr, s_te, y_te = data
+    if args.train_subset:
+        s_tr, y_tr = s_tr.take(np.arange(args.train_subset)), y_tr[:args.train_subset]
+    print(f"\n## Hidden-layer inhibition strength (output μ = −1.0), same initial weights, "
+          f"{s_tr.batch} training samples\n")
+    rows = []
+    for mh in args.sweep:
+        cfgs = [LN.LeeConfig(TAU, T_REF, mh, 0.5), LN.LeeConfig(TAU, T_REF, -1.0, 0.5)]
+        print(f"  hidden μ = {mh}")
+        _, accs = train_lee(cfgs, init_net((64, 100, 10), args.seed), s_tr, y_tr, s_te, y_te, args.epochs)
+        rows.append((mh, accs))
+    print("\n| hidden μ | test accuracy, last epoch | per epoch |")
+    print("|---|---|---|")
+    for mh, accs in rows:
+        print(f"| {mh} | {accs[-1]:.3f} | {', '.join(f'{a:.3f}' for a in accs)} |")
+
+
+def section_events(args):
+    print("\n## Moving digits (3 saccades, ON/OFF): accuracy vs number of input events seen\n")
+    imgs, labels = load_digit_images()
+    tr, te = _split(len(labels), args.seed, args.small)
+    t0 = time.perf_counter()
+    s_tr = moving_digits(imgs[tr], rng=args.seed + 5)
+    s_te = moving_digits(imgs[te], rng=args.seed + 6)
+    n_ev = s_te.valid.sum(axis=1)
+    print(f"  generated in {time.perf_counter() - t0:.0f} s; events per test sample: mean {n_ev.mean():.0f}, "
+          f"min {n_ev.min()}, max {n_ev.max()}; {s_tr.n_channels} channels")
+    cfgs = [LN.LeeConfig(200.0, T_REF, -0.4, 0.5), LN.LeeConfig(200.0, T_REF, -1.0, 0.5)]
+    params, accs = train_lee(cfgs, init_net((s_tr.n_channels, 100, 10), args.seed), s_tr, labels[tr],
+                             s_te, labels[te], args.epochs)
+    P = s_te.times.shape[1]
+    cum = []
+    for start in range(0, s_te.batch, 128):
+        sub = s_te.take(np.arange(start, min(s_te.batch, start + 128)))
+        c = np.cumsum(LN.simulate(cfgs, params, sub)[-1].spikes, axis=1)
+        cum.append(np.pad(c, ((0, 0), (0, P - c.shape[1]), (0, 0)), mode="edge"))
+    cum = np.concatenate(cum)
+    last = np.max(np.where(s_te.valid, s_te.times, 0.0), axis=1, keepdims=True)
+    times = np.where(s_te.valid, s_te.times, last)
+    print("\n| input events seen | mean time (ms) | test accuracy |")
+    print("|---|---|---|")
+    for e in (10, 25, 50, 100, 200, 400, 800, P):
+        e = min(e, P)
+        acc = LR.accuracy(cum[:, e - 1], labels[te])
+        print(f"| {e} | {times[:, e - 1].mean():.0f} | {acc:.3f} |")
+
+
+def _bptt_grads(net, lif_params, x, Y):
+    trajs = network_forward(net, lif_params, x)
+    n = trajs[-1].s.sum(axis=0)
+    value, dn = LR.count_loss(n, Y)
+    ds = [None, np.broadcast_to(dn, trajs[-1].s.shape).copy()]
+    g = network_backward(trajs, lif_params, ds)
+    return value, [g.params[0]["W"], g.params[1]["W"]]
+
+
+def _cos(a, b):
+    return float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
+
+
+def section_bptt(args, data):
+    s_tr, y_tr, s_te, y_te = data
+    print("\n## Lee's rule vs surrogate-gradient BPTT, same 64-100-10 network and data\n")
+    dt = 1.0
+    cfg = LN.LeeConfig(TAU, t_ref=0.0, mu=0.0, lower_bound=False)
+    cfgs = [cfg, cfg]
+    sg = surrogate("sigmoid", 1.0)
+    p0 = init_net((64, 100, 10), args.seed)
+
+    def lif(params):
+        pairs = [LN.refsnn_equivalent(cfg, p, dt, sg) for p in params]
+        return Network(tuple(c for c, _ in pairs)), [q for _, q in pairs]
+
+    batch = s_tr.take(np.arange(64))
+    Yb = np.eye(10)[y_tr[:64]]
+    xb = LN.to_grid(batch, dt)
+
+    def cosines(params):
+        ev = LN.simulate(cfgs, params, batch)
+        _, g_lee, _ = LR.lee_gradients(cfgs, params, batch.input_counts(), [e.counts() for e in ev], Yb, beta=0.0)
+        net, lp = lif(params)
+        _, g_bp = _bptt_grads(net, lp, xb, Yb)
+        return [_cos(g_lee[l]["W"], g_bp[l]) for l in range(2)]
+
+    cos_init = cosines(p0)
+    # Lee's rule, event-driven.
+    t0 = time.perf_counter()
+    p_lee, acc_lee = train_lee(cfgs, [dict(p) for p in p0], s_tr, y_tr, s_te, y_te, args.epochs, seed=args.seed)
+    t_lee = time.perf_counter() - t0
+    # Surrogate-gradient BPTT on the grid (W trained, θ and γ = αθ fixed), Adam.
+    opt = optim.Adam(lr=args.bptt_lr)
+    flat = {"L0.W": p0[0]["W"].copy(), "L1.W": p0[1]["W"].copy()}
+    state = optim.init_state(opt, flat)
+    rng = np.random.default_rng(args.seed)
+    Y = np.eye(10)[y_tr]
+    x_te = LN.to_grid(s_te, dt)
+    acc_bp = []
+    t0 = time.perf_counter()
+    for ep in range(args.epochs):
+        order = rng.permutation(s_tr.batch)
+        for start in range(0, s_tr.batch, 32):
+            idx = order[start:start + 32]
+            params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
+            net, lp = lif(params)
+            _, g = _bptt_grads(net, lp, LN.to_grid(s_tr.take(idx), dt, None), Y[idx])
+            flat, state = optim.step(opt, flat, {"L0.W": g[0], "L1.W": g[1]}, state)
+        params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
+        net, lp = lif(params)
+        n_te = network_forward(net, lp, x_te)[-1].s.sum(axis=0)
+        acc_bp.append(LR.accuracy(n_te, y_te))
+        print(f"    BPTT epoch {ep + 1}: test accuracy {acc_bp[-1]:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    t_bp = time.perf_counter() - t0
+    p_bp = params
+    acc_bp_event = LR.accuracy(LR.predict(cfgs, p_bp, s_te), y_te)
+    cos_lee_trained = cosines(p_lee)
+    cos_bp_trained = cosines(p_bp)
+    print("\n| | Lee 2016 (event-driven) | surrogate BPTT (grid, dt = 1 ms) |")
+    print("|---|---|---|")
+    print(f"| test accuracy per epoch | {', '.join(f'{a:.3f}' for a in acc_lee)} | "
+          f"{', '.join(f'{a:.3f}' for a in acc_bp)} |")
+    print(f"| BPTT's weights run event-driven | | {acc_bp_event:.3f} |")
+    print(f"| training time, {args.epochs} epochs | {t_lee:.0f} s | {t_bp:.0f} s |")
+    print(f"| time ratio Lee / BPTT | {t_lee / t_bp:.2f} | 1 |")
+    print("\n| cosine(ΔW_Lee, ∂L/∂W_BPTT), one batch of 64 | hidden W | output W |")
+    print("|---|---|---|")
+    print(f"| at initialisation | {cos_init[0]:.3f} | {cos_init[1]:.3f} |")
+    print(f"| at Lee-trained weights | {cos_lee_trained[0]:.3f} | {cos_lee_trained[1]:.3f} |")
+    print(f"| at BPTT-trained weights | {cos_bp_trained[0]:.3f} | {cos_bp_trained[1]:.3f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sections", nargs="+", default=["response", "wta", "sweep", "events", "bptt"],
+                    choices=["response", "wta", "sweep", "events", "bptt"])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trials", type=int, default=60, help="trials per channel in the response section")
+    ap.add_argument("--sweep", type=float, nargs="+", default=[0.0, -0.2, -0.4, -0.6, -1.0])
+    ap.add_argument("--bptt-lr", type=float, default=3e-3)
+    ap.add_argument("--small", action="store_true", help="200 training and 100 test samples (a smoke test)")
+    ap.add_argument("--train-subset", type=int, default=0,
+                    help="train the sweep on the first N training samples only (0: all)")
+    args = ap.parse_args()
+    print(f"# bench_lee2016: epochs {args.epochs}, seed {args.seed}; τ_mp {TAU} ms, T_ref {T_REF} ms, "
+          f"{RATE:g} events/s, train {TRAIN_MS:g} ms / test {TEST_MS:g} ms per digit, α {ALPHA}")
+    data = None
+    if {"wta", "sweep", "bptt"} & set(args.sections):
+        data = digits_streams(args.seed, args.small)
+    for sec in args.sections:
+        t0 = time.perf_counter()
+        if sec == "response":
+            section_response(args)
+        elif sec == "wta":
+            section_wta(args, data)
+        elif sec == "sweep":
+            section_sweep(args, data)
+        elif sec == "events":
+            section_events(args)
+        else:
+            section_bptt(args, data)
+        print(f"\n({sec}: {time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

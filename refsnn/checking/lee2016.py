@@ -1,0 +1,93 @@
+"""``refsnn gradcheck`` family ``lee2016``: the gradients of Lee et al. 2016 (seed 003).
+
+These gradients are exact derivatives of smooth functions, so central differences
+check them directly (the "smooth" column of the grid; there is no piecewise route,
+reported as 0 with nothing checked):
+
+* ``regulariser/lam=…``: L7's ``∂L_w/∂W`` (:func:`refsnn.learning.lee2016.weight_regulariser`);
+* ``steady_state/mu=…``: the exact ``∂a/∂x`` of the steady-state relation L2–L3,
+  against differences of the relation solved numerically (:func:`steady_state`);
+* ``linearised/mu=…``: the unnormalised backward pass (``lee_gradients(normalise=False)``)
+  against differences of the linearised two-layer network L4 with the loss L8, for
+  every weight and threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..learning import lee2016 as LR
+from ..neurons.lee2016 import LeeConfig
+from .families import Family
+from .gradcheck import check_gradient, check_gradients
+from .verify import PointReport
+
+__all__ = ["FAMILY", "LeePoint", "points", "check"]
+
+
+@dataclass(frozen=True)
+class LeePoint:
+    kind: str       # "regulariser", "steady_state" or "linearised"
+    value: float    # λ for the regulariser, μ otherwise
+
+    @property
+    def name(self):
+        return f"{self.kind}/{'lam' if self.kind == 'regulariser' else 'mu'}={self.value:g}"
+
+
+def points():
+    return ([LeePoint("regulariser", lam) for lam in (0.002, 0.04)]
+            + [LeePoint("steady_state", mu) for mu in (0.0, -0.1)]
+            + [LeePoint("linearised", mu) for mu in (0.0, -0.4)])
+
+
+def _linear_loss(cfgs, params, x_hat, y):
+    a = x_hat
+    counts = []
+    for cfg, p in zip(cfgs, params):
+        a = a @ p["W"].T / (p["v_th"] * LR.wta_gain(cfg.mu, cfg.sigma, p["W"].shape[0]))
+        counts.append(a)
+    return LR.count_loss(counts[-1], y)[0], counts
+
+
+def _results(point, seed, rtol):
+    rng = np.random.default_rng(seed)
+    if point.kind == "regulariser":
+        W = rng.normal(0.0, 0.8, (4, 6))
+        _, g = LR.weight_regulariser(W, 1.5, 10.0, point.value)
+        return [check_gradient(lambda w: LR.weight_regulariser(w, 1.5, 10.0, point.value)[0], W.copy(), g,
+                               name="W", eps=1e-4, rtol=rtol, order=4, floor=1e-6)]
+    if point.kind == "steady_state":
+        W = rng.uniform(0.2, 1.0, (6, 4))
+        v_th = rng.uniform(0.5, 1.5, 6)
+        x = rng.uniform(1.0, 3.0, 4)
+        r = rng.normal(size=6)
+        J = LR.steady_state_jacobian(W, v_th, x, point.value, 0.5)
+        return [check_gradient(lambda xx: float(r @ LR.steady_state(W, v_th, xx, point.value, 0.5)[0]),
+                               x.copy(), J.T @ r, name="x", eps=1e-4, rtol=rtol, order=4)]
+    cfgs = [LeeConfig(mu=point.value), LeeConfig(mu=-1.0)]
+    params = [{"W": rng.uniform(0.1, 1.0, (5, 4)), "v_th": rng.uniform(1, 2, 5)},
+              {"W": rng.uniform(0.1, 1.0, (3, 5)), "v_th": rng.uniform(1, 2, 3)}]
+    x_hat = rng.uniform(1, 5, (2, 4))
+    y = np.eye(3)[[0, 2]]
+    _, counts = _linear_loss(cfgs, params, x_hat, y)
+    _, grads, _ = LR.lee_gradients(cfgs, params, x_hat, counts, y, beta=0.0, normalise=False)
+    flat = {f"L{l}.{k}": v for l, p in enumerate(params) for k, v in p.items()}
+    gflat = {f"L{l}.{k}": v for l, g in enumerate(grads) for k, v in g.items()}
+
+    def f(fl):
+        return _linear_loss(cfgs, [{k: fl[f"L{l}.{k}"] for k in ("W", "v_th")} for l in range(2)], x_hat, y)[0]
+
+    return check_gradients(f, flat, gflat, eps=1e-5, rtol=rtol, order=4, floor=1e-8)
+
+
+def check(point: LeePoint, seed=0, rtol=1e-7) -> PointReport:
+    res = _results(point, seed, rtol)
+    worst = max(res, key=lambda r: r.max_rel_error)
+    return PointReport(point, worst.max_rel_error, f"{worst.name}{list(worst.worst_index)}", 0.0, "n/a",
+                       0, 0, [], all(r.passed for r in res))
+
+
+FAMILY = Family("lee2016", points, check)
