@@ -72,6 +72,11 @@ def _parser():
     tr.add_argument("--hidden", type=_positive_int, default=128, help="hidden neurons (default 128)")
     tr.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of data, weights and batch order")
     tr.add_argument("--small", action="store_true", help="a quick version of the task (fewer samples)")
+    tr.add_argument("--rule", choices=("bptt", "tbptt", "eprop"), default="bptt",
+                    help="gradient: full BPTT (default), truncated BPTT (--window) or e-prop (online)")
+    tr.add_argument("--window", type=_positive_int, default=50, help="TBPTT's window K (default 50)")
+    tr.add_argument("--feedback", choices=("symmetric", "random"), default="symmetric",
+                    help="e-prop's feedback weights: W_out^T (default) or fixed random")
     tr.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     to = sub.add_parser("tour", help="the main job: train on Randman, check gradients, write a report")
@@ -172,7 +177,14 @@ def _train(args):
     d = task.defaults
     cfg = RunConfig(task=args.task, epochs=args.epochs or d["epochs"], lr=args.lr or d["lr"],
                     batch_size=args.batch_size or d["batch_size"], clip=args.clip or d["clip"],
-                    seed=args.seed, hidden=args.hidden, small=args.small)
+                    seed=args.seed, hidden=args.hidden, small=args.small, rule=args.rule, window=args.window,
+                    feedback=args.feedback)
+    from .learning.rules import check_rule
+    try:
+        check_rule(cfg.rule, task, cfg.window, cfg.feedback)
+    except ValueError as e:
+        print(f"refsnn train: error: --rule {cfg.rule}: {e}", file=sys.stderr)
+        return 2
     try:
         summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
     except CheckpointError as e:

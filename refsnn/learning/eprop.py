@@ -508,6 +508,7 @@ class EpropResult:
     grads: list
     final_state: list
     record: dict = field(default_factory=dict)
+    y_max: np.ndarray | None = None    # max over t of the readout membrane (track_max=True)
 
 
 def _filter_groups(readout, p_out):
@@ -518,7 +519,7 @@ def _filter_groups(readout, p_out):
 
 
 def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric", own=OWN_PATHS,
-                    state0=None, filtered=True, record=False) -> EpropResult:
+                    state0=None, filtered=True, record=False, track_max=False) -> EpropResult:
     """e-prop (section 4 of the module docstring), online: one forward pass, no stored trajectory.
 
     Parameters
@@ -543,6 +544,8 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
     record : bool
         Keep ``L̂_t`` and the hidden W-traces ``e_t`` for every step (for figures; this
         memory does grow with T).
+    track_max : bool
+        Keep ``max_t y_t`` ``(B, K)`` (a classifier's max-over-time readout, for scoring).
     """
     hidden, readout = _two_layers(net)
     if not isinstance(params, (list, tuple)) or len(params) != 2:
@@ -569,6 +572,7 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
     g_o = {n: np.zeros(e["v"].shape[1:], dtype) for n, e in tr_o.eps.items()}
     rec = {"signal": [], "e": []} if record else None
     value = 0.0
+    y_max = None
     hid = layer_steps(hidden, ph, x, st0[0])
     # The readout's input at step t is the hidden spike s_t, known only after the hidden
     # step: the readout is stepped by hand through the same single-step layer_steps.
@@ -579,6 +583,8 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
         so = next(layer_steps(readout, po, sh.s[None], state_o))
         trace_step(readout, po, tr_o, so)
         state_o, state_h = so.state, sh.state
+        if track_max:
+            y_max = so.v.copy() if y_max is None else np.maximum(y_max, so.v)
         val, dy = readout_loss(t, so.v)
         value += val
         dy = float_array(f"readout_loss's dL/dy at t={t}", dy, (B, readout.n), dtype=dtype)
@@ -607,7 +613,7 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
     g_h["b"] = g_h["b"][:, 0]
     g_o["b"] = g_o["b"][:, 0]
     record_out = {k: np.stack(v) for k, v in rec.items()} if record else {}
-    return EpropResult(value, [g_h, g_o], [state_h, state_o], record_out)
+    return EpropResult(value, [g_h, g_o], [state_h, state_o], record_out, y_max)
 
 
 def alignment(grads, reference, names=None):

@@ -14,7 +14,8 @@ rule is
 :mod:`refsnn.learning.eprop` gives ``ε^v_0 = g^d_0 p_0`` (the gate is 1 except for
 the hard reset that drops the input, where it is ``1 − s̃_{−1}``), and G1 is
 ``∂L/∂W_ji = Σ_b δs_{b,j,0} σ'(v_{b,j,0} − θ_j) g^d_{b,j,0} x_{b,i,0}``: T1 with
-``e = δs_0`` (B1 at T = 1 is ``a^s_0``: the loss's spike partial) and ``p̄ = g^d x``.
+``e = g^d_0 δs_0`` (B1 at T = 1 is ``a^s_0``: the loss's spike partial; the gate
+belongs to the postsynaptic neuron, so it folds into the error) and ``p̄ = x_0``.
 With a membrane loss, the error factor also carries ``a^v_0 / σ'``; T1 is then written
 with ``φ ≡ 1`` for that part (:func:`bptt_step_term` sums both).
 

@@ -3,7 +3,8 @@
 The recipe is seed 002's: Adam, gradient clipping by global norm, and (for long
 sequences) truncated BPTT. The loop is plain Python over epochs and batches:
 forward (:func:`refsnn.network.network_forward`), loss with its direct partials,
-backward (:func:`refsnn.network.network_backward`), clip, optimiser step.
+backward (:func:`refsnn.network.network_backward`), clip, optimiser step. ``rule``
+replaces forward and backward by truncated BPTT or e-prop (:mod:`refsnn.learning.rules`).
 
 Reproducibility and resuming. All randomness comes from the run's seed: the data
 are generated from it, the parameters are drawn from it, and the batch order of
@@ -30,6 +31,7 @@ import numpy as np
 
 from .. import losses  # noqa: F401  (kept: refsnn.train.losses)
 from . import data, optim
+from ..learning import rules
 from ..neurons.lif import LIFConfig  # noqa: F401
 from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
 # The tasks live in a registry (refsnn.training.tasks); the old names stay importable here.
@@ -131,6 +133,9 @@ class RunConfig:
     hidden: int
     small: bool = False
     schedule: str = "cosine"     # learning rate: "cosine" decay to 0 over the run, or "constant"
+    rule: str = "bptt"           # gradient: "bptt", "tbptt" (window K) or "eprop" (refsnn.learning.rules)
+    window: int = 50             # TBPTT's K
+    feedback: str = "symmetric"  # e-prop's B: "symmetric" (W_out^T) or "random" (fixed, from the seed)
 
 
 def learning_rate(cfg: RunConfig, step, total):
@@ -175,6 +180,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                     history=history, format="refsnn-checkpoint-1")
 
     n_batches = int(np.ceil(len(task.x_train) / cfg.batch_size))
+    feedback = rules.feedback_matrix(cfg, task, params)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -188,16 +194,16 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
             for b, (xb, yb) in enumerate(data.batches(task.x_train, task.y_train, cfg.batch_size, rng)):
                 if b < batch_index:
                     continue
-                trajs = network_forward(task.net, params, xb.astype(dtype))
-                value, ds, dv = _loss(task, trajs, yb)
-                g = network_backward(trajs, params, ds, dv)
-                grads = _trainable(g.params, trainable)
+                value, g_params, trajs, y_max = rules.rule_gradients(
+                    cfg.rule, task, params, xb.astype(dtype), yb, lambda tr: _loss(task, tr, yb),
+                    cfg.window, feedback)
+                grads = _trainable(g_params, trainable)
                 grads, _ = optim.clip_by_global_norm(grads, cfg.clip)
                 lr = learning_rate(cfg, epoch * n_batches + b, cfg.epochs * n_batches)
                 new, opt_state = optim.step(optim.Adam(lr=lr), _trainable(params, trainable), grads, opt_state)
                 params = _merge(params, new)
                 run_loss += value * len(yb)
-                run_score += _score(task, trajs, yb)
+                run_score += _score(task, trajs, yb) if trajs is not None else rules.online_score(task, y_max, yb)
                 seen += len(yb)
                 batch_index = b + 1
                 if bar is not None:
