@@ -167,6 +167,15 @@ MISTAKES = [
                  ["soft", "γ = (1 − 1/τ) V_th"], id="ex07-gamma"),
     pytest.param("ex07", "map_to_refsnn", 'kind = "hard_keep_input"', 'kind = "hard_drop_input"',
                  ["hard_keep_input"], id="ex07-reset-kind"),
+    pytest.param("ex13", "trace_step", "new_v = a * eps_v + x_t", "new_v = eps_v + x_t",
+                 ["the leak", "α ε^v_{t−1}"], id="ex13-no-leak"),
+    pytest.param("ex13", "trace_step", 'new_v = a * eps_v + x_t[:, None, :] - params["beta"][:, None] * eps_u',
+                 "new_v = a * eps_v + x_t[:, None, :]", ["the adaptation component", "−β ε^u_{t−1}"],
+                 id="ex13-no-adaptation"),
+    pytest.param("ex13", "trace_step", "q = sg_prev[..., None] * eps_v", "q = sg_t[..., None] * eps_v",
+                 ["time index of σ'", "σ'_{t−1}"], id="ex13-sg-now"),
+    pytest.param("ex13", "factorised_gradient", 'grad += np.einsum("bj,bji->ji", signal[t], e)',
+                 'grad += np.einsum("bj,bji->ji", signal[t], eps_v)', ["L_t · e_t"], id="ex13-eps-not-e"),
 ]
 
 
