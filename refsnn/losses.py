@@ -6,7 +6,10 @@ Every function takes a :class:`~refsnn.lif.Trajectory` and returns a
 that variable). These are the ``a^s_t`` and ``a^v_t`` of the adjoint recursion
 (:mod:`refsnn.lif`, B1 and B2). All losses average over the batch B.
 
-Spike counts are ``n_{b,k} = Σ_t s_{t,b,k}``.
+Spike counts are ``n_{b,k} = Σ_t s_{t,b,k}``. The membrane ``v_t`` that a loss reads
+is ``traj.membrane``: the charged (pre-reset) membrane, or the post-reset one when the
+layer's ``membrane_view`` is ``"post_reset"`` (:mod:`refsnn.lif`, S4); ``dv`` is then
+``∂L/∂v⁺_t``, and :func:`refsnn.lif.layer_backward` maps it into ``δv`` and ``δs``.
 
 ===========================  ==============================================================  ==========================
 function                     value                                                            direct partial
@@ -104,7 +107,7 @@ def trace_mse(traj, target, eta=0.9, on="s") -> Loss:
     if on == "s":
         _spiking(traj, "trace_mse(on='s')")
     eta = real_scalar("eta", eta, 0.0, 1.0)
-    q = traj.s if on == "s" else traj.v
+    q = traj.s if on == "s" else traj.membrane
     T, B, N = q.shape
     target = float_array("target", target, (T, B, N))
     z = np.empty_like(q)
@@ -134,7 +137,7 @@ def membrane_cross_entropy(traj, labels, reduce="max", at=None) -> Loss:
     ``labels`` are integers in ``[0, N)``, shape (B,).
     """
     traj = _traj(traj)
-    T, B, N = traj.v.shape
+    T, B, N = traj.membrane.shape
     labels = _labels(labels, B, N)
     if reduce not in ("max", "mean"):
         raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
@@ -144,20 +147,20 @@ def membrane_cross_entropy(traj, labels, reduce="max", at=None) -> Loss:
                 or np.any(at < 0) or np.any(at >= T):
             raise ValueError(f"at must be integer time steps in [0, {T}) of shape ({B}, {N}), with reduce='max'")
     if reduce == "max":
-        t_star = np.argmax(traj.v, axis=0) if at is None else at   # (B, N), first maximiser
-        m = np.take_along_axis(traj.v, t_star[None], axis=0)[0]
+        t_star = np.argmax(traj.membrane, axis=0) if at is None else at   # (B, N), first maximiser
+        m = np.take_along_axis(traj.membrane, t_star[None], axis=0)[0]
     else:
-        m = traj.v.mean(axis=0)
+        m = traj.membrane.mean(axis=0)
     logp = log_softmax(m, axis=1)
     value = -logp[np.arange(B), labels].mean()
     grad_m = np.exp(logp)
     grad_m[np.arange(B), labels] -= 1.0
     grad_m /= B
     if reduce == "max":
-        dv = np.zeros_like(traj.v)
+        dv = np.zeros_like(traj.membrane)
         np.put_along_axis(dv, t_star[None], grad_m[None].astype(dv.dtype), axis=0)
     else:
-        dv = np.broadcast_to(grad_m / T, traj.v.shape).astype(traj.v.dtype)
+        dv = np.broadcast_to(grad_m / T, traj.membrane.shape).astype(traj.membrane.dtype)
     return Loss(float(value), None, dv)
 
 
@@ -167,12 +170,12 @@ def membrane_rate_loss(traj, y) -> Loss:
     ``y`` is ``(B, N)`` (one target per trial) or ``(T, B, N)``.
     """
     traj = _traj(traj)
-    T, B, N = traj.v.shape
+    T, B, N = traj.membrane.shape
     y = float_array("y", y)
     if y.shape not in ((B, N), (T, B, N)):
         raise ValueError(f"y has shape {y.shape}, expected ({B}, {N}) or ({T}, {B}, {N})")
-    err = traj.v - y
-    return Loss(float(0.5 * np.sum(err ** 2) / B), None, (err / B).astype(traj.v.dtype))
+    err = traj.membrane - y
+    return Loss(float(0.5 * np.sum(err ** 2) / B), None, (err / B).astype(traj.membrane.dtype))
 
 
 def spike_count_l1(traj, strength=1.0) -> Loss:

@@ -94,9 +94,11 @@ def test_state0_entry_wrong_shape(key, shape):
 
 def _bad_param_shapes(name):
     good = (N, M) if name == "W" else (N, N) if name == "R" else (N,)
-    bad = [tuple(reversed(good)) if good[0] != good[-1] else good + (1,), good[:-1] + (good[-1] + 1,), ()]
+    bad = [tuple(reversed(good)) if good[0] != good[-1] else good + (1,), good[:-1] + (good[-1] + 1,)]
     if len(good) == 1:
-        bad += [(1,), (N, 1), (1, N)]
+        bad += [(1,), (N, 1), (1, N)]      # () is a shared parameter (lif's S2), accepted below
+    else:
+        bad += [()]
     return [b for b in bad if b != good]
 
 
@@ -111,7 +113,7 @@ PARAM_SHAPE_CASES = [
 
 @pytest.mark.parametrize("reset,name,shape", PARAM_SHAPE_CASES, ids=str)
 def test_params_entry_wrong_shape(reset, name, shape):
-    # Scalars and (1,) vectors would broadcast: they must still be rejected.
+    # (1,) vectors would broadcast: they must still be rejected (a 0-d array is a shared parameter).
     config, params, x, _ = setup(cfg_full(reset))
     bad = with_entry(params, name, np.full(shape, 0.5))
     with pytest.raises(ValueError, match=named(f"params[{name!r}]")):
@@ -991,3 +993,123 @@ def test_loss_functions_do_not_mutate_targets(traj):
     losses.spike_count_l2(traj)
     assert _same(target, t0) and _same(y, y0) and _same(labels, l0)
     assert _same(traj.s, s0) and _same(traj.v, v0)
+
+
+# ---------------------------------------------------------------------------
+# The model switches (refsnn.lif S1–S5): their fields and parameters
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [n for n in param_names(cfg_full(adaptive_threshold=True)) if n not in ("W", "R")])
+def test_shared_param_accepted_and_its_gradient_is_0d(name):
+    config, params, x, state0 = setup(cfg_full(adaptive_threshold=True))
+    shared = with_entry(params, name, np.array(params[name][0]))
+    g = layer_backward(layer_forward(config, shared, x, state0), shared, ds=np.ones((T, B, N)))
+    assert g.params[name].shape == ()
+    assert all(g.params[k].shape == params[k].shape for k in params if k != name)
+
+
+@pytest.mark.parametrize("shape", [(1,), (N, 1), (1, N), (N + 1,), (2, 2, 2)], ids=str)
+def test_shared_param_wrong_shape_message(shape):
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named("params['theta']") + r" has shape .*expected \(2,\) \(one value "
+                       r"per neuron\) or \(\) \(a 0-d array: one value shared by all neurons\)"):
+        layer_forward(config, with_entry(params, "theta", np.full(shape, 0.5)), x)
+
+
+@pytest.mark.parametrize("name", ["W", "R"])
+def test_weight_matrix_cannot_be_shared(name):
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named(f"params[{name!r}]")):
+        layer_forward(config, with_entry(params, name, np.array(0.5)), x)
+
+
+def test_shared_param_range_checked():
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named("params['alpha']")):
+        layer_forward(config, with_entry(params, "alpha", np.array(1.5)), x)
+    with pytest.raises(ValueError, match=named("params['theta']")):
+        layer_forward(config, with_entry(params, "theta", np.array(0.0)), x)
+
+
+def test_init_params_rejects_a_0d_weight_matrix():
+    with pytest.raises(ValueError, match=named("W")):
+        init_params(LIFConfig(M, N), 0, W=np.array(0.5))
+
+
+@pytest.mark.parametrize("value", ["from_v", "Zero", "", None, 0, False])
+def test_init_spike_unknown(value):
+    with pytest.raises(ValueError, match=named("init_spike")):
+        LIFConfig(M, N, init_spike=value)
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_adaptive_threshold_not_bool(value):
+    with pytest.raises(TypeError, match=named("adaptive_threshold")):
+        LIFConfig(M, N, adaptive_threshold=value)
+
+
+def test_adaptive_threshold_needs_a_spiking_layer():
+    with pytest.raises(ValueError, match=mentions("adaptive_threshold=False")):
+        LIFConfig(M, N, spiking=False, reset="none", adaptive_threshold=True)
+
+
+def test_adaptive_threshold_rho_a_range_and_state():
+    config, params, x, state0 = setup(cfg_full(adaptive_threshold=True))
+    with pytest.raises(ValueError, match=named("params['rho_a']")):
+        layer_forward(config, with_entry(params, "rho_a", np.full(N, 1.5)), x)
+    st = {k: v for k, v in state0.items() if k != "a"}
+    with pytest.raises(ValueError, match=named("state0") + ".*'a'"):
+        layer_forward(config, params, x, st)
+    with pytest.raises(ValueError, match=named("state0['a']")):
+        layer_forward(config, params, x, with_entry(state0, "a", np.zeros((B, N + 1))))
+
+
+@pytest.mark.parametrize("value", ["post", "pre", "", None, 1])
+def test_membrane_view_unknown(value):
+    with pytest.raises(ValueError, match=named("membrane_view")):
+        LIFConfig(M, N, membrane_view=value)
+
+
+def test_membrane_view_post_reset_not_expressible_with_hard_drop_input():
+    with pytest.raises(ValueError, match=named("membrane_view='post_reset'") + ".*hard_drop_input"):
+        LIFConfig(M, N, reset="hard_drop_input", membrane_view="post_reset")
+
+
+def test_s_reset_rows_follow_the_membrane_view():
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named("s_reset") + r" has shape \(5, 2, 2\), expected \(4, 2, 2\)$"):
+        layer_forward(config, params, x, s_reset=np.zeros((T + 1, B, N)))
+    post = cfg_full(membrane_view="post_reset")
+    _, params, x, _ = setup(post)
+    for rows in (T, T + 1):
+        layer_forward(post, params, x, s_reset=np.zeros((rows, B, N)))
+    with pytest.raises(ValueError, match=named("s_reset") + r" .*expected \(4, 2, 2\) or \(5, 2, 2\)"):
+        layer_forward(post, params, x, s_reset=np.zeros((T + 2, B, N)))
+
+
+@pytest.mark.parametrize("value", [-1, 1.0, 2.5, True, "2", None])
+def test_refractory_not_a_count(value):
+    with pytest.raises(ValueError, match=named("refractory")):
+        LIFConfig(M, N, refractory=value)
+
+
+def test_refractory_needs_a_spiking_layer():
+    with pytest.raises(ValueError, match=mentions("refractory=0")):
+        LIFConfig(M, N, spiking=False, reset="none", refractory=2)
+
+
+@pytest.mark.parametrize("value", [0, 1, "yes", None])
+def test_detach_refractory_not_bool(value):
+    with pytest.raises(TypeError, match=named("detach_refractory")):
+        LIFConfig(M, N, refractory=1, detach_refractory=value)
+
+
+def test_gate_override_checked():
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named("gate") + ".*refractory > 0"):
+        layer_forward(config, params, x, gate=np.ones((T, B, N)))
+    ref = cfg_full(refractory=2)
+    _, params, x, _ = setup(ref)
+    with pytest.raises(ValueError, match=named("gate") + " has shape"):
+        layer_forward(ref, params, x, gate=np.ones((T + 1, B, N)))

@@ -103,14 +103,30 @@ class SurrogateSpike(torch.autograd.Function):
 
 
 def twin_layer(cfg, p, x, st0):
-    """One layer over all steps; returns (v, s), each (T, B, N)."""
+    """One layer over all steps; returns (v, s), each (T, B, N); v is the membrane the
+    losses see (the post-reset membrane with membrane_view="post_reset").
+
+    The switches of lif's docstring (S1–S5): init_spike "zero" makes s_{-1} a zero
+    constant; the adaptive threshold A_t = θ + β_a a_t, a_t = ρ_a a_{t-1} + s_{t-1}
+    replaces θ in the spike; the refractory gate multiplies the spike by
+    Π_{k=1..n}(1 − s_{t−k}) (detached with detach_refractory); the post-reset membrane is
+    the value that the next step's F4 leaks from, v⁺_t with v_{t+1} = α v⁺_t + d_{t+1}.
+    Shared (0-d) parameters broadcast by themselves.
+    """
     sg = cfg.surrogate
+    athr = getattr(cfg, "adaptive_threshold", False)
+    n_ref = getattr(cfg, "refractory", 0)
+    post = getattr(cfg, "membrane_view", "pre_reset") == "post_reset"
 
     def f(z):
         return SurrogateSpike.apply(z, cfg.h0, sg.name, sg.scale, sg.gain)
 
-    v_prev, u_prev, c_prev = st0["v"], st0.get("u"), st0.get("c")
-    s_prev = f(v_prev - p["theta"]) if cfg.spiking else torch.zeros_like(v_prev)  # s_{-1}
+    v_prev, u_prev, c_prev, a_prev = st0["v"], st0.get("u"), st0.get("c"), st0.get("a")
+    if cfg.spiking and getattr(cfg, "init_spike", "from_v0") == "from_v0":
+        s_prev = f(v_prev - (p["theta"] + p["beta_a"] * a_prev if athr else p["theta"]))  # s_{-1}
+    else:
+        s_prev = torch.zeros_like(v_prev)
+    history = [s_prev]         # s_{-1}, s_0, ...: the spikes that set the refractory gate
     vs, ss = [], []
     for t in range(x.shape[0]):
         I = x[t] @ p["W"].T + p["b"]                                    # F1
@@ -130,15 +146,37 @@ def twin_layer(cfg, p, x, st0):
             v = m + d
         if cfg.adaptation:                                              # F5
             u_prev = p["rho"] * u_prev + p["kappa"] * s_prev
-        s = f(v - p["theta"]) if cfg.spiking else torch.zeros_like(v)   # F6
+        if athr:                                                        # F7
+            a_prev = p["rho_a"] * a_prev + s_prev
+        A = p["theta"] + p["beta_a"] * a_prev if athr else p.get("theta")
+        s = f(v - A) if cfg.spiking else torch.zeros_like(v)            # F6
+        if n_ref:                                                       # refractory gate
+            gate = torch.ones_like(s)
+            for past in history[-n_ref:]:
+                gate = gate * (1.0 - past)
+            s = s * (gate.detach() if cfg.detach_refractory else gate)
+        history.append(s)
         vs.append(v)
         ss.append(s)
         v_prev, s_prev, c_prev = v, s, c
-    return torch.stack(vs), torch.stack(ss)
+    v_all, s_all = torch.stack(vs), torch.stack(ss)
+    if post and cfg.reset != "none":          # v⁺_t, with the reset spike of step t
+        sr = s_all.detach() if cfg.detach_reset else s_all
+        if cfg.reset == "subtract":
+            v_all = v_all - sr * p["gamma"] / p["alpha"]
+        elif cfg.reset == "hard_keep_input":
+            v_all = (1.0 - sr) * v_all + sr * p["v_reset"] / p["alpha"]
+        else:
+            raise AssertionError("no post-reset membrane for hard_drop_input")
+    return v_all, s_all
 
 
-def twin_loss(kind, target, layers):
-    """The loss of verify.Problem.loss, from the formulas of refsnn.losses."""
+def twin_loss(kind, target, layers, probe=None):
+    """The loss of verify.Problem.loss, from the formulas of refsnn.losses; ``probe``
+    (one (B, N) target per layer) adds ½Σ_t(v_t − y)²/B on every layer."""
+    if probe is not None:
+        extra = sum(0.5 * ((v - y) ** 2).sum() / v.shape[1] for (v, _), y in zip(layers, probe))
+        return twin_loss(kind, target, layers) + extra
     v_out, s_out = layers[-1]
     T, B, N = v_out.shape
     if kind == CE:        # −(1/B) Σ_b log softmax(n)_{y_b}, n = Σ_t s_t
@@ -167,7 +205,7 @@ class TwinResult:
     s: list
 
 
-def run_twin(configs, params, x, state0, loss, target, dtype=torch.float64):
+def run_twin(configs, params, x, state0, loss, target, dtype=torch.float64, probe=None):
     """Forward + autograd backward of the twin; everything returned as NumPy."""
     def leaf(a):
         return torch.tensor(np.asarray(a), dtype=dtype, requires_grad=True)
@@ -191,7 +229,9 @@ def run_twin(configs, params, x, state0, loss, target, dtype=torch.float64):
         tgt = torch.as_tensor(np.asarray(target), dtype=dtype)
     else:
         tgt = None
-    value = twin_loss(loss, tgt, layers)
+    if probe is not None:
+        probe = [torch.as_tensor(np.asarray(y), dtype=dtype) for y in probe]
+    value = twin_loss(loss, tgt, layers, probe)
     names = list(leaves)
     g = torch.autograd.grad(value, [leaves[k] for k in names], allow_unused=True)
     grads = {k: (np.zeros(leaves[k].shape, np.dtype(str(dtype).split(".")[1])) if gk is None
@@ -203,7 +243,8 @@ def run_twin(configs, params, x, state0, loss, target, dtype=torch.float64):
 def twin_for(problem, configs=None):
     return run_twin(configs or problem.net.layers, problem.params, problem.x, problem.state0,
                     problem.point.loss, problem.target,
-                    dtype=torch.float32 if problem.x.dtype == np.float32 else torch.float64)
+                    dtype=torch.float32 if problem.x.dtype == np.float32 else torch.float64,
+                    probe=problem.probe if problem.always_probe else None)
 
 
 # ---------------------------------------------------------------------------
@@ -255,7 +296,7 @@ def check_against_twin(problem, rtol=RTOL, atol=ATOL):
     for l, tr in enumerate(trajs):
         mism = np.argwhere(tr.s != tw.s[l])
         assert mism.size == 0, f"{where}: layer {l} spike trains differ at {mism[:5].tolist()}"
-    vc = compare({f"L{l}.v": tr.v for l, tr in enumerate(trajs)},
+    vc = compare({f"L{l}.v": getattr(tr, "membrane", tr.v) for l, tr in enumerate(trajs)},
                  {f"L{l}.v": v for l, v in enumerate(tw.v)}, rtol, atol)
     assert vc.ok, f"{where}: membranes differ: {vc.failures[:5]}"
     lc = compare({"loss": value}, {"loss": tw.value}, rtol, atol)
@@ -442,3 +483,32 @@ def test_spike_activity_is_nontrivial_across_the_grid():
     assert not hidden_silent, hidden_silent
     assert hidden_active >= 0.95 * len(cycled), hidden_active
     assert n_readout == 256 and readout_early >= 0.95 * n_readout, (readout_early, n_readout)
+
+
+# ---------------------------------------------------------------------------
+# The model switches (lif's S1–S5): every row of the lif-switches gradcheck family
+# ---------------------------------------------------------------------------
+
+from refsnn.checking import grid_switches  # noqa: E402
+
+SWITCH_ROWS = grid_switches.points()
+
+
+@pytest.mark.parametrize("i", range(len(SWITCH_ROWS)), ids=[p.name for p in SWITCH_ROWS])
+def test_switch_rows_match_torch(i):
+    """Each switch row in surrogate mode, the problem's own surrogate and a cycled one."""
+    point = SWITCH_ROWS[i]
+    trajs, grads, _ = check_against_twin(grid_switches.problem_for(point, seed=0))
+    n, slots = spike_stats(trajs)
+    assert 0 < n < slots, f"{point.name}: {n} spikes in {slots} slots"
+    sg = _family_surrogate(FAMILIES[i % len(FAMILIES)], i)
+    check_against_twin(grid_switches.problem_for(point, seed=500 + i, sg=sg))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(SWITCH_ROWS), st.integers(0, 2**31 - 1), st.sampled_from(FAMILIES), st.integers(0, 8),
+       st.integers(1, 8), st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 3))
+def test_sampled_switch_problems_match_torch(point, seed, family, i, T, B, M, H, K):
+    """Switch rows × seeds × surrogate families (scale, gain) × shapes."""
+    sg = _family_surrogate(family, i)
+    check_against_twin(grid_switches.problem_for(point, seed, sg=sg, T=T, B=B, M=M, H=H, K=K))

@@ -27,6 +27,7 @@ __all__ = ["Family", "FAMILY_MODULES", "families", "rows", "row_name"]
 # Modules that define FAMILY, in the order gradcheck prints them.
 FAMILY_MODULES = (
     "refsnn.checking.verify",
+    "refsnn.checking.grid_switches",
     "refsnn.checking.eprop_grid",
 )
 

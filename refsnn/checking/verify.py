@@ -16,7 +16,8 @@ exact gradient:
 A *detached* reset differentiates the model in which the reset spikes are
 constants. Finite differences check it by holding the reset spikes at their
 nominal values (``layer_forward(..., s_reset=...)``), which changes no value at
-the nominal point but removes the reset path from the function.
+the nominal point but removes the reset path from the function. A detached
+refractory gate is held the same way (``layer_forward(..., gate=...)``).
 
 Every check covers every parameter of every layer, the network input ``x`` and
 every initial state.
@@ -32,7 +33,7 @@ import numpy as np
 from .. import losses as L
 from .families import Family
 from .gradcheck import check_gradients
-from ..neurons.lif import LIFConfig, RESET_KINDS, piecewise_linear, smooth_twin, state_names
+from ..neurons.lif import LIFConfig, RESET_KINDS, param_names, piecewise_linear, smooth_twin, state_names
 from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
 from ..surrogates import surrogate
 
@@ -91,6 +92,7 @@ class Problem:
     state0: list
     target: object
     probe: list | None = None
+    always_probe: bool = False
 
     def loss(self, trajs, probe=False):
         """Loss value and per-layer direct partials ``(value, ds_list, dv_list)``.
@@ -98,7 +100,10 @@ class Problem:
         ``probe=True`` adds a membrane term ``½Σ_t(v_t − y)²`` on every layer. The
         piecewise route uses it: there, a loss that reads only spikes has an
         exactly zero gradient, which would check nothing but that zero.
+        ``always_probe`` adds it on both routes (a problem whose membrane view is
+        under test needs a membrane loss on its spiking layers).
         """
+        probe = probe or self.always_probe
         out = trajs[-1]
         kind = self.point.loss
         if kind == "ce_count":
@@ -119,7 +124,8 @@ class Problem:
         return (sum(c.value for c in combined), [c.ds for c in combined], [c.dv for c in combined])
 
 
-def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3):
+def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3, extra=None, shared=(),
+                 always_probe=False):
     """A two-layer network (hidden H → readout K) in ``point``'s configuration.
 
     The hidden layer has the point's reset, detaching, adaptation, synapse and
@@ -127,11 +133,18 @@ def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3):
     is a non-spiking leaky integrator. ``sg`` is the surrogate (sigmoid, slope 4,
     by default). Inputs are real-valued currents, so the input gradient is
     meaningful; parameters are drawn so that membranes hover near threshold.
+
+    ``extra`` holds further :class:`~refsnn.lif.LIFConfig` fields (the model switches:
+    ``init_spike``, ``adaptive_threshold``, ...) for every spiking layer; ``shared``
+    names per-neuron parameters to make shared (0-d, the first neuron's draw) in
+    every layer that has them. Without them the problem is the core grid's, drawn
+    from the same random numbers.
     """
     rng = np.random.default_rng(seed)
     sg = sg or surrogate("sigmoid", 4.0)
+    extra = dict(extra or {})
     common = dict(surrogate=sg, reset=point.reset, detach_reset=point.detach,
-                  adaptation=point.adaptation, synapse=point.synapse, recurrent=point.recurrent)
+                  adaptation=point.adaptation, synapse=point.synapse, recurrent=point.recurrent, **extra)
     hidden = LIFConfig(M, H, **common)
     if point.loss == "membrane":
         readout = LIFConfig(H, K, surrogate=sg, reset="none", synapse=point.synapse, spiking=False)
@@ -141,17 +154,27 @@ def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3):
 
     def draw(cfg, bias):
         n = cfg.n
-        return dict(
+        out = dict(
             alpha=rng.uniform(0.6, 0.95, n), theta=rng.uniform(0.5, 1.5, n),
             gamma=rng.uniform(0.5, 1.5, n), v_reset=rng.uniform(-0.3, 0.3, n),
             beta=rng.uniform(0.05, 0.4, n), rho=rng.uniform(0.6, 0.95, n),
             kappa=rng.uniform(0.3, 1.2, n), lam=rng.uniform(0.3, 0.9, n),
             b=rng.uniform(*bias, n), w_scale=1.5, r_scale=0.8,
         )
+        return out
 
     # The readout gets a larger bias: with the hidden layer's, a spiking readout stayed
     # silent in ~40% of problems, leaving its reset path unexercised.
-    params = network_init(net, rng, np.float64, [draw(hidden, (-0.2, 0.4)), draw(readout, (0.3, 0.9))])
+    draws = [draw(hidden, (-0.2, 0.4)), draw(readout, (0.3, 0.9))]
+    params = network_init(net, rng, np.float64, draws)
+    # The switches' parameters are drawn after the core's, so the core problems are unchanged.
+    for cfg, p in zip(net.layers, params):
+        for name, (lo, hi) in _SWITCH_PARAM_RANGES.items():
+            if name in param_names(cfg):
+                p[name] = rng.uniform(lo, hi, cfg.n)
+        for name in shared:
+            if name in p:
+                p[name] = np.array(p[name].flat[0])
     x = rng.normal(0.6, 1.0, (T, B, M))
     state0 = [{k: rng.normal(0.0, 0.4, (B, c.n)) for k in state_names(c)} for c in net.layers]
     if point.loss == "ce_count":
@@ -163,7 +186,11 @@ def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3):
     else:
         target = None
     probe = [rng.normal(0.0, 1.0, (B, c.n)) for c in net.layers]
-    return Problem(point, net, params, x, state0, target, probe)
+    return Problem(point, net, params, x, state0, target, probe, always_probe)
+
+
+# Ranges of the switches' parameters in make_problem (name: (low, high)).
+_SWITCH_PARAM_RANGES = {"beta_a": (0.1, 0.6), "rho_a": (0.6, 0.95)}
 
 
 # Flat naming of every differentiable array: "x", "L0.W" (network.flat_params), "L1.state.v".
@@ -201,11 +228,13 @@ def _objective(net, trajs, loss):
     parameter, the input and the initial state, with the reset spikes of detached
     layers held at their values in ``trajs`` (what a detached reset differentiates)."""
     frozen = [tr.reset_spikes() if cfg.detach_reset else None for tr, cfg in zip(trajs, net.layers)]
+    # A detached refractory gate (lif's S5) is held at its values too.
+    gates = [tr.gate if cfg.refractory and cfg.detach_refractory else None for tr, cfg in zip(trajs, net.layers)]
     n = len(net.layers)
 
     def run(flat):
         params, x, state0 = _unflatten(flat, n)
-        return network_forward(net, params, x, state0, frozen)
+        return network_forward(net, params, x, state0, frozen, gates)
 
     def f(flat):
         return loss(run(flat))[0]
@@ -286,9 +315,9 @@ def _worst(results):
     return worst.max_rel_error, f"{worst.name}{list(worst.worst_index)}"
 
 
-def check_point(point: GridPoint, seed=0, rtol=RTOL) -> PointReport:
-    """Run both routes on one grid point."""
-    problem = make_problem(point, seed)
+def check_point(point: GridPoint, seed=0, rtol=RTOL, problem=None) -> PointReport:
+    """Run both routes on one grid point (on ``problem``, by default ``make_problem(point, seed)``)."""
+    problem = make_problem(point, seed) if problem is None else problem
     smooth = check_smooth_twin(problem, rtol=rtol)
     piece = check_piecewise(problem, rtol=rtol)
     trajs = network_forward(

@@ -78,6 +78,160 @@ recursions exactly. Parameter gradients sum over t = 0..T−1 and the batch:
 
 and the initial state's gradients are ``δv_{-1}, δu_{-1}, δc_{-1}``.
 
+The dynamics split: other layers drive the same neuron
+-----------------------------------------------------
+
+F1 has a part that does not depend on the state, the feed-forward current
+``I^ff_t = x_t W^T + b``, and a part that does, ``s_{t-1} R^T``. The dense layer is
+
+* :func:`layer_forward` = the projection ``I^ff`` (one matrix product for all T)
+  followed by :func:`dynamics_forward` (config, dynamics parameters, ``I_ff``);
+* :func:`layer_backward` = :func:`dynamics_backward` (B1–B5, G2–G5 and G1's
+  ``∂L/∂R``, returning ``δI_t``) followed by G1's projection part
+  ``∂L/∂W = Σ_t δI_t^T x_t``, ``∂L/∂b = Σ_t δI_t``, ``∂L/∂x_t = δI_t W``.
+
+A convolution or a dendritic tree computes its own ``I^ff`` (its own parameters),
+calls :func:`dynamics_forward` with the parameters of :func:`dynamics_param_names`
+(every parameter but ``W`` and ``b``; ``R`` stays with the dynamics, because the
+recurrent current depends on the state), and maps the returned ``δI_t`` back through
+its own projection. Because ``I^ff`` enters F2 (or F3) additively, ``∂L/∂I^ff_t = δI_t``
+exactly: B5 is all the dynamics owes the layer that feeds it. The split is the same
+arithmetic as the unsplit layer, so its results are bit-identical.
+
+Switches: the conventions the peer libraries need
+-------------------------------------------------
+
+Each switch is a :class:`LIFConfig` field; its default is the model above. The new
+adjoint terms are numbered after B1–B5 and G1–G5, and every switch is a family of
+``refsnn gradcheck``'s grid (:mod:`refsnn.checking.grid_switches`, ``lif-switches``).
+
+**S1. The initial spike** (``init_spike``). ``"from_v0"``: ``s_{-1} = f(v_{-1} − A_{-1})``
+(item 4 below), so B2 at t = −1 carries ``σ'(v_{-1} − A_{-1}) δs_{-1}`` into ``δv_{-1}``
+and G5 sums from t = −1. ``"zero"``: ``s_{-1} = 0``, a constant, as in every peer
+(snnTorch, SpikingJelly, Norse, SpyTorch, e-prop): B2 at t = −1 is
+``δv_{-1} = α g^m_0 δv_0`` and G5 (and G6) sum over t = 0..T−1 only. ``δs_{-1}`` is
+still reported (``ds_init``); nothing depends on it.
+
+**S2. Shared parameters.** Every per-neuron parameter (``b, α, θ, γ, v_r, β, ρ, κ, λ,
+β_a, ρ_a``) may be a 0-d array, one value for all N neurons. The forward pass
+broadcasts it; its gradient is the sum of the per-neuron gradients over the N neurons
+(the chain rule through the broadcast ``p_j = p`` for all j) and is returned with shape
+``()``. Weight matrices ``W``, ``R`` are always full. ``init_params(..., theta=np.array(1.0))``
+makes θ shared.
+
+**S3. Adaptive threshold** (``adaptive_threshold=True``; state ``a``, parameters
+``β_a``, ``ρ_a``). F6 becomes
+
+.. math::
+
+    a_t &= ρ_a\, a_{t-1} + s_{t-1}                                   && \text{(F7)}\\
+    A_t &= θ + β_a\, a_t, \qquad s_t = f(v_t - A_t)                  && \text{(F6')}
+
+with ``a_{-1} = state0["a"]`` and ``s_{-1} = f(v_{-1} − A_{-1})`` (or 0). The spike that
+enters F7 is always attached (``detach_reset`` detaches only the reset term of F4). The
+reset is unchanged: it subtracts γ (or resets to v_r); with the threshold, every reset
+kind combines unchanged. Writing ``σ'_t = σ'(v_t − A_t)``, the adjoints gain
+
+.. math::
+
+    δs_t &\mathrel{+}= δa_{t+1}                                        && \text{(B1, F7's term)}\\
+    δa_t &= ρ_a\, δa_{t+1} - β_a\, σ'_t\, δs_t                         && \text{(B6)}\\
+    ∂L/∂β_a &= -\textstyle\sum_t σ'_t\, δs_t\, a_t, \quad ∂L/∂ρ_a = \sum_{t \ge 0} δa_t\, a_{t-1} && \text{(G6)}
+
+and σ' in B2 and G5 is ``σ'_t``; B6 and G6 include t = −1 exactly when G5 does (S1), and
+``δa_{-1}`` is the initial state's gradient.
+
+*How the peers write it.* The e-prop reference (Bellec et al. 2020; ``EligALIF`` of
+IGITUGraz/eligibility_propagation, Figure 3 tutorials) is this form exactly:
+``b_t = ρ b_{t−1} + z_{t−1}``, threshold ``θ + β b_t``, spike ``H((v_t − A_t)/θ)`` with
+``H(0) = 0``, reset ``v_t = α v_{t−1} + I_t − z_{t−1} θ`` (a soft reset of the *fixed*
+θ, at the next step: refsnn's ``subtract`` with γ = θ, F4 as here), ``z_{-1} = 0``,
+``b_{-1} = 0``. So ``a = b``, ``β_a = β``, ``ρ_a = e^{−Δt/τ_a}``, ``init_spike="zero"``;
+its pseudo-derivative ``(γ_pd/θ)·max(0, 1 − |v − A|/θ)`` is the triangle of half-width θ
+with gain γ_pd (a θ-dependent surrogate: a θ-gradient differs by the path through that
+scale, which e-prop never trains). Its ``LightALIF`` writes ``b_t = ρ b_{t−1} + (1−ρ) z_{t−1}``:
+then ``β_a = β(1 − ρ)``. Its refractory counter is S5's gate with ``n_ref = n_refractory − 1``.
+Norse 1.1's ``LSNNCell`` (``lsnn_feed_forward_step``) differs in three ways: the threshold
+is the state itself, ``b̂_t = b_{t−1} + Δt τ_a^{-1}(v_th − b_{t−1})`` (decaying towards
+v_th), the spike is ``z_t = H(v̂_t − b̂_t)``, and *after* the spike test at the same step
+``b_t = b̂_t + β z_t``. Then ``b̂_t − v_th = ρ_a (b̂_{t−1} − v_th) + ρ_a β z_{t−1}`` with
+``ρ_a = 1 − Δt τ_a^{-1}``: refsnn's F7 with ``θ = v_th``, ``β_a = ρ_a β`` (the jump has
+decayed one step before it is tested), ``a_{-1} = (b_{-1} − v_th)/β_a`` (0 for Norse's
+initial ``b = v_th``) and ``init_spike="zero"``. Norse resets to a value at the same step
+(``v = (1 − z) v̂ + z v_reset``, refsnn's ``hard_keep_input`` with v_r = α v_reset; its
+returned ``v`` is S4's post-reset membrane) and adds the input after the spike test (a
+one-step input delay: feed refsnn ``x_{t−1}``). The feed-forward ``LSNNCell`` attaches
+both the reset and the threshold jump; ``LSNNRecurrentCell`` (``lsnn_step``) detaches both
+(``z_new.detach()``): the detached threshold jump has no refsnn switch (F7's spike is
+always attached), so that cell's gradients match only with ``β_a``'s path through
+``δa`` removed; the oracle's presets must say so.
+
+**S4. The membrane view** (``membrane_view``). refsnn's ``v_t`` is the *charged*
+membrane: the reset of step t's spike is applied at step t+1, through ``s̃_t r_{t+1}`` in
+F4. The peers that reset at the same step (SpikingJelly's ``v_seq``, Norse, snnTorch with
+``reset_delay=False``) return the membrane *after* that reset. In refsnn's index
+convention it is the value the next step leaks from: the ``v⁺_t`` with
+``v_{t+1} = α v⁺_t + d_{t+1}``. Matching F4, ``v_{t+1} = α v_t + d_{t+1} − s̃_t r_{t+1}``:
+
+.. math::
+
+    v^+_t = v_t - \tilde s_t\, r_{t+1} / α \quad\text{when } r_d = 0, \qquad
+    r_{t+1} = γ \;(\text{subtract}), \quad α v_t - v_r \;(\text{hard\_keep\_input}), \quad 0 \;(\text{none})
+
+so ``v⁺ = v − s̃ γ/α`` (soft: a peer that subtracts θ_peer has γ = α θ_peer and
+``v⁺ = v − s θ_peer``) and ``v⁺ = (1 − s̃) v + s̃ v_r/α`` (to a value: the peer's reset value
+is ``v_r/α``). For ``hard_drop_input`` (``r_d = 1``) the reset removes the next step's drive
+``d_{t+1}``, which is not known at step t: there is no such ``v⁺_t``, and LIFConfig refuses
+the combination. ``s̃_t`` is the reset spike of step t (detached with ``detach_reset``;
+``s_reset`` may then carry a row T, ``s̃_{T-1}``, which only ``v⁺_{T-1}`` reads).
+
+With ``membrane_view="post_reset"`` :attr:`Trajectory.membrane` is ``v⁺`` (stored as
+``Trajectory.v_post``; ``Trajectory.v`` stays the charged membrane), the losses read it,
+and the ``dv`` given to :func:`layer_backward` is ``b_t = ∂L/∂v⁺_t``. It enters the
+recursion as direct partials of ``v_t`` and ``s_t`` (``r_m`` as in the reset table):
+
+.. math::
+
+    a^v_t &= (1 - \tilde s_t\, r_m)\, b_t                                           && \text{(P1)}\\
+    a^s_t &\mathrel{+}= -[\text{attached}]\, (r_{t+1}/α)\, b_t                      && \text{(P2)}\\
+    ∂L/∂γ &\mathrel{+}= -\textstyle\sum_t \tilde s_t b_t / α, \quad
+    ∂L/∂v_r \mathrel{+}= \sum_t \tilde s_t b_t / α, \quad
+    ∂L/∂α \mathrel{+}= \sum_t \tilde s_t b_t\, (γ \text{ or } -v_r) / α^2      && \text{(G7)}
+
+(``r_{t+1}/α = γ/α`` or ``v_t − v_r/α``; for ``none`` v⁺ = v and nothing changes).
+
+**S5. Refractory period** (``refractory = n_ref``, 0 = off; seed 002's "trainable
+neuron dynamics"). A gate on the spike:
+
+.. math::
+
+    \hat s_t = f(v_t - A_t), \qquad G_t = \textstyle\prod_{k=1}^{n_{ref}} (1 - s_{t-k}), \qquad
+    s_t = \hat s_t\, G_t                                                            && \text{(F6'')}
+
+with ``s_{-1}`` from S1 and ``s_i = 0`` for ``i < −1`` (``s_{-1}`` itself is not gated).
+With Heaviside spikes ``G_t = 1 − ref_t``, ``ref_t = 1`` iff the neuron spiked in one of
+the previous n_ref steps, so a spike at t blocks t+1..t+n_ref; the product form is the
+same function of binary spikes and is smooth in the smooth twin, where it is the exact
+gradient. The membrane is not touched (the reset still acts through F4). Then
+``∂s_t/∂v_t = σ'(v_t − A_t) G_t``: σ' in B2, B6, G5 and G6 carries the factor ``G_t``. The
+gate depends on the past spikes, ``∂s_t/∂s_{t−k} = −ŝ_t Π_{j≠k}(1 − s_{t−j})``. Which
+path the gradient takes through it is a choice (``detach_refractory``):
+
+* detached (``True``, the default): ``G_t`` is a constant of the backward pass, as in
+  e-prop (its counter is a ``stop_gradient`` comparison); only the factor ``G_t`` above;
+* attached (``False``): also
+
+.. math::
+
+    δs_t \mathrel{+}= -\textstyle\sum_{k=1}^{n_{ref}} \hat s_{t+k} \prod_{j \ne k} (1 - s_{t+k-j})\; δs_{t+k}   && \text{(B7)}
+
+for t = −1..T−1 (terms with t+k ≥ T vanish). With Heaviside spikes B7's product is
+nonzero only when s_t is the only spike in the window of s_{t+k}: a spike at t that
+blocked a would-be spike at t+k (``ŝ_{t+k} = 1``) is told how much that spike mattered.
+The finite differences of a detached gate hold ``G`` fixed (``layer_forward(..., gate=...)``,
+as ``s_reset`` for the reset). e-prop's ``n_refractory = n`` blocks n − 1 steps: refsnn's
+``n_ref = n − 1``.
+
 Where seed 000 is ambiguous or wrong, and what refsnn does
 -----------------------------------------------------------
 
@@ -125,6 +279,9 @@ from ..surrogates import Surrogate, surrogate
 __all__ = [
     "RESET_KINDS",
     "FORWARD_MODES",
+    "INIT_SPIKES",
+    "MEMBRANE_VIEWS",
+    "PROJECTION_PARAMS",
     "LIFConfig",
     "Trajectory",
     "LayerGradients",
@@ -135,12 +292,19 @@ __all__ = [
     "check_params",
     "layer_forward",
     "layer_backward",
+    "dynamics_param_names",
+    "check_dynamics_params",
+    "dynamics_forward",
+    "dynamics_backward",
+    "DynamicsGradients",
     "smooth_twin",
     "piecewise_linear",
 ]
 
 RESET_KINDS = ("subtract", "hard_keep_input", "hard_drop_input", "none")
 FORWARD_MODES = ("heaviside", "smooth")
+INIT_SPIKES = ("from_v0", "zero")
+MEMBRANE_VIEWS = ("pre_reset", "post_reset")
 
 # (r_m, r_d) = (∂r/∂m, ∂r/∂d) for each reset kind; see the table above.
 _RESET_PARTIALS = {
@@ -175,6 +339,28 @@ class LIFConfig:
     spiking : bool
         ``False`` makes a non-spiking leaky integrator (a readout): no θ, no spikes;
         it requires ``reset="none"`` and no adaptation or recurrence.
+    init_spike : {"from_v0", "zero"}
+        The spike before the first step: ``s_{-1} = f(v_{-1} − θ)`` with its gradient
+        path to ``v_{-1}`` and θ (refsnn's default), or ``s_{-1} = 0``, a constant
+        (snnTorch, SpikingJelly, Norse, SpyTorch, e-prop). See "Switches" in the
+        module docstring.
+    adaptive_threshold : bool
+        The threshold ``A_t = θ + β_a a_t`` with ``a_t = ρ_a a_{t-1} + s_{t-1}`` (F7;
+        e-prop's ALIF, Norse's LSNN after the mapping in the module docstring); the
+        spike is ``s_t = f(v_t − A_t)``. Adds the parameters ``beta_a``, ``rho_a`` and
+        the state ``a``.
+    membrane_view : {"pre_reset", "post_reset"}
+        The membrane that losses read (:attr:`Trajectory.membrane`) and that
+        ``layer_backward``'s ``dv`` differentiates: the charged ``v_t`` (default) or the
+        post-reset ``v⁺_t`` (S4 of the module docstring; what SpikingJelly's ``v_seq``,
+        Norse and snnTorch with ``reset_delay=False`` return). Not expressible with
+        ``reset="hard_drop_input"``.
+    refractory : int
+        ``n_ref ≥ 0`` steps of refractoriness (0: off): the spike is gated,
+        ``s_t = f(v_t − A_t) · G_t`` with ``G_t = Π_{k=1..n_ref} (1 − s_{t−k})`` (S5).
+    detach_refractory : bool
+        Treat the gate ``G_t`` as a constant in the backward pass (default, as e-prop);
+        ``False`` attaches it: the gradient then also flows to the past spikes that set it.
     """
 
     n_in: int
@@ -188,6 +374,11 @@ class LIFConfig:
     synapse: bool = False
     recurrent: bool = False
     spiking: bool = True
+    init_spike: str = "from_v0"
+    adaptive_threshold: bool = False
+    membrane_view: str = "pre_reset"
+    refractory: int = 0
+    detach_refractory: bool = True
 
     def __post_init__(self):
         check_positive_int("n_in", self.n_in)
@@ -202,17 +393,32 @@ class LIFConfig:
                 or self.h0 not in (0.0, 1.0)):
             raise ValueError(f"h0 must be 1.0 or 0.0 (the value of H at 0), got {self.h0!r}")
         check_choice("reset", self.reset, RESET_KINDS)
-        for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking"):
+        check_choice("init_spike", self.init_spike, INIT_SPIKES)
+        check_choice("membrane_view", self.membrane_view, MEMBRANE_VIEWS)
+        if (isinstance(self.refractory, (bool, np.bool_)) or not isinstance(self.refractory, numbers.Integral)
+                or self.refractory < 0):
+            raise ValueError(f"refractory must be a non-negative integer (steps; 0 = off), got {self.refractory!r}")
+        object.__setattr__(self, "refractory", int(self.refractory))
+        if self.membrane_view == "post_reset" and self.reset == "hard_drop_input":
+            raise ValueError(
+                "membrane_view='post_reset' cannot be combined with reset='hard_drop_input': that reset "
+                "drops the next step's drive, v_{t+1} = (1 − s_t)(α v_t + d_{t+1}) + s_t v_r, so no membrane "
+                "v⁺_t with v_{t+1} = α v⁺_t + d_{t+1} exists; use reset='hard_keep_input' (a reset to a value "
+                "that keeps the input, as SpikingJelly, Norse and snnTorch's Leaky do) or membrane_view='pre_reset'"
+            )
+        for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking", "adaptive_threshold",
+                     "detach_refractory"):
             check_bool(name, getattr(self, name))
         if self.forward == "smooth" and self.surrogate.name == "true":
             raise ValueError(
                 "forward='smooth' needs a surrogate with a smooth primitive; "
                 "the 'true' derivative's primitive is the step itself"
             )
-        if not self.spiking and (self.reset != "none" or self.adaptation or self.recurrent):
+        if not self.spiking and (self.reset != "none" or self.adaptation or self.recurrent
+                                 or self.adaptive_threshold or self.refractory):
             raise ValueError(
                 "spiking=False (a leaky-integrator readout) requires reset='none', "
-                "adaptation=False and recurrent=False"
+                "adaptation=False, recurrent=False, adaptive_threshold=False and refractory=0"
             )
 
     @property
@@ -251,8 +457,15 @@ def piecewise_linear(config: LIFConfig) -> LIFConfig:
 
 
 def param_names(config: LIFConfig) -> tuple[str, ...]:
-    """Names of the layer's parameters, in a fixed order."""
-    names = ["W", "b"]
+    """Names of the layer's parameters, in a fixed order: the projection ``W, b``, then
+    :func:`dynamics_param_names`."""
+    return ("W", "b") + dynamics_param_names(config)
+
+
+def dynamics_param_names(config: LIFConfig) -> tuple[str, ...]:
+    """Names of the parameters of the neuron dynamics: everything but the feed-forward
+    projection ``W, b`` (what :func:`dynamics_forward` takes)."""
+    names = []
     if config.recurrent:
         names.append("R")
     names.append("alpha")
@@ -266,16 +479,38 @@ def param_names(config: LIFConfig) -> tuple[str, ...]:
         names += ["beta", "rho", "kappa"]
     if config.synapse:
         names.append("lam")
+    if config.adaptive_threshold:
+        names += ["beta_a", "rho_a"]
     return tuple(names)
 
 
 def state_names(config: LIFConfig) -> tuple[str, ...]:
     """Names of the layer's state variables (each ``(B, N)``)."""
-    return ("v",) + (("u",) if config.adaptation else ()) + (("c",) if config.synapse else ())
+    return (("v",) + (("u",) if config.adaptation else ()) + (("c",) if config.synapse else ())
+            + (("a",) if config.adaptive_threshold else ()))
+
+
+# The weight matrices; every other parameter is per-neuron, (N,), or shared, ().
+_MATRIX_PARAMS = ("W", "R")
+PROJECTION_PARAMS = ("W", "b")
 
 
 def _param_shape(config, name):
     return {"W": (config.n, config.n_in), "R": (config.n, config.n)}.get(name, (config.n,))
+
+
+def _check_param_shape(config, name, arr):
+    """A weight matrix must have its shape; a per-neuron parameter may be (N,) or ()
+    (one value shared by all neurons)."""
+    want = _param_shape(config, name)
+    if name in _MATRIX_PARAMS:
+        return float_array(f"params[{name!r}]", arr, want)
+    if arr.shape not in ((), want):
+        raise ValueError(
+            f"params[{name!r}] has shape {arr.shape}, expected ({config.n},) (one value per neuron) "
+            "or () (a 0-d array: one value shared by all neurons)"
+        )
+    return arr
 
 
 def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
@@ -284,8 +519,11 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
     Weights are Gaussian with standard deviation ``w_scale / sqrt(fan_in)``
     (``w_scale`` defaults to 1; recurrent weights use ``r_scale``, default 0.5).
     Every other parameter is a per-neuron vector filled with its default, or
-    with the value given as a keyword (a scalar or an ``(N,)`` array):
-    α = 0.9, θ = 1, γ = θ, v_reset = 0, β = 0.2, ρ = 0.9, κ = 1, λ = 0.8, b = 0.
+    with the value given as a keyword: a Python scalar (filled into ``(N,)``), an
+    ``(N,)`` array, or a 0-d array, which makes the parameter *shared* (shape ``()``,
+    one value for all neurons; its gradient is then ``()`` too):
+    α = 0.9, θ = 1, γ = θ, v_reset = 0, β = 0.2, ρ = 0.9, κ = 1, λ = 0.8, b = 0,
+    β_a = 0.2, ρ_a = 0.95.
 
     ``rng`` must be a ``numpy.random.Generator`` or an integer seed.
     """
@@ -294,7 +532,7 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
     defaults = dict(alpha=0.9, theta=1.0, gamma=None, v_reset=0.0, beta=0.2, rho=0.9,
-                    kappa=1.0, lam=0.8, b=0.0, w_scale=1.0, r_scale=0.5)
+                    kappa=1.0, lam=0.8, b=0.0, beta_a=0.2, rho_a=0.95, w_scale=1.0, r_scale=0.5)
     unknown = set(values) - set(defaults) - {"W", "R"}
     if unknown:
         raise ValueError(f"unknown parameter values {sorted(unknown)}; expected some of {sorted(defaults)}")
@@ -314,6 +552,8 @@ def init_params(config: LIFConfig, rng, dtype=np.float64, **values):
             given = defaults[name]
             if isinstance(given, numbers.Real) and not isinstance(given, (bool, np.bool_)):
                 val = np.full(shape, float(given))
+            elif name not in _MATRIX_PARAMS and np.ndim(given) == 0:
+                val = float_array(name, given, ())                 # shared by all neurons
             else:
                 val = float_array(name, given, shape)
         params[name] = np.array(val, dtype=dtype)
@@ -344,9 +584,18 @@ def check_params(config: LIFConfig, params):
 
     Returns ``(dtype, arrays)``: the common float dtype and a new dict of the
     parameters as ndarrays (the caller's dict is not changed)."""
+    return _check_param_dict(config, params, param_names(config), "W")
+
+
+def check_dynamics_params(config: LIFConfig, params):
+    """:func:`check_params` for the dynamics' parameters alone (:func:`dynamics_param_names`,
+    no ``W``, ``b``); the common dtype is that of ``params['alpha']``."""
+    return _check_param_dict(config, params, dynamics_param_names(config), "alpha")
+
+
+def _check_param_dict(config, params, want, dtype_from):
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
-    want = param_names(config)
     missing = [k for k in want if k not in params]
     extra = [k for k in params if k not in want]
     if missing or extra:
@@ -354,15 +603,15 @@ def check_params(config: LIFConfig, params):
             f"params for this layer must have exactly the keys {list(want)}; "
             f"missing {missing}, unexpected {extra}"
         )
-    dtype = float_array("params['W']", params["W"]).dtype
-    params = {name: float_array(f"params[{name!r}]", params[name], _param_shape(config, name), dtype=dtype)
+    dtype = float_array(f"params[{dtype_from!r}]", params[dtype_from]).dtype
+    params = {name: _check_param_shape(config, name, float_array(f"params[{name!r}]", params[name], dtype=dtype))
               for name in want}
     a = params["alpha"]
     if np.any(a <= 0) or np.any(a > 1):
         raise ValueError(f"params['alpha'] must lie in (0, 1], got values in [{a.min()}, {a.max()}]")
     if config.spiking and np.any(params["theta"] <= 0):
         raise ValueError(f"params['theta'] must be > 0, got minimum {params['theta'].min()}")
-    for name in ("rho", "lam"):
+    for name in ("rho", "lam", "rho_a"):
         if name in params and (np.any(params[name] < 0) or np.any(params[name] > 1)):
             raise ValueError(f"params[{name!r}] must lie in [0, 1] (a decay factor)")
     return dtype, params
@@ -372,9 +621,16 @@ def check_params(config: LIFConfig, params):
 class Trajectory:
     """Everything the forward pass stored. Arrays are ``(T, B, N)`` unless noted.
 
-    ``x`` is the input ``(T, B, M)``; ``v, s`` (and ``u``, ``c`` when present) are
-    the states after each step; ``state0`` holds the initial state, ``s_init`` is
-    ``s_{-1}``; ``s_reset`` is the reset-spike override, if one was given.
+    ``x`` is the input ``(T, B, M)`` (``None`` for a trajectory of
+    :func:`dynamics_forward`, which never sees it); ``v, s`` (and ``u``, ``c`` when
+    present) are the states after each step; ``state0`` holds the initial state,
+    ``s_init`` is ``s_{-1}``; ``s_reset`` is the reset-spike override, if one was
+    given; ``I_ff`` is the feed-forward current ``x_t W^T + b`` of F1 (the part of
+    ``I_t`` that does not depend on the state); ``a`` the threshold adaptation
+    (``adaptive_threshold``), the threshold being ``A_t = θ + β_a a_t``; ``v_post``
+    the post-reset membrane ``v⁺_t`` (``membrane_view="post_reset"``, S4); with a
+    refractory period (S5) ``s_free`` is the ungated spike ``ŝ_t = f(v_t − A_t)`` and
+    ``gate`` is ``G_t``, so that ``s = s_free · gate``.
     """
 
     config: LIFConfig
@@ -386,6 +642,11 @@ class Trajectory:
     state0: dict
     s_init: np.ndarray
     s_reset: np.ndarray | None = None
+    I_ff: np.ndarray | None = None
+    a: np.ndarray | None = None
+    v_post: np.ndarray | None = None
+    s_free: np.ndarray | None = None
+    gate: np.ndarray | None = None
 
     def prev(self, name):
         """``X_{t-1}`` for t = 0..T-1: the initial value followed by ``X_0..X_{T-2}``."""
@@ -396,9 +657,53 @@ class Trajectory:
         out[1:] = cur[:-1]
         return out
 
+    @property
+    def membrane(self):
+        """The membrane that losses read: ``v_post`` (post-reset view) or ``v``."""
+        return self.v_post if self.config.membrane_view == "post_reset" else self.v
+
     def reset_spikes(self):
-        """``s̃_{t-1}`` for t = 0..T-1: the spikes that enter the reset term F4."""
+        """``s̃_{t-1}`` for t = 0..T-1: the spikes that enter the reset term F4.
+
+        With ``membrane_view="post_reset"`` one more row follows, ``s̃_{T-1}``: the reset
+        spike of the last step, which only ``v⁺_{T-1}`` reads. Passing this array back
+        as ``s_reset`` holds every reset spike fixed."""
+        if self.config.membrane_view == "post_reset":
+            last = self.s[-1:] if self.s_reset is None or len(self.s_reset) == len(self.s) else self.s_reset[-1:]
+            first = self.prev("s") if self.s_reset is None else self.s_reset[:len(self.s)]
+            return np.concatenate([first, last])
         return self.prev("s") if self.s_reset is None else self.s_reset
+
+    def next_reset_spikes(self):
+        """``s̃_t`` for t = 0..T-1: the reset spike of step t, which F4 applies at t+1
+        (and the post-reset membrane ``v⁺_t`` at t)."""
+        T = len(self.s)
+        if self.s_reset is None:
+            return self.s
+        out = np.empty_like(self.s)
+        out[:-1] = self.s_reset[1:T]
+        out[-1] = self.s_reset[T] if len(self.s_reset) > T else self.s[-1]
+        return out
+
+
+def _check_s_reset(config, s_reset, T, B, dtype):
+    if s_reset is None:
+        return None
+    s_reset = float_array("s_reset", s_reset, (None, B, config.n), dtype=dtype)
+    rows = (T, T + 1) if config.membrane_view == "post_reset" else (T,)
+    if s_reset.shape[0] not in rows:
+        want = " or ".join(f"({r}, {B}, {config.n})" for r in rows)
+        raise ValueError(f"s_reset has shape {s_reset.shape}, expected {want}"
+                         + (" (the last row is s̃_{T-1}, read by v⁺_{T-1})" if len(rows) == 2 else ""))
+    return s_reset
+
+
+def _check_gate(config, gate, T, B, dtype):
+    if gate is None:
+        return None
+    if not config.refractory:
+        raise ValueError("gate (a refractory gate override) needs refractory > 0")
+    return float_array("gate", gate, (T, B, config.n), dtype=dtype)
 
 
 def _check_state0(config, state0, batch, dtype):
@@ -412,8 +717,12 @@ def _check_state0(config, state0, batch, dtype):
     return {k: float_array(f"state0[{k!r}]", state0[k], (batch, config.n), dtype=dtype) for k in want}
 
 
-def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Trajectory:
+def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=None) -> Trajectory:
     """Run the layer over T steps (equations F1–F6) and store the trajectory.
+
+    A thin wrapper: it computes the feed-forward projection of F1,
+    ``I^ff_t = x_t W^T + b``, for all T steps in one matrix product and hands it to
+    :func:`dynamics_forward`, which runs the state-dependent rest of F1–F6.
 
     Parameters
     ----------
@@ -429,6 +738,9 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
         spikes. At the values the layer produces itself this changes nothing; it
         lets finite differences hold the reset spikes fixed, which is what a
         detached reset differentiates (see :mod:`refsnn.verify`).
+    gate : ndarray (T, B, N), optional
+        With a refractory period (S5), the gate ``G_t`` to use instead of the one the
+        layer's own spikes set; as ``s_reset``, for holding a detached gate fixed.
 
     Returns
     -------
@@ -442,34 +754,88 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
     if T == 0 or B == 0:
         raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
     state0 = _check_state0(config, state0, B, dtype)
-    if s_reset is not None:
-        s_reset = float_array("s_reset", s_reset, (T, B, config.n), dtype=dtype)
+    s_reset = _check_s_reset(config, s_reset, T, B, dtype)
+    gate = _check_gate(config, gate, T, B, dtype)
+    # F1, the part that does not depend on the state: one matrix product for all T.
+    I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
+    I_ff += params["b"]
+    traj = _dynamics_forward(config, params, I_ff, state0, s_reset, gate)
+    traj.x = x
+    return traj
 
+
+def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None, gate=None) -> Trajectory:
+    """The neuron dynamics F1–F6 driven by a given feed-forward current.
+
+    This is the layer without its projection: ``I_ff[t]`` is the part of F1 that does
+    not depend on the state, ``x_t W^T + b`` in :func:`layer_forward`, and any other
+    layer (a convolution, a dendritic tree) may supply its own. The recurrent term
+    ``s_{t-1} R^T`` (if ``config.recurrent``) is added here, because it depends on the
+    state. ``config.n_in`` is not used.
+
+    Parameters
+    ----------
+    config : LIFConfig
+    params : dict of ndarray
+        Exactly the parameters of :func:`dynamics_param_names` (no ``W``, ``b``).
+    I_ff : ndarray, shape (T, B, N)
+        The feed-forward input current, the parameters' dtype.
+    state0, s_reset, gate
+        As in :func:`layer_forward`.
+
+    Returns
+    -------
+    Trajectory
+        With ``x = None`` and ``I_ff`` stored; differentiate it with
+        :func:`dynamics_backward`.
+    """
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
+    dtype, params = check_dynamics_params(config, params)
+    I_ff = float_array("I_ff", I_ff, (None, None, config.n), dtype=dtype)
+    T, B, _ = I_ff.shape
+    if T == 0 or B == 0:
+        raise ValueError(f"I_ff must have at least one time step and one batch row, got shape {I_ff.shape}")
+    state0 = _check_state0(config, state0, B, dtype)
+    s_reset = _check_s_reset(config, s_reset, T, B, dtype)
+    gate = _check_gate(config, gate, T, B, dtype)
+    return _dynamics_forward(config, params, I_ff, state0, s_reset, gate)
+
+
+def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None):
+    """F1 (its state-dependent part) to F6 on checked arguments."""
+    dtype = I_ff.dtype
+    T, B, N = I_ff.shape
     p = params
     r_m, r_d = config.reset_partials
-    N = config.n
-    # F1, the part that does not depend on the state: one matrix product for all T.
-    I_in = (x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N)
-    I_in += p["b"]
 
     v = np.empty((T, B, N), dtype)
     s = np.zeros((T, B, N), dtype)
     u = np.empty((T, B, N), dtype) if config.adaptation else None
     c = np.empty((T, B, N), dtype) if config.synapse else None
+    a = np.empty((T, B, N), dtype) if config.adaptive_threshold else None
+    n_ref = config.refractory
+    s_free = np.empty((T, B, N), dtype) if n_ref else None
+    gate = np.empty((T, B, N), dtype) if n_ref else None
     buf = np.empty((B, N), dtype)        # scratch for one step: s̃ γ, then v_t − θ
     # Per-neuron vectors used at every step, laid out as (B, N) once: a ufunc on two
     # contiguous (B, N) arrays is faster than one that broadcasts an (N,) row.
-    alpha_b = _rows(p["alpha"], B)
-    gamma_b = _rows(p["gamma"], B) if config.reset == "subtract" else None
-    theta_b = _rows(p["theta"], B) if config.spiking else None
+    alpha_b = _rows(p["alpha"], B, N)
+    gamma_b = _rows(p["gamma"], B, N) if config.reset == "subtract" else None
+    theta_b = _rows(p["theta"], B, N) if config.spiking else None
 
     v_prev = state0["v"]
     u_prev = state0.get("u")
     c_prev = state0.get("c")
-    s_init = config.spike(v_prev - p["theta"]) if config.spiking else np.zeros_like(v_prev)
+    a_prev = state0.get("a")
+    if config.spiking and config.init_spike == "from_v0":
+        A_init = p["theta"] + p["beta_a"] * a_prev if config.adaptive_threshold else p["theta"]
+        s_init = config.spike(v_prev - A_init)                                # s_{-1} = f(v_{-1} − A_{-1})
+    else:
+        s_init = np.zeros_like(v_prev)                                        # s_{-1} = 0
     s_prev = s_init
     for t in range(T):
-        I = I_in[t] + s_prev @ p["R"].T if config.recurrent else I_in[t]     # F1
+        I = I_ff[t] + s_prev @ p["R"].T if config.recurrent else I_ff[t]     # F1
         c_t = p["lam"] * c_prev + I if config.synapse else I                  # F2
         d = c_t - p["beta"] * u_prev if config.adaptation else c_t            # F3
         sr = s_prev if s_reset is None else s_reset[t]
@@ -489,15 +855,57 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None) -> Tr
         if config.synapse:
             c[t] = c_t
             c_prev = c_t
-        if config.spiking:                                                    # F6
+        if config.adaptive_threshold:                                         # F7
+            np.multiply(p["rho_a"], a_prev, out=a[t])                         #   a_t = ρ_a a_{t-1} + s_{t-1}
+            a[t] += s_prev
+            a_prev = a[t]
+            np.subtract(v_t, theta_b, out=buf)                                # F6: v_t − A_t
+            buf -= np.multiply(p["beta_a"], a_prev)
+            config.spike(buf, out=s[t])
+        elif config.spiking:                                                  # F6
             config.spike(np.subtract(v_t, theta_b, out=buf), out=s[t])
+        if n_ref:                                                             # S5: s_t = ŝ_t G_t
+            s_free[t] = s[t]
+            if gate_fixed is None:
+                _refractory_gate(s, s_init, t, n_ref, out=gate[t])
+            else:
+                gate[t] = gate_fixed[t]
+            s[t] *= gate[t]
         v_prev, s_prev = v_t, s[t]
-    return Trajectory(config, x, v, s, u, c, state0, s_init, s_reset)
+    traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a, s_free=s_free, gate=gate)
+    if config.membrane_view == "post_reset":                                  # S4: v⁺_t
+        traj.v_post = _post_reset(config, p, v, traj.next_reset_spikes())
+    return traj
 
 
-def _rows(a, B):
-    """An (N,) parameter repeated as a contiguous (B, N) array."""
-    return np.ascontiguousarray(np.broadcast_to(a, (B, a.shape[0])))
+def _past_spike(s, s_init, i):
+    """``s_i`` for i ≥ −1 (``s_{-1}`` is s_init); None before it (a zero constant)."""
+    return s[i] if i >= 0 else s_init if i == -1 else None
+
+
+def _refractory_gate(s, s_init, t, n_ref, out, skip=None):
+    """``G_t = Π_{k=1..n_ref, k ≠ skip} (1 − s_{t−k})`` into ``out`` (S5)."""
+    out[...] = 1.0
+    for k in range(1, n_ref + 1):
+        past = _past_spike(s, s_init, t - k)
+        if k != skip and past is not None:
+            out *= 1.0 - past
+    return out
+
+
+def _post_reset(config, p, v, sr_next):
+    """S4: the post-reset membrane ``v⁺_t = v_t − s̃_t r_{t+1}/α``, i.e. the value with
+    ``v_{t+1} = α v⁺_t + d_{t+1}``, from the reset spike of step t (``sr_next``)."""
+    if config.reset == "subtract":
+        return v - sr_next * (p["gamma"] / p["alpha"])                    # v − s̃ γ/α
+    if config.reset == "hard_keep_input":
+        return v - sr_next * (v - p["v_reset"] / p["alpha"])              # (1 − s̃) v + s̃ v_r/α
+    return v                                                              # none
+
+
+def _rows(a, B, N):
+    """An (N,) or shared () parameter repeated as a contiguous (B, N) array."""
+    return np.ascontiguousarray(np.broadcast_to(a, (B, N)))
 
 
 def _times_prev(a, cur, first, out):
@@ -516,8 +924,9 @@ def _surrogate_derivative(sur, v, theta):
     """``σ'(v_t − θ)`` for all t, a few steps at a time (the same values, elementwise)."""
     out = np.empty_like(v)
     step = max(1, _SG_BLOCK // max(1, v[0].size))
+    per_step = np.ndim(theta) == 3       # a threshold A_t per step (adaptive threshold)
     for i in range(0, v.shape[0], step):
-        out[i:i + step] = sur.derivative(v[i:i + step] - theta)
+        out[i:i + step] = sur.derivative(v[i:i + step] - (theta[i:i + step] if per_step else theta))
     return out
 
 
@@ -541,6 +950,10 @@ class LayerGradients:
 
 def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients:
     """Reverse-time loop of the adjoint recursions B1–B5, then the gradients G1–G5.
+
+    A thin wrapper around :func:`dynamics_backward`, which runs B1–B5 and every
+    gradient but the projection's; this adds G1's ``∂L/∂W = Σ_t δI_t^T x_t``,
+    ``∂L/∂b = Σ_t δI_t`` and ``∂L/∂x_t = δI_t W``.
 
     Parameters
     ----------
@@ -570,23 +983,110 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     """
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory from layer_forward, got {type(traj).__name__}")
+    if traj.x is None:
+        raise ValueError("traj comes from dynamics_forward (it has no input x); use dynamics_backward")
     cfg = traj.config
     dtype, p = check_params(cfg, params)
     if dtype != traj.v.dtype:
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
+    a_s, a_v = _check_partials(traj, ds, dv, dtype)
+    dyn = _dynamics_backward(traj, p, a_s, a_v)
+    T, B, N = traj.v.shape
+    dI2 = dyn.dI.reshape(T * B, N)
+    g = {}
+    g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                        # (G1)
+    g["b"] = dI2.sum(axis=0)
+    dx = (dI2 @ p["W"]).reshape(T, B, -1)
+    g.update(dyn.params)
+    g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg)}
+    return LayerGradients(g, dx, dyn.state0, dyn.adjoints, dyn.ds_init)
+
+
+@dataclass
+class DynamicsGradients:
+    """What :func:`dynamics_backward` returns.
+
+    ``params`` holds ∂L/∂(each parameter of :func:`dynamics_param_names`: everything
+    but ``W, b``); ``state0``, ``adjoints`` and ``ds_init`` are as in
+    :class:`LayerGradients`; ``dI`` is ``δI_t = ∂L/∂I_t`` ``(T, B, N)`` (B5), the
+    gradient with respect to the supplied current ``I_ff``, from which the layer that
+    computed it derives its own gradients (G1 for the dense projection).
+    """
+
+    params: dict
+    state0: dict
+    adjoints: dict
+    ds_init: np.ndarray
+    dI: np.ndarray
+
+
+def _check_partials(traj, ds, dv, dtype):
     T, B, N = traj.v.shape
     a_s = np.zeros((T, B, N), dtype) if ds is None else float_array("ds", ds, (T, B, N), dtype=dtype)
     a_v = None if dv is None else float_array("dv", dv, (T, B, N), dtype=dtype)   # None: zero
-    if not cfg.spiking and ds is not None and np.any(a_s):
+    if not traj.config.spiking and ds is not None and np.any(a_s):
         raise ValueError("ds must be zero for a non-spiking layer (it has no spikes)")
+    return a_s, a_v
 
+
+def dynamics_backward(traj: Trajectory, params, ds=None, dv=None) -> DynamicsGradients:
+    """B1–B5 and G2–G5 (and G1's ``∂L/∂R``) for a trajectory of :func:`dynamics_forward`.
+
+    The counterpart of :func:`dynamics_forward`: ``params`` are the dynamics'
+    parameters (:func:`dynamics_param_names`), ``ds`` and ``dv`` the direct partials
+    as in :func:`layer_backward`. The result's ``dI`` is ``∂L/∂I_ff``; the caller
+    turns it into the gradients of whatever produced ``I_ff``. A trajectory of
+    :func:`layer_forward` is accepted too (with the dynamics' parameters only).
+    """
+    if not isinstance(traj, Trajectory):
+        raise TypeError(f"traj must be a Trajectory from dynamics_forward, got {type(traj).__name__}")
+    cfg = traj.config
+    dtype, p = check_dynamics_params(cfg, params)
+    if dtype != traj.v.dtype:
+        raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
+    a_s, a_v = _check_partials(traj, ds, dv, dtype)
+    return _dynamics_backward(traj, p, a_s, a_v)
+
+
+def _post_reset_partials(traj, p, a_s, b):
+    """S4: a loss partial ``b_t = ∂L/∂v⁺_t`` on the post-reset membrane, mapped to the
+    direct partials of v_t and s_t (P1, P2), plus its parameter gradients (G7)."""
+    cfg = traj.config
+    sr = traj.next_reset_spikes()                       # s̃_t
+    attached = not cfg.detach_reset
+    g = {}
+    if cfg.reset == "subtract":                         # v⁺ = v − s̃ γ/α
+        a_v = b                                                        # (P1)
+        if attached:
+            a_s = a_s - (p["gamma"] / p["alpha"]) * b                      # (P2)
+        sb = _sum_tb(sr * b)
+        g["gamma"] = -sb / p["alpha"]                                  # (G7)
+        g["alpha"] = sb * p["gamma"] / p["alpha"] ** 2
+    else:                                               # hard_keep_input: v⁺ = v − s̃ (v − v_r/α)
+        a_v = (1.0 - sr) * b                                           # (P1)
+        if attached:
+            a_s = a_s - (traj.v - p["v_reset"] / p["alpha"]) * b       # (P2)
+        sb = _sum_tb(sr * b)
+        g["v_reset"] = sb / p["alpha"]                                 # (G7)
+        g["alpha"] = -sb * p["v_reset"] / p["alpha"] ** 2
+    return a_s, a_v, g
+
+
+def _dynamics_backward(traj, p, a_s, a_v):
+    """B1–B5, G2–G5 and ∂L/∂R on checked arguments (see :func:`layer_backward`)."""
+    cfg = traj.config
+    dtype = traj.v.dtype
+    T, B, N = traj.v.shape
+    g_post = None
+    if cfg.membrane_view == "post_reset" and cfg.reset != "none" and a_v is not None:
+        a_s, a_v, g_post = _post_reset_partials(traj, p, a_s, a_v)
     r_m, r_d = cfg.reset_partials
     attached = cfg.spiking and cfg.reset != "none" and not cfg.detach_reset
     # X_{t-1} arrays (Trajectory.prev) are copies; build them only where they are needed.
     hard = cfg.reset.startswith("hard")
     v_prev = traj.prev("v") if hard or r_m else None
     s_prev = traj.prev("s") if cfg.recurrent or cfg.adaptation or traj.s_reset is None and (r_m or r_d) else None
-    sr = traj.s_reset if traj.s_reset is not None else s_prev    # s̃_{t-1}, as traj.reset_spikes()
+    sr = traj.s_reset[:T] if traj.s_reset is not None else s_prev    # s̃_{t-1}, as traj.reset_spikes()
     u_prev = traj.prev("u") if cfg.adaptation else None
     c_prev = traj.prev("c") if cfg.synapse else None
     drive = traj.c if cfg.synapse else None                    # d_t needs c_t when r_d = 1
@@ -602,30 +1102,44 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     else:
         m = p["alpha"] * v_prev
         if r_d:
-            if drive is None:  # no synapse: c_t = I_t, rebuilt from x, s_{t-1} and W
-                drive = (traj.x.reshape(T * B, -1) @ p["W"].T).reshape(T, B, N) + p["b"]
+            if drive is None:  # no synapse: c_t = I_t, rebuilt from I^ff_t and s_{t-1}
+                drive = traj.I_ff
                 if cfg.recurrent:
                     drive = drive + s_prev @ p["R"].T
             d = drive - p["beta"] * u_prev if cfg.adaptation else drive
             r = m + d - p["v_reset"]
         else:
             r = m - p["v_reset"]
+    athr = cfg.adaptive_threshold
     if cfg.spiking:
-        sg = _surrogate_derivative(cfg.surrogate, traj.v, p["theta"])   # σ'(v_t − θ)
-        sg_init = cfg.surrogate.derivative(traj.state0["v"] - p["theta"])
+        # σ'(v_t − A_t), with A_t = θ (+ β_a a_t with an adaptive threshold, F7).
+        sg = _surrogate_derivative(cfg.surrogate, traj.v, p["theta"] + p["beta_a"] * traj.a if athr else p["theta"])
+        # σ'(v_{-1} − A_{-1}): the path through s_{-1} = f(v_{-1} − A_{-1}); none when s_{-1} = 0.
+        from_v0 = cfg.init_spike == "from_v0"
+        A_init = p["theta"] + p["beta_a"] * traj.state0["a"] if athr else p["theta"]
+        sg_init = cfg.surrogate.derivative(traj.state0["v"] - A_init) if from_v0 else None
+        n_ref = cfg.refractory
+        if n_ref:
+            sg *= traj.gate                  # (S5) ∂s_t/∂v_t = σ'(v_t − A_t) G_t; s_{-1} has no gate
+        gate_attached = n_ref and not cfg.detach_refractory
+        # (B7) the attached gate's terms Σ_k ∂s_{t+k}/∂s_t δs_{t+k}, gathered as each δs_{t+k}
+        # is known: ds_gate[i + 1] collects those of s_i, i = −1..T−1.
+        ds_gate = np.zeros((T + 1, B, N), dtype) if gate_attached else None
+        pbuf = np.empty((B, N), dtype) if gate_attached else None
     alpha_gm = p["alpha"] * g_m if r_m else None                    # α g^m_t (None: α)
     beta_gd = p["beta"] * g_d if cfg.adaptation and r_d else None   # β g^d_t (None: β)
 
     dv_ = np.empty((T, B, N), dtype)
     ds_ = np.empty((T, B, N), dtype)
     du_ = np.empty((T, B, N), dtype) if cfg.adaptation else None
+    da_ = np.empty((T, B, N), dtype) if athr else None
     # δc_t = δI_t (B5); without a synapse and with r_d = 0 it is δv_t itself (B4).
     dc_ = np.empty((T, B, N), dtype) if cfg.synapse or r_d else dv_
     zero = np.zeros((B, N), dtype)
     buf = np.empty((B, N), dtype)
-    alpha_b = _rows(p["alpha"], B)
-    gamma_b = _rows(p["gamma"], B) if cfg.reset == "subtract" else None
-    dv_n, du_n, dc_n = zero, zero, zero                     # δv_{t+1}, δu_{t+1}, δc_{t+1}
+    alpha_b = _rows(p["alpha"], B, N)
+    gamma_b = _rows(p["gamma"], B, N) if cfg.reset == "subtract" else None
+    dv_n, du_n, dc_n, da_n = zero, zero, zero, zero         # δv_{t+1}, δu_{t+1}, δc_{t+1}, δa_{t+1}
     # Each step writes its adjoints straight into dv_[t], ds_[t], ... (fresh arrays at
     # t = −1), with the operations of B1–B5 in the same order.
     for t in range(T - 1, -2, -1):
@@ -645,6 +1159,17 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
                 ds_t += np.multiply(p["kappa"], du_n, out=buf)
             if cfg.recurrent:
                 ds_t += dc_n @ p["R"]                # δI_{t+1} = δc_{t+1} (B5)
+            if athr:
+                ds_t += da_n                         # (B1) + δa_{t+1}, from F7
+        if cfg.spiking and gate_attached:
+            ds_t += ds_gate[t + 1]                   # (B7) from the gates G_{t+1..t+n_ref}
+            if now:                                  # push δs_t to the spikes that set G_t
+                for k in range(1, n_ref + 1):
+                    if t - k >= -1:
+                        # ∂s_t/∂s_{t−k} = −ŝ_t Π_{j≠k} (1 − s_{t−j})
+                        _refractory_gate(traj.s, traj.s_init, t, n_ref, out=pbuf, skip=k)
+                        pbuf *= traj.s_free[t]
+                        ds_gate[t - k + 1] -= np.multiply(pbuf, ds_t, out=pbuf)
         # (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
         if nxt:
             np.multiply(alpha_b if alpha_gm is None else alpha_gm[t + 1], dv_n, out=dv_t)
@@ -655,7 +1180,17 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
         else:
             dv_t[...] = 0
         if cfg.spiking:
-            dv_t += np.multiply(sg[t] if now else sg_init, ds_t, out=buf)
+            if now or from_v0:
+                dv_t += np.multiply(sg[t] if now else sg_init, ds_t, out=buf)
+        # (B6) δa_t = ρ_a δa_{t+1} − β_a σ'(v_t − A_t) δs_t
+        if athr:
+            da_t = da_[t] if now else np.empty((B, N), dtype)
+            if nxt:
+                np.multiply(p["rho_a"], da_n, out=da_t)
+            else:
+                da_t[...] = 0
+            if now or from_v0:
+                da_t -= np.multiply(p["beta_a"], np.multiply(sg[t] if now else sg_init, ds_t, out=buf), out=buf)
         # (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
         if cfg.adaptation:
             du_t = du_[t] if now else np.empty((B, N), dtype)
@@ -678,22 +1213,24 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
         dv_n, dc_n = dv_t, dc_t
         if cfg.adaptation:
             du_n = du_t
+        if athr:
+            da_n = da_t
     dv_init, ds_init = dv_n, ds_t
     dstate0 = {"v": dv_init}
     if cfg.adaptation:
         dstate0["u"] = du_n
     if cfg.synapse:
         dstate0["c"] = dc_n
+    if athr:
+        dstate0["a"] = da_n
 
-    # Gradients G1-G5: sums over t and the batch; weight gradients are one matrix product each.
+    # Gradients G1-G5 (G1's projection part, W, b and x, is layer_backward's): sums over
+    # t and the batch; weight gradients are one matrix product each.
     dI = dc_                                                          # (B5)
     dI2 = dI.reshape(T * B, N)
     g = {}
-    g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                        # (G1)
-    g["b"] = dI2.sum(axis=0)
-    if cfg.recurrent:
+    if cfg.recurrent:                                                 # (G1)
         g["R"] = dI2.T @ s_prev.reshape(T * B, N)
-    dx = (dI2 @ p["W"]).reshape(T, B, -1)
     scratch = np.empty((T, B, N), dtype)     # one buffer for the elementwise products below
     if g_m is None:                                                   # (G2)
         g["alpha"] = _sum_tb(_times_prev(dv_, traj.v, traj.state0["v"], scratch))
@@ -715,12 +1252,31 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
     if cfg.synapse:
         g["lam"] = _sum_tb(dc_ * c_prev)
     if cfg.spiking:                                                   # (G5)
-        g["theta"] = -_sum_tb(np.multiply(sg, ds_, out=scratch)) - (sg_init * ds_init).sum(axis=0)
-    g = {k: g[k].astype(dtype, copy=False) for k in param_names(cfg)}
+        g["theta"] = -_sum_tb(np.multiply(sg, ds_, out=scratch))
+        if from_v0:
+            g["theta"] = g["theta"] - (sg_init * ds_init).sum(axis=0)
+    if athr:                                                          # (G6)
+        g["beta_a"] = -_sum_tb(sg * ds_ * traj.a)
+        if from_v0:
+            g["beta_a"] = g["beta_a"] - (sg_init * ds_init * traj.state0["a"]).sum(axis=0)
+        g["rho_a"] = _sum_tb(da_ * traj.prev("a"))
+    if g_post is not None:                                            # (G7)
+        for k, v in g_post.items():
+            g[k] = g[k] + v
+    g = {k: _shaped(g[k], p[k], dtype) for k in dynamics_param_names(cfg)}
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if cfg.adaptation:
         adjoints["du"] = du_
-    return LayerGradients(g, dx, dstate0, adjoints, ds_init)
+    if athr:
+        adjoints["da"] = da_
+    return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
+
+
+def _shaped(grad, param, dtype):
+    """A gradient in its parameter's shape: summed over the neurons for a shared () one."""
+    if param.ndim == 0 and grad.ndim:
+        grad = grad.sum()
+    return np.asarray(grad).astype(dtype, copy=False)
 
 
 def _sum_tb(a):
