@@ -36,6 +36,50 @@ def test_factorisation_equals_bptt_on_the_grid(structure, loss):
         assert eprop_grid.factorisation_error(problem, own) <= 1e-12, own
 
 
+@pytest.mark.parametrize("switch", eprop_grid.SWITCH_ROWS + ("athr_zero",))
+@pytest.mark.parametrize("structure", STRUCTURES[::3], ids=_name)
+def test_factorisation_with_the_lif_switches(switch, structure):
+    """The adaptive threshold (its trace component ε^a and signal term δa), s_{-1} = 0 and
+    shared parameters: E1 is still BPTT to 1e-12, for every split including the threshold alone."""
+    from refsnn.checking.grid_switches import SWITCHES
+    extra, shared, _ = SWITCHES[switch]
+    problem = verify.make_problem(verify.GridPoint(*structure, "trace_mse"), seed=3, extra=extra, shared=shared)
+    for own in eprop_grid.SPLITS + (("threshold",), ("reset", "threshold")):
+        assert eprop_grid.factorisation_error(problem, own) <= 1e-12, own
+
+
+@pytest.mark.parametrize("switch", eprop_grid.SWITCH_ROWS)
+@pytest.mark.parametrize("structure", [s for s in STRUCTURES if not s[4]][::3], ids=_name)
+def test_eprop_is_bptt_with_the_lif_switches(switch, structure):
+    pt = eprop_grid.EpropPoint("exact", *structure, switch)
+    problem = eprop_grid.problem_for(pt, seed=2)
+    assert eprop_grid.eprop_error(problem) <= 1e-12
+
+
+def test_threshold_in_the_trace_matters():
+    """With the adaptive threshold, leaving its path out of the trace but not out of the
+    signal (or the other way round) is wrong: the ε^a component is needed."""
+    from refsnn.checking.grid_switches import SWITCHES
+    problem = verify.make_problem(verify.GridPoint("subtract", True, False, False, False, "trace_mse"), seed=3,
+                                  extra=SWITCHES["athr"][0])
+    trajs = network_forward(problem.net, problem.params, problem.x, problem.state0)
+    _, ds, dv = problem.loss(trajs, True)
+    g = network_backward(trajs, problem.params, ds, dv)
+    sig = eprop.learning_signal(trajs[0], problem.params[0], g.layers[0], ("threshold",))
+    wrong = eprop.factorised_gradient(problem.net.layers[0], problem.params[0], problem.x, sig, dv[0],
+                                      problem.state0[0], ())
+    assert eprop_grid._rel(wrong["W"], g.params[0]["W"]) > 1e-6
+
+
+def test_unsupported_switches_are_refused():
+    sg = surrogate("sigmoid", 4.0)
+    for kw, word in ((dict(refractory=2), "refractory"), (dict(membrane_view="post_reset"), "membrane_view")):
+        cfg = LIFConfig(3, 4, surrogate=sg, **kw)
+        p = init_params(cfg, 0)
+        with pytest.raises(ValueError, match=word):
+            eprop.factorised_gradient(cfg, p, np.zeros((3, 1, 3)), np.zeros((3, 1, 4)))
+
+
 @pytest.mark.parametrize("structure", [s for s in STRUCTURES if s[0] != "none" and not s[1]], ids=_name)
 def test_the_split_matters(structure):
     """Pairing one split's signal with another split's trace is wrong wherever the moved

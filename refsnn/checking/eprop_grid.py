@@ -7,7 +7,7 @@ Two kinds of rows (see :mod:`refsnn.learning.eprop`):
     W, b, R of both layers of :func:`refsnn.checking.verify.make_problem`'s network,
     with the membrane probe on every layer (so the ``a^v ε^v`` term is exercised).
     ``bptt_max_rel``: the worst relative difference to ``layer_backward`` over the
-    three splits ``own = ∅``, Bellec's ``{adaptation}`` and ``{reset, adaptation}``, in
+    splits ``own = ∅``, ``{adaptation}``, Bellec's ``{adaptation, threshold}`` and all three, in
     surrogate mode (must be ≤ 1e-12). Both exact routes then check the factorised
     gradient itself against central differences (smooth twin to 1e-7; piecewise-linear
     regime, flipping coordinates skipped).
@@ -27,16 +27,17 @@ import numpy as np
 
 from .families import Family
 from .gradcheck import check_gradients
+from .grid_switches import SWITCHES
 from .verify import EPS, EPS_PIECEWISE, FLOOR, ORDER, RTOL, GridPoint, PointReport, _flatten, _objective, make_problem
 from ..learning import eprop
 from ..neurons.lif import RESET_KINDS, piecewise_linear, smooth_twin
 from ..neurons.network import Network, network_backward, network_forward
 
-__all__ = ["FAMILY", "EpropPoint", "points", "check", "EpropReport", "BPTT_RTOL", "SPLITS",
+__all__ = ["FAMILY", "EpropPoint", "points", "problem_for", "check", "EpropReport", "BPTT_RTOL", "SPLITS",
            "factorisation_error", "eprop_error"]
 
 BPTT_RTOL = 1e-12
-SPLITS = ((), eprop.BELLEC_OWN, eprop.OWN_PATHS)
+SPLITS = ((), ("adaptation",), eprop.BELLEC_OWN, eprop.OWN_PATHS)
 
 
 @dataclass(frozen=True)
@@ -47,21 +48,30 @@ class EpropPoint:
     adaptation: bool
     synapse: bool
     recurrent: bool
+    switch: str = ""     # a model switch of lif (grid_switches.SWITCHES): "athr", "init_zero", "shared"
 
     @property
     def name(self):
         flags = [self.reset, "detach" if self.detach else "attach"]
         flags += [f for f, on in (("adapt", self.adaptation), ("syn", self.synapse),
                                   ("rec", self.recurrent)) if on]
-        return self.kind + "/" + "/".join(flags)
+        kind = self.kind + (f"-{self.switch}" if self.switch else "")
+        return kind + "/" + "/".join(flags)
 
     def grid_point(self):
         return GridPoint(self.reset, self.detach, self.adaptation, self.synapse, self.recurrent,
                          "trace_mse" if self.kind == "factor" else "membrane")
 
 
+# Switches with rows here; the refractory gate and the post-reset view are refused by the
+# traces (refsnn.learning.eprop._supported).
+SWITCH_ROWS = ("athr", "init_zero", "shared")
+
+
 def points():
-    """64 factorisation rows (every structure) and 32 exact e-prop rows (no recurrence)."""
+    """64 factorisation rows (every structure), 32 exact e-prop rows (no recurrence), and
+    per switch 16 factorisation rows (reset × detach × adaptation × recurrence, synapse
+    alternating) and 8 exact rows (reset × detach, features alternating)."""
     out = []
     for kind in ("factor", "exact"):
         for r, d, a, s, rec in itertools.product(RESET_KINDS, (False, True), (False, True), (False, True),
@@ -69,7 +79,21 @@ def points():
             if kind == "exact" and rec:
                 continue
             out.append(EpropPoint(kind, r, d, a, s, rec))
+    for sw in SWITCH_ROWS:
+        for i, (r, d, a, rec) in enumerate(itertools.product(RESET_KINDS, (False, True), (False, True),
+                                                             (False, True))):
+            out.append(EpropPoint("factor", r, d, a, bool(i % 2), rec, sw))
+        for i, (r, d) in enumerate(itertools.product(RESET_KINDS, (False, True))):
+            out.append(EpropPoint("exact", r, d, bool(i % 2), bool(i // 2 % 2), False, sw))
     return out
+
+
+def problem_for(point, seed=0):
+    """The verify problem of ``point`` (with its switch applied to every spiking layer)."""
+    if not point.switch:
+        return make_problem(point.grid_point(), seed)
+    extra, shared, _ = SWITCHES[point.switch]
+    return make_problem(point.grid_point(), seed, extra=extra, shared=shared)
 
 
 @dataclass
@@ -152,7 +176,7 @@ def _route(problem, net, grads_fn, loss, eps, masks_from=None, rtol=RTOL):
 
 def check(point: EpropPoint, seed=0, rtol=RTOL) -> EpropReport:
     """Both routes (and the comparison with BPTT) on one row."""
-    problem = make_problem(point.grid_point(), seed)
+    problem = problem_for(point, seed)
     if point.kind == "factor":
         bptt = max(factorisation_error(problem, own) for own in SPLITS)
         loss = lambda tr: problem.loss(tr, probe=True)                                  # noqa: E731

@@ -3,8 +3,10 @@ r"""Eligibility traces, the exact factorisation of the BPTT gradient, and e-prop
 Everything here is in :mod:`refsnn.neurons.lif`'s symbols and index convention
 (F1–F6, B1–B5): time-major arrays, ``x_t`` drives ``v_t``, the reset of step t uses
 the previous step's spike ``s̃_{t−1} r_t``, gates ``g^m_t = 1 − s̃_{t−1} r_m`` and
-``g^d_t = 1 − s̃_{t−1} r_d``, ``σ'_t = σ'(v_t − θ)``. Indices: j a neuron of the
-layer, i a presynaptic unit; every equation holds per batch row.
+``g^d_t = 1 − s̃_{t−1} r_d``, ``σ'_t = σ'(v_t − A_t)`` with the threshold ``A_t = θ``, or
+``A_t = θ + β_a a_t`` with the adaptive threshold (lif's switch S3,
+``a_t = ρ_a a_{t−1} + s_{t−1}``, F7). Indices: j a neuron of the layer, i a presynaptic
+unit; every equation holds per batch row.
 
 1. Which parameter, which presynaptic signal
 ---------------------------------------------
@@ -20,24 +22,26 @@ BPTT's gradient is G1, ``∂L/∂W_ji = Σ_t δI_{j,t} p_{i,t}``.
 2. Two copies of the neuron's own spike
 ----------------------------------------
 
-Neuron j's spike ``s_{j,t}`` is used in four places: by the loss and the layer above
+Neuron j's spike ``s_{j,t}`` is used in five places: by the loss and the layer above
 (``a^s_t``), by every neuron's next input current through R (including ``R_jj``), by
-its own reset (F4, through ``s̃_{j,t}``, only when attached), and by its own
-adaptation current (F5, ``κ s_{j,t}``). Give the uses two names with the same value:
-the *external* copy (loss, layer above, R) and the *internal* copy (own reset, own
-adaptation). Which of the own paths count as internal is a choice, ``own`` ⊆
-{``"reset"``, ``"adaptation"``}. Neuron j, seen from outside, is then a causal system
+its own reset (F4, through ``s̃_{j,t}``, only when attached), by its own adaptation
+current (F5, ``κ s_{j,t}``) and by its own threshold (F7, ``a_{t+1}``). Give the uses
+two names with the same value: the *external* copy (loss, layer above, R) and the
+*internal* copy (own reset, adaptation, threshold). Which of the own paths count as
+internal is a choice, ``own`` ⊆ {``"reset"``, ``"adaptation"``, ``"threshold"``}. Neuron j, seen from outside, is then a causal system
 whose inputs are ``p_{i,t}`` (held fixed) and whose outputs are its external spikes
 and its membrane; the chain rule over that system gives, exactly,
 
 .. math::
 
    \frac{dL}{dW_{ji}} = \sum_{t=0}^{T-1} \Big( L_{j,t}\, e_{ji,t} + a^v_{j,t}\, ε^v_{ji,t} \Big),
-   \qquad e_{ji,t} = \frac{\partial s_{j,t}}{\partial v_{j,t}}\, ε^v_{ji,t} = σ'_{j,t}\, ε^v_{ji,t}
+   \qquad e_{ji,t} = \frac{\partial s_{j,t}}{\partial v_{j,t}} ε^v_{ji,t}
+                    + \frac{\partial s_{j,t}}{\partial a_{j,t}} ε^a_{ji,t}
+                    = σ'_{j,t}\,(ε^v_{ji,t} - β_a ε^a_{ji,t})
    \tag{E1}
 
 where the *eligibility vector* ``ε_{ji,t} = [dh_{j,t}/dW_ji]_local`` is the derivative
-of neuron j's hidden state ``h = (v, u, c)`` through its own dynamics (internal spike
+of neuron j's hidden state ``h = (v, u, c, a)`` through its own dynamics (internal spike
 copy included, external inputs held), ``e`` is the *eligibility trace*, and the
 *total learning signal* ``L_{j,t} = dL/ds^{ext}_{j,t}`` is the total derivative of the
 loss with respect to the external copy: every path that leaves the neuron, including
@@ -46,44 +50,52 @@ second term of E1 is the loss's direct membrane partial (``a^v``, B2), zero for 
 hidden layer under a readout loss and the whole gradient of a readout.
 
 In terms of ``layer_backward``'s adjoints (B1), the total derivative of the spike is
-``δs_t = a^s_t − [attached] r_{t+1} δv_{t+1} + κ δu_{t+1} + δI_{t+1} R``; the learning
-signal is δs minus the internal paths:
+``δs_t = a^s_t − [attached] r_{t+1} δv_{t+1} + κ δu_{t+1} + δa_{t+1} + δI_{t+1} R``; the
+learning signal is δs minus the internal paths:
 
 .. math::
 
    L_t = δs_t + [\text{reset} ∈ own][\text{attached}]\, r_{t+1} δv_{t+1}
-              - [\text{adaptation} ∈ own]\, κ\, δu_{t+1}.                               \tag{E2}
+              - [\text{adaptation} ∈ own]\, κ\, δu_{t+1} - [\text{threshold} ∈ own]\, δa_{t+1}. \tag{E2}
 
 With ``own = ∅`` it is δs_t itself (the total derivative through *every* use of the
 spike, reset and adaptation included: the trace then holds every spike constant).
-With ``own = {reset, adaptation}`` it is ``a^s_t + (δI_{t+1} R)_j``, the derivative
-through the external uses only; this is the split of Bellec et al. 2020 (their
-``dE/dz · [dz/dW]_local``), whose reference code puts the adaptation in the trace and
-the reset in the signal, i.e. ``own = {adaptation}``. Every split is exact; they
+With every path own it is ``a^s_t + (δI_{t+1} R)_j``, the derivative through the
+external uses only. Bellec et al. 2020's ``dE/dz · [dz/dW]_local`` is a split of
+this kind: their reference code (``EligALIF``) feeds the threshold adaptation from a
+separate copy of the spike (``z_local``) and the reset from the external one, i.e.
+``own = {threshold}`` (:data:`BELLEC_OWN` adds refsnn's adaptation current u, which is
+local in the same way). Every split is exact; they
 differ only in what the forward trace carries and what the signal must carry.
 
 3. The forward recursions (E3)
 -------------------------------
 
-Differentiate F1–F5 for one step, external inputs fixed. The internal spike's
-derivative is ``dŝ_{t−1} = σ'_{t−1} ε^v_{t−1} =: q_{t−1}`` (``q`` is the previous
-step's trace e). With ``ε_{−1} = 0`` (the initial state does not depend on W):
+Differentiate F1–F7 for one step, external inputs fixed. The internal spike's
+derivative is ``dŝ_{t−1} = σ'_{t−1} (ε^v_{t−1} − β_a ε^a_{t−1}) =: q_{t−1}`` (the
+previous step's trace e). With ``ε_{−1} = 0`` (the initial state does not depend on W):
 
 .. math::
 
    ε^c_t &= λ\, ε^c_{t−1} + p_t \qquad (\text{no synapse: } ε^c_t = p_t)                      \\
    ε^v_t &= α\, g^m_t\, ε^v_{t−1} + g^d_t\,(ε^c_t − β\, ε^u_{t−1})
-            − [\text{reset} ∈ own][\text{attached}]\; r_t\, σ'_{t−1}\, ε^v_{t−1}             \\
-   ε^u_t &= ρ\, ε^u_{t−1} + [\text{adaptation} ∈ own]\; κ\, σ'_{t−1}\, ε^v_{t−1}              \\
-   e_t   &= σ'_t\, ε^v_t
+            − [\text{reset} ∈ own][\text{attached}]\; r_t\, q_{t−1}                           \\
+   ε^u_t &= ρ\, ε^u_{t−1} + [\text{adaptation} ∈ own]\; κ\, q_{t−1}                            \\
+   ε^a_t &= ρ_a\, ε^a_{t−1} + [\text{threshold} ∈ own]\; q_{t−1}                                \\
+   e_t   &= σ'_t\, (ε^v_t − β_a\, ε^a_t)
 
 ``r_t`` is the reset amount of step t (γ; ``m_t − v_r``; ``m_t + d_t − v_r``) and
 ``m_t = α v_{t−1}``, ``d_t = c_t − β u_{t−1}``. Term by term: α g^m is
 ``∂v_t/∂v_{t−1}`` at a fixed spike (B2's ``α g^m_{t+1}``), g^d ``∂v_t/∂c_t`` (B4's
 gate), −β g^d ``∂v_t/∂u_{t−1}`` (B3), ``−r_t`` ``∂v_t/∂s̃_{t−1}`` (B1's reset term), κ
-``∂u_t/∂s_{t−1}``. A detached reset has no ``∂v/∂s̃`` term anywhere, so the reset
-component is absent (its gates stay). Without an own adaptation path ε^u stays zero:
-u is then reached from W only through spikes, which the signal carries.
+``∂u_t/∂s_{t−1}``, 1 ``∂a_t/∂s_{t−1}`` (F7), and ``−β_a σ'`` ``∂s/∂a`` (F6', B6). A
+detached reset has no ``∂v/∂s̃`` term anywhere, so the reset component is absent (its
+gates stay). Without an own adaptation (threshold) path ε^u (ε^a) stays zero: u (a) is
+then reached from W only through spikes, which the signal carries. Two switches of
+lif need nothing new: ``init_spike="zero"`` only changes values (ε_{−1} = 0 either
+way), and a shared parameter is a per-neuron one with equal entries (a shared b gets
+the sum of the per-neuron gradients). The refractory gate (S5) and the post-reset
+membrane view (S4) are refused.
 
 :func:`factorised_gradient` runs E3 as a forward loop, one step of the layer at a
 time (``layer_forward`` on a single step, so F1–F6 stay in one place), holding only
@@ -119,10 +131,9 @@ one hidden layer and it is not recurrent, (ii) the loss reads only the readout's
 membrane (no term on hidden spikes or membranes: ``a^s = a^v = 0`` in the hidden
 layer), (iii) the readout is the non-spiking leaky integrator and ``B = W_outᵀ``
 with filtered traces, and (iv) the trace carries every own path of the spike that
-the network has: the adaptation always, the reset when it is attached
-(``own = {reset, adaptation}``). With Bellec's trace, which leaves the reset out,
-(iv) holds only for a detached reset (or ``reset="none"``) — the condition the
-literature states. The loss need not be local in time for the identity, but only a
+the network has: adaptation and threshold always, the reset when it is attached
+(``own = OWN_PATHS``). With Bellec's trace, which leaves the reset out, (iv) holds only
+for a detached reset (or ``reset="none"``), which is the condition the literature states. The loss need not be local in time for the identity, but only a
 loss whose ``∂L/∂y_t`` is known at time t (per-step MSE or cross-entropy) makes the
 rule online.
 
@@ -138,7 +149,7 @@ not grow with T (``benchmarks/bench_online.py``).
 -------------------------
 
 For T = 1 and ε_{−1} = 0, E3 gives ``ε^v_0 = g^d_0 p_0``, and E1 is
-``∂L/∂W_ji = δs_{j,0} σ'(v_{j,0} − θ_j) g^d_{j,0} p_{i,0}``: error × postsynaptic
+``∂L/∂W_ji = δs_{j,0} σ'(v_{j,0} − A_{j,0}) g^d_{j,0} p_{i,0}``: error × postsynaptic
 factor φ(u) = σ' × presynaptic activity (:mod:`refsnn.learning.three_factor`).
 Summed over time with the presynaptic activity replaced by its trace, it is E1 again,
 and with the partial signal it is e-prop.
@@ -146,7 +157,7 @@ and with the partial signal it is e-prop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -159,16 +170,20 @@ __all__ = ["OWN_PATHS", "BELLEC_OWN", "own_paths", "trained_names", "Traces", "i
            "EpropResult", "eprop_gradients", "random_feedback", "step_mse", "step_cross_entropy",
            "alignment"]
 
-OWN_PATHS = ("reset", "adaptation")
-# Bellec et al. 2020's reference code: the adaptation in the trace, the reset in the signal.
-BELLEC_OWN = ("adaptation",)
+OWN_PATHS = ("reset", "adaptation", "threshold")
+# Bellec et al. 2020's reference code: the threshold adaptation in the trace (its z_local),
+# the reset in the signal. refsnn's adaptation current u is local in the same way.
+BELLEC_OWN = ("adaptation", "threshold")
+
+_MATRICES = ("W", "R")
 
 
 def own_paths(config: LIFConfig, own=OWN_PATHS):
-    """The own-spike paths ``(reset, adaptation)`` that the trace carries for this layer.
+    """The own-spike paths ``(reset, adaptation, threshold)`` the trace carries for this layer.
 
     ``own`` names a subset of :data:`OWN_PATHS`; a path the layer does not have (a
-    detached or absent reset, no adaptation, a non-spiking layer) is dropped.
+    detached or absent reset, no adaptation current, no adaptive threshold, a
+    non-spiking layer) is dropped.
     """
     if isinstance(own, str) or not all(isinstance(o, str) for o in own):
         raise TypeError(f"own must be a tuple of names from {OWN_PATHS}, got {own!r}")
@@ -177,7 +192,8 @@ def own_paths(config: LIFConfig, own=OWN_PATHS):
         raise ValueError(f"own names unknown paths {bad}; expected a subset of {OWN_PATHS}")
     reset = ("reset" in own and config.spiking and config.reset != "none" and not config.detach_reset)
     adapt = "adaptation" in own and config.spiking and config.adaptation
-    return reset, adapt
+    thr = "threshold" in own and config.spiking and config.adaptive_threshold
+    return reset, adapt, thr
 
 
 def trained_names(config: LIFConfig):
@@ -185,22 +201,41 @@ def trained_names(config: LIFConfig):
     return ("W", "b") + (("R",) if config.recurrent else ())
 
 
+def _supported(config: LIFConfig):
+    if not isinstance(config, LIFConfig):
+        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
+    if config.refractory:
+        raise ValueError("eligibility traces do not support a refractory period (refractory > 0): "
+                         "its gate depends on the spike history, which the step-by-step loop does not carry")
+    if config.spiking and config.membrane_view != "pre_reset":
+        raise ValueError("eligibility traces need membrane_view='pre_reset' for a spiking layer "
+                         "(the post-reset membrane adds the partials P1-P2 that E1 does not carry)")
+
+
+def _per_neuron(config, p):
+    """Parameters with every shared (0-d) per-neuron value broadcast to ``(N,)``."""
+    return {k: (np.broadcast_to(v, (config.n,)) if k not in _MATRICES and np.ndim(v) == 0 else v)
+            for k, v in p.items()}
+
+
 @dataclass
 class Traces:
     """The eligibility vectors of one layer, ``(B, N, P)`` per parameter and component.
 
     ``eps[name]`` maps ``"v"``, ``"c"`` (with a synapse), ``"u"`` (with the own
-    adaptation path) to arrays; P is the presynaptic width (M for W, N for R, 1 for b).
+    adaptation path), ``"a"`` (with the own threshold path) to arrays; P is the
+    presynaptic width (M for W, N for R, 1 for b).
     """
 
     eps: dict
     reset: bool
     adapt: bool
+    thr: bool = False
 
 
 def init_traces(config: LIFConfig, batch, dtype=np.float64, own=OWN_PATHS) -> Traces:
     """ε_{−1} = 0 for every trained parameter."""
-    reset, adapt = own_paths(config, own)
+    reset, adapt, thr = own_paths(config, own)
     B, N = batch, config.n
     width = {"W": config.n_in, "b": 1, "R": config.n}
     eps = {}
@@ -210,8 +245,10 @@ def init_traces(config: LIFConfig, batch, dtype=np.float64, own=OWN_PATHS) -> Tr
             comp["c"] = np.zeros_like(comp["v"])
         if adapt:
             comp["u"] = np.zeros_like(comp["v"])
+        if thr:
+            comp["a"] = np.zeros_like(comp["v"])
         eps[name] = comp
-    return Traces(eps, reset, adapt)
+    return Traces(eps, reset, adapt, thr)
 
 
 @dataclass
@@ -223,37 +260,41 @@ class Step:
     v_prev: np.ndarray
     v: np.ndarray          # v_t
     s: np.ndarray          # s_t
-    state: dict            # the state after the step (v_t, u_t, c_t)
+    state: dict            # the state after the step (v_t, u_t, c_t, a_t)
     r: np.ndarray | None   # r_t (None: no reset)
     g_m: np.ndarray | None
     g_d: np.ndarray | None
-    sg_prev: np.ndarray | None   # σ'(v_{t-1} − θ)
-    sg: np.ndarray | None        # σ'(v_t − θ)
+    sg_prev: np.ndarray | None   # σ'(v_{t-1} − A_{t-1})
+    sg: np.ndarray | None        # σ'(v_t − A_t)
+
+
+def _sg(config, p, v, a):
+    """``σ'(v − A)`` with the threshold ``A = θ (+ β_a a)``."""
+    A = p["theta"] + p["beta_a"] * a if config.adaptive_threshold else p["theta"]
+    return config.surrogate.derivative(v - A)
 
 
 def layer_steps(config: LIFConfig, params, x, state0=None):
     """Run the layer one step at a time, yielding a :class:`Step` per t.
 
     Each step is ``layer_forward`` on one time step from the carried state, so the
-    equations F1–F6 exist only in :mod:`refsnn.neurons.lif`; nothing of the trajectory
-    is kept. ``s_{t−1}`` is recomputed from ``v_{t−1}`` by F6, as ``layer_forward``
-    does for ``s_{−1}``, and is the same number as the previous step's spike.
+    equations F1–F7 exist only in :mod:`refsnn.neurons.lif`; nothing of the trajectory
+    is kept. ``s_{t−1}`` is recomputed from the carried state by F6
+    (``init_spike="from_v0"`` for every step after the first), which is the same
+    number as the previous step's spike.
     """
+    _supported(config)
     dtype, p = check_params(config, params)
     x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
     T, B, _ = x.shape
     state = zero_state(config, B, dtype) if state0 is None else {k: state0[k] for k in state_names(config)}
+    later = replace(config, init_spike="from_v0") if config.spiking else config
     r_m, r_d = config.reset_partials
-    sur = config.surrogate
-    sg_prev = sur.derivative(state["v"] - p["theta"]) if config.spiking else None
+    sg_prev = _sg(config, p, state["v"], state.get("a")) if config.spiking else None
     for t in range(T):
-        tr = layer_forward(config, p, x[t:t + 1], state)
+        tr = layer_forward(config if t == 0 else later, p, x[t:t + 1], state)
         v_prev, s_prev = state["v"], tr.s_init
-        new = {"v": tr.v[0]}
-        if config.adaptation:
-            new["u"] = tr.u[0]
-        if config.synapse:
-            new["c"] = tr.c[0]
+        new = {k: getattr(tr, k)[0] for k in state_names(config)}
         r = g_m = g_d = None
         if config.spiking and config.reset != "none":
             g_m = 1.0 - s_prev * r_m
@@ -267,7 +308,7 @@ def layer_steps(config: LIFConfig, params, x, state0=None):
                     c_t = new["c"] if config.synapse else _current(config, p, x[t], s_prev)
                     d = c_t - p["beta"] * state["u"] if config.adaptation else c_t
                     r = r + d
-        sg = sur.derivative(tr.v[0] - p["theta"]) if config.spiking else None
+        sg = _sg(config, p, tr.v[0], new.get("a")) if config.spiking else None
         yield Step(x[t], s_prev, v_prev, tr.v[0], tr.s[0], new, r, g_m, g_d, sg_prev, sg)
         state, sg_prev = new, sg
 
@@ -292,13 +333,15 @@ def trace_step(config: LIFConfig, params, traces: Traces, step: Step):
     For a non-spiking layer ``e_t`` is None (it has no spikes); its gradient is the
     membrane term of E1 alone.
     """
-    p = params
+    p = _per_neuron(config, params)
     alpha_gm = p["alpha"] if step.g_m is None else p["alpha"] * step.g_m
+    own_spike = traces.reset or traces.adapt or traces.thr
     out = {}
     for name, eps in traces.eps.items():
         pre = _presynaptic(name, step)[:, None, :]                       # p_t, (B, 1, P)
         ev = eps["v"]
-        q = step.sg_prev[..., None] * ev if traces.reset or traces.adapt else None   # σ'_{t−1} ε^v_{t−1}
+        es = ev - p["beta_a"][:, None] * eps["a"] if traces.thr else ev   # ε^s_{t−1} = ε^v − β_a ε^a
+        q = step.sg_prev[..., None] * es if own_spike else None          # dŝ_{t−1} = σ'_{t−1} ε^s_{t−1}
         if config.synapse:                                                # ε^c_t = λ ε^c_{t−1} + p_t
             ec = eps["c"]
             ec *= p["lam"][:, None]
@@ -310,14 +353,23 @@ def trace_step(config: LIFConfig, params, traces: Traces, step: Step):
             drive = drive - p["beta"][:, None] * eps["u"]
         gd = 1.0 if step.g_d is None else step.g_d[..., None]
         new_v = _coef(alpha_gm, ev.shape[:2])[..., None] * ev + gd * drive   # α g^m ε^v + g^d (...)
-        if traces.reset:                                                  # − r_t σ'_{t−1} ε^v_{t−1}
+        if traces.reset:                                                  # − r_t dŝ_{t−1}
             new_v -= step.r[..., None] * q
-        if traces.adapt:                                                  # ε^u_t = ρ ε^u + κ σ' ε^v
+        if traces.adapt:                                                  # ε^u_t = ρ ε^u + κ dŝ
             eu = eps["u"]
             eu *= p["rho"][:, None]
             eu += p["kappa"][:, None] * q
+        if traces.thr:                                                    # ε^a_t = ρ_a ε^a + dŝ
+            ea = eps["a"]
+            ea *= p["rho_a"][:, None]
+            ea += q
         eps["v"] = new_v
-        out[name] = step.sg[..., None] * new_v if config.spiking else None   # e_t = σ'_t ε^v_t
+        if not config.spiking:
+            out[name] = None
+        elif traces.thr:                                                  # e_t = σ'_t (ε^v_t − β_a ε^a_t)
+            out[name] = step.sg[..., None] * (new_v - p["beta_a"][:, None] * eps["a"])
+        else:                                                             # e_t = σ'_t ε^v_t
+            out[name] = step.sg[..., None] * new_v
     return out
 
 
@@ -328,6 +380,14 @@ def _coef(a, shape):
 def _accumulate(grads, name, weight, trace):
     """``grads[name] += Σ_b weight_{b,j} trace_{b,j,i}``."""
     grads[name] += np.einsum("bj,bji->ji", weight, trace)
+
+
+def _finish(grads, params):
+    """``b`` as a vector, or summed over the neurons when it is shared (0-d, switch S2)."""
+    grads["b"] = grads["b"][:, 0]
+    if np.ndim(params["b"]) == 0:
+        grads["b"] = grads["b"].sum()
+    return grads
 
 
 def factorised_gradient(config: LIFConfig, params, x, signal, dv=None, state0=None, own=OWN_PATHS):
@@ -347,8 +407,9 @@ def factorised_gradient(config: LIFConfig, params, x, signal, dv=None, state0=No
 
     Returns
     -------
-    dict ``{"W": (N, M), "b": (N,), "R": (N, N)}`` (R only for a recurrent layer).
+    dict ``{"W": (N, M), "b": (N,) or (), "R": (N, N)}`` (R only for a recurrent layer).
     """
+    _supported(config)
     dtype, p = check_params(config, params)
     x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
     T, B, _ = x.shape
@@ -369,8 +430,7 @@ def factorised_gradient(config: LIFConfig, params, x, signal, dv=None, state0=No
                 _accumulate(grads, name, signal[t], e[name])
             if dv is not None:
                 _accumulate(grads, name, dv[t], traces.eps[name]["v"])
-    grads["b"] = grads["b"][:, 0]
-    return grads
+    return _finish(grads, p)
 
 
 def learning_signal(traj, params, layer_grads, own=OWN_PATHS):
@@ -380,8 +440,9 @@ def learning_signal(traj, params, layer_grads, own=OWN_PATHS):
     and ``layer_grads`` its :class:`~refsnn.lif.LayerGradients`. Returns ``(T, B, N)``.
     """
     cfg = traj.config
+    _supported(cfg)
     _, p = check_params(cfg, params)
-    reset, adapt = own_paths(cfg, own)
+    reset, adapt, thr = own_paths(cfg, own)
     adj = layer_grads.adjoints
     L = adj["ds"].copy()
     if reset:                       # + r_{t+1} δv_{t+1}: the attached reset path moves to the trace
@@ -389,6 +450,8 @@ def learning_signal(traj, params, layer_grads, own=OWN_PATHS):
         L[:-1] += r_next * adj["dv"][1:]
     if adapt:                       # − κ δu_{t+1}: the adaptation path moves to the trace
         L[:-1] -= p["kappa"] * adj["du"][1:]
+    if thr:                         # − δa_{t+1}: the threshold path (F7) moves to the trace
+        L[:-1] -= adj["da"][1:]
     return L
 
 
@@ -491,6 +554,8 @@ def _two_layers(net):
     if len(net.layers) != 2 or not net.layers[0].spiking or net.layers[1].spiking:
         raise ValueError("e-prop here needs a Network of one spiking hidden layer and a non-spiking "
                          "leaky-integrator readout (LIFConfig(spiking=False, reset='none'))")
+    for cfg in net.layers:
+        _supported(cfg)
     return net.layers
 
 
@@ -513,6 +578,7 @@ class EpropResult:
 
 def _filter_groups(readout, p_out):
     """Readout neurons grouped by their ``(α_o, λ_o)``: one filtered trace per group."""
+    p_out = _per_neuron(readout, p_out)
     keys = np.stack([p_out["alpha"], p_out["lam"] if readout.synapse else np.zeros_like(p_out["alpha"])], 1)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     return [(float(a), float(l), np.flatnonzero(inv.ravel() == g)) for g, (a, l) in enumerate(uniq)]
@@ -610,8 +676,8 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
         if record:
             rec["signal"].append(sig_all)
             rec["e"].append(e_h["W"].copy())
-    g_h["b"] = g_h["b"][:, 0]
-    g_o["b"] = g_o["b"][:, 0]
+    _finish(g_h, ph)
+    _finish(g_o, po)
     record_out = {k: np.stack(v) for k, v in rec.items()} if record else {}
     return EpropResult(value, [g_h, g_o], [state_h, state_o], record_out, y_max)
 

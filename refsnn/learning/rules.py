@@ -49,8 +49,12 @@ def local_loss(kind, y, T):
 
 
 def _tbptt_loss(step_loss, n_layers):
+    """TBPTT's ``loss_fn`` from a per-step loss; ``loss_fn.y_max`` keeps the running
+    max over t of the readout membrane (the classifier's score, without a full trajectory)."""
     def loss_fn(trajs, window, counted):
         out = trajs[-1]
+        m = out.v.max(axis=0)
+        loss_fn.y_max = m if loss_fn.y_max is None else np.maximum(loss_fn.y_max, m)
         dv = np.zeros_like(out.v)
         value = 0.0
         for t in range(counted.start, counted.stop):
@@ -62,6 +66,7 @@ def _tbptt_loss(step_loss, n_layers):
         dvs[-1] = dv
         return value, ds, dvs
 
+    loss_fn.y_max = None
     return loss_fn
 
 
@@ -81,8 +86,9 @@ def rule_gradients(rule, task, params, x, y, loss_fn=None, window=50, feedback="
         return value, network_backward(trajs, params, ds, dv).params, trajs, None
     step_loss = local_loss(task.kind, y, x.shape[0])
     if rule == "tbptt":
-        res = tbptt.tbptt_gradients(net, params, x, _tbptt_loss(step_loss, len(net.layers)), K=window, O=0)
-        return res.value, res.grads, None, None
+        loss_fn = _tbptt_loss(step_loss, len(net.layers))
+        res = tbptt.tbptt_gradients(net, params, x, loss_fn, K=window, O=0)
+        return res.value, res.grads, None, loss_fn.y_max
     res = eprop.eprop_gradients(net, params, x, step_loss, feedback=feedback, track_max=True)
     return res.value, res.grads, None, res.y_max
 
