@@ -17,7 +17,8 @@
 # **The factorisation.** A weight enters only the input current, with presynaptic
 # signal $p_{i,t}$ ($x_{i,t}$ for $W$, $s_{i,t-1}$ for $R$, 1 for $b$). Split neuron
 # $j$'s own spike into an *external* copy (loss, layer above, recurrent weights) and an
-# *internal* copy (its own reset and adaptation). Then, exactly,
+# *internal* copy (its own reset, adaptation current and, with lif's adaptive threshold,
+# threshold). Then, exactly,
 #
 # $$\frac{dL}{dW_{ji}} = \sum_t \Big(L_{j,t}\, e_{ji,t} + a^v_{j,t}\, \varepsilon^v_{ji,t}\Big), \qquad e_{ji,t} = \sigma'_{j,t}\, \varepsilon^v_{ji,t} \tag{13.1}$$
 #
@@ -38,7 +39,9 @@
 # Any split is exact. With nothing own, $L_t = \delta s_t$ and the trace holds every
 # spike fixed; with everything own, $L_t = a^s_t + (\delta I_{t+1} R)_j$, only the paths
 # that leave the neuron (Bellec et al. 2020's split has the adaptation own and the reset
-# in the signal).
+# in the signal; refsnn's `eprop.BELLEC_OWN`). The adaptive threshold $A_t = \theta + \beta_a a_t$
+# adds one more component, $\varepsilon^a_t = \rho_a \varepsilon^a_{t-1} + [\text{own}]\,\sigma'_{t-1}(\varepsilon^v_{t-1} - \beta_a \varepsilon^a_{t-1})$,
+# and $e_t = \sigma'_t(\varepsilon^v_t - \beta_a\varepsilon^a_t)$ (see the module docstring).
 #
 # **e-prop** replaces $L_t$ by what is known at time $t$: the readout error sent back
 # through fixed weights, $\hat L_{j,t} = \sum_k B_{jk}\,\partial L/\partial y_{k,t}$
@@ -132,12 +135,12 @@ t_ax = np.arange(T2)
 for c, j in enumerate(neurons):
     i = int(np.argmax(x2[:, 0].sum(0)))
     ax[0, c].plot(t_ax, L_exact[:, 0, j], color="tab:blue")
-    ax[0, c].set(title=f"neuron {j}", ylabel="BPTT signal $L_t$" if c == 0 else None)
+    ax[0, c].set(title=f"neuron {j}", ylabel="BPTT signal $L_t$")
     ax[1, c].plot(t_ax, res.record["signal"][:, 0, j], color="tab:orange")
-    ax[1, c].set(ylabel=r"e-prop signal $\hat L_t$" if c == 0 else None)
+    ax[1, c].set(ylabel=r"e-prop signal $\hat L_t$")
     ax[2, c].plot(t_ax, res.record["e"][:, 0, j, i], color="tab:green", label="$e_{ji,t}$")
     ax[2, c].plot(t_ax, ebar[:, 0, j, i], color="k", lw=1, label=r"$\bar e_{ji,t}$")
-    ax[2, c].set(xlabel="time step t", ylabel=f"traces (input {i})" if c == 0 else None)
+    ax[2, c].set(xlabel="time step t", ylabel=f"traces, input {i}")
     ax[2, c].legend(fontsize=8)
 fig.suptitle("Learning signals (rows 1-2) and eligibility traces (row 3) of three hidden neurons")
 plt.tight_layout(); plt.show()
@@ -167,8 +170,8 @@ def eprop_vs_bptt(reset, detach, recurrent, own, seed=1):
 
 cases = {}
 for label, args in {"hard reset attached, own = reset+adaptation": ("hard_keep_input", False, False, eprop.OWN_PATHS),
-                    "hard reset attached, Bellec's own = adaptation": ("hard_keep_input", False, False, eprop.BELLEC_OWN),
-                    "hard reset detached, Bellec's own = adaptation": ("hard_keep_input", True, False, eprop.BELLEC_OWN),
+                    "hard reset attached, Bellec's split (reset in signal)": ("hard_keep_input", False, False, eprop.BELLEC_OWN),
+                    "hard reset detached, Bellec's split (reset in signal)": ("hard_keep_input", True, False, eprop.BELLEC_OWN),
                     "recurrent, own = reset+adaptation": ("subtract", False, True, eprop.OWN_PATHS)}.items():
     cases[label] = eprop_vs_bptt(*args)
     print(f"{label:50s} cosine {cases[label]['cosine']:.6f}   relative difference {cases[label]['rel_diff']:.2e}")
@@ -259,7 +262,7 @@ ax[0].set(xlabel="epoch", ylabel="per-step MSE", title="training with symmetric 
 ax[1].plot(history["sym"], label="symmetric e-prop")
 ax[1].plot(history["rand"], label="random e-prop")
 ax[1].set(xlabel="epoch", ylabel="cosine similarity to BPTT", title="alignment of the hidden-layer gradient")
-ax[1].legend(); plt.tight_layout(); plt.show()
+ax[1].legend(loc="center right"); plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # *What to see:* the loss falls although the recurrent network's e-prop gradient is not
@@ -275,8 +278,8 @@ assert max(factor_err.values()) <= 1e-12
 assert eprop_err <= 1e-12
 # 3. Bellec's trace is exact only with the reset detached; recurrence departs.
 assert cases["hard reset attached, own = reset+adaptation"]["rel_diff"] <= 1e-12
-assert cases["hard reset detached, Bellec's own = adaptation"]["rel_diff"] <= 1e-12
-assert cases["hard reset attached, Bellec's own = adaptation"]["rel_diff"] > 1e-4
+assert cases["hard reset detached, Bellec's split (reset in signal)"]["rel_diff"] <= 1e-12
+assert cases["hard reset attached, Bellec's split (reset in signal)"]["rel_diff"] > 1e-4
 assert cases["recurrent, own = reset+adaptation"]["rel_diff"] > 1e-4
 assert 0.5 < cases["recurrent, own = reset+adaptation"]["cosine"] < 1
 # 4. Three-factor rule: BPTT at T = 1, e-prop when summed with presynaptic traces.
