@@ -316,3 +316,13 @@ def test_family_rows_pass(name):
     pt = {p.name: p for p in eprop_grid.points()}[name]
     rep = eprop_grid.check(pt)
     assert rep.passed and rep.bptt_max_rel <= 1e-12 and rep.piecewise_checked > 0
+
+
+def test_gradcheck_cli_runs_an_eprop_row(capsys):
+    import json
+    from refsnn import cli
+    code = cli.main(["gradcheck", "--json", "--jobs", "1", "--only", "eprop:exact-athr/subtract/attach"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["n_configurations"] == 1
+    row = out["rows"][0]
+    assert row["passed"] and row["bptt_max_rel"] <= 1e-12 and row["switch"] == "athr"
