@@ -240,21 +240,25 @@ keys = ["L0.W", "L0.b", "L0.R", "L1.W", "L1.b"]
 flat = lambda ps: {f"L{l}.{k}": ps[l][k] for l in range(2) for k in ("W", "b", "R") if k in ps[l]}   # noqa: E731
 opt = optim.Adam(lr=2e-3)
 state = optim.init_state(opt, flat(rp))
-history = {"loss": [], "sym": [], "rand": []}
+history = {"loss": [], "sym": [], "rand": [], "sym_rel": [], "rand_rel": []}
 start = time.perf_counter()
 for epoch in range(15):
     ref = bptt_grads(rp)
     sym = eprop.eprop_gradients(rnet, rp, xr, loss)
     rnd = eprop.eprop_gradients(rnet, rp, xr, loss, feedback=B_rand)
     history["loss"].append(sym.value)
-    history["sym"].append(eprop.alignment(sym.grads[:1], ref[:1])["cosine"])
-    history["rand"].append(eprop.alignment(rnd.grads[:1], ref[:1])["cosine"])
+    for key, res in (("sym", sym), ("rand", rnd)):
+        al = eprop.alignment(res.grads[:1], ref[:1])
+        history[key].append(al["cosine"])
+        history[key + "_rel"].append(al["rel_diff"])
     new, state = optim.step(opt, flat(rp), flat(sym.grads), state)
     rp = [{**rp[l], **{k.split(".")[1]: v for k, v in new.items() if k.startswith(f"L{l}.")}} for l in range(2)]
 elapsed = time.perf_counter() - start
 print(f"15 epochs in {elapsed:.1f} s; loss {history['loss'][0]:.4f} -> {history['loss'][-1]:.4f}")
 print(f"cosine to BPTT, symmetric: {history['sym'][0]:.3f} -> {history['sym'][-1]:.3f}; "
       f"random: {history['rand'][0]:.3f} -> {history['rand'][-1]:.3f}")
+print(f"relative norm of the difference, ‖g − g_BPTT‖/‖g_BPTT‖, symmetric: {history['sym_rel'][0]:.3f} -> "
+      f"{history['sym_rel'][-1]:.3f}; random: {history['rand_rel'][0]:.3f} -> {history['rand_rel'][-1]:.3f}")
 
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
 ax[0].plot(history["loss"])
