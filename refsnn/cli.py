@@ -80,6 +80,11 @@ def _parser():
                     help="also train these per-neuron parameters, comma-separated, each projected into its "
                          "valid range after every step: some of alpha, theta, gamma, v_reset, beta, rho, "
                          "kappa, lam (default: only W, b, R)")
+    tr.add_argument("--rule", choices=("bptt", "tbptt", "eprop"), default="bptt",
+                    help="gradient: full BPTT (default), truncated BPTT (--window) or e-prop (online)")
+    tr.add_argument("--window", type=_positive_int, default=50, help="TBPTT's window K (default 50)")
+    tr.add_argument("--feedback", choices=("symmetric", "random"), default="symmetric",
+                    help="e-prop's feedback weights: W_out^T (default) or fixed random")
     tr.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     to = sub.add_parser("tour", help="the main job: train on Randman, check gradients, write a report")
@@ -243,7 +248,8 @@ def _train(args):
     d = task.defaults
     cfg = RunConfig(task=args.task, epochs=args.epochs or d["epochs"], lr=args.lr or d["lr"],
                     batch_size=args.batch_size or d["batch_size"], clip=args.clip or d["clip"],
-                    seed=args.seed, hidden=args.hidden, small=args.small)
+                    seed=args.seed, hidden=args.hidden, small=args.small, rule=args.rule, window=args.window,
+                    feedback=args.feedback)
     need, have = _memory_needed(task, cfg.batch_size), _memory_limit()
     if need > have:
         gib = need // 2**30
@@ -252,6 +258,12 @@ def _train(args):
               f"{gib} GiB, more than this machine's {have / 2**30:.1f} GiB of memory", file=sys.stderr)
         return 2
     cfg.train_dynamics = dynamics
+    from .learning.rules import check_rule
+    try:
+        check_rule(cfg.rule, task, cfg.window, cfg.feedback)
+    except ValueError as e:
+        print(f"refsnn train: error: --rule {cfg.rule}: {e}", file=sys.stderr)
+        return 2
     try:
         summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
     except CheckpointError as e:

@@ -267,6 +267,17 @@ MISTAKES = [
                  ["swapped"], id="ex14-swapped"),
     pytest.param("ex14", "threshold_regularisation", "scale = np.where(low, 1.0 + (v_th - v_new) / v_th, 1.0)",
                  "scale = np.where(low, 1.0, 1.0)", ["weight scaling"], id="ex14-no-weight-scaling"),
+
+
+    pytest.param("ex13", "trace_step", "new_v = a * eps_v + x_t", "new_v = eps_v + x_t",
+                 ["the leak", "α ε^v_{t−1}"], id="ex13-no-leak"),
+    pytest.param("ex13", "trace_step", 'new_v = a * eps_v + x_t[:, None, :] - params["beta"][:, None] * eps_u',
+                 "new_v = a * eps_v + x_t[:, None, :]", ["the adaptation component", "−β ε^u_{t−1}"],
+                 id="ex13-no-adaptation"),
+    pytest.param("ex13", "trace_step", "q = sg_prev[..., None] * eps_v", "q = sg_t[..., None] * eps_v",
+                 ["time index of σ'", "σ'_{t−1}"], id="ex13-sg-now"),
+    pytest.param("ex13", "factorised_gradient", 'grad += np.einsum("bj,bji->ji", signal[t], e)',
+                 'grad += np.einsum("bj,bji->ji", signal[t], eps_v)', ["L_t · e_t"], id="ex13-eps-not-e"),
 ]
 
 

@@ -35,6 +35,7 @@ FAMILY_MODULES = (
     "refsnn.checking.dendrite_family",
     "refsnn.checking.trainable_family",
     "refsnn.checking.lee2016",
+    "refsnn.checking.eprop_grid",
 )
 
 

@@ -3,7 +3,8 @@
 The recipe is seed 002's: Adam, gradient clipping by global norm, and (for long
 sequences) truncated BPTT. The loop is plain Python over epochs and batches:
 forward (:func:`refsnn.network.network_forward`), loss with its direct partials,
-backward (:func:`refsnn.network.network_backward`), clip, optimiser step.
+backward (:func:`refsnn.network.network_backward`), clip, optimiser step. ``rule``
+replaces forward and backward by truncated BPTT or e-prop (:mod:`refsnn.learning.rules`).
 
 Reproducibility and resuming. All randomness comes from the run's seed: the data
 are generated from it, the parameters are drawn from it, and the batch order of
@@ -30,6 +31,7 @@ import numpy as np
 
 from .. import losses  # noqa: F401  (kept: refsnn.train.losses)
 from . import constraints, data, optim
+from ..learning import rules
 from ..neurons.lif import LIFConfig  # noqa: F401
 from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
 # The tasks live in a registry (refsnn.training.tasks); the old names stay importable here.
@@ -280,6 +282,9 @@ class RunConfig:
     # Per-neuron dynamics trained alongside W, b and R, comma-separated (e.g. "theta,alpha,gamma");
     # each is projected into its valid range after every step (refsnn.training.constraints).
     train_dynamics: str = ""
+    rule: str = "bptt"           # gradient: "bptt", "tbptt" (window K) or "eprop" (refsnn.learning.rules)
+    window: int = 50             # TBPTT's K
+    feedback: str = "symmetric"  # e-prop's B: "symmetric" (W_out^T) or "random" (fixed, from the seed)
 
 
 def learning_rate(cfg: RunConfig, step, total):
@@ -348,6 +353,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
             m["first_loss"] = first_loss
         return m
 
+    feedback = rules.feedback_matrix(cfg, task, params)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -367,8 +373,9 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                     continue
                 try:
                     with np.errstate(over="ignore", invalid="ignore"):
-                        trajs = network_forward(task.net, params, xb.astype(dtype))
-                        value, ds, dv = _loss(task, trajs, yb)
+                        value, g_params, trajs, y_max = rules.rule_gradients(
+                            cfg.rule, task, params, xb.astype(dtype), yb, lambda tr: _loss(task, tr, yb),
+                            cfg.window, feedback)
                 except FloatingPointError as e:
                     raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, batch {b + 1}: {e}; "
                                            "the last good checkpoint is kept") from e
@@ -379,13 +386,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                         f"the training loss diverged at epoch {epoch + 1}, batch {b + 1}: loss {value!r} "
                         f"(first loss {first_loss!r}); the last good checkpoint is kept. Try a smaller "
                         "--lr or --clip")
-                try:
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        g = network_backward(trajs, params, ds, dv)
-                except FloatingPointError as e:
-                    raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, batch {b + 1}: {e}; "
-                                           "the last good checkpoint is kept") from e
-                grads = _trainable(g.params, trainable)
+                grads = _trainable(g_params, trainable)
                 if not all(np.all(np.isfinite(a)) for a in grads.values()):
                     raise TrainingDiverged(
                         f"the gradient became non-finite at epoch {epoch + 1}, batch {b + 1} (loss {value!r}); "
@@ -395,7 +396,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                 new, opt_state = optim.step(optim.Adam(lr=lr), _trainable(params, trainable), grads, opt_state)
                 params = [constraints.project(p) for p in _merge(params, new)]
                 run_loss += value * len(yb)
-                run_score += _score(task, trajs, yb)
+                run_score += _score(task, trajs, yb) if trajs is not None else rules.online_score(task, y_max, yb)
                 seen += len(yb)
                 batch_index = b + 1
                 if bar is not None:
