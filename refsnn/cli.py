@@ -245,6 +245,14 @@ def _train(args):
     except ImportError as e:
         print(f"refsnn train: error: task {args.task!r} needs an optional dependency: {e}", file=sys.stderr)
         return 2
+    except (ValueError, OverflowError, MemoryError) as e:
+        if "hidden" in str(e) or isinstance(e, MemoryError):   # too many neurons even to build the network
+            print(f"refsnn train: error: --hidden {args.hidden if args.hidden < 10**12 else f'~1e{len(str(args.hidden)) - 1}'}"
+                  f" needs far more than this machine's {_memory_limit() / 2**30:.1f} GiB of memory ({e})",
+                  file=sys.stderr)
+        else:
+            print(f"refsnn train: error: {e}", file=sys.stderr)
+        return 2
     d = task.defaults
     cfg = RunConfig(task=args.task, epochs=args.epochs or d["epochs"], lr=args.lr or d["lr"],
                     batch_size=args.batch_size or d["batch_size"], clip=args.clip or d["clip"],

@@ -11,6 +11,7 @@ import pytest
 
 from refsnn import cli
 from refsnn import train as T
+from refsnn.learning import rules as R   # the BPTT rule calls network_backward
 
 
 def _train(out, *extra, epochs=1):
@@ -152,7 +153,7 @@ def _cfg(epochs=2):
 def test_history_of_an_interrupted_epoch_is_whole_after_resume(tmp_path, monkeypatch):
     a, b = tmp_path / "a", tmp_path / "b"
     full = T.train(_cfg(), a, progress=False, log=lambda *x: None, task=_tiny_task())
-    real = T.network_backward
+    real = R.network_backward
     calls = {"n": 0}
 
     def interrupt(*args, **kw):
@@ -161,10 +162,10 @@ def test_history_of_an_interrupted_epoch_is_whole_after_resume(tmp_path, monkeyp
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(T, "network_backward", interrupt)
+    monkeypatch.setattr(R, "network_backward", interrupt)
     with pytest.raises(KeyboardInterrupt):
         T.train(_cfg(), b, progress=False, log=lambda *x: None, task=_tiny_task())
-    monkeypatch.setattr(T, "network_backward", real)
+    monkeypatch.setattr(R, "network_backward", real)
     resumed = T.train(_cfg(), b, resume=True, progress=False, log=lambda *x: None, task=_tiny_task())
     assert resumed["history"]["train_loss"] == full["history"]["train_loss"]
     assert resumed["history"]["train_score"] == full["history"]["train_score"]

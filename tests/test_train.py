@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from refsnn import train as T
+from refsnn.learning import rules as R   # the BPTT rule calls network_backward
 from refsnn.network import Network, flat_params
 
 
@@ -48,7 +49,7 @@ def test_extending_a_finished_run_equals_uninterrupted(tmp_path):
 def test_ctrl_c_mid_epoch_saves_and_resume_is_exact(tmp_path, monkeypatch):
     a, b = tmp_path / "a", tmp_path / "b"
     T.train(cfg(2), a, progress=False, log=quiet, task=tiny_task())
-    real = T.network_backward
+    real = R.network_backward
     calls = {"n": 0}
 
     def interrupt_on_8th(*args, **kw):
@@ -57,10 +58,10 @@ def test_ctrl_c_mid_epoch_saves_and_resume_is_exact(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(T, "network_backward", interrupt_on_8th)
+    monkeypatch.setattr(R, "network_backward", interrupt_on_8th)
     with pytest.raises(KeyboardInterrupt):
         T.train(cfg(2), b, progress=False, log=quiet, task=tiny_task())
-    monkeypatch.setattr(T, "network_backward", real)
+    monkeypatch.setattr(R, "network_backward", real)
     with np.load(b / "checkpoint.npz", allow_pickle=False) as z:
         import json
         meta = json.loads(str(z["meta"]))
