@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 09 · Spiking convolution
 #
+# (The seed sections cited below are summarised, in refsnn's symbols, in `docs/seeds.md`.)
+#
 # Seed 002 ("用于视觉任务的脉冲卷积网络") puts LIF neurons behind a convolution and reads
 # the kernel gradient as a sum of three factors: the postsynaptic error, the presynaptic
 # eligibility trace that the leak makes, and the sampling pattern that stride and

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 10 · Rate coding vs first-spike-time coding
 #
+# (The seed sections cited below are summarised, in refsnn's symbols, in `docs/seeds.md`.)
+#
 # Seed 002 ("建模不同的神经编码") contrasts two losses. A *rate* loss such as
 # $\tfrac12\sum_t (v_t - y)^2$ sends an error to every time step, and the network learns
 # to encode in rates or mean membranes. A *temporal* loss that rewards the first spike

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 11 · Trainable neuron dynamics
 #
+# (The seed sections cited below are summarised, in refsnn's symbols, in `docs/seeds.md`.)
+#
 # Seed 002 ("训练具有复杂生物物理特性的神经元模型") extends surrogate-gradient training from
 # the weights to the neuron itself: a trainable post-spike reset ("复位偏移量 r"), a
 # refractory period, and the threshold θ as a trainable parameter — intrinsic

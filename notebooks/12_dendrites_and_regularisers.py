@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 12 · Dendrites and regularisers
 #
+# (The seed sections cited below are summarised, in refsnn's symbols, in `docs/seeds.md`.)
+#
 # Two of seed 002's extensions of surrogate-gradient training ("训练具有复杂生物物理特性的神经元模型",
 # "整合生物学约束"):
 #

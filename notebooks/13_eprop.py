@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 13 · BPTT, e-prop and the three-factor rule
 #
+# (The seed sections cited below are summarised, in refsnn's symbols, in `docs/seeds.md`.)
+#
 # BPTT computes the exact (surrogate) gradient, but it runs backwards in time over a
 # stored trajectory: its memory grows with $T$ and it cannot learn while the network
 # runs. Seed 002 names two online alternatives: **e-prop** (eligibility traces carried

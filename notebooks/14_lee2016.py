@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 14 · Lee, Delbruck & Pfeiffer 2016: backpropagation through membrane activity
 #
+# (The seed sections cited below are summarised, in refsnn's symbols, in `docs/seeds.md`.)
+#
 # Surrogate gradients (notebooks 02–06) replace $\partial s/\partial v$ by a smooth bump and
 # backpropagate through time. Lee et al. (2016, seed 003) take another road: they treat the
 # low-pass-filtered spike activity as the differentiable signal and the jumps at spike times as

@@ -155,6 +155,16 @@ class Problem:
         return (sum(c.value for c in combined), [c.ds for c in combined], [c.dv for c in combined])
 
 
+_POINT_FIELDS = ("reset", "detach", "adaptation", "synapse", "recurrent", "loss")
+
+
+def _check_point_like(point):
+    """A GridPoint, or another family's point that carries the core configuration's fields."""
+    if not isinstance(point, GridPoint) and not all(hasattr(point, f) for f in _POINT_FIELDS):
+        raise TypeError(f"point must be a refsnn.verify.GridPoint (or a point with the fields "
+                        f"{', '.join(_POINT_FIELDS)}), got {type(point).__name__}")
+
+
 def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3, extra=None, shared=(),
                  always_probe=False):
     """A two-layer network (hidden H → readout K) in ``point``'s configuration.
@@ -171,7 +181,7 @@ def make_problem(point: GridPoint, seed=0, sg=None, T=6, B=2, M=3, H=4, K=3, ext
     every layer that has them. Without them the problem is the core grid's, drawn
     from the same random numbers.
     """
-    check_instance("point", point, GridPoint, "a refsnn.verify.GridPoint")
+    _check_point_like(point)
     for name, value in (("T", T), ("B", B), ("M", M), ("H", H), ("K", K)):
         check_positive_int(name, value, high=10**6)
     rng = np.random.default_rng(seed)
@@ -378,8 +388,11 @@ def _worst(results):
 
 def check_point(point: GridPoint, seed=0, rtol=RTOL, problem=None) -> PointReport:
     """Run both routes on one grid point (on ``problem``, by default ``make_problem(point, seed)``)."""
-    check_instance("point", point, GridPoint, "a refsnn.verify.GridPoint")
-    problem = make_problem(point, seed) if problem is None else problem
+    if problem is None:        # a family passing its own problem names its own point type
+        check_instance("point", point, GridPoint, "a refsnn.verify.GridPoint")
+        problem = make_problem(point, seed)
+    elif not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a refsnn.verify.Problem (from make_problem), got {type(problem).__name__}")
     smooth = check_smooth_twin(problem, rtol=rtol, seed=seed)
     piece = check_piecewise(problem, rtol=rtol, seed=seed)
     trajs = network_forward(
