@@ -1,7 +1,9 @@
 """Gradcheck family ``lif-switches``: the model switches of :mod:`refsnn.neurons.lif`.
 
 Each switch (see "Switches" in the lif module docstring) is checked against every
-reset kind × detach, with adaptation, synapse and recurrence turned on in turn, on
+reset kind × detach (``post_reset`` against the three kinds it allows; the variants
+``athr_zero``, ``athr_detached``, ``refrac1_attached`` against two), with adaptation,
+synapse and recurrence turned on in turn, on
 the core grid's two-layer problems (:func:`refsnn.checking.verify.make_problem`, with
 the switch's LIFConfig fields in every spiking layer) and along both exact routes
 (:func:`refsnn.checking.verify.check_point`: the smooth twin to 1e-7, the
