@@ -1,29 +1,33 @@
 """Gradcheck family ``lif-switches``: the model switches of :mod:`refsnn.neurons.lif`.
 
 Each switch (see "Switches" in the lif module docstring) is checked against every
-reset kind × detach, with adaptation, synapse and recurrence turned on in turn, on
+reset kind × detach (``post_reset`` against the three kinds it allows; the variants
+``athr_zero``, ``athr_detached``, ``refrac1_attached`` against two), with adaptation,
+synapse and recurrence turned on in turn, on
 the core grid's two-layer problems (:func:`refsnn.checking.verify.make_problem`, with
 the switch's LIFConfig fields in every spiking layer) and along both exact routes
 (:func:`refsnn.checking.verify.check_point`: the smooth twin to 1e-7, the
 piecewise-linear regime exactly). Rows are named ``lif-switches:<switch>/<reset>/...``.
 
-=================  ===============================================================
-switch             what the layers get
-=================  ===============================================================
-``init_zero``      ``init_spike="zero"``: s_{-1} = 0, no gradient path
-``shared``         every per-neuron parameter as a 0-d (shared) array
-``athr``           ``adaptive_threshold=True``: A_t = θ + β_a a_t, a_t = ρ_a a_{t−1} + s_{t−1}
-``athr_zero``      the adaptive threshold with s_{-1} = 0 and shared β_a, ρ_a (e-prop, Norse)
-``athr_detached``  the adaptive threshold with F7's spike detached (``detach_threshold``,
-                   Norse's LSNNRecurrentCell) and s_{-1} = 0
-``post_reset``     ``membrane_view="post_reset"``, with a membrane loss on every layer on
-                   both routes (the probe), so that every layer's v⁺ is differentiated
-``refrac``         ``refractory=2``, detached gate (the default)
-``refrac_attached``  ``refractory=2, detach_refractory=False``: the gate's gradient path
-``refrac1_attached`` the same with n_ref = 1
-``all``            every switch at once (s_{-1} = 0, adaptive threshold, post-reset view,
-                   attached refractory gate, shared α, θ, β_a)
-=================  ===============================================================
+======================  ======================================================================
+switch                  what the layers get
+======================  ======================================================================
+``init_zero``           ``init_spike="zero"``: s_{-1} = 0, no gradient path
+``shared``              every per-neuron parameter as a 0-d (shared) array
+``athr``                ``adaptive_threshold=True``: A_t = θ + β_a a_t, a_t = ρ_a a_{t−1} +
+                        s_{t−1}
+``athr_zero``           the adaptive threshold with s_{-1} = 0 and shared β_a, ρ_a (e-prop,
+                        Norse)
+``athr_detached``       the adaptive threshold with F7's spike detached (``detach_threshold``,
+                        Norse's LSNNRecurrentCell) and s_{-1} = 0
+``post_reset``          ``membrane_view="post_reset"``, with a membrane loss on every layer on
+                        both routes (the probe), so that every layer's v⁺ is differentiated
+``refrac``              ``refractory=2``, detached gate (the default)
+``refrac_attached``     ``refractory=2, detach_refractory=False``: the gate's gradient path
+``refrac1_attached``    the same with n_ref = 1
+``all``                 every switch at once (s_{-1} = 0, adaptive threshold, post-reset view,
+                        attached refractory gate, shared α, θ, β_a)
+======================  ======================================================================
 """
 
 from __future__ import annotations
