@@ -141,6 +141,8 @@ BAD = [
     ("bad kwargs JSON", lambda d: d.update(kwargs=np.str_("{beta: 1")), "entry 'kwargs' is not valid JSON"),
     ("unknown preset argument", lambda d: d.update(kwargs=np.str_('{"tau": 2}')), r"takes no argument\(s\) \['tau'\]"),
     ("unexpected entry", lambda d: d.update(weights=np.zeros(3)), r"unexpected entries \['weights'\]"),
+    ("a parameter the forward pass refuses", lambda d: d.update({"param/0.threshold": np.asarray(-1.0)}),
+     "threshold must be > 0"),
 ]
 
 

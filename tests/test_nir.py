@@ -7,12 +7,13 @@ import pytest
 from refsnn.oracle import peers
 
 nir = pytest.importorskip("nir", reason="nir is not installed (pip install -e '.[nir]')")
-torch = pytest.importorskip("torch", reason="torch is not installed")
 
 from refsnn.oracle.nir import NIRImportError, from_nir  # noqa: E402
 
 
 def _need(mod):
+    global torch
+    torch = pytest.importorskip("torch", reason="torch is not installed")
     reason = peers.available(mod)
     if reason:
         pytest.skip(reason)
@@ -61,13 +62,20 @@ def test_snntorch_exported_graph():
     np.testing.assert_allclose(ours[-1].membrane, mems, rtol=1e-12, atol=1e-12)
 
 
-def _norse_float64(module):
-    """Norse's from_nir builds float32 LIFParameters; rebuild each as float64 from the same graph values."""
-    for m in module.modules():
-        if hasattr(m, "p") and hasattr(m.p, "_replace"):
-            fields = {k: torch.as_tensor(getattr(m.p, k), dtype=torch.float64) for k in m.p._fields
-                      if isinstance(getattr(m.p, k), torch.Tensor)}
-            m.p = m.p._replace(**fields)
+torch = None
+
+
+def _norse_float64(module, graph):
+    """Norse's from_nir builds float32 parameters (τ⁻¹ = 1/τ computed in float32); rebuild them in
+    float64 from the graph, with the same formulas (docs/presets.md, float32 traps)."""
+    f64 = lambda a: torch.as_tensor(np.asarray(a, np.float64))  # noqa: E731
+    for name, m in module.named_children():
+        node = graph.nodes.get(name)
+        if isinstance(node, nir.CubaLIF):
+            m.synapse.p = m.synapse.p._replace(tau_mem_inv=1 / f64(node.tau_syn), v_leak=f64(node.v_leak))
+            m.lif.p = m.lif.p._replace(tau_mem_inv=1 / f64(node.tau_mem), v_th=f64(node.v_threshold),
+                                       v_leak=f64(node.v_leak), v_reset=f64(0.0))
+            m.w_in, m.r = f64(node.w_in), f64(node.r)
 
 
 def test_norse_exported_graph():
@@ -88,16 +96,18 @@ def test_norse_exported_graph():
     taus = [v.tau_mem for v in graph.nodes.values() if isinstance(v, nir.CubaLIF)]
     assert taus and np.allclose(np.asarray(taus[0], float), 1e-3 / 0.2)
     back = nt.from_nir(graph, dt=1e-3).double()
-    _norse_float64(back)
+    _norse_float64(back, graph)
     xs = x.double()
-    state, spikes = None, []
+    state, spikes, mems = None, [], []
     for t in range(len(xs)):
         out, state = back(xs[t], state)
         spikes.append(out.detach().numpy())
-    spikes = np.stack(spikes)
+        mems.append(state.state["3"][0][1].v.detach().numpy())     # (current, LIFBox state) of node "3"
+    spikes, mems = np.stack(spikes), np.stack(mems)
     ours = from_nir(graph, dt=1e-3, method="euler", detach_reset=False, membrane_view="post_reset").forward(xs.numpy())
     assert 0 < spikes.sum() < spikes.size and ours[0].s.sum() > 0
     assert np.array_equal(ours[-1].s, spikes)
+    np.testing.assert_allclose(ours[-1].membrane, mems, rtol=1e-12, atol=1e-12)
 
 
 def _li_graph(tau, r, W):

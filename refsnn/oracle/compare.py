@@ -370,7 +370,12 @@ def recompute(prob: Problem, overrides=None, kwargs=None):
     n_in = net.net.layers[0].n_in
     if prob.x.shape[2] != n_in:
         raise BadInput(f"entry 'x' has {prob.x.shape[2]} input features but layer 0 takes {n_in}")
-    run = net.forward(prob.x)
+    try:
+        run = net.forward(prob.x)
+    except P.PeerQuirkError:
+        raise
+    except (P.PresetError, ValueError, TypeError) as exc:   # refsnn's argument checks (names the value)
+        raise BadInput(f"preset {prob.preset!r} with these parameters: {exc}") from None
     S, V = run.spikes[-1], run.membranes[-1]
     data = _check_loss_data(prob, S.shape)
     value, aS, aV = LOSSES[prob.loss][0](S, V, data)
