@@ -14,6 +14,9 @@ Target (issue 8): ≥ 97 % test accuracy for the CNN. This is a script: it print
 and asserts nothing. Needs the ``digits`` extra (scikit-learn).
 
     python benchmarks/bench_conv_digits.py [--epochs 20] [--steps 20] [--channels 8] [--hidden 128]
+
+Measured once with the defaults (seed 0, 1438 train / 359 test, a shared 2-core machine):
+CNN 98.05 % test (1370 trainable weights, 423 s), FF 97.21 % test (9610 weights, 140 s).
 """
 
 from __future__ import annotations

@@ -55,4 +55,16 @@ MUTANTS = [
      "g *= -1.0 / B"),
 ]
 
-TESTS = ["tests/test_conv.py", "tests/test_first_spike.py"]
+# The fast tests of both files (the grid-row tests of the same files re-check the same
+# paths through the slow finite-difference routes and catch nothing these miss).
+TESTS = [
+    "tests/test_conv.py::test_col2im_is_the_adjoint_of_im2col",
+    "tests/test_conv.py::test_kernel_and_input_gradients_are_exact_derivatives_of_the_current",
+    "tests/test_conv.py::test_pool_backward_is_the_adjoint_of_pool_forward",
+    "tests/test_conv.py::test_per_channel_parameters_are_shared_over_positions",
+    "tests/test_conv.py::test_surrogate_mode_matches_torch_conv2d_autograd",
+    "tests/test_conv.py::test_three_factor_reading_equals_the_kernel_gradient",
+    "tests/test_first_spike.py::test_partial_matches_central_differences",
+    "tests/test_first_spike.py::test_partial_is_zero_after_tf_and_minus_g_times_distance_before",
+    "tests/test_first_spike.py::test_membrane_adjoint_is_zero_after_the_first_spike_in_surrogate_mode",
+]
