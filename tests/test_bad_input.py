@@ -1113,3 +1113,24 @@ def test_gate_override_checked():
     _, params, x, _ = setup(ref)
     with pytest.raises(ValueError, match=named("gate") + " has shape"):
         layer_forward(ref, params, x, gate=np.ones((T + 1, B, N)))
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_detach_threshold_not_bool(value):
+    with pytest.raises(TypeError, match=named("detach_threshold")):
+        LIFConfig(M, N, adaptive_threshold=True, detach_threshold=value)
+
+
+def test_detach_threshold_needs_adaptive_threshold():
+    with pytest.raises(ValueError, match=named("detach_threshold=True") + ".*adaptive_threshold=True"):
+        LIFConfig(M, N, detach_threshold=True)
+
+
+def test_s_threshold_override_checked():
+    config, params, x, _ = setup()
+    with pytest.raises(ValueError, match=named("s_threshold") + ".*adaptive_threshold=True"):
+        layer_forward(config, params, x, s_threshold=np.zeros((T, B, N)))
+    athr = cfg_full(adaptive_threshold=True)
+    _, params, x, _ = setup(athr)
+    with pytest.raises(ValueError, match=named("s_threshold") + " has shape"):
+        layer_forward(athr, params, x, s_threshold=np.zeros((T, B, N + 1)))

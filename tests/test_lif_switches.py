@@ -21,9 +21,23 @@ from refsnn.lif import LIFConfig, init_params, layer_backward, layer_forward, st
 from refsnn.surrogates import surrogate
 
 ROWS = {p.name: p for p in G.points()}
-# A sample that meets every switch with an attached and a detached, a soft and a hard reset.
-SAMPLE = [p for p in G.points() if (p.reset, p.detach) in (("subtract", False), ("hard_keep_input", True))
-          or (p.switch == "athr_zero" and p.reset == "hard_drop_input" and not p.detach)]
+# A sample: every switch once, with attached and detached, soft and hard resets among them
+# (refsnn gradcheck --family lif-switches runs every row; the torch twin below runs every
+# row in surrogate mode).
+SAMPLE = [ROWS[n] for n in (
+    "init_zero/subtract/attach/adapt/rec/ce_count",
+    "shared/hard_keep_input/detach/adapt/rec/l2",
+    "athr/subtract/attach/adapt/syn/membrane",
+    "athr_zero/hard_drop_input/attach/syn/ce_count",
+    "athr_detached/hard_keep_input/detach/syn/ce_count",
+    "post_reset/subtract/attach/adapt/rec/l2",
+    "post_reset/hard_keep_input/attach/adapt/syn/trace_mse",
+    "post_reset/hard_keep_input/detach/rec/membrane",
+    "refrac/hard_keep_input/detach/adapt/rec/l1",
+    "refrac_attached/subtract/attach/adapt/syn/trace_mse",
+    "refrac1_attached/hard_drop_input/detach/adapt/syn/ce_count",
+    "all/hard_keep_input/attach/rec/l1",
+)]
 
 
 def test_family_is_registered_and_small():

@@ -147,7 +147,7 @@ def twin_layer(cfg, p, x, st0):
         if cfg.adaptation:                                              # F5
             u_prev = p["rho"] * u_prev + p["kappa"] * s_prev
         if athr:                                                        # F7
-            a_prev = p["rho_a"] * a_prev + s_prev
+            a_prev = p["rho_a"] * a_prev + (s_prev.detach() if cfg.detach_threshold else s_prev)
         A = p["theta"] + p["beta_a"] * a_prev if athr else p.get("theta")
         s = f(v - A) if cfg.spiking else torch.zeros_like(v)            # F6
         if n_ref:                                                       # refractory gate

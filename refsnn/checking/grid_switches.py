@@ -1,27 +1,33 @@
 """Gradcheck family ``lif-switches``: the model switches of :mod:`refsnn.neurons.lif`.
 
 Each switch (see "Switches" in the lif module docstring) is checked against every
-reset kind × detach, with adaptation, synapse and recurrence turned on in turn, on
+reset kind × detach (``post_reset`` against the three kinds it allows; the variants
+``athr_zero``, ``athr_detached``, ``refrac1_attached`` against two), with adaptation,
+synapse and recurrence turned on in turn, on
 the core grid's two-layer problems (:func:`refsnn.checking.verify.make_problem`, with
 the switch's LIFConfig fields in every spiking layer) and along both exact routes
 (:func:`refsnn.checking.verify.check_point`: the smooth twin to 1e-7, the
 piecewise-linear regime exactly). Rows are named ``lif-switches:<switch>/<reset>/...``.
 
-=================  ===============================================================
-switch             what the layers get
-=================  ===============================================================
-``init_zero``      ``init_spike="zero"``: s_{-1} = 0, no gradient path
-``shared``         every per-neuron parameter as a 0-d (shared) array
-``athr``           ``adaptive_threshold=True``: A_t = θ + β_a a_t, a_t = ρ_a a_{t−1} + s_{t−1}
-``athr_zero``      the adaptive threshold with s_{-1} = 0 and shared β_a, ρ_a (e-prop, Norse)
-``post_reset``     ``membrane_view="post_reset"``, with a membrane loss on every layer on
-                   both routes (the probe), so that every layer's v⁺ is differentiated
-``refrac``         ``refractory=2``, detached gate (the default)
-``refrac_attached``  ``refractory=2, detach_refractory=False``: the gate's gradient path
-``refrac1_attached`` the same with n_ref = 1
-``all``            every switch at once (s_{-1} = 0, adaptive threshold, post-reset view,
-                   attached refractory gate, shared α, θ, β_a)
-=================  ===============================================================
+======================  ======================================================================
+switch                  what the layers get
+======================  ======================================================================
+``init_zero``           ``init_spike="zero"``: s_{-1} = 0, no gradient path
+``shared``              every per-neuron parameter as a 0-d (shared) array
+``athr``                ``adaptive_threshold=True``: A_t = θ + β_a a_t, a_t = ρ_a a_{t−1} +
+                        s_{t−1}
+``athr_zero``           the adaptive threshold with s_{-1} = 0 and shared β_a, ρ_a (e-prop,
+                        Norse)
+``athr_detached``       the adaptive threshold with F7's spike detached (``detach_threshold``,
+                        Norse's LSNNRecurrentCell) and s_{-1} = 0
+``post_reset``          ``membrane_view="post_reset"``, with a membrane loss on every layer on
+                        both routes (the probe), so that every layer's v⁺ is differentiated
+``refrac``              ``refractory=2``, detached gate (the default)
+``refrac_attached``     ``refractory=2, detach_refractory=False``: the gate's gradient path
+``refrac1_attached``    the same with n_ref = 1
+``all``                 every switch at once (s_{-1} = 0, adaptive threshold, post-reset view,
+                        attached refractory gate, shared α, θ, β_a)
+======================  ======================================================================
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ SWITCHES = {
     "shared": ({}, _PER_NEURON, False),
     "athr": (dict(adaptive_threshold=True), (), False),
     "athr_zero": (dict(adaptive_threshold=True, init_spike="zero"), ("beta_a", "rho_a"), False),
+    "athr_detached": (dict(adaptive_threshold=True, detach_threshold=True, init_spike="zero"), (), False),
     "post_reset": (dict(membrane_view="post_reset"), (), True),
     "refrac": (dict(refractory=2), (), False),
     "refrac_attached": (dict(refractory=2, detach_refractory=False), (), False),
@@ -91,6 +98,7 @@ def points():
     """The family's rows (each switch × reset kind × detach)."""
     return (_rows("init_zero") + _rows("shared", offset=1) + _rows("athr", offset=2)
             + _rows("athr_zero", resets=("subtract", "hard_drop_input"), offset=3)
+            + _rows("athr_detached", resets=("subtract", "hard_keep_input"), offset=2)
             + _rows("post_reset", resets=_POST_RESETS, offset=4)
             + _rows("refrac", offset=5) + _rows("refrac_attached", offset=6)
             + _rows("refrac1_attached", resets=("subtract", "hard_drop_input"), offset=7)
@@ -101,10 +109,16 @@ def points():
 _POST_RESETS = ("subtract", "hard_keep_input", "none")
 
 
-def problem_for(point: SwitchPoint, seed=0, **shape):
+# The rows' problems are a little smaller than the core grid's (T=6, M=3, H=4, K=3), so that
+# 60 rows cost about as much as 25 core rows.
+SHAPE = dict(T=5, B=2, M=2, H=3, K=2)
+
+
+def problem_for(point: SwitchPoint, seed=0, sg=None, **shape):
     """The verify problem of ``point``: the core problem with the switch applied."""
     extra, shared, probe = SWITCHES[point.switch]
-    return verify.make_problem(point, seed, extra=extra, shared=shared, always_probe=probe, **shape)
+    return verify.make_problem(point, seed, sg=sg, extra=extra, shared=shared, always_probe=probe,
+                               **{**SHAPE, **shape})
 
 
 def check(point: SwitchPoint, seed=0, rtol=verify.RTOL):

@@ -230,11 +230,13 @@ def _objective(net, trajs, loss):
     frozen = [tr.reset_spikes() if cfg.detach_reset else None for tr, cfg in zip(trajs, net.layers)]
     # A detached refractory gate (lif's S5) is held at its values too.
     gates = [tr.gate if cfg.refractory and cfg.detach_refractory else None for tr, cfg in zip(trajs, net.layers)]
+    # So is the spike of a detached adaptive threshold (detach_threshold).
+    thr = [tr.threshold_spikes() if cfg.detach_threshold else None for tr, cfg in zip(trajs, net.layers)]
     n = len(net.layers)
 
     def run(flat):
         params, x, state0 = _unflatten(flat, n)
-        return network_forward(net, params, x, state0, frozen, gates)
+        return network_forward(net, params, x, state0, frozen, gates, thr)
 
     def f(flat):
         return loss(run(flat))[0]

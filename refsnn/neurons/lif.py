@@ -22,7 +22,9 @@ For t = 0, ..., T-1:
 
 and ``s_{-1} = f(v_{-1} - θ)``. Without a synapse (``synapse=False``) F2 is
 ``c_t = I_t`` (λ = 0); without adaptation there is no ``u`` (β = κ = 0); without
-recurrence there is no ``R``.
+recurrence there is no ``R``. The model switches S1–S5 below (the initial spike, shared
+parameters, an adaptive threshold F7, the post-reset membrane view, a refractory gate)
+change these equations where they say; their defaults are the equations above.
 
 ``f`` is the Heaviside step ``H`` (``forward="heaviside"``, with ``H(0)`` = ``h0``)
 or, for the *smooth twin*, the surrogate's primitive ``F`` (``forward="smooth"``).
@@ -106,7 +108,7 @@ adjoint terms are numbered after B1–B5 and G1–G5, and every switch is a fami
 ``refsnn gradcheck``'s grid (:mod:`refsnn.checking.grid_switches`, ``lif-switches``).
 
 **S1. The initial spike** (``init_spike``). ``"from_v0"``: ``s_{-1} = f(v_{-1} − A_{-1})``
-(item 4 below), so B2 at t = −1 carries ``σ'(v_{-1} − A_{-1}) δs_{-1}`` into ``δv_{-1}``
+(A = θ without S3's adaptive threshold; item 4 of the seed notes below), so B2 at t = −1 carries ``σ'(v_{-1} − A_{-1}) δs_{-1}`` into ``δv_{-1}``
 and G5 sums from t = −1. ``"zero"``: ``s_{-1} = 0``, a constant, as in every peer
 (snnTorch, SpikingJelly, Norse, SpyTorch, e-prop): B2 at t = −1 is
 ``δv_{-1} = α g^m_0 δv_0`` and G5 (and G6) sum over t = 0..T−1 only. ``δs_{-1}`` is
@@ -128,7 +130,8 @@ makes θ shared.
     A_t &= θ + β_a\, a_t, \qquad s_t = f(v_t - A_t)                  && \text{(F6')}
 
 with ``a_{-1} = state0["a"]`` and ``s_{-1} = f(v_{-1} − A_{-1})`` (or 0). The spike that
-enters F7 is always attached (``detach_reset`` detaches only the reset term of F4). The
+enters F7 is attached unless ``detach_threshold`` (``detach_reset`` detaches only the
+reset term of F4). The
 reset is unchanged: it subtracts γ (or resets to v_r); with the threshold, every reset
 kind combines unchanged. Writing ``σ'_t = σ'(v_t − A_t)``, the adjoints gain
 
@@ -162,9 +165,13 @@ initial ``b = v_th``) and ``init_spike="zero"``. Norse resets to a value at the 
 returned ``v`` is S4's post-reset membrane) and adds the input after the spike test (a
 one-step input delay: feed refsnn ``x_{t−1}``). The feed-forward ``LSNNCell`` attaches
 both the reset and the threshold jump; ``LSNNRecurrentCell`` (``lsnn_step``) detaches both
-(``z_new.detach()``): the detached threshold jump has no refsnn switch (F7's spike is
-always attached), so that cell's gradients match only with ``β_a``'s path through
-``δa`` removed; the oracle's presets must say so.
+(``z_new.detach()``): refsnn's ``detach_reset=True`` with ``detach_threshold=True``.
+
+``detach_threshold=True`` treats F7's spike as a constant: B1 loses its ``δa_{t+1}`` term
+and nothing else changes (the threshold still reads a_t, so B6 and G6 still carry δa to
+``β_a``, ``ρ_a`` and ``a_{-1}``; only the path from a_t back to the spikes that built it is
+cut). Finite differences hold F7's spikes fixed (``layer_forward(..., s_threshold=...)``),
+as for the reset.
 
 **S4. The membrane view** (``membrane_view``). refsnn's ``v_t`` is the *charged*
 membrane: the reset of step t's spike is applied at step t+1, through ``s̃_t r_{t+1}`` in
@@ -231,6 +238,13 @@ blocked a would-be spike at t+k (``ŝ_{t+k} = 1``) is told how much that spike m
 The finite differences of a detached gate hold ``G`` fixed (``layer_forward(..., gate=...)``,
 as ``s_reset`` for the reset). e-prop's ``n_refractory = n`` blocks n − 1 steps: refsnn's
 ``n_ref = n − 1``.
+
+*Continuing a run from a state* (TBPTT windows, :mod:`refsnn.learning.tbptt`). A run
+started from ``state0`` recomputes ``s_{-1}`` by S1 and knows no spikes before it, so a
+chunked run equals the unchunked one with ``init_spike="from_v0"`` (then
+``s_{-1} = f(v_{-1} − A_{-1})`` is the previous chunk's last spike, ``a`` being carried as
+a state) and ``refractory = 0``; with ``init_spike="zero"`` or a refractory gate each chunk
+starts as if the neuron had been silent.
 
 Where seed 000 is ambiguous or wrong, and what refsnn does
 -----------------------------------------------------------
@@ -349,6 +363,9 @@ class LIFConfig:
         e-prop's ALIF, Norse's LSNN after the mapping in the module docstring); the
         spike is ``s_t = f(v_t − A_t)``. Adds the parameters ``beta_a``, ``rho_a`` and
         the state ``a``.
+    detach_threshold : bool
+        Treat the spike that enters F7 as a constant in the backward pass (Norse's
+        ``LSNNRecurrentCell`` detaches its threshold jump); needs ``adaptive_threshold``.
     membrane_view : {"pre_reset", "post_reset"}
         The membrane that losses read (:attr:`Trajectory.membrane`) and that
         ``layer_backward``'s ``dv`` differentiates: the charged ``v_t`` (default) or the
@@ -376,6 +393,7 @@ class LIFConfig:
     spiking: bool = True
     init_spike: str = "from_v0"
     adaptive_threshold: bool = False
+    detach_threshold: bool = False
     membrane_view: str = "pre_reset"
     refractory: int = 0
     detach_refractory: bool = True
@@ -395,6 +413,8 @@ class LIFConfig:
         check_choice("reset", self.reset, RESET_KINDS)
         check_choice("init_spike", self.init_spike, INIT_SPIKES)
         check_choice("membrane_view", self.membrane_view, MEMBRANE_VIEWS)
+        if self.detach_threshold and not self.adaptive_threshold:
+            raise ValueError("detach_threshold=True needs adaptive_threshold=True (it detaches F7's spike)")
         if (isinstance(self.refractory, (bool, np.bool_)) or not isinstance(self.refractory, numbers.Integral)
                 or self.refractory < 0):
             raise ValueError(f"refractory must be a non-negative integer (steps; 0 = off), got {self.refractory!r}")
@@ -407,7 +427,7 @@ class LIFConfig:
                 "that keeps the input, as SpikingJelly, Norse and snnTorch's Leaky do) or membrane_view='pre_reset'"
             )
         for name in ("detach_reset", "adaptation", "synapse", "recurrent", "spiking", "adaptive_threshold",
-                     "detach_refractory"):
+                     "detach_threshold", "detach_refractory"):
             check_bool(name, getattr(self, name))
         if self.forward == "smooth" and self.surrogate.name == "true":
             raise ValueError(
@@ -630,7 +650,8 @@ class Trajectory:
     (``adaptive_threshold``), the threshold being ``A_t = θ + β_a a_t``; ``v_post``
     the post-reset membrane ``v⁺_t`` (``membrane_view="post_reset"``, S4); with a
     refractory period (S5) ``s_free`` is the ungated spike ``ŝ_t = f(v_t − A_t)`` and
-    ``gate`` is ``G_t``, so that ``s = s_free · gate``.
+    ``gate`` is ``G_t``, so that ``s = s_free · gate``; ``s_threshold`` is F7's
+    spike override, if one was given.
     """
 
     config: LIFConfig
@@ -647,6 +668,7 @@ class Trajectory:
     v_post: np.ndarray | None = None
     s_free: np.ndarray | None = None
     gate: np.ndarray | None = None
+    s_threshold: np.ndarray | None = None
 
     def prev(self, name):
         """``X_{t-1}`` for t = 0..T-1: the initial value followed by ``X_0..X_{T-2}``."""
@@ -674,6 +696,10 @@ class Trajectory:
             return np.concatenate([first, last])
         return self.prev("s") if self.s_reset is None else self.s_reset
 
+    def threshold_spikes(self):
+        """``s_{t-1}`` as F7 used it, t = 0..T-1 (the override ``s_threshold`` if given)."""
+        return self.prev("s") if self.s_threshold is None else self.s_threshold
+
     def next_reset_spikes(self):
         """``s̃_t`` for t = 0..T-1: the reset spike of step t, which F4 applies at t+1
         (and the post-reset membrane ``v⁺_t`` at t)."""
@@ -698,6 +724,14 @@ def _check_s_reset(config, s_reset, T, B, dtype):
     return s_reset
 
 
+def _check_s_threshold(config, s_threshold, T, B, dtype):
+    if s_threshold is None:
+        return None
+    if not config.adaptive_threshold:
+        raise ValueError("s_threshold (F7's spike override) needs adaptive_threshold=True")
+    return float_array("s_threshold", s_threshold, (T, B, config.n), dtype=dtype)
+
+
 def _check_gate(config, gate, T, B, dtype):
     if gate is None:
         return None
@@ -717,7 +751,8 @@ def _check_state0(config, state0, batch, dtype):
     return {k: float_array(f"state0[{k!r}]", state0[k], (batch, config.n), dtype=dtype) for k in want}
 
 
-def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=None) -> Trajectory:
+def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=None,
+                  s_threshold=None) -> Trajectory:
     """Run the layer over T steps (equations F1–F6) and store the trajectory.
 
     A thin wrapper: it computes the feed-forward projection of F1,
@@ -741,6 +776,9 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=
     gate : ndarray (T, B, N), optional
         With a refractory period (S5), the gate ``G_t`` to use instead of the one the
         layer's own spikes set; as ``s_reset``, for holding a detached gate fixed.
+    s_threshold : ndarray (T, B, N), optional
+        With an adaptive threshold, the spikes ``s_{t-1}`` that F7 uses; as ``s_reset``,
+        for holding a detached threshold (``detach_threshold``) fixed.
 
     Returns
     -------
@@ -756,15 +794,17 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=
     state0 = _check_state0(config, state0, B, dtype)
     s_reset = _check_s_reset(config, s_reset, T, B, dtype)
     gate = _check_gate(config, gate, T, B, dtype)
+    s_threshold = _check_s_threshold(config, s_threshold, T, B, dtype)
     # F1, the part that does not depend on the state: one matrix product for all T.
     I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
     I_ff += params["b"]
-    traj = _dynamics_forward(config, params, I_ff, state0, s_reset, gate)
+    traj = _dynamics_forward(config, params, I_ff, state0, s_reset, gate, s_threshold)
     traj.x = x
     return traj
 
 
-def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None, gate=None) -> Trajectory:
+def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None, gate=None,
+                     s_threshold=None) -> Trajectory:
     """The neuron dynamics F1–F6 driven by a given feed-forward current.
 
     This is the layer without its projection: ``I_ff[t]`` is the part of F1 that does
@@ -780,7 +820,7 @@ def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None,
         Exactly the parameters of :func:`dynamics_param_names` (no ``W``, ``b``).
     I_ff : ndarray, shape (T, B, N)
         The feed-forward input current, the parameters' dtype.
-    state0, s_reset, gate
+    state0, s_reset, gate, s_threshold
         As in :func:`layer_forward`.
 
     Returns
@@ -799,10 +839,11 @@ def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None,
     state0 = _check_state0(config, state0, B, dtype)
     s_reset = _check_s_reset(config, s_reset, T, B, dtype)
     gate = _check_gate(config, gate, T, B, dtype)
-    return _dynamics_forward(config, params, I_ff, state0, s_reset, gate)
+    s_threshold = _check_s_threshold(config, s_threshold, T, B, dtype)
+    return _dynamics_forward(config, params, I_ff, state0, s_reset, gate, s_threshold)
 
 
-def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None):
+def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_threshold=None):
     """F1 (its state-dependent part) to F6 on checked arguments."""
     dtype = I_ff.dtype
     T, B, N = I_ff.shape
@@ -857,7 +898,7 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None):
             c_prev = c_t
         if config.adaptive_threshold:                                         # F7
             np.multiply(p["rho_a"], a_prev, out=a[t])                         #   a_t = ρ_a a_{t-1} + s_{t-1}
-            a[t] += s_prev
+            a[t] += s_prev if s_threshold is None else s_threshold[t]
             a_prev = a[t]
             np.subtract(v_t, theta_b, out=buf)                                # F6: v_t − A_t
             buf -= np.multiply(p["beta_a"], a_prev)
@@ -872,7 +913,8 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None):
                 gate[t] = gate_fixed[t]
             s[t] *= gate[t]
         v_prev, s_prev = v_t, s[t]
-    traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a, s_free=s_free, gate=gate)
+    traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a, s_free=s_free, gate=gate,
+                      s_threshold=s_threshold)
     if config.membrane_view == "post_reset":                                  # S4: v⁺_t
         traj.v_post = _post_reset(config, p, v, traj.next_reset_spikes())
     return traj
@@ -936,7 +978,8 @@ class LayerGradients:
 
     ``params`` and ``state0`` hold ∂L/∂(each parameter) and ∂L/∂(each initial
     state); ``x`` is ∂L/∂x ``(T, B, M)``. ``adjoints`` holds the adjoint
-    trajectories ``dv, ds, du, dc`` ``(T, B, N)`` (the total derivatives δv_t, ...),
+    trajectories ``dv, ds, du, dc`` (and ``da`` with an adaptive threshold) ``(T, B, N)``
+    (the total derivatives δv_t, ...),
     and ``ds_init`` is δs_{-1}. Without a synapse and with ``r_d = 0``, δc_t = δv_t
     (B4), and ``adjoints["dc"]`` is then the same array as ``adjoints["dv"]``.
     """
@@ -980,6 +1023,13 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None) -> LayerGradients
 
     with g^m_t = 1 − s̃_{t−1} r_m, g^d_t = 1 − s̃_{t−1} r_d, every adjoint at T
     zero, and t running from T−1 down to −1 (the initial state, a_{−1} = 0).
+    The switches add (module docstring, S1–S5)::
+
+        (B1) ... + δa_{t+1}                       adaptive threshold, unless detach_threshold
+        (B6) δa_t = ρ_a δa_{t+1} − β_a σ'_t δs_t   σ'_t = σ'(v_t − A_t) G_t
+        (B7) δs_t += −Σ_k ŝ_{t+k} Π_{j≠k}(1 − s_{t+k−j}) δs_{t+k}   attached refractory gate
+        (P1) a^v_t = (1 − s̃_t r_m) b_t,  (P2) a^s_t += −[attached] (r_{t+1}/α) b_t
+                                                  post-reset view, b_t = dv[t] = ∂L/∂v⁺_t
     """
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory from layer_forward, got {type(traj).__name__}")
@@ -1159,7 +1209,7 @@ def _dynamics_backward(traj, p, a_s, a_v):
                 ds_t += np.multiply(p["kappa"], du_n, out=buf)
             if cfg.recurrent:
                 ds_t += dc_n @ p["R"]                # δI_{t+1} = δc_{t+1} (B5)
-            if athr:
+            if athr and not cfg.detach_threshold:
                 ds_t += da_n                         # (B1) + δa_{t+1}, from F7
         if cfg.spiking and gate_attached:
             ds_t += ds_gate[t + 1]                   # (B7) from the gates G_{t+1..t+n_ref}

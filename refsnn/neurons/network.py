@@ -62,18 +62,20 @@ def _per_layer(name, value, n):
     return list(value)
 
 
-def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=None):
+def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=None, s_threshold=None):
     """Run every layer; returns the list of :class:`~refsnn.lif.Trajectory`.
-    ``s_reset[l]`` and ``gate[l]`` are layer l's overrides (see ``layer_forward``)."""
+    ``s_reset[l]``, ``gate[l]`` and ``s_threshold[l]`` are layer l's overrides (see
+    ``layer_forward``)."""
     n = len(net.layers)
     params = _per_layer("params", params, n)
     state0 = _per_layer("state0", state0, n)
     s_reset = _per_layer("s_reset", s_reset, n)
     gate = _per_layer("gate", gate, n)
+    s_threshold = _per_layer("s_threshold", s_threshold, n)
     trajs = []
     inp = x
-    for cfg, p, st, sr, gt in zip(net.layers, params, state0, s_reset, gate):
-        traj = layer_forward(cfg, p, inp, st, sr, gt)
+    for cfg, p, st, sr, gt, sth in zip(net.layers, params, state0, s_reset, gate, s_threshold):
+        traj = layer_forward(cfg, p, inp, st, sr, gt, sth)
         trajs.append(traj)
         inp = traj.s
     return trajs
