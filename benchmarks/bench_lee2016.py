@@ -157,7 +157,9 @@ def section_events(args):
     n_ev = s_te.valid.sum(axis=1)
     print(f"  generated in {time.perf_counter() - t0:.0f} s; events per test sample: mean {n_ev.mean():.0f}, "
           f"min {n_ev.min()}, max {n_ev.max()}; {s_tr.n_channels} channels")
-    cfgs = [LN.LeeConfig(200.0, T_REF, -0.4, 0.5), LN.LeeConfig(200.0, T_REF, -1.0, 0.5)]
+    mh, mo = args.events_mu
+    print(f"  τ_mp 200 ms (the paper's N-MNIST value), hidden μ {mh}, output μ {mo}")
+    cfgs = [LN.LeeConfig(200.0, T_REF, mh, 0.5), LN.LeeConfig(200.0, T_REF, mo, 0.5)]
     params, accs = train_lee(cfgs, init_net((s_tr.n_channels, 100, 10), args.seed), s_tr, labels[tr],
                              s_te, labels[te], args.epochs)
     P = s_te.times.shape[1]
@@ -268,6 +270,8 @@ def main():
     ap.add_argument("--trials", type=int, default=60, help="trials per channel in the response section")
     ap.add_argument("--sweep", type=float, nargs="+", default=[0.0, -0.2, -0.4, -0.6, -1.0])
     ap.add_argument("--bptt-lr", type=float, default=3e-3)
+    ap.add_argument("--events-mu", type=float, nargs=2, default=[-0.4, -1.0], metavar=("HIDDEN", "OUTPUT"),
+                    help="moving digits: WTA strengths of the hidden and output layers")
     ap.add_argument("--gain", type=float, default=10.0, help="moving digits: events per unit of brightness change")
     ap.add_argument("--small", action="store_true", help="200 training and 100 test samples (a smoke test)")
     ap.add_argument("--train-subset", type=int, default=0,
