@@ -93,8 +93,11 @@ def rule_gradients(rule, task, params, x, y, loss_fn=None, window=50, feedback="
     return res.value, res.grads, None, res.y_max
 
 
-def check_rule(rule, task, window=50, feedback="symmetric"):
-    """Refuse a rule that cannot train ``task`` (ValueError naming the argument)."""
+def check_rule(rule, task, window=50, feedback="symmetric", train_dynamics=""):
+    """Refuse a rule that cannot train ``task`` (ValueError naming the argument).
+
+    ``train_dynamics`` names neuron parameters trained besides W, b, R (if the training
+    loop offers that): e-prop's traces cover only W, b and R, so it refuses them."""
     if rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     if feedback not in FEEDBACK:
@@ -105,6 +108,9 @@ def check_rule(rule, task, window=50, feedback="symmetric"):
         raise ValueError(f"rules tbptt and eprop need a loss local in time; task kind {task.kind!r} has none here")
     if rule == "eprop":
         eprop._two_layers(task.net)
+        if train_dynamics:
+            raise ValueError(f"e-prop's eligibility traces cover W, b and R only; training {train_dynamics!r} "
+                             "needs rule bptt or tbptt")
 
 
 def feedback_matrix(cfg, task, params):
