@@ -268,7 +268,7 @@ def _train(args):
     cfg.train_dynamics = dynamics
     from .learning.rules import check_rule
     try:
-        check_rule(cfg.rule, task, cfg.window, cfg.feedback)
+        check_rule(cfg.rule, task, cfg.window, cfg.feedback, train_dynamics=dynamics)
     except ValueError as e:
         print(f"refsnn train: error: --rule {cfg.rule}: {e}", file=sys.stderr)
         return 2
