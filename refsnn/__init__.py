@@ -5,7 +5,8 @@ The folders show the architecture:
 =============  =============================================================
 ``neurons/``   neuron models, each with its forward loop and its adjoints in one file
                (``lif``: the adaptive LIF layer, F1–F6 and B1–B5; ``network``: stacks)
-``learning/``  learning rules that drive the adjoints (``tbptt``: truncated BPTT)
+``learning/``  learning rules that drive the adjoints (``tbptt``: truncated BPTT; ``eprop``,
+               ``three_factor``, ``rules``: online learning; ``lee2016``: seed 003)
 ``checking/``  ``gradcheck`` (central differences, relative error with a floor) and
                ``verify`` (the verification grid along the two exact routes)
 ``training/``  ``optim``, ``data`` (the offline tasks) and ``train`` (the loop)
