@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 # Elements per block of σ'(v − θ) (see the loop): its float64 temporaries stay in cache.
-SG_BLOCK = 1 << 16
+SG_BLOCK = 1 << 14
 
 
 # The LIFConfig fields this loop implements, with the values it implements them for.
