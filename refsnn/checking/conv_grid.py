@@ -25,7 +25,7 @@ from .. import losses as L
 from ..neurons.conv import (ConvLIFConfig, ConvNetwork, conv_piecewise_linear, conv_smooth_twin,
                             convnet_backward, convnet_forward, convnet_init)
 from ..neurons.lif import LIFConfig, piecewise_linear, smooth_twin
-from ..neurons.network import Network, flat_params, unflat_params
+from ..neurons.network import Network
 from ..surrogates import surrogate
 from . import verify
 from .families import Family
@@ -160,21 +160,8 @@ def _twin(net, kind):
                        Network(tuple(dense(c) if c.spiking else c for c in net.dense.layers)))
 
 
-def _flatten(params, x, state0):
-    return {"x": x, **flat_params(params),
-            **{f"L{l}.state.{k}": v for l, st in enumerate(state0) for k, v in st.items()}}
-
-
-def _unflatten(flat, n):
-    state0 = [{} for _ in range(n)]
-    rest = {}
-    for key, val in flat.items():
-        if ".state." in key:
-            layer, name = key.split(".state.")
-            state0[int(layer[1:])][name] = val
-        elif key != "x":
-            rest[key] = val
-    return unflat_params(rest, n), flat["x"], state0
+# The flat naming of every differentiable array is verify's ("x", "L0.W", "L1.state.v").
+_flatten, _unflatten = verify._flatten, verify._unflatten
 
 
 def _layers(trajs):
