@@ -440,7 +440,12 @@ class Surrogate:
                 d = np.where(np.isnan(xw), xw, 0.0)
             else:
                 d = _KERNELS[self.name][0](np.abs(xw), self.scale)
-            d = np.asarray(d * self.gain)
+            d = np.asarray(d)
+            if self.gain != 1.0:     # the kernels return fresh arrays: scale in place (same values)
+                if d.ndim == 0:
+                    d = np.asarray(d * self.gain)
+                else:
+                    np.multiply(d, self.gain, out=d)
             # Flush what would be subnormal in x's dtype (σ' ≥ 0): subnormals slow every
             # multiply of the adjoint loops and carry nothing above 1.2e-38 (float32).
             np.copyto(d, 0.0, where=d < np.finfo(arr.dtype).tiny)
