@@ -1,33 +1,41 @@
 """Forward+backward time of a 100-256-10 LIF network against its bare matrix products.
 
-The issue's requirement: report forward+backward time for a 100-256-10
-feed-forward network (batch 64, T = 100), together with its ratio to the bare
-matrix products of the same shapes timed in the same run.  Target: a ratio of
-3 or less in float32.
+The issue's requirement: report forward+backward time for a 100-256-10 feed-forward
+network (batch 64, T = 100), with its ratio to the bare matrix products of the same shapes
+timed in the same run. Target: a ratio of at most 2.5, in float32 and in float64.
 
 What is timed (all with ``time.perf_counter``, after a warm-up):
 
-* ``fwd``      ``network_forward`` + ``spike_count_cross_entropy`` on the last layer
-               (the loss makes ``ds``; it is a few small reductions).
-* ``bwd``      ``network_backward`` with the loss's ``ds`` on the last layer.
+* ``fwd``      ``network_forward`` + ``spike_count_cross_entropy`` on the last layer.
+* ``bwd``      ``network_backward`` with the loss's ``ds`` on the last layer (every
+               parameter gradient: W, b, α, θ, γ of both layers).
 * ``fwd+bwd``  the two above, back to back, timed as one call.
-* ``matmul``   the six matrix products any BPTT of this network must do at minimum,
-               on arrays of the same shapes and dtype (TB = T*B rows)::
+* ``matmul``   the five matrix products any BPTT of this network must do, on arrays of
+               the same shapes and dtype (TB = T*B rows)::
 
                    forward   x (TB,100) @ W1.T        s1 (TB,256) @ W2.T
                    backward  dI2.T @ s1  (dW2)        dI2 (TB,10) @ W2   (ds1)
-                             dI1.T @ x   (dW1)        dI1 (TB,256) @ W1  (dx)
+                             dI1.T @ x   (dW1)
 
-``ratio`` = fwd+bwd / matmul.  The measurements are interleaved round-robin
-(one of each per round), so slow drifts of the machine hit all of them alike.
-Each is reported as the best and the median over ``--repeats`` rounds; the
-ratio uses the best times (the medians' ratio is printed alongside).
+               The input gradient dI1 @ W1 is not among them: the input is data, and
+               refsnn computes ∂L/∂x of the first layer only when it is read.
+
+Each is timed for both of refsnn's paths in one run: ``compiled`` (the time loops of
+``refsnn.neurons.lif_jit``, the ``fast`` extra: numba) and ``numpy`` (the NumPy loops),
+at two activities: ``low`` (Bernoulli(0.2) input, the default initialisation) and
+``high`` (Bernoulli(0.3) input, weights ×3: the input statistics of snnTorch's own
+benchmark, hidden and output rates near 0.2, where the softmax of the spike counts gives
+float32 partials near e^-100 — the subnormal trap that the losses and σ' flush).
+
+``ratio`` = fwd+bwd / matmul. The measurements are interleaved round-robin (one of each
+per round), so slow drifts of the machine hit all of them alike. Each is reported as the
+best and the median over ``--repeats`` rounds; the ratio uses the best times.
 
 This is a script, not a test: it prints numbers and asserts nothing about time.
 
     python benchmarks/bench_fwd_bwd.py [--repeats 7] [--batch 64] [--steps 100]
                                        [--dtypes float32 float64] [--threads N]
-                                       [--json] [--profile]
+                                       [--activity low high] [--json] [--profile]
 
 ``--threads N`` sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS
 before NumPy is imported (without threadpoolctl there is no other portable way).
@@ -76,9 +84,12 @@ import refsnn  # noqa: E402
 from refsnn import losses  # noqa: E402
 from refsnn.lif import LIFConfig  # noqa: E402
 from refsnn.network import Network, network_backward, network_forward, network_init  # noqa: E402
+from refsnn.neurons import lif_jit  # noqa: E402
 
 SIZES = (100, 256, 10)
-TARGET_RATIO = 3.0
+TARGET_RATIO = 2.5
+PATHS = ("compiled", "numpy") if lif_jit.ENABLED else ("numpy",)
+ACTIVITY = {"low": (0.2, 1.0), "high": (0.3, 3.0)}    # input rate, weight scale
 
 
 # ---------------------------------------------------------------------------
@@ -186,12 +197,15 @@ def environment():
 
 
 class Problem:
-    """The network, parameters, input spikes and labels for one dtype."""
+    """The network, parameters, input spikes and labels for one dtype and activity."""
 
-    def __init__(self, batch, steps, dtype, rate=0.2, seed=0):
+    def __init__(self, batch, steps, dtype, activity="low", seed=0):
+        rate, w_scale = ACTIVITY[activity]
         self.dtype = np.dtype(dtype)
         self.net = Network(tuple(LIFConfig(a, b) for a, b in zip(SIZES[:-1], SIZES[1:])))
         self.params = network_init(self.net, seed, self.dtype)
+        for p in self.params:
+            p["W"] *= self.dtype.type(w_scale)
         rng = np.random.default_rng(0)
         self.x = (rng.random((steps, batch, SIZES[0])) < rate).astype(self.dtype)
         self.labels = rng.integers(0, SIZES[-1], size=batch)
@@ -212,7 +226,7 @@ class Problem:
         return self.backward(trajs, loss)
 
     def matmul_operands(self):
-        """Arrays of the shapes (and, from one real run, the values) that the six products use."""
+        """Arrays of the shapes (and, from one real run, the values) that the products use."""
         trajs, loss = self.forward()
         grads = self.backward(trajs, loss)
         T, B, _ = self.x.shape
@@ -227,20 +241,34 @@ class Problem:
 
 
 def bare_matmuls(o):
-    """The minimal matrix products of one forward+backward pass (see the module docstring)."""
+    """The matrix products of one forward+backward pass (see the module docstring)."""
     x, s1, dI1, dI2, W1, W2 = o["x"], o["s1"], o["dI1"], o["dI2"], o["W1"], o["W2"]
     x @ W1.T        # forward, layer 1: I1
     s1 @ W2.T       # forward, layer 2: I2
     dI2.T @ s1      # dW2
     dI2 @ W2        # ds1 (from above)
     dI1.T @ x       # dW1
-    dI1 @ W1        # dx
 
 
 def matmul_flops(T, B):
     M, N, K = SIZES
     TB = T * B
-    return 2 * TB * (M * N + N * K) * 3  # three products per layer, each 2·TB·(in·out)
+    return 2 * TB * (2 * M * N + 3 * N * K)
+
+
+class _Path:
+    """Run a callable with the compiled loops on or off."""
+
+    def __init__(self, path, fn):
+        self.on, self.fn = path == "compiled", fn
+
+    def __call__(self):
+        was = lif_jit.ENABLED
+        lif_jit.ENABLED = self.on
+        try:
+            return self.fn()
+        finally:
+            lif_jit.ENABLED = was
 
 
 # ---------------------------------------------------------------------------
@@ -275,35 +303,34 @@ def _consistent(best):
     return abs(best["fwd+bwd"] - parts) <= 0.25 * parts and best["fwd+bwd"] >= best["matmul"]
 
 
-def bench_dtype(dtype, batch, steps, repeats, warmup):
-    prob = Problem(batch, steps, dtype)
+def bench_dtype(dtype, activity, batch, steps, repeats, warmup):
+    prob = Problem(batch, steps, dtype, activity)
     ops, loss_value = prob.matmul_operands()
     saved = prob.forward()  # a fixed trajectory, so that "bwd" times the backward pass alone
-    fns = {
-        "fwd": prob.forward,
-        "bwd": lambda: prob.backward(*saved),
-        "fwd+bwd": prob.step,
-        "matmul": lambda: bare_matmuls(ops),
-    }
+    fns = {"matmul": lambda: bare_matmuls(ops)}
+    for path in PATHS:
+        fns[f"{path} fwd"] = _Path(path, prob.forward)
+        fns[f"{path} bwd"] = _Path(path, lambda: prob.backward(*saved))
+        fns[f"{path} fwd+bwd"] = _Path(path, prob.step)
     raw = interleaved(fns, repeats, warmup)
     best = {k: min(v) * 1e3 for k, v in raw.items()}
     med = {k: statistics.median(v) * 1e3 for k, v in raw.items()}
     spikes = [float(t.s.mean()) for t in saved[0]]
-    return {
-        "dtype": np.dtype(dtype).name,
-        "batch": batch,
-        "steps": steps,
-        "repeats": repeats,
-        "loss": loss_value,
-        "spike_rate": {"input": float(prob.x.mean()), **{f"layer{i + 1}": r for i, r in enumerate(spikes)}},
-        "best_ms": best,
-        "median_ms": med,
-        "ratio": best["fwd+bwd"] / best["matmul"],
-        "consistent": _consistent(best),
-        "ratio_median": med["fwd+bwd"] / med["matmul"],
-        "matmul_gflops": matmul_flops(steps, batch) / (best["matmul"] * 1e-3) / 1e9,
-        "times_ms": {k: [t * 1e3 for t in v] for k, v in raw.items()},
-    }
+    rows = []
+    for path in PATHS:
+        b = {k: best[f"{path} {k}"] for k in ("fwd", "bwd", "fwd+bwd")} | {"matmul": best["matmul"]}
+        m = {k: med[f"{path} {k}"] for k in ("fwd", "bwd", "fwd+bwd")} | {"matmul": med["matmul"]}
+        rows.append({
+            "dtype": np.dtype(dtype).name, "activity": activity, "path": path,
+            "batch": batch, "steps": steps, "repeats": repeats, "loss": loss_value,
+            "spike_rate": {"input": float(prob.x.mean()), **{f"layer{i + 1}": r for i, r in enumerate(spikes)}},
+            "best_ms": b, "median_ms": m,
+            "ratio": b["fwd+bwd"] / b["matmul"], "consistent": _consistent(b),
+            "ratio_median": m["fwd+bwd"] / m["matmul"],
+            "matmul_gflops": matmul_flops(steps, batch) / (b["matmul"] * 1e-3) / 1e9,
+            "times_ms": {k: [t * 1e3 for t in raw[f"{path} {k}"]] for k in ("fwd", "bwd", "fwd+bwd")},
+        })
+    return rows
 
 
 def profile_backward(dtype, batch, steps, top=15):
@@ -351,32 +378,36 @@ def print_report(env, results, profiles):
                  if busy else ""))
     r0 = results[0]
     print(f"best / median of {r0['repeats']} interleaved rounds after warm-up; times in ms; "
-          f"ratio = (fwd+bwd) / matmul, target <= {TARGET_RATIO:g} in float32")
+          f"ratio = (fwd+bwd) / matmul, target <= {TARGET_RATIO:g}")
+    if "compiled" not in PATHS:
+        print("(numba is not installed, or REFSNN_JIT=0: only the NumPy loops are timed; "
+              "pip install -e '.[fast]' for the compiled ones)")
     print()
-    head = f"{'dtype':<8} {'':<6} {'fwd':>8} {'bwd':>8} {'fwd+bwd':>8} {'matmul':>8} {'ratio':>6}"
+    head = (f"{'dtype':<8} {'activity':<8} {'path':<9} {'':<6} {'fwd':>8} {'bwd':>8} {'fwd+bwd':>8} "
+            f"{'matmul':>8} {'ratio':>6}")
     print(head)
     print("-" * len(head))
     for r in results:
         for label, d, ratio in (("best", r["best_ms"], r["ratio"]), ("median", r["median_ms"], r["ratio_median"])):
-            print(f"{r['dtype'] if label == 'best' else '':<8} {label:<6} {d['fwd']:8.2f} {d['bwd']:8.2f} "
+            first = label == "best"
+            print(f"{r['dtype'] if first else '':<8} {r['activity'] if first else '':<8} "
+                  f"{r['path'] if first else '':<9} {label:<6} {d['fwd']:8.2f} {d['bwd']:8.2f} "
                   f"{d['fwd+bwd']:8.2f} {d['matmul']:8.2f} {ratio:6.2f}")
     print()
     for r in results:
         b = r["best_ms"]
         parts = b["fwd"] + b["bwd"]
         if not r["consistent"]:
-            print(f"** WARNING ({r['dtype']}): inconsistent timings (fwd+bwd {b['fwd+bwd']:.1f} ms vs "
-                  f"fwd + bwd {parts:.1f} ms, matmul {b['matmul']:.1f} ms): the machine is too noisy "
-                  "for this ratio; try --threads 1 and more --repeats **")
+            print(f"** WARNING ({r['dtype']} {r['activity']} {r['path']}): inconsistent timings (fwd+bwd "
+                  f"{b['fwd+bwd']:.1f} ms vs fwd + bwd {parts:.1f} ms, matmul {b['matmul']:.1f} ms): the "
+                  "machine is too noisy for this ratio; try --threads 1 and more --repeats **")
     busy = load is not None and load[0] > 0.5 * ncpu
     for r in results:
         verdict = ("meets" if r["ratio"] <= TARGET_RATIO else "misses") + " the target"
-        if r["dtype"] != "float32":
-            verdict += " (stated for float32)"
         if busy or not r["consistent"]:
             verdict += "; UNRELIABLE, see the warnings above"
         rates = ", ".join(f"{k} {v:.3f}" for k, v in r["spike_rate"].items())
-        print(f"{r['dtype']}: ratio {r['ratio']:.2f} {verdict}")
+        print(f"{r['dtype']} {r['activity']} {r['path']}: ratio {r['ratio']:.2f} {verdict}")
         print(f"    matmuls {r['matmul_gflops']:.1f} GFLOP/s; spike rates {rates}; loss {r['loss']:.4f}")
     if profiles:
         print()
@@ -395,6 +426,8 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=64, help="batch size B (default 64)")
     ap.add_argument("--steps", type=int, default=100, help="time steps T (default 100)")
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
+    ap.add_argument("--activity", nargs="+", default=["low", "high"], choices=sorted(ACTIVITY),
+                    help="low: Bernoulli(0.2) input; high: Bernoulli(0.3), weights x3 (default both)")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/OpenMP threads (sets *_NUM_THREADS before NumPy loads; default: BLAS default)")
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
@@ -410,7 +443,8 @@ def main(argv=None):
         ap.error("--threads must be >= 1")
 
     env = environment()
-    results = [bench_dtype(dt, args.batch, args.steps, args.repeats, args.warmup) for dt in args.dtypes]
+    results = [row for dt in args.dtypes for act in args.activity
+               for row in bench_dtype(dt, act, args.batch, args.steps, args.repeats, args.warmup)]
     profiles = {}
     if args.profile:
         dt = args.dtypes[0]

@@ -20,6 +20,7 @@ __all__ = [
     "check_callable",
     "check_float_dtype",
     "MAX_INT",
+    "all_finite",
 ]
 
 
@@ -58,13 +59,23 @@ def float_array(name, a, shape=None, dtype=None, finite=True):
         if not ok:
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} has shape {arr.shape}, expected {want}")
-    if finite and not np.all(np.isfinite(arr)):
+    if finite and not all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
             f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
             "expected finite values"
         )
     return arr
+
+
+def all_finite(a):
+    """Whether every entry of the float array ``a`` is finite, from one sum: an inf or NaN
+    entry makes the sum inf or NaN. Only if the sum is not finite (finite entries can also
+    overflow it) are the entries tested one by one. A read-only pass, with no (T, B, N)
+    boolean temporary."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(a, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
 def _short(value):

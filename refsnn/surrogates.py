@@ -287,6 +287,65 @@ def _superspike_tail(y, k):
     return np.where(near, 0.5 / (1.0 + p), 0.5 * w / (1.0 + w))
 
 
+# ---------------------------------------------------------------------------
+# The same densities in place, for the hot loops (refsnn.neurons.lif_fused).
+# Each overwrites y = |x| (a scratch array of the caller's, float32 or float64)
+# with σ'(y) at gain 1, in y's own dtype and without temporaries: the formulas
+# of the table above without the far-tail rewrites of `_split`.  They agree with
+# the kernels above to a few units in the last place of y's dtype wherever the
+# density is a normal number; where the exact value is below that dtype's tiny
+# they may give 0 or a subnormal (Surrogate.derivative_inplace flushes both).
+# tests/test_surrogates.py holds the two sets together at every scale and x.
+# ---------------------------------------------------------------------------
+
+
+def _triangle_inplace(y, a):
+    np.subtract(a, y, out=y)
+    np.maximum(y, 0.0, out=y)          # max(0, a − y)
+    y /= a
+    y /= a                             # (max(0, a − y)/a)/a
+
+
+def _sigmoid_inplace(y, k, buf):
+    np.multiply(y, -k, out=y)
+    np.exp(y, out=y)                   # e = exp(−k y)
+    np.add(y, 1.0, out=buf)
+    np.square(buf, out=buf)            # (1 + e)^2
+    y *= k
+    y /= buf                           # k e / (1 + e)^2
+
+
+def _boxcar_inplace(y, a):
+    np.less(y, a, out=y)               # 1 for y < a, else 0
+    y *= 0.5 / a
+
+
+def _exponential_inplace(y, k):
+    np.multiply(y, -k, out=y)
+    np.exp(y, out=y)
+    y *= 0.5 * k                       # (k/2) exp(−k y)
+
+
+def _arctan_inplace(y, k):
+    y *= k * (0.5 * np.pi)             # u = π k y / 2
+    np.square(y, out=y)
+    y += 1.0
+    np.divide(0.5 * k, y, out=y)       # (k/2) / (1 + u^2)
+
+
+def _superspike_inplace(y, k):
+    y *= k
+    y += 1.0
+    np.square(y, out=y)
+    np.divide(0.5 * k, y, out=y)       # (k/2) / (1 + k y)^2
+
+
+_INPLACE = MappingProxyType({
+    "triangle": _triangle_inplace, "boxcar": _boxcar_inplace, "exponential": _exponential_inplace,
+    "arctan": _arctan_inplace, "superspike": _superspike_inplace,
+})
+
+
 _Kernel = Callable[[np.ndarray, float], np.ndarray]
 
 _KERNELS: MappingProxyType[str, tuple[_Kernel, _Kernel]] = MappingProxyType(
@@ -451,6 +510,61 @@ class Surrogate:
             np.copyto(d, 0.0, where=d < np.finfo(arr.dtype).tiny)
             out = d.astype(arr.dtype, copy=False)
         return np.asarray(out)
+
+    def derivative_inplace(self, x, buf=None) -> np.ndarray:
+        r"""Overwrite ``x`` (a float32 or float64 scratch array of v − θ) with
+        :math:`g\,\sigma'(x)`, computed in ``x``'s own dtype; return ``x``.
+
+        The fast form of :meth:`derivative` for the reverse loop of
+        :mod:`refsnn.neurons.lif_fused`: the same density, evaluated in place with
+        no temporaries (``buf``, an array like ``x``, is scratch for the families
+        that need one, else allocated). In float64 it agrees with :meth:`derivative` to a
+        few units in the last place; in float32 to float32 rounding of the kernel's
+        steps (a few units in the last place of the peak). Values below the dtype's
+        ``tiny`` are flushed to zero, as :meth:`derivative` does. Outside the range where
+        the in-place formulas cannot overflow (scale and gain in [1e-6, 1e6], |x| ≤ 1e6)
+        it returns :meth:`derivative`'s values. ``x`` must be finite.
+        """
+        with np.errstate(over="ignore", under="ignore"):
+            if self.name == "straight_through":
+                x.fill(1.0)
+            elif self.name == "true":
+                x.fill(0.0)
+            else:
+                np.abs(x, out=x)
+                if not self._inplace_safe(x):             # outside the safe range: the
+                    x[...] = self.derivative(x)            # reference (σ' is even)
+                    return x
+                if self.name == "sigmoid":
+                    _sigmoid_inplace(x, self.scale, np.empty_like(x) if buf is None else buf)
+                else:
+                    _INPLACE[self.name](x, self.scale)
+            if self.gain != 1.0:
+                x *= self.gain
+            tiny = np.finfo(x.dtype).tiny
+            # Flush what would be subnormal (as derivative() does). The triangle and
+            # the boxcar cannot reach (0, tiny) unless their height is near tiny; the
+            # exponential tails reach it a few widths from θ, the rational ones only
+            # past |x| ≈ 1/√tiny; one min() tells whether a flush is needed at all.
+            if not self._no_subnormals(x.dtype) and x.size and x.min() < tiny:
+                np.copyto(x, 0.0, where=x < tiny)
+        return x
+
+    def _inplace_safe(self, y) -> bool:
+        """Whether the in-place kernels are safe on ``y = |x|`` in its own dtype: scale and
+        gain in [1e-6, 1e6] and |x| ≤ 1e6, where k·y ≤ 1e12 and its square cannot overflow
+        even in float32. Outside it (never in a trained network) derivative() is used."""
+        return (1e-6 <= (self.scale or 1.0) <= 1e6 and 1e-6 <= self.gain <= 1e6
+                and (y.size == 0 or float(y.max()) <= 1e6))
+
+    def _no_subnormals(self, dtype) -> bool:
+        """Whether no x can give a density in (0, tiny) of ``dtype`` in the in-place
+        kernels: the least nonzero triangle value is ≥ height·eps/4, the boxcar's is
+        its height."""
+        if self.name in ("straight_through", "true"):
+            return True
+        return self.name in ("triangle", "boxcar") and \
+            self.height * float(np.finfo(dtype).eps) > float(np.finfo(dtype).tiny) * 4
 
     def primitive(self, x) -> np.ndarray:
         r"""Return the primitive :math:`g\,F(x)`, the smooth-twin spike, where :math:`F' = \sigma'`.

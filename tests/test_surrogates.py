@@ -476,3 +476,38 @@ def test_peer_mappings():
         surrogate("triangle", theta, gain=gamma).derivative(x),
         gamma / theta * np.maximum(0.0, 1 - np.abs(x) / theta), rtol=1e-14, atol=1e-16,
     )
+
+
+# ---------------------------------------------------------------------------
+# The in-place form of the reverse loop (Surrogate.derivative_inplace)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gain", [1.0, 1e-300, 0.3, 7.0])
+@pytest.mark.parametrize("scale", EXTREME_SCALES + (0.5, 2.0, 10.0, 1e3))
+@pytest.mark.parametrize("name", SURROGATE_NAMES)
+def test_inplace_derivative_is_the_derivative(name, scale, gain):
+    """Rejects an in-place kernel with a wrong term, a missing gain or flush, or one that
+    overflows (or warns) where derivative() does not."""
+    if name in ("straight_through", "true"):
+        scale = None
+    s = surrogate(name, scale, gain)
+    rng = np.random.default_rng(0)
+    for dtype, xs in ((np.float64, X64), (np.float32, X32)):
+        for x in (xs, (rng.standard_normal(300) * 3).astype(dtype), (rng.standard_normal(300) * 0.01).astype(dtype)):
+            with warnings.catch_warnings():      # (float32 overflow in the cast at extreme gains)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ref = s.derivative(x)
+            with _Strict():
+                got = s.derivative_inplace(x.copy())
+            tiny = np.finfo(dtype).tiny
+            assert got.dtype == dtype
+            assert not ((got > 0) & (got < tiny)).any(), "a subnormal survived"
+            with np.errstate(invalid="ignore", over="ignore"):
+                err = np.abs(got - ref)
+            if dtype == np.float64:
+                ok = err <= 8 * np.finfo(dtype).eps * ref + 4 * tiny
+            else:       # float32 work: within float32 rounding of the peak (and exact zeros alike)
+                ok = err <= 64 * np.finfo(dtype).eps * min(s.height, float(np.finfo(dtype).max)) + 4 * tiny
+            ok |= got == ref                     # (the same inf where gain·height exceeds float32)
+            assert ok.all(), (dtype, x[~ok][:3], ref[~ok][:3], got[~ok][:3])

@@ -289,6 +289,7 @@ import numpy as np
 
 from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
+from . import lif_jit
 from .lif_fused import backward_fused, covers
 
 __all__ = [
@@ -448,16 +449,23 @@ class LIFConfig:
         """``(r_m, r_d)`` of the reset kind."""
         return _RESET_PARTIALS[self.reset]
 
-    def spike(self, x, out=None):
+    def spike(self, x, out=None, theta=None):
         """F6: ``f(x)`` with ``x = v − θ``, the one place the forward spike is computed.
 
         ``f`` is the surrogate's primitive (``forward="smooth"``) or the Heaviside step
         with ``H(0) = h0``, written as a comparison (``np.heaviside`` is about ten times
-        slower in the time loop). ``out`` receives the result if given.
+        slower in the time loop). ``out`` receives the result if given. With ``theta``
+        given, ``x`` is the membrane v and ``f(v − θ)`` is returned; the Heaviside step
+        then compares v with θ directly, which is exactly ``v − θ ≥ 0`` (``> 0``): in
+        IEEE arithmetic with gradual underflow a difference of two floats is zero only
+        if they are equal, and has the sign of the exact difference.
         """
         if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
             raise TypeError("LIFConfig.spike: x (= v − θ) must be a float32 or float64 numpy array, got "
                             f"{getattr(x, 'dtype', type(x).__name__)}")
+        if theta is not None and self.forward == "smooth":
+            x = x - theta
+            theta = None
         if self.forward == "smooth":
             val = self.surrogate.primitive(x)
             if out is None:
@@ -467,8 +475,7 @@ class LIFConfig:
         if out is None:
             out = np.empty_like(x)
         cmp = np.greater_equal if self.h0 == 1.0 else np.greater
-        np.copyto(out, cmp(x, 0))
-        return out
+        return cmp(x, 0 if theta is None else theta, out=out)   # 0/1 written straight into out
 
 
 def smooth_twin(config: LIFConfig) -> LIFConfig:
@@ -790,10 +797,18 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=
     -------
     Trajectory
     """
+    return _layer_forward(config, params, x, state0, s_reset, gate, s_threshold)
+
+
+def _layer_forward(config, params, x, state0=None, s_reset=None, gate=None, s_threshold=None, check_x=True):
+    """:func:`layer_forward`; ``check_x=False`` trusts that ``x`` is a finite array of the
+    parameters' dtype and the right shape (the spikes of the layer below, in a network)."""
     if not isinstance(config, LIFConfig):
         raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
     dtype, params = check_params(config, params)
-    x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
+    if check_x or not (isinstance(x, np.ndarray) and x.dtype == dtype and x.ndim == 3
+                       and x.shape[2] == config.n_in):
+        x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
     T, B, _ = x.shape
     if T == 0 or B == 0:
         raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
@@ -881,7 +896,10 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
     else:
         s_init = np.zeros_like(v_prev)                                        # s_{-1} = 0
     s_prev = s_init
-    for t in range(T):
+    compiled = s_reset is None and gate_fixed is None and s_threshold is None and lif_jit.covers(config, p)
+    if compiled:                              # the loop below, compiled (refsnn.neurons.lif_jit)
+        v, s, v_finite = lif_jit.forward(config, p, I_ff, v_prev, s_init)
+    for t in range(0 if compiled else T):     # the readable loop, the reference
         I = I_ff[t] + s_prev @ p["R"].T if config.recurrent else I_ff[t]     # F1
         c_t = p["lam"] * c_prev + I if config.synapse else I                  # F2
         d = c_t - p["beta"] * u_prev if config.adaptation else c_t            # F3
@@ -909,8 +927,8 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
             np.subtract(v_t, theta_b, out=buf)                                # F6: v_t − A_t
             buf -= np.multiply(p["beta_a"], a_prev)
             config.spike(buf, out=s[t])
-        elif config.spiking:                                                  # F6
-            config.spike(np.subtract(v_t, theta_b, out=buf), out=s[t])
+        elif config.spiking:                                                  # F6: f(v_t − θ)
+            config.spike(v_t, out=s[t], theta=theta_b)
         if n_ref:                                                             # S5: s_t = ŝ_t G_t
             s_free[t] = s[t]
             if gate_fixed is None:
@@ -921,6 +939,8 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
         v_prev, s_prev = v_t, s[t]
     traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a, s_free=s_free, gate=gate,
                       s_threshold=s_threshold)
+    if compiled and v_finite:
+        traj._v_finite = True                 # (checked by the compiled loop: network_forward skips it)
     if config.membrane_view == "post_reset":                                  # S4: v⁺_t
         traj.v_post = _post_reset(config, p, v, traj.next_reset_spikes())
     return traj
@@ -952,7 +972,15 @@ def _post_reset(config, p, v, sr_next):
 
 
 def _rows(a, B, N):
-    """An (N,) or shared () parameter repeated as a contiguous (B, N) array."""
+    """An (N,) or shared () parameter laid out for the time loops: a scalar of its dtype
+    if all its entries are equal (the common case; a ufunc with a scalar operand reads
+    one array instead of two, and gives the same values), else the parameter repeated
+    as a contiguous (B, N) array (a ufunc on two contiguous (B, N) arrays runs several
+    times faster than one that broadcasts an (N,) row)."""
+    a = np.asarray(a)
+    first = a.reshape(-1)[0]
+    if a.ndim == 0 or (a == first).all():
+        return first
     return np.ascontiguousarray(np.broadcast_to(a, (B, N)))
 
 
@@ -978,7 +1006,6 @@ def _surrogate_derivative(sur, v, theta):
     return out
 
 
-@dataclass
 class LayerGradients:
     """What :func:`layer_backward` returns.
 
@@ -988,13 +1015,31 @@ class LayerGradients:
     (the total derivatives δv_t, ...),
     and ``ds_init`` is δs_{-1}. Without a synapse and with ``r_d = 0``, δc_t = δv_t
     (B4), and ``adjoints["dc"]`` is then the same array as ``adjoints["dv"]``.
+
+    ``x`` may be given as a function of no arguments that returns it: it is then
+    computed on first access, so that the input gradient of a network's first layer
+    (``δI W``, a matrix product as large as ``∂L/∂W``'s), which training never reads,
+    costs nothing unless it is read.
     """
 
-    params: dict
-    x: np.ndarray
-    state0: dict
-    adjoints: dict
-    ds_init: np.ndarray
+    __slots__ = ("params", "_x", "state0", "adjoints", "ds_init")
+
+    def __init__(self, params, x, state0, adjoints, ds_init):
+        self.params, self._x, self.state0, self.adjoints, self.ds_init = params, x, state0, adjoints, ds_init
+
+    @property
+    def x(self):
+        if callable(self._x):
+            self._x = self._x()
+        return self._x
+
+    @x.setter
+    def x(self, value):
+        self._x = value
+
+    def __repr__(self):
+        return (f"LayerGradients(params={sorted(self.params)}, state0={sorted(self.state0)}, "
+                f"adjoints={sorted(self.adjoints)})")
 
 
 def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> LayerGradients:
@@ -1057,11 +1102,12 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> 
     dI2 = dyn.dI.reshape(T * B, N)
     g = {}
     g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                        # (G1)
-    g["b"] = dI2.sum(axis=0)
-    dx = (dI2 @ p["W"]).reshape(T, B, -1)
+    g["b"] = np.ones(T * B, dtype) @ dI2                              # Σ_t δI_t (as a BLAS product: faster than sum)
+    W = p["W"]
     g.update(dyn.params)
     g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg)}
-    return LayerGradients(g, dx, dyn.state0, dyn.adjoints, dyn.ds_init)
+    return LayerGradients(g, lambda: (dI2 @ W).reshape(T, B, -1),         # (G1) ∂L/∂x_t = δI_t W
+                          dyn.state0, dyn.adjoints, dyn.ds_init)
 
 
 @dataclass
@@ -1141,8 +1187,9 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable"):
     evaluated by :func:`refsnn.neurons.lif_fused.backward_fused` where it covers the
     configuration (:func:`refsnn.neurons.lif_fused.covers`)."""
     check_choice("path", path, BACKWARD_PATHS)
-    if path == "fused" and covers(traj.config, p):
-        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v)
+    jit = path == "fused" and traj.s_reset is None and lif_jit.covers(traj.config, p)
+    if jit or path == "fused" and covers(traj.config, p):
+        g, dstate0, adjoints, ds_init, dI = (lif_jit.backward if jit else backward_fused)(traj, p, a_s, a_v)
         g = {k: np.asarray(g[k]).astype(traj.v.dtype, copy=False) for k in dynamics_param_names(traj.config)}
         return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
     cfg = traj.config

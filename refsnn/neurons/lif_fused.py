@@ -71,6 +71,8 @@ def backward_fused(traj, p, a_s, a_v):
     ``a_s`` the (T, B, N) direct partial ∂L/∂s_t (an array), ``a_v`` that of ∂L/∂v_t
     or None (zero).
     """
+    from refsnn.neurons.lif import _rows   # (lif imports this module)
+
     cfg = traj.config
     dtype = traj.v.dtype
     T, B, N = traj.v.shape
@@ -114,9 +116,9 @@ def backward_fused(traj, p, a_s, a_v):
             return m + d - p["v_reset"]
         return m - p["v_reset"]
 
-    # Per-neuron vectors laid out once as contiguous (B, N) rows: a ufunc on two
-    # contiguous (B, N) arrays runs several times faster than one that broadcasts (N,).
-    rows = {k: np.ascontiguousarray(np.broadcast_to(p[k], (B, N))) for k in
+    # Per-neuron vectors laid out once for the loop: scalars where all entries are equal,
+    # else contiguous (B, N) rows (lif._rows).
+    rows = {k: _rows(p[k], B, N) for k in
             ("alpha", "theta", "gamma", "kappa", "rho", "beta", "lam") if k in p}
     theta = rows.get("theta")
     xbuf = np.empty((B, N), dtype)     # v_t − θ
@@ -136,6 +138,8 @@ def backward_fused(traj, p, a_s, a_v):
     # and do not depend on the blocking.
     step = max(1, SG_BLOCK // (B * N))
     sg_lo, sg_blk = T, None            # sg_blk[t − sg_lo] = σ'(v_t − θ) for sg_lo <= t < old sg_lo
+    sg_buf = np.empty((min(step, T), B, N), dtype) if spiking else None
+    sg_tmp = np.empty_like(sg_buf) if spiking and sur.name == "sigmoid" else None
 
     dv_n = du_n = dc_n = zero          # δv_{t+1}, δu_{t+1}, δc_{t+1}
     for t in range(T - 1, -2, -1):
@@ -168,11 +172,13 @@ def backward_fused(traj, p, a_s, a_v):
             dv_t[...] = 0
         if spiking:
             if not now:
-                sg_t = sur.derivative(np.subtract(v0, theta, out=xbuf))
+                sg_t = sur.derivative_inplace(np.subtract(v0, theta, out=xbuf))
             else:
                 if t < sg_lo:
                     sg_lo = max(0, t + 1 - step)
-                    sg_blk = sur.derivative(v[sg_lo:t + 1] - theta)
+                    n_blk = t + 1 - sg_lo
+                    sg_blk = np.subtract(v[sg_lo:t + 1], theta, out=sg_buf[:n_blk])
+                    sur.derivative_inplace(sg_blk, None if sg_tmp is None else sg_tmp[:n_blk])
                 sg_t = sg_blk[t - sg_lo]
             np.multiply(sg_t, ds_t, out=buf)                          # σ'_t δs_t
             dv_t += buf

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_instance, check_positive_int
-from .lif import LIFConfig, Trajectory, _rng, init_params, layer_backward, layer_forward
+from .._validate import all_finite, check_instance, check_positive_int
+from .lif import LIFConfig, Trajectory, _layer_forward, _rng, init_params, layer_backward, layer_forward
 
 # No network has more layers than this; a larger n_layers is refused, not allocated.
 MAX_LAYERS = 10**6
@@ -84,9 +84,11 @@ def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=Non
     trajs = []
     inp = x
     for l, (cfg, p, st, sr, gt, sth) in enumerate(zip(net.layers, params, state0, s_reset, gate, s_threshold)):
-        with np.errstate(over="ignore", invalid="ignore"):
-            traj = layer_forward(cfg, p, inp, st, sr, gt, sth)
-        _check_finite("forward", l, n, {k: getattr(traj, k) for k in ("v", "u", "c", "a")}, first="earliest")
+        with np.errstate(over="ignore", invalid="ignore"):      # a layer's input spikes are checked
+            traj = _layer_forward(cfg, p, inp, st, sr, gt, sth, check_x=l == 0)   # (0/1, the right shape)
+        checked = ("v",) if getattr(traj, "_v_finite", False) else ()
+        _check_finite("forward", l, n, {k: getattr(traj, k) for k in ("v", "u", "c", "a") if k not in checked},
+                      first="earliest")
         trajs.append(traj)
         inp = traj.s
     return trajs
@@ -97,7 +99,7 @@ def _check_finite(where, l, n, arrays, first):
     ``arrays`` ((T, B, N) or None) holds inf/NaN. The layer functions validate that
     inputs and parameters are finite, so a non-finite value here is an overflow."""
     for name, a in arrays.items():
-        if a is None or np.isfinite(a).all():
+        if a is None or all_finite(a):
             continue
         bad = np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1)) if a.ndim == 3 else [0]
         t = int(bad[0] if first == "earliest" else bad[-1])
@@ -112,12 +114,16 @@ def _check_finite(where, l, n, arrays, first):
 @dataclass
 class NetworkGradients:
     """``params[l]`` and ``state0[l]`` per layer, ``x`` = ∂L/∂(network input), ``layers[l]``
-    the full :class:`~refsnn.lif.LayerGradients` (adjoint trajectories included)."""
+    the full :class:`~refsnn.lif.LayerGradients` (adjoint trajectories included).
+    ``x`` is computed when it is first read (see :class:`~refsnn.lif.LayerGradients`)."""
 
     params: list
-    x: np.ndarray
     state0: list
     layers: list
+
+    @property
+    def x(self):
+        return self.layers[0].x
 
 
 def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
@@ -140,15 +146,30 @@ def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
         with np.errstate(over="ignore", invalid="ignore"):
             out[l] = layer_backward(trajs[l], params[l], a_s, dv[l])
         g = out[l]
-        if not (np.isfinite(g.x).all() and all(np.isfinite(v).all() for v in g.params.values())):
+        if not all(np.isfinite(v).all() for v in g.params.values()):
             _check_finite("backward", l, n, {f"δ{k}": v for k, v in g.adjoints.items()}, first="latest")
-            _check_finite("backward", l, n, {"∂L/∂x": g.x}, first="latest")
             raise FloatingPointError(f"network_backward: layer {l} (of {n}) overflowed in its parameter "
                                      "gradients (every adjoint is finite; a sum over T·B overflowed)")
-        from_above = out[l].x
-    return NetworkGradients(
-        [g.params for g in out], out[0].x, [g.state0 for g in out], out
-    )
+        if l:
+            from_above = _checked_dx(g, l, n)()
+        else:                            # the network's input gradient: computed if it is read
+            g.x = _checked_dx(g, l, n)
+    return NetworkGradients([g.params for g in out], [g.state0 for g in out], out)
+
+
+def _checked_dx(g, l, n):
+    """A function returning layer l's ∂L/∂x, raising FloatingPointError if it overflowed."""
+    raw = g._x                           # the array, or the function computing it
+
+    def dx():
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = raw() if callable(raw) else raw
+        if not all_finite(x):
+            _check_finite("backward", l, n, {"∂L/∂x": x}, first="latest")
+        return x
+    return dx
+
+
 
 
 def flat_params(params) -> dict:
