@@ -20,9 +20,7 @@ What is timed (all with ``time.perf_counter``, after a warm-up):
                The input gradient dI1 @ W1 is not among them: the input is data, and
                refsnn computes ∂L/∂x of the first layer only when it is read.
 
-Each is timed for both of refsnn's paths in one run: ``compiled`` (the time loops of
-``refsnn.neurons.lif_jit``, the ``fast`` extra: numba) and ``numpy`` (the NumPy loops),
-at two activities: ``low`` (Bernoulli(0.2) input, the default initialisation) and
+Each is timed at two activities: ``low`` (Bernoulli(0.2) input, the default initialisation) and
 ``high`` (Bernoulli(0.3) input, weights ×3: the input statistics of snnTorch's own
 benchmark, hidden and output rates near 0.2, where the softmax of the spike counts gives
 float32 partials near e^-100 — the subnormal trap that the losses and σ' flush).
@@ -84,11 +82,9 @@ import refsnn  # noqa: E402
 from refsnn import losses  # noqa: E402
 from refsnn.lif import LIFConfig  # noqa: E402
 from refsnn.network import Network, network_backward, network_forward, network_init  # noqa: E402
-from refsnn.neurons import lif_jit  # noqa: E402
 
 SIZES = (100, 256, 10)
 TARGET_RATIO = 2.5
-PATHS = ("compiled", "numpy") if lif_jit.ENABLED else ("numpy",)
 ACTIVITY = {"low": (0.2, 1.0), "high": (0.3, 3.0)}    # input rate, weight scale
 
 
@@ -256,21 +252,6 @@ def matmul_flops(T, B):
     return 2 * TB * (2 * M * N + 3 * N * K)
 
 
-class _Path:
-    """Run a callable with the compiled loops on or off."""
-
-    def __init__(self, path, fn):
-        self.on, self.fn = path == "compiled", fn
-
-    def __call__(self):
-        was = lif_jit.ENABLED
-        lif_jit.ENABLED = self.on
-        try:
-            return self.fn()
-        finally:
-            lif_jit.ENABLED = was
-
-
 # ---------------------------------------------------------------------------
 # Timing
 # ---------------------------------------------------------------------------
@@ -307,30 +288,22 @@ def bench_dtype(dtype, activity, batch, steps, repeats, warmup):
     prob = Problem(batch, steps, dtype, activity)
     ops, loss_value = prob.matmul_operands()
     saved = prob.forward()  # a fixed trajectory, so that "bwd" times the backward pass alone
-    fns = {"matmul": lambda: bare_matmuls(ops)}
-    for path in PATHS:
-        fns[f"{path} fwd"] = _Path(path, prob.forward)
-        fns[f"{path} bwd"] = _Path(path, lambda: prob.backward(*saved))
-        fns[f"{path} fwd+bwd"] = _Path(path, prob.step)
+    fns = {"fwd": prob.forward, "bwd": lambda: prob.backward(*saved), "fwd+bwd": prob.step,
+           "matmul": lambda: bare_matmuls(ops)}
     raw = interleaved(fns, repeats, warmup)
     best = {k: min(v) * 1e3 for k, v in raw.items()}
     med = {k: statistics.median(v) * 1e3 for k, v in raw.items()}
     spikes = [float(t.s.mean()) for t in saved[0]]
-    rows = []
-    for path in PATHS:
-        b = {k: best[f"{path} {k}"] for k in ("fwd", "bwd", "fwd+bwd")} | {"matmul": best["matmul"]}
-        m = {k: med[f"{path} {k}"] for k in ("fwd", "bwd", "fwd+bwd")} | {"matmul": med["matmul"]}
-        rows.append({
-            "dtype": np.dtype(dtype).name, "activity": activity, "path": path,
-            "batch": batch, "steps": steps, "repeats": repeats, "loss": loss_value,
-            "spike_rate": {"input": float(prob.x.mean()), **{f"layer{i + 1}": r for i, r in enumerate(spikes)}},
-            "best_ms": b, "median_ms": m,
-            "ratio": b["fwd+bwd"] / b["matmul"], "consistent": _consistent(b),
-            "ratio_median": m["fwd+bwd"] / m["matmul"],
-            "matmul_gflops": matmul_flops(steps, batch) / (b["matmul"] * 1e-3) / 1e9,
-            "times_ms": {k: [t * 1e3 for t in raw[f"{path} {k}"]] for k in ("fwd", "bwd", "fwd+bwd")},
-        })
-    return rows
+    return {
+        "dtype": np.dtype(dtype).name, "activity": activity,
+        "batch": batch, "steps": steps, "repeats": repeats, "loss": loss_value,
+        "spike_rate": {"input": float(prob.x.mean()), **{f"layer{i + 1}": r for i, r in enumerate(spikes)}},
+        "best_ms": best, "median_ms": med,
+        "ratio": best["fwd+bwd"] / best["matmul"], "consistent": _consistent(best),
+        "ratio_median": med["fwd+bwd"] / med["matmul"],
+        "matmul_gflops": matmul_flops(steps, batch) / (best["matmul"] * 1e-3) / 1e9,
+        "times_ms": {k: [t * 1e3 for t in v] for k, v in raw.items()},
+    }
 
 
 def profile_backward(dtype, batch, steps, top=15):
@@ -379,11 +352,8 @@ def print_report(env, results, profiles):
     r0 = results[0]
     print(f"best / median of {r0['repeats']} interleaved rounds after warm-up; times in ms; "
           f"ratio = (fwd+bwd) / matmul, target <= {TARGET_RATIO:g}")
-    if "compiled" not in PATHS:
-        print("(numba is not installed, or REFSNN_JIT=0: only the NumPy loops are timed; "
-              "pip install -e '.[fast]' for the compiled ones)")
     print()
-    head = (f"{'dtype':<8} {'activity':<8} {'path':<9} {'':<6} {'fwd':>8} {'bwd':>8} {'fwd+bwd':>8} "
+    head = (f"{'dtype':<8} {'activity':<8} {'':<6} {'fwd':>8} {'bwd':>8} {'fwd+bwd':>8} "
             f"{'matmul':>8} {'ratio':>6}")
     print(head)
     print("-" * len(head))
@@ -391,14 +361,14 @@ def print_report(env, results, profiles):
         for label, d, ratio in (("best", r["best_ms"], r["ratio"]), ("median", r["median_ms"], r["ratio_median"])):
             first = label == "best"
             print(f"{r['dtype'] if first else '':<8} {r['activity'] if first else '':<8} "
-                  f"{r['path'] if first else '':<9} {label:<6} {d['fwd']:8.2f} {d['bwd']:8.2f} "
+                  f"{label:<6} {d['fwd']:8.2f} {d['bwd']:8.2f} "
                   f"{d['fwd+bwd']:8.2f} {d['matmul']:8.2f} {ratio:6.2f}")
     print()
     for r in results:
         b = r["best_ms"]
         parts = b["fwd"] + b["bwd"]
         if not r["consistent"]:
-            print(f"** WARNING ({r['dtype']} {r['activity']} {r['path']}): inconsistent timings (fwd+bwd "
+            print(f"** WARNING ({r['dtype']} {r['activity']}): inconsistent timings (fwd+bwd "
                   f"{b['fwd+bwd']:.1f} ms vs fwd + bwd {parts:.1f} ms, matmul {b['matmul']:.1f} ms): the "
                   "machine is too noisy for this ratio; try --threads 1 and more --repeats **")
     busy = load is not None and load[0] > 0.5 * ncpu
@@ -407,7 +377,7 @@ def print_report(env, results, profiles):
         if busy or not r["consistent"]:
             verdict += "; UNRELIABLE, see the warnings above"
         rates = ", ".join(f"{k} {v:.3f}" for k, v in r["spike_rate"].items())
-        print(f"{r['dtype']} {r['activity']} {r['path']}: ratio {r['ratio']:.2f} {verdict}")
+        print(f"{r['dtype']} {r['activity']}: ratio {r['ratio']:.2f} {verdict}")
         print(f"    matmuls {r['matmul_gflops']:.1f} GFLOP/s; spike rates {rates}; loss {r['loss']:.4f}")
     if profiles:
         print()
@@ -443,8 +413,8 @@ def main(argv=None):
         ap.error("--threads must be >= 1")
 
     env = environment()
-    results = [row for dt in args.dtypes for act in args.activity
-               for row in bench_dtype(dt, act, args.batch, args.steps, args.repeats, args.warmup)]
+    results = [bench_dtype(dt, act, args.batch, args.steps, args.repeats, args.warmup)
+               for dt in args.dtypes for act in args.activity]
     profiles = {}
     if args.profile:
         dt = args.dtypes[0]

@@ -5,31 +5,18 @@ The two evaluate the same equations B1–B5 and G1–G5; only the order of the f
 additions of the parameter sums differs. They must agree to 1e-13 relative on every
 configuration of the verification grid (both forward modes, every layer, every returned
 array), in float32 to float32 rounding, and at sizes past the blocking threshold of the
-surrogate derivative (SG_BLOCK elements), where a wrong block offset would show. Every test
-runs twice: with the NumPy fused loop, and with the compiled loops of
-refsnn.neurons.lif_jit (if numba is installed), which take the configurations they cover.
+surrogate derivative (SG_BLOCK elements), where a wrong block offset would show.
 """
 
 import numpy as np
 import pytest
 
 from refsnn.checking import verify
-from refsnn.neurons import lif_fused, lif_jit
+from refsnn.neurons import lif_fused
 from refsnn.neurons.lif import (LIFConfig, init_params, layer_backward, layer_forward, piecewise_linear,
                                 smooth_twin)
 from refsnn.neurons.network import Network, network_forward
 from refsnn.surrogates import surrogate
-
-
-_JIT = [False, True] if lif_jit.numba is not None else [False]
-
-
-@pytest.fixture(params=_JIT, ids=lambda j: "jit" if j else "numpy", autouse=True)
-def fast_path(request, monkeypatch):
-    """Every test runs with the NumPy fused loop and, if numba is installed, with the
-    compiled loops of lif_jit (which take the configurations they cover)."""
-    monkeypatch.setattr(lif_jit, "ENABLED", request.param)
-    return request.param
 
 
 def _arrays(g):
@@ -111,7 +98,6 @@ def test_switches_outside_the_fused_loop_take_the_readable_loop(switch):
     # The fused loop implements only the first-wave fields; any other switch (and 0-d shared
     # parameters) must be routed to the readable loop, never silently ignored.
     kw = switch if isinstance(switch, dict) else {}
-    lif_jit.ENABLED = False              # (the compiled loops do cover shared parameters)
     cfg = LIFConfig(3, 4, surrogate=surrogate("sigmoid", 4.0), **kw)
     p = init_params(cfg, 0, w_scale=3.0)
     if switch == "shared":

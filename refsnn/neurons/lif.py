@@ -289,7 +289,6 @@ import numpy as np
 
 from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
-from . import lif_jit
 from .lif_fused import backward_fused, covers
 
 __all__ = [
@@ -896,10 +895,7 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
     else:
         s_init = np.zeros_like(v_prev)                                        # s_{-1} = 0
     s_prev = s_init
-    compiled = s_reset is None and gate_fixed is None and s_threshold is None and lif_jit.covers(config, p)
-    if compiled:                              # the loop below, compiled (refsnn.neurons.lif_jit)
-        v, s, v_finite = lif_jit.forward(config, p, I_ff, v_prev, s_init)
-    for t in range(0 if compiled else T):     # the readable loop, the reference
+    for t in range(T):
         I = I_ff[t] + s_prev @ p["R"].T if config.recurrent else I_ff[t]     # F1
         c_t = p["lam"] * c_prev + I if config.synapse else I                  # F2
         d = c_t - p["beta"] * u_prev if config.adaptation else c_t            # F3
@@ -939,8 +935,6 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
         v_prev, s_prev = v_t, s[t]
     traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a, s_free=s_free, gate=gate,
                       s_threshold=s_threshold)
-    if compiled and v_finite:
-        traj._v_finite = True                 # (checked by the compiled loop: network_forward skips it)
     if config.membrane_view == "post_reset":                                  # S4: v⁺_t
         traj.v_post = _post_reset(config, p, v, traj.next_reset_spikes())
     return traj
@@ -1187,9 +1181,8 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable"):
     evaluated by :func:`refsnn.neurons.lif_fused.backward_fused` where it covers the
     configuration (:func:`refsnn.neurons.lif_fused.covers`)."""
     check_choice("path", path, BACKWARD_PATHS)
-    jit = path == "fused" and traj.s_reset is None and lif_jit.covers(traj.config, p)
-    if jit or path == "fused" and covers(traj.config, p):
-        g, dstate0, adjoints, ds_init, dI = (lif_jit.backward if jit else backward_fused)(traj, p, a_s, a_v)
+    if path == "fused" and covers(traj.config, p):
+        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v)
         g = {k: np.asarray(g[k]).astype(traj.v.dtype, copy=False) for k in dynamics_param_names(traj.config)}
         return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
     cfg = traj.config

@@ -86,9 +86,7 @@ def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=Non
     for l, (cfg, p, st, sr, gt, sth) in enumerate(zip(net.layers, params, state0, s_reset, gate, s_threshold)):
         with np.errstate(over="ignore", invalid="ignore"):      # a layer's input spikes are checked
             traj = _layer_forward(cfg, p, inp, st, sr, gt, sth, check_x=l == 0)   # (0/1, the right shape)
-        checked = ("v",) if getattr(traj, "_v_finite", False) else ()
-        _check_finite("forward", l, n, {k: getattr(traj, k) for k in ("v", "u", "c", "a") if k not in checked},
-                      first="earliest")
+        _check_finite("forward", l, n, {k: getattr(traj, k) for k in ("v", "u", "c", "a")}, first="earliest")
         trajs.append(traj)
         inp = traj.s
     return trajs
