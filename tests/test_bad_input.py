@@ -1358,3 +1358,30 @@ def test_backward_overflow_names_the_layer_and_step():
     dv = np.full((30, B, N), 1e307)                          # finite partials whose sum overflows
     with pytest.raises(FloatingPointError, match=r"layer 0 .*(step t = \d+|parameter gradients)"):
         network_backward(trajs, p, None, [dv])
+
+
+@pytest.mark.parametrize("kw", [dict(reset="none"), dict(reset="subtract"), dict(reset="hard_keep_input"),
+                                dict(reset="hard_drop_input"), dict(reset="none", adaptation=True),
+                                dict(reset="subtract", synapse=True), dict(reset="none", adaptive_threshold=True),
+                                dict(reset="subtract", refractory=2)])
+def test_forward_overflow_reports_the_first_step(kw):
+    # network_forward reads only the last step unless it is not finite (an overflowed
+    # state stays inf/NaN); the step it names must still be the first one, found by a
+    # full scan here.
+    from refsnn.neurons.lif import layer_forward
+    net = Network((LIFConfig(M, N, **kw),))
+    p = network_init(net, 0, np.float32, [dict(alpha=1.0)])
+    p[0]["W"][:] = 3e36 / M                                  # the membrane grows by 3e36 a step
+    p[0]["theta"][:] = np.finfo(np.float32).max              # (and no reset catches it first)
+    x = np.ones((150, B, M), np.float32)
+    with np.errstate(all="ignore"):
+        tr = layer_forward(net.layers[0], p[0], x)
+    states = [a for a in (tr.v, tr.u, tr.c, tr.a) if a is not None]
+    bad = [a for a in states if not np.isfinite(a).all()]
+    assert bad                                               # the premise: it overflows ...
+    first = min(int(np.flatnonzero(~np.isfinite(a).reshape(150, -1).all(axis=1))[0]) for a in bad)
+    for a in bad:                                            # ... and stays so
+        t0 = int(np.flatnonzero(~np.isfinite(a).reshape(150, -1).all(axis=1))[0])
+        assert not np.isfinite(a[t0:]).reshape(150 - t0, -1).all(axis=1).any()
+    with pytest.raises(FloatingPointError, match=rf"layer 0 .*step t = {first}:"):
+        network_forward(net, p, x)

@@ -1082,6 +1082,12 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> 
         (P1) a^v_t = (1 − s̃_t r_m) b_t,  (P2) a^s_t += −[attached] (r_{t+1}/α) b_t
                                                   post-reset view, b_t = dv[t] = ∂L/∂v⁺_t
     """
+    return _layer_backward(traj, params, ds, dv, path)
+
+
+def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=False):
+    """:func:`layer_backward`; ``ds_finite=True`` trusts that ``ds`` is finite (the input
+    gradient of the layer above, which network_backward has checked)."""
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory from layer_forward, got {type(traj).__name__}")
     if traj.x is None:
@@ -1090,7 +1096,7 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> 
     dtype, p = check_params(cfg, params)
     if dtype != traj.v.dtype:
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
-    a_s, a_v = _check_partials(traj, ds, dv, dtype)
+    a_s, a_v = _check_partials(traj, ds, dv, dtype, ds_finite)
     dyn = _dynamics_backward(traj, p, a_s, a_v, path)
     T, B, N = traj.v.shape
     dI2 = dyn.dI.reshape(T * B, N)
@@ -1122,9 +1128,10 @@ class DynamicsGradients:
     dI: np.ndarray
 
 
-def _check_partials(traj, ds, dv, dtype):
+def _check_partials(traj, ds, dv, dtype, ds_finite=False):
     T, B, N = traj.v.shape
-    a_s = np.zeros((T, B, N), dtype) if ds is None else float_array("ds", ds, (T, B, N), dtype=dtype)
+    a_s = np.zeros((T, B, N), dtype) if ds is None else float_array("ds", ds, (T, B, N), dtype=dtype,
+                                                                       finite=not ds_finite)
     a_v = None if dv is None else float_array("dv", dv, (T, B, N), dtype=dtype)   # None: zero
     if not traj.config.spiking and ds is not None and np.any(a_s):
         raise ValueError("ds must be zero for a non-spiking layer (it has no spikes)")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import all_finite, check_instance, check_positive_int
-from .lif import LIFConfig, Trajectory, _layer_forward, _rng, init_params, layer_backward, layer_forward
+from .lif import LIFConfig, Trajectory, _layer_backward, _layer_forward, _rng, init_params, layer_backward, layer_forward
 
 # No network has more layers than this; a larger n_layers is refused, not allocated.
 MAX_LAYERS = 10**6
@@ -95,9 +95,15 @@ def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=Non
 def _check_finite(where, l, n, arrays, first):
     """Raise FloatingPointError naming the layer, the variable and the step if any of
     ``arrays`` ((T, B, N) or None) holds inf/NaN. The layer functions validate that
-    inputs and parameters are finite, so a non-finite value here is an overflow."""
+    inputs and parameters are finite, so a non-finite value here is an overflow.
+
+    For the forward states (``first="earliest"``) only the last step is read unless it
+    is not finite: a state that is inf or NaN at step t stays so at every later step
+    (each of F2–F5 and F7 multiplies it by a factor ≥ 0, α, λ, ρ or ρ_a, and ±inf·0 is
+    NaN; the reset subtracts s̃ r, and r is not finite when v is), so the last step
+    holds the verdict of all of them."""
     for name, a in arrays.items():
-        if a is None or all_finite(a):
+        if a is None or all_finite(a[-1] if first == "earliest" and a.ndim == 3 else a):
             continue
         bad = np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1)) if a.ndim == 3 else [0]
         t = int(bad[0] if first == "earliest" else bad[-1])
@@ -141,8 +147,8 @@ def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
         a_s = ds[l]
         if from_above is not None:
             a_s = from_above if a_s is None else a_s + from_above
-        with np.errstate(over="ignore", invalid="ignore"):
-            out[l] = layer_backward(trajs[l], params[l], a_s, dv[l])
+        with np.errstate(over="ignore", invalid="ignore"):    # from_above is checked (_checked_dx)
+            out[l] = _layer_backward(trajs[l], params[l], a_s, dv[l], ds_finite=ds[l] is None and l < n - 1)
         g = out[l]
         if not all(np.isfinite(v).all() for v in g.params.values()):
             _check_finite("backward", l, n, {f"δ{k}": v for k, v in g.adjoints.items()}, first="latest")
