@@ -127,6 +127,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 
+from ._numerics import flush_subnormal
 from ._validate import float_array, real_scalar
 from .neurons.lif import Trajectory
 
@@ -165,13 +166,9 @@ class Loss:
 
 
 def _flush_subnormal(a, dtype):
-    """Zero the entries of ``a`` (in place) whose magnitude is below ``dtype``'s smallest
-    normal number, so that no subnormal partial reaches the adjoint loops: arithmetic on
-    subnormals runs many times slower, and these entries (below 1.2e-38 in float32,
-    2.2e-308 in float64) change no gradient above that size. Returns ``a``."""
-    tiny = np.finfo(dtype).tiny
-    np.copyto(a, 0.0, where=np.abs(a) < tiny)
-    return a
+    """Zero the entries of ``a`` below ``dtype``'s smallest normal number (in place), so
+    that no subnormal partial reaches the adjoint loops (see refsnn._numerics)."""
+    return flush_subnormal(a, dtype)
 
 
 def _traj(traj):

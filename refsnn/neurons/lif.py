@@ -287,6 +287,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .._numerics import EXPONENTIAL_TAILS, flush_subnormal
 from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
 from .lif_fused import backward_fused, covers
@@ -1258,6 +1259,7 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable"):
     alpha_b = _rows(p["alpha"], B, N)
     gamma_b = _rows(p["gamma"], B, N) if cfg.reset == "subtract" else None
     dv_n, du_n, dc_n, da_n = zero, zero, zero, zero         # δv_{t+1}, δu_{t+1}, δc_{t+1}, δa_{t+1}
+    flush = cfg.spiking and cfg.surrogate.name in EXPONENTIAL_TAILS
     # Each step writes its adjoints straight into dv_[t], ds_[t], ... (fresh arrays at
     # t = −1), with the operations of B1–B5 in the same order.
     for t in range(T - 1, -2, -1):
@@ -1288,6 +1290,8 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable"):
                         _refractory_gate(traj.s, traj.s_init, t, n_ref, out=pbuf, skip=k)
                         pbuf *= traj.s_free[t]
                         ds_gate[t - k + 1] -= np.multiply(pbuf, ds_t, out=pbuf)
+        if flush:                                    # no subnormal in δs, δv (lif_fused explains)
+            flush_subnormal(ds_t)
         # (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
         if nxt:
             np.multiply(alpha_b if alpha_gm is None else alpha_gm[t + 1], dv_n, out=dv_t)
@@ -1300,6 +1304,8 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable"):
         if cfg.spiking:
             if now or from_v0:
                 dv_t += np.multiply(sg[t] if now else sg_init, ds_t, out=buf)
+            if flush:
+                flush_subnormal(dv_t)
         # (B6) δa_t = ρ_a δa_{t+1} − β_a σ'(v_t − A_t) δs_t
         if athr:
             da_t = da_[t] if now else np.empty((B, N), dtype)

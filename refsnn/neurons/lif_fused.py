@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._numerics import EXPONENTIAL_TAILS, flush_subnormal
+
 # Elements per block of σ'(v − θ) (see the loop): its float64 temporaries stay in cache.
 SG_BLOCK = 1 << 14
 
@@ -136,6 +138,11 @@ def backward_fused(traj, p, a_s, a_v):
     # small layer pays the call overhead of the surrogate once per block, not per step,
     # and a block of a large layer still fits in the cache. The values are elementwise
     # and do not depend on the blocking.
+    # With an exponential-tail σ' (sigmoid, exponential), σ'·δs is often subnormal; δv
+    # would carry it for a score of steps, each multiply of it ~100x slower: flush δs_t
+    # and δv_t (three NumPy calls each a step, only for these two families).
+    flush = spiking and sur.name in EXPONENTIAL_TAILS
+    fbuf, fmask = (np.empty((B, N), dtype), np.empty((B, N), bool)) if flush else (None, None)
     step = max(1, SG_BLOCK // (B * N))
     sg_lo, sg_blk = T, None            # sg_blk[t − sg_lo] = σ'(v_t − θ) for sg_lo <= t < old sg_lo
     sg_buf = np.empty((min(step, T), B, N), dtype) if spiking else None
@@ -157,6 +164,8 @@ def backward_fused(traj, p, a_s, a_v):
                 ds_t += np.multiply(rows["kappa"], du_n, out=buf)
             if rec:
                 ds_t += dc_n @ p["R"]
+        if flush:                      # (a^s from the layer above may hold subnormals too)
+            flush_subnormal(ds_t, scratch=fbuf, mask=fmask)
         # (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
         if nxt:
             if r_m:
@@ -182,6 +191,8 @@ def backward_fused(traj, p, a_s, a_v):
                 sg_t = sg_blk[t - sg_lo]
             np.multiply(sg_t, ds_t, out=buf)                          # σ'_t δs_t
             dv_t += buf
+            if flush:
+                flush_subnormal(dv_t, scratch=fbuf, mask=fmask)
             if now:
                 acc["theta"] += buf                                   # (G5)
             else:
