@@ -172,6 +172,23 @@ class SpikingJelly:
         return loss.item(), rates, [self.model[0].weight.grad, self.model[2].weight.grad]
 
 
+def matmul_floor(ref, x, y):
+    """The five matrix products any BPTT of this network must do (bench_fwd_bwd.py), on
+    arrays of refsnn's shapes and values: a floor under every system's time."""
+    trajs = network_forward(ref.net, ref.params, x)
+    loss = losses.spike_count_cross_entropy(trajs[-1], y)
+    g = network_backward(trajs, ref.params, [None, loss.ds])
+    T, B, _ = x.shape
+    o = {"x": x.reshape(T * B, -1), "s1": trajs[0].s.reshape(T * B, -1),
+         "dI1": g.layers[0].adjoints["dc"].reshape(T * B, -1), "dI2": g.layers[1].adjoints["dc"].reshape(T * B, -1),
+         "W1": ref.params[0]["W"], "W2": ref.params[1]["W"]}
+    o = {k: np.ascontiguousarray(v) for k, v in o.items()}
+
+    def run():
+        o["x"] @ o["W1"].T, o["s1"] @ o["W2"].T, o["dI2"].T @ o["s1"], o["dI2"] @ o["W2"], o["dI1"].T @ o["x"]
+    return run
+
+
 def interleaved(fns, repeats):
     for fn in fns.values():      # warm-up
         fn()
@@ -254,6 +271,7 @@ def main(argv=None):
             except ImportError as exc:
                 print(f"  ({cls.name} not installed: {exc}; see the README's peer install step)")
         fns = {s.name: (lambda s=s: s.step(x, y)) for s in systems}
+        fns["matmul floor"] = matmul_floor(systems[0], x, y)
         times = interleaved(fns, args.repeats)
         best_ref = min(times["refsnn"])
         print(f"\n{dtype}:")
@@ -263,6 +281,14 @@ def main(argv=None):
             b, m = min(times[s.name]), statistics.median(times[s.name])
             print(f"  {s.name:<13} {b * 1e3:8.1f} {m * 1e3:8.1f} {b / best_ref:16.2f}  "
                   f"{rates[0]:.3f}, {rates[1]:.3f}")
+        fb, fm = min(times["matmul floor"]), statistics.median(times["matmul floor"])
+        print(f"  {'matmul floor':<13} {fb * 1e3:8.1f} {fm * 1e3:8.1f} {fb / best_ref:16.2f}  "
+              "(the 5 products; no system can go below)")
+        if "snnTorch" in times:
+            snt = min(times["snnTorch"])
+            print(f"  refsnn / snnTorch = {best_ref / snt:.2f} (target <= 0.33: "
+                  f"{'met' if best_ref <= snt / 3 else 'missed'}); the floor alone is {fb / snt:.2f} of "
+                  f"snnTorch, so the target leaves {max(snt / 3 - fb, 0) * 1e3:.1f} ms for everything else")
     if args.epoch_samples:
         for dtype in args.dtypes:
             ep = epoch_times(args, dtype)

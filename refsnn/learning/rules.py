@@ -70,11 +70,13 @@ def _tbptt_loss(step_loss, n_layers):
     return loss_fn
 
 
-def rule_gradients(rule, task, params, x, y, loss_fn=None, window=50, feedback="symmetric"):
+def rule_gradients(rule, task, params, x, y, loss_fn=None, window=50, feedback="symmetric", wrt=None):
     """One batch's loss value, per-layer gradients and readout ``max_t y_t`` (or None).
 
     ``x`` is ``(T, B, M)`` time-major; ``loss_fn(trajs) -> (value, ds, dv)`` is the task's
     loss (rule ``bptt`` only). ``feedback`` is ``"symmetric"`` or a fixed matrix B.
+    ``wrt`` (rule ``bptt``): the parameter names wanted, as for network_backward (the
+    others are then not computed); the other rules return all they compute.
     Returns ``(value, grads, trajs_or_None, y_max_or_None)``.
     """
     if rule not in RULES:
@@ -83,7 +85,7 @@ def rule_gradients(rule, task, params, x, y, loss_fn=None, window=50, feedback="
     if rule == "bptt":
         trajs = network_forward(net, params, x)
         value, ds, dv = loss_fn(trajs)
-        return value, network_backward(trajs, params, ds, dv).params, trajs, None
+        return value, network_backward(trajs, params, ds, dv, wrt=wrt).params, trajs, None
     step_loss = local_loss(task.kind, y, x.shape[0])
     if rule == "tbptt":
         loss_fn = _tbptt_loss(step_loss, len(net.layers))

@@ -1037,7 +1037,7 @@ class LayerGradients:
                 f"adjoints={sorted(self.adjoints)})")
 
 
-def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> LayerGradients:
+def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused", wrt=None) -> LayerGradients:
     """Reverse-time loop of the adjoint recursions B1–B5, then the gradients G1–G5.
 
     A thin wrapper around :func:`dynamics_backward`, which runs B1–B5 and every
@@ -1058,6 +1058,11 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> 
         evaluates the same equations with the per-step coefficients and the G2–G5
         sums inside one cache-friendly reverse loop (:mod:`refsnn.neurons.lif_fused`);
         the two agree to rounding (tested to 1e-13 relative over the whole grid).
+    wrt : iterable of str, optional
+        The parameters whose gradients are wanted (default: all of
+        :func:`param_names`); ``params`` of the result holds just those, and the fused
+        loop does not accumulate the sums of the others (a frozen α, θ, γ, as in
+        training with fixed dynamics). The adjoints and ∂L/∂x are computed either way.
 
     Returns
     -------
@@ -1083,10 +1088,23 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> 
         (P1) a^v_t = (1 − s̃_t r_m) b_t,  (P2) a^s_t += −[attached] (r_{t+1}/α) b_t
                                                   post-reset view, b_t = dv[t] = ∂L/∂v⁺_t
     """
-    return _layer_backward(traj, params, ds, dv, path)
+    return _layer_backward(traj, params, ds, dv, path, wrt=wrt)
 
 
-def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=False):
+def _check_wrt(wrt, names, where="wrt"):
+    """``wrt`` as a set of names, each one of ``names`` (None: all of them)."""
+    if wrt is None:
+        return set(names)
+    if isinstance(wrt, str) or not all(isinstance(k, str) for k in wrt):
+        raise TypeError(f"{where} must be an iterable of parameter names (str), e.g. {{'W', 'b'}}; got {wrt!r}")
+    wrt = set(wrt)
+    unknown = sorted(wrt - set(names))
+    if unknown:
+        raise ValueError(f"{where} names {unknown}, which are not parameters here; expected some of {list(names)}")
+    return wrt
+
+
+def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=False, wrt=None):
     """:func:`layer_backward`; ``ds_finite=True`` trusts that ``ds`` is finite (the input
     gradient of the layer above, which network_backward has checked)."""
     if not isinstance(traj, Trajectory):
@@ -1097,16 +1115,19 @@ def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=Fals
     dtype, p = check_params(cfg, params)
     if dtype != traj.v.dtype:
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
+    need = _check_wrt(wrt, param_names(cfg))
     a_s, a_v = _check_partials(traj, ds, dv, dtype, ds_finite)
-    dyn = _dynamics_backward(traj, p, a_s, a_v, path)
+    dyn = _dynamics_backward(traj, p, a_s, a_v, path, need)
     T, B, N = traj.v.shape
     dI2 = dyn.dI.reshape(T * B, N)
     g = {}
-    g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                        # (G1)
-    g["b"] = np.ones(T * B, dtype) @ dI2                              # Σ_t δI_t (as a BLAS product: faster than sum)
+    if "W" in need:
+        g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                    # (G1)
+    if "b" in need:
+        g["b"] = np.ones(T * B, dtype) @ dI2                          # Σ_t δI_t (a BLAS product: faster than sum)
     W = p["W"]
     g.update(dyn.params)
-    g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg)}
+    g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg) if k in need}
     return LayerGradients(g, lambda: (dI2 @ W).reshape(T, B, -1),         # (G1) ∂L/∂x_t = δI_t W
                           dyn.state0, dyn.adjoints, dyn.ds_init)
 
@@ -1139,7 +1160,7 @@ def _check_partials(traj, ds, dv, dtype, ds_finite=False):
     return a_s, a_v
 
 
-def dynamics_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") -> DynamicsGradients:
+def dynamics_backward(traj: Trajectory, params, ds=None, dv=None, path="fused", wrt=None) -> DynamicsGradients:
     """B1–B5 and G2–G5 (and G1's ``∂L/∂R``) for a trajectory of :func:`dynamics_forward`.
 
     The counterpart of :func:`dynamics_forward`: ``params`` are the dynamics'
@@ -1155,7 +1176,7 @@ def dynamics_backward(traj: Trajectory, params, ds=None, dv=None, path="fused") 
     if dtype != traj.v.dtype:
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
     a_s, a_v = _check_partials(traj, ds, dv, dtype)
-    return _dynamics_backward(traj, p, a_s, a_v, path)
+    return _dynamics_backward(traj, p, a_s, a_v, path, _check_wrt(wrt, dynamics_param_names(cfg)))
 
 
 def _post_reset_partials(traj, p, a_s, b):
@@ -1182,16 +1203,17 @@ def _post_reset_partials(traj, p, a_s, b):
     return a_s, a_v, g
 
 
-def _dynamics_backward(traj, p, a_s, a_v, path="readable"):
+def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None):
     """B1–B5, G2–G5 and ∂L/∂R on checked arguments (see :func:`layer_backward`).
 
     This is the readable reverse loop. With ``path="fused"`` the same equations are
     evaluated by :func:`refsnn.neurons.lif_fused.backward_fused` where it covers the
     configuration (:func:`refsnn.neurons.lif_fused.covers`)."""
     check_choice("path", path, BACKWARD_PATHS)
+    names = [k for k in dynamics_param_names(traj.config) if need is None or k in need]
     if path == "fused" and covers(traj.config, p):
-        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v)
-        g = {k: np.asarray(g[k]).astype(traj.v.dtype, copy=False) for k in dynamics_param_names(traj.config)}
+        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v, need)
+        g = {k: np.asarray(g[k]).astype(traj.v.dtype, copy=False) for k in names}
         return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
     cfg = traj.config
     dtype = traj.v.dtype
@@ -1387,7 +1409,7 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable"):
     if g_post is not None:                                            # (G7)
         for k, v in g_post.items():
             g[k] = g[k] + v
-    g = {k: _shaped(g[k], p[k], dtype) for k in dynamics_param_names(cfg)}
+    g = {k: _shaped(g[k], p[k], dtype) for k in names}       # (the reference computes all)
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if cfg.adaptation:
         adjoints["du"] = du_

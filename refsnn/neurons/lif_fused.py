@@ -65,13 +65,15 @@ def covers(cfg, p):
     return all(np.ndim(v) == (2 if k in ("W", "R") else 1) for k, v in p.items())
 
 
-def backward_fused(traj, p, a_s, a_v):
+def backward_fused(traj, p, a_s, a_v, need=None):
     """``(grads, dstate0, adjoints, ds_init, dI)`` as the readable loop computes them
     (the gradients of the dynamics' parameters, ∂L/∂R included; not W, b, x).
 
     ``traj`` is a :class:`refsnn.neurons.lif.Trajectory`, ``p`` its checked parameters,
     ``a_s`` the (T, B, N) direct partial ∂L/∂s_t (an array), ``a_v`` that of ∂L/∂v_t
-    or None (zero).
+    or None (zero). ``need`` (a set of names, default all) restricts ``grads`` to those
+    parameters: the sums of the others are not accumulated (a frozen α, θ, γ saves five
+    of the loop's sixteen NumPy calls a step).
     """
     from refsnn.neurons.lif import _rows   # (lif imports this module)
 
@@ -131,6 +133,10 @@ def backward_fused(traj, p, a_s, a_v):
     zero = np.zeros((B, N), dtype)
     buf = np.empty((B, N), dtype)
     buf2 = np.empty((B, N), dtype)
+    names = {"alpha", "gamma", "v_reset", "theta", "beta", "rho", "kappa", "lam", "R"}
+    need = names if need is None else set(need)
+    want = {k: k in need for k in ("alpha", "theta", "beta", "rho", "kappa", "lam", "R")}
+    want["reset"] = bool({"gamma", "v_reset"} & need)
     acc = {k: np.zeros((B, N), dtype) for k in
            ("alpha", "reset", "theta", "beta", "rho", "kappa", "lam")}
 
@@ -193,7 +199,7 @@ def backward_fused(traj, p, a_s, a_v):
             dv_t += buf
             if flush:
                 flush_subnormal(dv_t, scratch=fbuf, mask=fmask)
-            if now:
+            if now and want["theta"]:
                 acc["theta"] += buf                                   # (G5)
             else:
                 sg_init_ds = buf.copy()
@@ -219,23 +225,27 @@ def backward_fused(traj, p, a_s, a_v):
                 np.copyto(dc_t, dv_t)
             if syn and nxt:
                 dc_t += np.multiply(rows["lam"], dc_n, out=buf)
-            # G2-G4 at step t, accumulated
-            if r_m:
-                g_m_t = 1.0 - sr_at(t) * r_m
-                acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
-            else:
-                acc["alpha"] += np.multiply(dv_t, prev(v, v0, t), out=buf)
-            if cfg.reset != "none":
+            # G2-G4 at step t, accumulated (those wanted)
+            if want["alpha"]:
+                if r_m:
+                    g_m_t = 1.0 - sr_at(t) * r_m
+                    acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
+                else:
+                    acc["alpha"] += np.multiply(dv_t, prev(v, v0, t), out=buf)
+            if cfg.reset != "none" and want["reset"]:
                 acc["reset"] += np.multiply(dv_t, sr_at(t), out=buf)
             if adapt:
                 u_p = prev(u, u0, t)
-                if r_d:
-                    acc["beta"] += np.multiply(np.multiply(g_d_t, dv_t, out=buf), u_p, out=buf)
-                else:
-                    acc["beta"] += np.multiply(dv_t, u_p, out=buf)
-                acc["rho"] += np.multiply(du_t, u_p, out=buf)
-                acc["kappa"] += np.multiply(du_t, prev(s, s0, t), out=buf)
-            if syn:
+                if want["beta"]:
+                    if r_d:
+                        acc["beta"] += np.multiply(np.multiply(g_d_t, dv_t, out=buf), u_p, out=buf)
+                    else:
+                        acc["beta"] += np.multiply(dv_t, u_p, out=buf)
+                if want["rho"]:
+                    acc["rho"] += np.multiply(du_t, u_p, out=buf)
+                if want["kappa"]:
+                    acc["kappa"] += np.multiply(du_t, prev(s, s0, t), out=buf)
+            if syn and want["lam"]:
                 acc["lam"] += np.multiply(dc_t, prev(c, c0, t), out=buf)
         else:
             dc_t = p["lam"] * dc_n if syn else None
@@ -251,7 +261,7 @@ def backward_fused(traj, p, a_s, a_v):
 
     dI2 = dc_.reshape(T * B, N)                                       # (B5)
     g = {}
-    if rec:                                                           # (G1)
+    if rec and want["R"]:                                             # (G1)
         g["R"] = dI2.T @ s_prev_all.reshape(T * B, N)
     g["alpha"] = acc["alpha"].sum(axis=0)                             # (G2)
     if cfg.reset == "subtract":                                       # (G3)
@@ -266,6 +276,7 @@ def backward_fused(traj, p, a_s, a_v):
         g["lam"] = acc["lam"].sum(axis=0)
     if spiking:                                                       # (G5)
         g["theta"] = -acc["theta"].sum(axis=0) - sg_init_ds.sum(axis=0)
+    g = {k: v for k, v in g.items() if k in need}
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if adapt:
         adjoints["du"] = du_

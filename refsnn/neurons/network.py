@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import all_finite, check_instance, check_positive_int
-from .lif import LIFConfig, Trajectory, _layer_backward, _layer_forward, _rng, init_params, layer_backward, layer_forward
+from .lif import (LIFConfig, Trajectory, _check_wrt, _layer_backward, _layer_forward, _rng, init_params,
+                  layer_backward, layer_forward, param_names)
 
 # No network has more layers than this; a larger n_layers is refused, not allocated.
 MAX_LAYERS = 10**6
@@ -130,8 +131,12 @@ class NetworkGradients:
         return self.layers[0].x
 
 
-def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
+def network_backward(trajs, params, ds=None, dv=None, wrt=None) -> NetworkGradients:
     """Backward through the stack. ``ds[l]``, ``dv[l]``: direct partials of layer l (or None).
+
+    ``wrt``: the parameter names whose gradients are wanted, for every layer (e.g.
+    ``{"W", "b"}`` with frozen dynamics; each layer takes those it has), or a list with
+    one set (or None) per layer; default all. See :func:`~refsnn.lif.layer_backward`.
 
     An adjoint that overflows raises FloatingPointError naming the layer and the step."""
     if not isinstance(trajs, (list, tuple)) or not trajs or not all(isinstance(t, Trajectory) for t in trajs):
@@ -141,6 +146,7 @@ def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
     ds = _per_layer("ds", ds, n)
     dv = _per_layer("dv", dv, n)
     params = _per_layer("params", params, n)
+    wrt = _per_layer_wrt(wrt, trajs)
     out = [None] * n
     from_above = None
     for l in range(n - 1, -1, -1):
@@ -148,7 +154,8 @@ def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
         if from_above is not None:
             a_s = from_above if a_s is None else a_s + from_above
         with np.errstate(over="ignore", invalid="ignore"):    # from_above is checked (_checked_dx)
-            out[l] = _layer_backward(trajs[l], params[l], a_s, dv[l], ds_finite=ds[l] is None and l < n - 1)
+            out[l] = _layer_backward(trajs[l], params[l], a_s, dv[l], ds_finite=ds[l] is None and l < n - 1,
+                                     wrt=wrt[l])
         g = out[l]
         if not all(np.isfinite(v).all() for v in g.params.values()):
             _check_finite("backward", l, n, {f"δ{k}": v for k, v in g.adjoints.items()}, first="latest")
@@ -159,6 +166,20 @@ def network_backward(trajs, params, ds=None, dv=None) -> NetworkGradients:
         else:                            # the network's input gradient: computed if it is read
             g.x = _checked_dx(g, l, n)
     return NetworkGradients([g.params for g in out], [g.state0 for g in out], out)
+
+
+def _per_layer_wrt(wrt, trajs):
+    """``wrt`` of network_backward as one set (or None) per layer."""
+    n = len(trajs)
+    names = [param_names(t.config) for t in trajs]
+    if wrt is None:
+        return [None] * n
+    if isinstance(wrt, list):
+        if len(wrt) != n:
+            raise ValueError(f"wrt as a list must have one entry (a set of names or None) per layer ({n})")
+        return [None if w is None else _check_wrt(w, nm, f"wrt[{l}]") for l, (w, nm) in enumerate(zip(wrt, names))]
+    every = _check_wrt(wrt, sorted({k for nm in names for k in nm}))
+    return [every & set(nm) for nm in names]
 
 
 def _checked_dx(g, l, n):

@@ -373,9 +373,12 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                     continue
                 try:
                     with np.errstate(over="ignore", invalid="ignore"):
+                        # only the trained parameters' gradients are computed (frozen α, θ, γ
+                        # skip their sums in the reverse loop)
+                        wrt = [{k for k in p if trainable(f"L{l}.{k}")} for l, p in enumerate(params)]
                         value, g_params, trajs, y_max = rules.rule_gradients(
                             cfg.rule, task, params, xb.astype(dtype), yb, lambda tr: _loss(task, tr, yb),
-                            cfg.window, feedback)
+                            cfg.window, feedback, wrt=wrt)
                 except FloatingPointError as e:
                     raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, batch {b + 1}: {e}; "
                                            "the last good checkpoint is kept") from e

@@ -22,6 +22,13 @@ MUTANTS = [
      F, "g_m_t = 1.0 - sr_at(t) * r_m", "g_m_t = 1.0 + 0 * sr_at(t)"),
     ("drop the initial step's σ'δs_{-1} from ∂L/∂θ (G5)",
      F, "- sg_init_ds.sum(axis=0)", "- 0 * sg_init_ds.sum(axis=0)"),
+    ("wrt: the θ sum skipped when it is wanted (G5)",
+     F, 'if now and want["theta"]:', 'if now and not want["theta"]:'),
+    ("wrt: the reset sum skipped when it is wanted (G3)",
+     F, 'if cfg.reset != "none" and want["reset"]:', 'if cfg.reset != "none" and not want["reset"]:'),
+    ("wrt: the result keeps parameters nobody asked for",
+     "refsnn/neurons/lif.py", "    g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg) if k in need}",
+     "    g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg) if k in g}"),
 ]
 
 TESTS = ["tests/test_lif_grid.py", "tests/test_surrogate_mode.py", "tests/test_lif_fused.py"]
