@@ -463,6 +463,7 @@ class Surrogate:
         # every value that derivative() computes (all are <= the peak).
         with np.errstate(over="ignore"):
             peak = self.derivative(np.float64(0.0))
+        object.__setattr__(self, "_peak", float(peak))
         if not np.isfinite(peak):
             raise ValueError(
                 f"`scale`={scale!r} with `gain`={gain!r} gives a peak derivative "
@@ -524,8 +525,8 @@ class Surrogate:
         ``tiny`` (or below ``floor``, if given) are flushed to zero, as :meth:`derivative`
         does. The sigmoid and exponential families are evaluated in float64 for float32
         ``x`` (their float32 exponentials are subnormal a few widths from θ). Outside the
-        range where the in-place formulas cannot overflow (scale and gain in [1e-6, 1e6],
-        |x| ≤ 1e6) it returns :meth:`derivative`'s values. ``x`` must be finite.
+        range where the in-place formulas are exact to 4·tiny (scale and gain in
+        [1e-6, 1e6], height ≤ 16) it returns :meth:`derivative`'s values.
         """
         if x.dtype == np.float32 and self.name in ("sigmoid", "exponential") and x.size:
             np.abs(x, out=x)
@@ -546,6 +547,8 @@ class Surrogate:
                 np.abs(x, out=x)
                 if not self._inplace_safe(x):             # outside the safe range: the
                     x[...] = self.derivative(x)            # reference (σ' is even)
+                    if floor is not None:
+                        np.copyto(x, 0.0, where=x < floor)
                     return x
                 if self.name == "sigmoid":
                     _sigmoid_inplace(x, self.scale, np.empty_like(x) if buf is None else buf)
@@ -563,11 +566,13 @@ class Surrogate:
         return x
 
     def _inplace_safe(self, y) -> bool:
-        """Whether the in-place kernels are safe on ``y = |x|`` in its own dtype: scale and
-        gain in [1e-6, 1e6] and |x| ≤ 1e6, where k·y ≤ 1e12 and its square cannot overflow
-        even in float32. Outside it (never in a trained network) derivative() is used."""
-        return (1e-6 <= (self.scale or 1.0) <= 1e6 and 1e-6 <= self.gain <= 1e6
-                and (y.size == 0 or float(y.max()) <= 1e6))
+        """Whether the in-place kernels give derivative()'s values (to rounding, and to
+        4·tiny absolute) for every x: scale and gain in [1e-6, 1e6], so that their
+        constants stay accurate in float32, and a peak g·height ≤ 16. Where k·y or (k·y)²
+        overflows, the kernels give 0 (exp(−inf), h/inf); the exact value there is below
+        peak/max, and max·tiny ≈ 4 in both dtypes, so below 4·tiny for a peak ≤ 16.
+        Outside this range derivative() is used."""
+        return 1e-6 <= (self.scale or 1.0) <= 1e6 and 1e-6 <= self.gain <= 1e6 and self._peak <= 16.0
 
     def _no_subnormals(self, dtype) -> bool:
         """Whether no x can give a density in (0, tiny) of ``dtype`` in the in-place
