@@ -13,7 +13,7 @@ MUTANTS = [
     ("the training loop does not project",
      TRAIN, "params = [constraints.project(p) for p in _merge(params, new)]", "params = _merge(params, new)"),
     ("the training loop ignores --train-dynamics",
-     TRAIN, 'keep = ("W", "b", "R") + constraints.parse_trainable(cfg.train_dynamics)', 'keep = ("W", "b", "R")'),
+     TRAIN, "keep = _TRAINABLE + constraints.parse_trainable(train_dynamics)", "keep = _TRAINABLE"),
 ]
 
 TESTS = ["tests/test_trainable_dynamics.py"]
