@@ -27,6 +27,19 @@ instead of one reduction over (T, B)), so the two agree to rounding:
 ``tests/test_lif_fused.py`` holds them to 1e-13 relative over the whole verification grid,
 in both dtypes, and at sizes past the readable loop's blocking threshold.
 
+Three things make it cheaper than the readable loop beyond the fusing: σ' is evaluated
+in place in the layer's dtype (:meth:`refsnn.surrogates.Surrogate.derivative_inplace`,
+within a few ulps of :meth:`~refsnn.surrogates.Surrogate.derivative`); a parameter whose
+entries are all equal enters the loop as a scalar (a ufunc then reads one array, not
+two); and the sums of parameters not asked for (``wrt``) are not accumulated. With an
+exponential-tail σ' (sigmoid, exponential) δs_t and δv_t are flushed of subnormals at
+each step, as in the readable loop (see :mod:`refsnn._numerics`).
+
+What it cannot do is fuse the terms: each is one NumPy call over a (B, N) slice, and at
+B·N = 16,384 a call costs 5–15 µs streaming its two or three operands, so the cost is per
+element and per term, not per call; about sixteen calls a step remain. (A compiled loop
+was tried and measured, and is not part of refsnn; see the README's benchmarks.)
+
 It covers the configurations of the verification grid (every reset kind, detached or
 attached, adaptation, synapse, recurrence, both forward modes, any surrogate);
 :func:`covers` says which, and every other configuration takes the readable loop.
