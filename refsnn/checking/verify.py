@@ -292,7 +292,8 @@ def _objective(net, trajs, loss):
 _STENCIL_STEPS = (1, -1, 2, -2)
 
 
-def check_route(f, flat, grads, *, eps, rtol, floor, with_ok=False, directional=None, seed=0, order=ORDER):
+def check_route(f, flat, grads, *, eps, rtol, floor, with_ok=False, directional=None, seed=0, order=ORDER,
+                masks=None):
     """Central differences of ``f`` against the adjoint ``grads`` on the arrays ``flat``:
     the finite-difference half of both exact routes, shared by every family.
 
@@ -301,13 +302,16 @@ def check_route(f, flat, grads, *, eps, rtol, floor, with_ok=False, directional=
     Directional (default :data:`DIRECTIONAL`): one random direction per array (drawn from
     ``seed``), entry by entry only where it fails or flips a spike
     (:func:`~refsnn.checking.gradcheck.check_gradients_directional`). Otherwise every
-    entry is differentiated, after a scan of its stencil points for flips.
+    entry is differentiated, after a scan of its stencil points for flips. ``masks``
+    (smooth route only) restricts arrays to some entries, as in ``check_gradients``.
     """
+    if masks is not None and with_ok:
+        raise ValueError("masks are for the smooth route; the piecewise route skips flipping entries itself")
     if _directional(directional):
         return check_gradients_directional(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order,
-                                           seed=seed, with_ok=with_ok)
+                                           seed=seed, with_ok=with_ok, masks=masks)
     if not with_ok:
-        return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order)
+        return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order, masks=masks)
     masks = {}
     for key, arr in flat.items():
         arr = np.asarray(arr, dtype=np.float64)
@@ -349,11 +353,8 @@ def check_network_smooth_twin(net, params, x, state0, loss, eps=EPS, rtol=RTOL, 
     g = network_backward(trajs, params, ds, dv)
     f, _ = _objective(twin, trajs, loss)
     flat, grads = _flatten(params, x, state0), _flatten(g.params, g.x, g.state0)
-    floor = floor * max(1.0, abs(value))
-    if _directional(directional):
-        return check_gradients_directional(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order,
-                                           masks=masks, seed=seed)
-    return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order, masks=masks)
+    return check_route(f, flat, grads, eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)), order=order,
+                       masks=masks, directional=directional, seed=seed)
 
 
 def check_smooth_twin(problem, eps=EPS, rtol=RTOL, floor=FLOOR, directional=None, seed=0):
