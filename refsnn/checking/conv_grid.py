@@ -11,8 +11,8 @@ initial state:
 (b) piecewise-linear regime (Heaviside, zero derivative), with verify's membrane probe
     on every layer, exact on every coordinate whose perturbation flips no spike.
 
-The finite differences are :func:`refsnn.checking.gradcheck.check_gradients` with
-verify's step, order, tolerance and floor.
+The finite differences are :func:`refsnn.checking.verify.check_route` with verify's
+step, order, tolerance and floor (directional screening unless ``--exhaustive``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from ..neurons.network import Network
 from ..surrogates import surrogate
 from . import verify
 from .families import Family
-from .gradcheck import check_gradients
 
 __all__ = ["FAMILY", "ConvPoint", "points", "ConvProblem", "make_problem", "adjoint", "check_smooth_twin",
            "check_piecewise", "check_point"]
@@ -188,41 +187,35 @@ def _objective(net, trajs, loss):
     return (lambda flat: loss(run(flat))[0]), run
 
 
-def check_smooth_twin(problem, eps=verify.EPS, rtol=verify.RTOL, floor=verify.FLOOR):
+def check_smooth_twin(problem, eps=verify.EPS, rtol=verify.RTOL, floor=verify.FLOOR, seed=0):
     net = _twin(problem.net, "smooth")
     value, grads, trajs = adjoint(net, problem)
     f, _ = _objective(net, trajs, problem.loss)
-    return check_gradients(f, _flatten(problem.params, problem.x, problem.state0), grads, eps=eps, rtol=rtol,
-                           floor=floor * max(1.0, abs(value)), order=verify.ORDER)
+    return verify.check_route(f, _flatten(problem.params, problem.x, problem.state0), grads, eps=eps, rtol=rtol,
+                              floor=floor * max(1.0, abs(value)), seed=seed)
 
 
-def check_piecewise(problem, eps=verify.EPS_PIECEWISE, rtol=verify.RTOL, floor=verify.FLOOR):
+def check_piecewise(problem, eps=verify.EPS_PIECEWISE, rtol=verify.RTOL, floor=verify.FLOOR, seed=0):
     net = _twin(problem.net, "piecewise")
     value, grads, trajs = adjoint(net, problem, probe=True)
     loss = lambda tr: problem.loss(tr, probe=True)  # noqa: E731
     f, run = _objective(net, trajs, loss)
     flat = _flatten(problem.params, problem.x, problem.state0)
     nominal = [tr.s for tr in _layers(trajs)]
-    masks = {}
-    for key, arr in flat.items():
-        mask = np.ones(arr.shape, bool)
-        for idx in np.ndindex(arr.shape):
-            for step in (eps, -eps, 2 * eps, -2 * eps):
-                a = arr.copy()
-                a[idx] += step
-                if any(not np.array_equal(s0, tr.s) for s0, tr in zip(nominal, _layers(run({**flat, key: a})))):
-                    mask[idx] = False
-                    break
-        masks[key] = mask
-    return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)),
-                           masks=masks, order=verify.ORDER)
+
+    def f_ok(pert):   # a perturbation that flips a spike is skipped
+        tr = run(pert)
+        return loss(tr)[0], verify.spikes_unchanged(nominal, [t.s for t in _layers(tr)])
+
+    return verify.check_route(f_ok, flat, grads, eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)),
+                              with_ok=True, seed=seed)
 
 
 def check_point(point: ConvPoint, seed=0, rtol=verify.RTOL, **sizes) -> verify.PointReport:
     """Both routes on one row; ``sizes`` (T, B, C, K, n_out) go to :func:`make_problem`."""
     problem = make_problem(point, seed, **sizes)
-    smooth = check_smooth_twin(problem, rtol=rtol)
-    piece = check_piecewise(problem, rtol=rtol)
+    smooth = check_smooth_twin(problem, rtol=rtol, seed=seed)
+    piece = check_piecewise(problem, rtol=rtol, seed=seed)
     trajs = convnet_forward(_twin(problem.net, "piecewise"), problem.params, problem.x, problem.state0)
     s_max, s_where = verify._worst(smooth)
     p_max, p_where = verify._worst(piece)

@@ -9,7 +9,10 @@ parameter map, ...). It lives in its own module, which defines a module-level
   property that is unique inside the family;
 - ``check(point, seed, rtol)`` runs both exact routes on one point (smooth twin and
   piecewise-linear regime, see :mod:`refsnn.checking.verify`) and returns a
-  :class:`refsnn.checking.verify.PointReport`.
+  :class:`refsnn.checking.verify.PointReport`. The finite differences of both routes go
+  through :func:`refsnn.checking.verify.check_route`: one random direction per array, and
+  entry by entry only where it fails (``refsnn gradcheck --exhaustive``: entry by entry
+  everywhere).
 
 Adding a family is one line in ``FAMILY_MODULES``; ``refsnn gradcheck`` and its tests
 pick it up from there. A family's rows are named ``"<family>:<point name>"``, except the

@@ -28,9 +28,8 @@ import numpy as np
 
 from .. import losses as L
 from .families import Family
-from .gradcheck import check_gradients
-from .verify import (EPS, FLOOR, ORDER, RTOL, GridPoint, PointReport, Problem, _flatten, _objective, _worst,
-                     adjoint, check_piecewise, check_smooth_twin, make_problem)
+from .verify import (EPS, FLOOR, RTOL, GridPoint, PointReport, Problem, _flatten, _objective, _worst, adjoint,
+                     check_piecewise, check_route, check_smooth_twin, make_problem, spikes_unchanged)
 from ..neurons.lif import piecewise_linear, smooth_twin
 from ..neurons.network import Network, network_forward, unflat_params
 
@@ -102,7 +101,7 @@ def _wd_flat(params):
     return L.weight_decay(flat_params(params), STRENGTH)
 
 
-def _check_weight_decay(problem, route):
+def _check_weight_decay(problem, route, seed=0):
     """The network loss plus weight decay, along one route ("smooth" or "piecewise")."""
     layers = problem.net.layers
     if route == "smooth":
@@ -122,31 +121,27 @@ def _check_weight_decay(problem, route):
         return f_net(flat) + _wd_flat(params).value
 
     flat = _flatten(prob.params, prob.x, prob.state0)
-    masks = None
-    if route == "piecewise":   # skip coordinates whose perturbation flips a spike (verify.check_piecewise)
-        nominal = [tr.s for tr in trajs]
-        masks = {}
-        for key, arr in flat.items():
-            mask = np.ones(arr.shape, bool)
-            for idx in np.ndindex(arr.shape):
-                for step in (eps, -eps, 2 * eps, -2 * eps):
-                    a = arr.copy()
-                    a[idx] += step
-                    if any(not np.array_equal(s0, tr.s) for s0, tr in zip(nominal, run({**flat, key: a}))):
-                        mask[idx] = False
-            masks[key] = mask
-    return check_gradients(f, flat, grads, eps=eps, rtol=RTOL, floor=FLOOR * max(1.0, abs(value + wd.value)),
-                           masks=masks, order=ORDER)
+    nominal = [tr.s for tr in trajs]
+
+    def f_ok(flat):   # piecewise: skip perturbations that flip a spike (verify.check_piecewise)
+        params = unflat_params({k: v for k, v in flat.items() if k != "x" and ".state." not in k}, n)
+        tr = run(flat)
+        return (prob.loss(tr, probe=True)[0] + _wd_flat(params).value,
+                spikes_unchanged(nominal, [t.s for t in tr]))
+
+    piecewise = route == "piecewise"
+    return check_route(f_ok if piecewise else f, flat, grads, eps=eps, rtol=RTOL,
+                       floor=FLOOR * max(1.0, abs(value + wd.value)), with_ok=piecewise, seed=seed)
 
 
 def check(point: RegPoint, seed=0, rtol=RTOL) -> PointReport:
     problem = make_reg_problem(point, seed)
     if point.reg == "weight_decay":
-        smooth = _check_weight_decay(problem, "smooth")
-        piece = _check_weight_decay(problem, "piecewise")
+        smooth = _check_weight_decay(problem, "smooth", seed)
+        piece = _check_weight_decay(problem, "piecewise", seed)
     else:
-        smooth = check_smooth_twin(problem, rtol=rtol)
-        piece = check_piecewise(problem, rtol=rtol)
+        smooth = check_smooth_twin(problem, rtol=rtol, seed=seed)
+        piece = check_piecewise(problem, rtol=rtol, seed=seed)
     trajs = network_forward(Network(tuple(piecewise_linear(c) for c in problem.net.layers)),
                             problem.params, problem.x, problem.state0)
     s_max, s_where = _worst(smooth)

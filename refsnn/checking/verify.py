@@ -288,6 +288,51 @@ def _objective(net, trajs, loss):
     return f, run
 
 
+# The stencil points of ORDER (±eps, ±2eps), where a perturbation must flip no spike.
+_STENCIL_STEPS = (1, -1, 2, -2)
+
+
+def check_route(f, flat, grads, *, eps, rtol, floor, with_ok=False, directional=None, seed=0, order=ORDER,
+                masks=None):
+    """Central differences of ``f`` against the adjoint ``grads`` on the arrays ``flat``:
+    the finite-difference half of both exact routes, shared by every family.
+
+    ``f(flat) -> value``; with ``with_ok=True`` (the piecewise route) ``f(flat) -> (value,
+    ok)``, ``ok`` False where the perturbed point flips a spike; such entries are skipped.
+    Directional (default :data:`DIRECTIONAL`): one random direction per array (drawn from
+    ``seed``), entry by entry only where it fails or flips a spike
+    (:func:`~refsnn.checking.gradcheck.check_gradients_directional`). Otherwise every
+    entry is differentiated, after a scan of its stencil points for flips. ``masks``
+    (smooth route only) restricts arrays to some entries, as in ``check_gradients``.
+    """
+    if masks is not None and with_ok:
+        raise ValueError("masks are for the smooth route; the piecewise route skips flipping entries itself")
+    if _directional(directional):
+        return check_gradients_directional(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order,
+                                           seed=seed, with_ok=with_ok, masks=masks)
+    if not with_ok:
+        return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order, masks=masks)
+    masks = {}
+    for key, arr in flat.items():
+        arr = np.asarray(arr, dtype=np.float64)
+        mask = np.ones(arr.shape, bool)
+        for idx in np.ndindex(arr.shape):
+            for k in _STENCIL_STEPS:
+                a = arr.copy()
+                a[idx] += k * eps
+                if not f({**flat, key: a})[1]:
+                    mask[idx] = False
+                    break
+        masks[key] = mask
+    return check_gradients(lambda p: f(p)[0], flat, grads, eps=eps, rtol=rtol, floor=floor, masks=masks,
+                           order=order)
+
+
+def spikes_unchanged(nominal, spikes):
+    """True iff every array of ``spikes`` equals its nominal counterpart (no spike flipped)."""
+    return all(np.array_equal(s0, s) for s0, s in zip(nominal, spikes))
+
+
 def check_network_smooth_twin(net, params, x, state0, loss, eps=EPS, rtol=RTOL, floor=FLOOR, masks=None,
                               order=ORDER, directional=None, seed=0):
     """Route (a) for any network and loss: adjoint vs central differences on the smooth twin.
@@ -308,11 +353,8 @@ def check_network_smooth_twin(net, params, x, state0, loss, eps=EPS, rtol=RTOL, 
     g = network_backward(trajs, params, ds, dv)
     f, _ = _objective(twin, trajs, loss)
     flat, grads = _flatten(params, x, state0), _flatten(g.params, g.x, g.state0)
-    floor = floor * max(1.0, abs(value))
-    if _directional(directional):
-        return check_gradients_directional(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order,
-                                           masks=masks, seed=seed)
-    return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor, order=order, masks=masks)
+    return check_route(f, flat, grads, eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)), order=order,
+                       masks=masks, directional=directional, seed=seed)
 
 
 def check_smooth_twin(problem, eps=EPS, rtol=RTOL, floor=FLOOR, directional=None, seed=0):
@@ -337,29 +379,13 @@ def check_piecewise(problem, eps=EPS_PIECEWISE, rtol=RTOL, floor=FLOOR, directio
     f, run = _objective(prob.net, trajs, lambda tr: prob.loss(tr, probe=True))
     flat = _flatten(prob.params, prob.x, prob.state0)
     nominal = [tr.s for tr in trajs]
-    if _directional(directional):
-        def f_ok(pert):
-            tr = run(pert)
-            ok = all(np.array_equal(s0, t.s) for s0, t in zip(nominal, tr))
-            return prob.loss(tr, probe=True)[0], ok
 
-        return check_gradients_directional(f_ok, flat, grads, eps=eps, rtol=rtol,
-                                           floor=floor * max(1.0, abs(value)), order=ORDER, seed=seed,
-                                           with_ok=True)
-    masks = {}
-    for key, arr in flat.items():
-        mask = np.ones(arr.shape, bool)
-        for idx in np.ndindex(arr.shape):
-            for step in (eps, -eps, 2 * eps, -2 * eps):
-                pert = dict(flat)
-                a = arr.copy()
-                a[idx] += step
-                pert[key] = a
-                if any(not np.array_equal(s0, tr.s) for s0, tr in zip(nominal, run(pert))):
-                    mask[idx] = False
-        masks[key] = mask
-    return check_gradients(f, flat, grads, eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)),
-                           masks=masks, order=ORDER)
+    def f_ok(pert):
+        tr = run(pert)
+        return prob.loss(tr, probe=True)[0], spikes_unchanged(nominal, [t.s for t in tr])
+
+    return check_route(f_ok, flat, grads, eps=eps, rtol=rtol, floor=floor * max(1.0, abs(value)), with_ok=True,
+                       directional=directional, seed=seed)
 
 
 @dataclass

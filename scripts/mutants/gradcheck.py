@@ -1,6 +1,8 @@
-"""Mutants of the finite-difference stencils and the directional screen (refsnn/checking/gradcheck.py)."""
+"""Mutants of the finite-difference stencils and the directional screen (refsnn/checking/gradcheck.py),
+and of verify.check_route, the finite-difference step every gradcheck family shares."""
 
 GC = "refsnn/checking/gradcheck.py"
+VF = "refsnn/checking/verify.py"
 
 MUTANTS = [
     ("order 6: wrong weight of d_1 (15 → 16)", GC,
@@ -25,6 +27,18 @@ MUTANTS = [
      "w = floor / np.maximum(np.abs(a_flat[G]), floor)", "w = np.ones(G.size)"),
     ("directional: inadmissible single entries counted as checked", GC,
      "                n_skip += 1\n", "                n_checked += 1\n"),
+    ("check_route: --exhaustive ignored (always directional)", VF,
+     "    if _directional(directional):\n", "    if True:\n"),
+    ("check_route: never directional (the default screen lost)", VF,
+     "    if _directional(directional):\n", "    if False:\n"),
+    ("check_route --exhaustive: the flip scan stops at ±eps (±2eps flips missed)", VF,
+     "_STENCIL_STEPS = (1, -1, 2, -2)", "_STENCIL_STEPS = (1, -1)"),
+    ("check_route --exhaustive: a flipping entry is not skipped", VF,
+     "mask[idx] = False", "pass"),
+    ("check_route directional: the smooth route's masks dropped", VF,
+     "seed=seed, with_ok=with_ok, masks=masks)", "seed=seed, with_ok=with_ok)"),
+    ("spikes_unchanged: every perturbation admissible", VF,
+     "return all(np.array_equal(s0, s) for s0, s in zip(nominal, spikes))", "return True"),
 ]
 
-TESTS = ["tests/test_gradcheck.py"]
+TESTS = ["tests/test_gradcheck.py", "tests/test_gradcheck_routes.py"]
