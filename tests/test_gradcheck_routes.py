@@ -115,3 +115,20 @@ def test_one_wrong_gradient_entry_fails_every_family(monkeypatch, family, module
     rep = fam.check(point, seed=0, rtol=verify.RTOL)
     assert not rep.passed and rep.smooth_max_rel > 1e-6, rep
     assert rep.smooth_worst == hit[0], (rep.smooth_worst, hit)
+
+
+def test_the_finite_difference_forward_is_the_checked_forward():
+    # verify's objective runs the network unchecked (trusted=True): on a checked network it
+    # must give exactly network_forward's trajectories, and network_forward still checks.
+    from refsnn.neurons.network import _network_forward, network_forward
+    for pt in verify.grid()[::7]:
+        prob = verify.make_problem(pt, seed=5)
+        a = network_forward(prob.net, prob.params, prob.x, prob.state0)
+        b = _network_forward(prob.net, prob.params, prob.x, prob.state0, trusted=True)
+        for ta, tb in zip(a, b):
+            for k in ("v", "s", "u", "c"):
+                if getattr(ta, k) is not None:
+                    np.testing.assert_array_equal(getattr(ta, k), getattr(tb, k), err_msg=f"{pt.name} {k}")
+    bad = [dict(p, alpha=p["alpha"] + 1.0) for p in prob.params]
+    with pytest.raises(ValueError, match="alpha"):
+        network_forward(prob.net, bad, prob.x, prob.state0)

@@ -35,7 +35,8 @@ from .._validate import check_callable, check_instance, check_positive_int, real
 from .families import Family
 from .gradcheck import check_gradients, check_gradients_directional
 from ..neurons.lif import LIFConfig, RESET_KINDS, param_names, piecewise_linear, smooth_twin, state_names
-from ..neurons.network import Network, flat_params, network_backward, network_forward, network_init, unflat_params
+from ..neurons.network import (Network, _network_forward, flat_params, network_backward, network_forward,
+                               network_init, unflat_params)
 from ..surrogates import surrogate
 
 __all__ = ["FAMILY", "GridPoint", "grid", "Problem", "make_problem", "check_point", "check_smooth_twin",
@@ -278,9 +279,9 @@ def _objective(net, trajs, loss):
     thr = [tr.threshold_spikes() if cfg.detach_threshold else None for tr, cfg in zip(trajs, net.layers)]
     n = len(net.layers)
 
-    def run(flat):
+    def run(flat):           # (the network was checked once; its ±eps moves are not re-checked)
         params, x, state0 = _unflatten(flat, n)
-        return network_forward(net, params, x, state0, frozen, gates, thr)
+        return _network_forward(net, params, x, state0, frozen, gates, thr, trusted=True)
 
     def f(flat):
         return loss(run(flat))[0]

@@ -800,22 +800,32 @@ def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=
     return _layer_forward(config, params, x, state0, s_reset, gate, s_threshold)
 
 
-def _layer_forward(config, params, x, state0=None, s_reset=None, gate=None, s_threshold=None, check_x=True):
+def _layer_forward(config, params, x, state0=None, s_reset=None, gate=None, s_threshold=None, check_x=True,
+                   trusted=False):
     """:func:`layer_forward`; ``check_x=False`` trusts that ``x`` is a finite array of the
-    parameters' dtype and the right shape (the spikes of the layer below, in a network)."""
-    if not isinstance(config, LIFConfig):
-        raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
-    dtype, params = check_params(config, params)
-    if check_x or not (isinstance(x, np.ndarray) and x.dtype == dtype and x.ndim == 3
-                       and x.shape[2] == config.n_in):
-        x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
-    T, B, _ = x.shape
-    if T == 0 or B == 0:
-        raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
-    state0 = _check_state0(config, state0, B, dtype)
-    s_reset = _check_s_reset(config, s_reset, T, B, dtype)
-    gate = _check_gate(config, gate, T, B, dtype)
-    s_threshold = _check_s_threshold(config, s_threshold, T, B, dtype)
+    parameters' dtype and the right shape (the spikes of the layer below, in a network).
+    ``trusted=True`` checks nothing: the finite differences of refsnn.checking evaluate
+    the same checked network hundreds of times with entries moved by ±eps (where the
+    checks cost a third of each evaluation), and must evaluate it even where a move
+    leaves a range (α = 1 + eps)."""
+    if trusted:
+        dtype = params["W"].dtype
+        T, B, _ = x.shape
+        state0 = zero_state(config, B, dtype) if state0 is None else state0
+    else:
+        if not isinstance(config, LIFConfig):
+            raise TypeError(f"config must be a LIFConfig, got {type(config).__name__}")
+        dtype, params = check_params(config, params)
+        if check_x or not (isinstance(x, np.ndarray) and x.dtype == dtype and x.ndim == 3
+                           and x.shape[2] == config.n_in):
+            x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
+        T, B, _ = x.shape
+        if T == 0 or B == 0:
+            raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
+        state0 = _check_state0(config, state0, B, dtype)
+        s_reset = _check_s_reset(config, s_reset, T, B, dtype)
+        gate = _check_gate(config, gate, T, B, dtype)
+        s_threshold = _check_s_threshold(config, s_threshold, T, B, dtype)
     # F1, the part that does not depend on the state: one matrix product for all T.
     I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
     I_ff += params["b"]

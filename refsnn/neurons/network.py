@@ -75,6 +75,12 @@ def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=Non
 
     A value that overflows to inf/NaN (with finite inputs and parameters) raises
     FloatingPointError naming the layer, the variable and the first such step."""
+    return _network_forward(net, params, x, state0, s_reset, gate, s_threshold)
+
+
+def _network_forward(net, params, x, state0=None, s_reset=None, gate=None, s_threshold=None, trusted=False):
+    """:func:`network_forward`; ``trusted=True`` checks no argument (see
+    ``lif._layer_forward``): for finite differences of an already checked network."""
     check_instance("net", net, Network, "a refsnn.network.Network")
     n = len(net.layers)
     params = _per_layer("params", params, n)
@@ -86,7 +92,8 @@ def network_forward(net: Network, params, x, state0=None, s_reset=None, gate=Non
     inp = x
     for l, (cfg, p, st, sr, gt, sth) in enumerate(zip(net.layers, params, state0, s_reset, gate, s_threshold)):
         with np.errstate(over="ignore", invalid="ignore"):      # a layer's input spikes are checked
-            traj = _layer_forward(cfg, p, inp, st, sr, gt, sth, check_x=l == 0)   # (0/1, the right shape)
+            traj = _layer_forward(cfg, p, inp, st, sr, gt, sth, check_x=l == 0,   # (0/1, the right shape)
+                                  trusted=trusted)
         _check_finite("forward", l, n, {k: getattr(traj, k) for k in ("v", "u", "c", "a")}, first="earliest")
         trajs.append(traj)
         inp = traj.s
