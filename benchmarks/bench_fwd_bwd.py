@@ -195,10 +195,11 @@ def environment():
 class Problem:
     """The network, parameters, input spikes and labels for one dtype and activity."""
 
-    def __init__(self, batch, steps, dtype, activity="low", seed=0):
+    def __init__(self, batch, steps, dtype, activity="low", seed=0, surrogate_name="triangle"):
         rate, w_scale = ACTIVITY[activity]
         self.dtype = np.dtype(dtype)
-        self.net = Network(tuple(LIFConfig(a, b) for a, b in zip(SIZES[:-1], SIZES[1:])))
+        sg = refsnn.surrogate(surrogate_name)
+        self.net = Network(tuple(LIFConfig(a, b, surrogate=sg) for a, b in zip(SIZES[:-1], SIZES[1:])))
         self.params = network_init(self.net, seed, self.dtype)
         for p in self.params:
             p["W"] *= self.dtype.type(w_scale)
@@ -284,8 +285,8 @@ def _consistent(best):
     return abs(best["fwd+bwd"] - parts) <= 0.25 * parts and best["fwd+bwd"] >= best["matmul"]
 
 
-def bench_dtype(dtype, activity, batch, steps, repeats, warmup):
-    prob = Problem(batch, steps, dtype, activity)
+def bench_dtype(dtype, activity, batch, steps, repeats, warmup, surrogate_name="triangle"):
+    prob = Problem(batch, steps, dtype, activity, surrogate_name=surrogate_name)
     ops, loss_value = prob.matmul_operands()
     saved = prob.forward()  # a fixed trajectory, so that "bwd" times the backward pass alone
     fns = {"fwd": prob.forward, "bwd": lambda: prob.backward(*saved), "fwd+bwd": prob.step,
@@ -329,7 +330,8 @@ def profile_backward(dtype, batch, steps, top=15):
 
 
 def print_report(env, results, profiles):
-    print(f"refsnn fwd+bwd benchmark: {'-'.join(map(str, SIZES))} LIF network (soft reset), "
+    print(f"refsnn fwd+bwd benchmark: {'-'.join(map(str, SIZES))} LIF network (soft reset, "
+          f"{env.get('surrogate', 'triangle')} surrogate{', reverse-loop flush OFF' if env.get('no_flush') else ''}), "
           f"batch {results[0]['batch']}, T = {results[0]['steps']}")
     print(f"python {env['python']}, numpy {env['numpy']}, {env['platform']}")
     print(f"cpu_count {env['cpu_count']} (affinity {env['cpu_affinity']}), processor {env['processor']}")
@@ -398,6 +400,11 @@ def main(argv=None):
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     ap.add_argument("--activity", nargs="+", default=["low", "high"], choices=sorted(ACTIVITY),
                     help="low: Bernoulli(0.2) input; high: Bernoulli(0.3), weights x3 (default both)")
+    ap.add_argument("--surrogate", default="triangle", choices=refsnn.surrogates.SURROGATE_NAMES,
+                    help="the surrogate of both layers (default triangle, its default scale)")
+    ap.add_argument("--no-flush", action="store_true",
+                    help="turn off the reverse loops' per-step subnormal flush (sigmoid, exponential) "
+                         "to measure what it saves; the losses and sigma' still flush")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/OpenMP threads (sets *_NUM_THREADS before NumPy loads; default: BLAS default)")
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
@@ -413,7 +420,11 @@ def main(argv=None):
         ap.error("--threads must be >= 1")
 
     env = environment()
-    results = [bench_dtype(dt, act, args.batch, args.steps, args.repeats, args.warmup)
+    env["surrogate"], env["no_flush"] = args.surrogate, args.no_flush
+    if args.no_flush:
+        from refsnn.neurons import lif, lif_fused
+        lif.flush_subnormal = lif_fused.flush_subnormal = lambda a, *_, **__: a
+    results = [bench_dtype(dt, act, args.batch, args.steps, args.repeats, args.warmup, args.surrogate)
                for dt in args.dtypes for act in args.activity]
     profiles = {}
     if args.profile:
