@@ -285,12 +285,28 @@ def _consistent(best):
     return abs(best["fwd+bwd"] - parts) <= 0.25 * parts and best["fwd+bwd"] >= best["matmul"]
 
 
-def bench_dtype(dtype, activity, batch, steps, repeats, warmup, surrogate_name="triangle"):
+def _without_flush(fn):
+    """``fn`` run with the reverse loops' per-step subnormal flush turned off."""
+    from refsnn.neurons import lif, lif_fused
+
+    def run():
+        saved = lif.flush_subnormal, lif_fused.flush_subnormal
+        lif.flush_subnormal = lif_fused.flush_subnormal = lambda a, *_, **__: a
+        try:
+            return fn()
+        finally:
+            lif.flush_subnormal, lif_fused.flush_subnormal = saved
+    return run
+
+
+def bench_dtype(dtype, activity, batch, steps, repeats, warmup, surrogate_name="triangle", compare_flush=False):
     prob = Problem(batch, steps, dtype, activity, surrogate_name=surrogate_name)
     ops, loss_value = prob.matmul_operands()
     saved = prob.forward()  # a fixed trajectory, so that "bwd" times the backward pass alone
     fns = {"fwd": prob.forward, "bwd": lambda: prob.backward(*saved), "fwd+bwd": prob.step,
            "matmul": lambda: bare_matmuls(ops)}
+    if compare_flush:
+        fns["bwd, no flush"] = _without_flush(lambda: prob.backward(*saved))
     raw = interleaved(fns, repeats, warmup)
     best = {k: min(v) * 1e3 for k, v in raw.items()}
     med = {k: statistics.median(v) * 1e3 for k, v in raw.items()}
@@ -365,6 +381,13 @@ def print_report(env, results, profiles):
             print(f"{r['dtype'] if first else '':<8} {r['activity'] if first else '':<8} "
                   f"{label:<6} {d['fwd']:8.2f} {d['bwd']:8.2f} "
                   f"{d['fwd+bwd']:8.2f} {d['matmul']:8.2f} {ratio:6.2f}")
+    if "bwd, no flush" in r0["best_ms"]:
+        print()
+        for r in results:
+            b = r["best_ms"]
+            print(f"{r['dtype']} {r['activity']}: backward {b['bwd']:.2f} ms with the reverse loops' "
+                  f"subnormal flush, {b['bwd, no flush']:.2f} ms without (without / with = "
+                  f"{b['bwd, no flush'] / b['bwd']:.2f}, same run)")
     print()
     for r in results:
         b = r["best_ms"]
@@ -405,6 +428,8 @@ def main(argv=None):
     ap.add_argument("--no-flush", action="store_true",
                     help="turn off the reverse loops' per-step subnormal flush (sigmoid, exponential) "
                          "to measure what it saves; the losses and sigma' still flush")
+    ap.add_argument("--compare-flush", action="store_true",
+                    help="also time the backward pass without that flush, interleaved in the same run")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/OpenMP threads (sets *_NUM_THREADS before NumPy loads; default: BLAS default)")
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
@@ -424,7 +449,8 @@ def main(argv=None):
     if args.no_flush:
         from refsnn.neurons import lif, lif_fused
         lif.flush_subnormal = lif_fused.flush_subnormal = lambda a, *_, **__: a
-    results = [bench_dtype(dt, act, args.batch, args.steps, args.repeats, args.warmup, args.surrogate)
+    results = [bench_dtype(dt, act, args.batch, args.steps, args.repeats, args.warmup, args.surrogate,
+                           args.compare_flush)
                for dt in args.dtypes for act in args.activity]
     profiles = {}
     if args.profile:

@@ -95,7 +95,8 @@ def test_surrogate_derivatives_have_no_subnormals_and_are_unchanged_above_1e_30(
 def test_reverse_loops_carry_no_subnormals_and_the_gradients_are_unchanged(name, dtype, path, monkeypatch):
     # An exponential-tail σ' is a normal number near tiny a few widths from θ; its products
     # with δs are subnormal, and δv would carry them (×α) for a score of steps (2% of a
-    # float32 δv at the activity of bench_fwd_bwd's high row). Both reverse loops flush δv_t.
+    # float32 δv at the activity of bench_fwd_bwd's high row; a few in float64). Both
+    # reverse loops flush δs_t and δv_t.
     from refsnn._numerics import flush_subnormal
     from refsnn.neurons import lif, lif_fused
     from refsnn.neurons.lif import layer_backward

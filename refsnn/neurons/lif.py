@@ -1291,7 +1291,7 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None):
     alpha_b = _rows(p["alpha"], B, N)
     gamma_b = _rows(p["gamma"], B, N) if cfg.reset == "subtract" else None
     dv_n, du_n, dc_n, da_n = zero, zero, zero, zero         # δv_{t+1}, δu_{t+1}, δc_{t+1}, δa_{t+1}
-    flush = cfg.spiking and cfg.surrogate.name in EXPONENTIAL_TAILS
+    flush = cfg.spiking and cfg.surrogate.name in EXPONENTIAL_TAILS      # (lif_fused explains)
     # Each step writes its adjoints straight into dv_[t], ds_[t], ... (fresh arrays at
     # t = −1), with the operations of B1–B5 in the same order.
     for t in range(T - 1, -2, -1):
