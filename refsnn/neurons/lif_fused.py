@@ -146,10 +146,8 @@ def backward_fused(traj, p, a_s, a_v, need=None):
     zero = np.zeros((B, N), dtype)
     buf = np.empty((B, N), dtype)
     buf2 = np.empty((B, N), dtype)
-    names = {"alpha", "gamma", "v_reset", "theta", "beta", "rho", "kappa", "lam", "R"}
-    need = names if need is None else set(need)
-    want = {k: k in need for k in ("alpha", "theta", "beta", "rho", "kappa", "lam", "R")}
-    want["reset"] = bool({"gamma", "v_reset"} & need)
+    want = {k: need is None or k in need for k in ("alpha", "theta", "beta", "rho", "kappa", "lam", "R")}
+    want["reset"] = need is None or bool({"gamma", "v_reset"} & set(need))
     acc = {k: np.zeros((B, N), dtype) for k in
            ("alpha", "reset", "theta", "beta", "rho", "kappa", "lam")}
 
@@ -215,10 +213,10 @@ def backward_fused(traj, p, a_s, a_v, need=None):
             dv_t += buf
             if flush:
                 flush_subnormal(dv_t, scratch=fbuf, mask=fmask)
-            if now and want["theta"]:
-                acc["theta"] += buf                                   # (G5)
-            else:
+            if not now:
                 sg_init_ds = buf.copy()
+            elif want["theta"]:
+                acc["theta"] += buf                                   # (G5)
         # (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
         if adapt:
             du_t = du_[t] if now else np.empty((B, N), dtype)
@@ -292,7 +290,8 @@ def backward_fused(traj, p, a_s, a_v, need=None):
         g["lam"] = acc["lam"].sum(axis=0)
     if spiking:                                                       # (G5)
         g["theta"] = -acc["theta"].sum(axis=0) - sg_init_ds.sum(axis=0)
-    g = {k: v for k, v in g.items() if k in need}
+    if need is not None:
+        g = {k: v for k, v in g.items() if k in need}
     adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
     if adapt:
         adjoints["du"] = du_

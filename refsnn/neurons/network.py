@@ -202,8 +202,6 @@ def _checked_dx(g, l, n):
     return dx
 
 
-
-
 def flat_params(params) -> dict:
     """Per-layer parameter dicts as one flat dict with keys ``"L{l}.{name}"``."""
     return {f"L{l}.{k}": v for l, p in enumerate(params) for k, v in p.items()}

@@ -354,6 +354,8 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
         return m
 
     feedback = rules.feedback_matrix(cfg, task, params)
+    # only the trained parameters' gradients are computed (frozen α, θ, γ skip their sums)
+    wrt = [{k for k in p if trainable(f"L{l}.{k}")} for l, p in enumerate(params)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -373,9 +375,6 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                     continue
                 try:
                     with np.errstate(over="ignore", invalid="ignore"):
-                        # only the trained parameters' gradients are computed (frozen α, θ, γ
-                        # skip their sums in the reverse loop)
-                        wrt = [{k for k in p if trainable(f"L{l}.{k}")} for l, p in enumerate(params)]
                         value, g_params, trajs, y_max = rules.rule_gradients(
                             cfg.rule, task, params, xb.astype(dtype), yb, lambda tr: _loss(task, tr, yb),
                             cfg.window, feedback, wrt=wrt)

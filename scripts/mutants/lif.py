@@ -33,6 +33,9 @@ MUTANTS = [
     ("drop λ·δc_{t+1} (B4)",
      LIF,
      'dc_t += np.multiply(p["lam"], dc_n, out=buf)', "pass"),
+    ("a per-neuron parameter laid out as if shared (its first entry for all)", LIF,
+     "    if a.ndim == 0 or (a == first).all():\n        return first",
+     "    if True:\n        return first"),
 ]
 
 # The readable loop is the reference of the fused default path: test_lif_fused compares them.

@@ -23,7 +23,7 @@ MUTANTS = [
     ("drop the initial step's σ'δs_{-1} from ∂L/∂θ (G5)",
      F, "- sg_init_ds.sum(axis=0)", "- 0 * sg_init_ds.sum(axis=0)"),
     ("wrt: the θ sum skipped when it is wanted (G5)",
-     F, 'if now and want["theta"]:', 'if now and not want["theta"]:'),
+     F, 'elif want["theta"]:', 'elif not want["theta"]:'),
     ("wrt: the reset sum skipped when it is wanted (G3)",
      F, 'if cfg.reset != "none" and want["reset"]:', 'if cfg.reset != "none" and not want["reset"]:'),
     ("wrt: the dynamics' gradients ignore wrt",
