@@ -289,8 +289,11 @@ def _objective(net, trajs, loss):
     return f, run
 
 
-# The stencil points of ORDER (±eps, ±2eps), where a perturbation must flip no spike.
-_STENCIL_STEPS = (1, -1, 2, -2)
+def _stencil_steps(order):
+    """The stencil points of a central difference of ``order`` in units of eps (±1, ±2 for
+    order 4), where a perturbation must flip no spike (gradcheck's stencil weights)."""
+    from .gradcheck import _STENCIL
+    return tuple(s * k for k in range(1, len(_STENCIL[order]) + 1) for s in (1, -1))
 
 
 def check_route(f, flat, grads, *, eps, rtol, floor, with_ok=False, directional=None, seed=0, order=ORDER,
@@ -318,7 +321,7 @@ def check_route(f, flat, grads, *, eps, rtol, floor, with_ok=False, directional=
         arr = np.asarray(arr, dtype=np.float64)
         mask = np.ones(arr.shape, bool)
         for idx in np.ndindex(arr.shape):
-            for k in _STENCIL_STEPS:
+            for k in _stencil_steps(order):
                 a = arr.copy()
                 a[idx] += k * eps
                 if not f({**flat, key: a})[1]:

@@ -764,6 +764,12 @@ def _check_state0(config, state0, batch, dtype):
     return {k: float_array(f"state0[{k!r}]", state0[k], (batch, config.n), dtype=dtype) for k in want}
 
 
+def _check_state_and_overrides(config, state0, s_reset, gate, s_threshold, T, B, dtype):
+    """The initial state and the three overrides of F4, S5 and F7, checked (or defaulted)."""
+    return (_check_state0(config, state0, B, dtype), _check_s_reset(config, s_reset, T, B, dtype),
+            _check_gate(config, gate, T, B, dtype), _check_s_threshold(config, s_threshold, T, B, dtype))
+
+
 def layer_forward(config: LIFConfig, params, x, state0=None, s_reset=None, gate=None,
                   s_threshold=None) -> Trajectory:
     """Run the layer over T steps (equations F1–F6) and store the trajectory.
@@ -822,10 +828,8 @@ def _layer_forward(config, params, x, state0=None, s_reset=None, gate=None, s_th
         T, B, _ = x.shape
         if T == 0 or B == 0:
             raise ValueError(f"x must have at least one time step and one batch row, got shape {x.shape}")
-        state0 = _check_state0(config, state0, B, dtype)
-        s_reset = _check_s_reset(config, s_reset, T, B, dtype)
-        gate = _check_gate(config, gate, T, B, dtype)
-        s_threshold = _check_s_threshold(config, s_threshold, T, B, dtype)
+        state0, s_reset, gate, s_threshold = _check_state_and_overrides(config, state0, s_reset, gate,
+                                                                        s_threshold, T, B, dtype)
     # F1, the part that does not depend on the state: one matrix product for all T.
     I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
     I_ff += params["b"]
@@ -867,10 +871,8 @@ def dynamics_forward(config: LIFConfig, params, I_ff, state0=None, s_reset=None,
     T, B, _ = I_ff.shape
     if T == 0 or B == 0:
         raise ValueError(f"I_ff must have at least one time step and one batch row, got shape {I_ff.shape}")
-    state0 = _check_state0(config, state0, B, dtype)
-    s_reset = _check_s_reset(config, s_reset, T, B, dtype)
-    gate = _check_gate(config, gate, T, B, dtype)
-    s_threshold = _check_s_threshold(config, s_threshold, T, B, dtype)
+    state0, s_reset, gate, s_threshold = _check_state_and_overrides(config, state0, s_reset, gate, s_threshold,
+                                                                    T, B, dtype)
     return _dynamics_forward(config, params, I_ff, state0, s_reset, gate, s_threshold)
 
 
