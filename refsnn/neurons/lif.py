@@ -1099,6 +1099,11 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused", wrt
         (B7) δs_t += −Σ_k ŝ_{t+k} Π_{j≠k}(1 − s_{t+k−j}) δs_{t+k}   attached refractory gate
         (P1) a^v_t = (1 − s̃_t r_m) b_t,  (P2) a^s_t += −[attached] (r_{t+1}/α) b_t
                                                   post-reset view, b_t = dv[t] = ∂L/∂v⁺_t
+
+    Numerics: σ' is zeroed below the dtype's smallest normal number, and with the
+    sigmoid or exponential surrogate (whose tails make σ'·δs subnormal) δs_t and δv_t
+    are too, at every step, in both loops; no gradient above 1e-30 changes
+    (``tests/test_subnormals.py``).
     """
     return _layer_backward(traj, params, ds, dv, path, wrt=wrt)
 
