@@ -24,6 +24,10 @@ The first-wave module names stay importable: ``refsnn.lif`` is ``refsnn.neurons.
 import importlib as _importlib
 import sys as _sys
 
+from . import _memory
+
+_memory.apply_default()      # keep freed memory for the next step's arrays (see refsnn._memory)
+
 from .checking.gradcheck import check_gradient, check_gradients, numerical_gradient, rel_error
 from .neurons.lif import (
     LIFConfig,

@@ -152,3 +152,30 @@ def test_network_wrt_per_layer_and_for_all():
         network_backward(trajs, params, ds, wrt=[None])
     with pytest.raises(TypeError, match="iterable of parameter names"):
         network_backward(trajs, params, ds, wrt="W")
+
+
+@pytest.mark.parametrize("path_user_ds", ["none", "every layer"])
+def test_network_backward_reuses_only_its_own_arrays(path_user_ds):
+    # network_backward lets the fused loop write δs over the ∂L/∂s it computed for a
+    # layer (the input gradient of the layer above). The caller's ds arrays must come back
+    # unchanged, each layer's δs must be the readable loop's for the same ∂L/∂s, and the
+    # layer above's input gradient (recomputed from its own δI) must be unaffected.
+    from refsnn.neurons.network import network_backward
+
+    cfgs = (LIFConfig(6, 9), LIFConfig(9, 8, adaptation=True), LIFConfig(8, 4))
+    net = Network(cfgs)
+    rng = np.random.default_rng(5)
+    params = [init_params(c, rng, np.float64, w_scale=3.0) for c in cfgs]
+    x = (rng.random((23, 5, 6)) < 0.4).astype(np.float64)
+    trajs = network_forward(net, params, x)
+    user = [rng.normal(size=t.v.shape) for t in trajs]
+    if path_user_ds == "none":
+        user[:-1] = [None, None]
+    kept = [None if u is None else u.copy() for u in user]
+    g = network_backward(trajs, params, ds=user)
+    for u, k in zip(user, kept):
+        assert u is None or np.array_equal(u, k), "network_backward wrote into the caller's ds"
+    for l in range(len(cfgs)):
+        a_s = user[l] if l == len(cfgs) - 1 else g.layers[l + 1].x + (0 if user[l] is None else user[l])
+        ref = layer_backward(trajs[l], params[l], a_s, path="readable")
+        _assert_same(ref, g.layers[l], 1e-13, f"layer {l}")

@@ -884,7 +884,7 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
     r_m, r_d = config.reset_partials
 
     v = np.empty((T, B, N), dtype)
-    s = np.zeros((T, B, N), dtype)
+    s = np.empty((T, B, N), dtype) if config.spiking else np.zeros((T, B, N), dtype)   # F6 writes every s_t
     u = np.empty((T, B, N), dtype) if config.adaptation else None
     c = np.empty((T, B, N), dtype) if config.synapse else None
     a = np.empty((T, B, N), dtype) if config.adaptive_threshold else None
@@ -1121,9 +1121,11 @@ def _check_wrt(wrt, names, where="wrt"):
     return wrt
 
 
-def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=False, wrt=None):
+def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=False, wrt=None, ds_scratch=False):
     """:func:`layer_backward`; ``ds_finite=True`` trusts that ``ds`` is finite (the input
-    gradient of the layer above, which network_backward has checked)."""
+    gradient of the layer above, which network_backward has checked); ``ds_scratch=True``
+    lets the reverse loop overwrite ``ds`` with δs (an array network_backward computed
+    for this call alone: it then becomes ``adjoints["ds"]``, saving a (T, B, N) array)."""
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory from layer_forward, got {type(traj).__name__}")
     if traj.x is None:
@@ -1134,7 +1136,7 @@ def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=Fals
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
     need = _check_wrt(wrt, param_names(cfg))
     a_s, a_v = _check_partials(traj, ds, dv, dtype, ds_finite)
-    dyn = _dynamics_backward(traj, p, a_s, a_v, path, need)
+    dyn = _dynamics_backward(traj, p, a_s, a_v, path, need, a_s_scratch=ds is None or ds_scratch)
     T, B, N = traj.v.shape
     dI2 = dyn.dI.reshape(T * B, N)
     g = {}
@@ -1220,16 +1222,17 @@ def _post_reset_partials(traj, p, a_s, b):
     return a_s, a_v, g
 
 
-def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None):
+def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratch=False):
     """B1–B5, G2–G5 and ∂L/∂R on checked arguments (see :func:`layer_backward`).
 
     This is the readable reverse loop. With ``path="fused"`` the same equations are
     evaluated by :func:`refsnn.neurons.lif_fused.backward_fused` where it covers the
-    configuration (:func:`refsnn.neurons.lif_fused.covers`)."""
+    configuration (:func:`refsnn.neurons.lif_fused.covers`); ``a_s_scratch=True``
+    lets it write δs over ``a_s`` (the readable loop never writes into its inputs)."""
     check_choice("path", path, BACKWARD_PATHS)
     names = [k for k in dynamics_param_names(traj.config) if need is None or k in need]
     if path == "fused" and covers(traj.config, p):
-        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v, need)
+        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v, need, a_s_scratch)
         g = {k: np.asarray(g[k]).astype(traj.v.dtype, copy=False) for k in names}
         return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
     cfg = traj.config

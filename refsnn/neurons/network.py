@@ -162,7 +162,7 @@ def network_backward(trajs, params, ds=None, dv=None, wrt=None) -> NetworkGradie
             a_s = from_above if a_s is None else a_s + from_above
         with np.errstate(over="ignore", invalid="ignore"):    # from_above is checked (_checked_dx)
             out[l] = _layer_backward(trajs[l], params[l], a_s, dv[l], ds_finite=ds[l] is None and l < n - 1,
-                                     wrt=wrt[l])
+                                     wrt=wrt[l], ds_scratch=from_above is not None)
         g = out[l]
         if not all(np.isfinite(v).all() for v in g.params.values()):
             _check_finite("backward", l, n, {f"δ{k}": v for k, v in g.adjoints.items()}, first="latest")

@@ -29,6 +29,10 @@ MUTANTS = [
     ("wrt: the dynamics' gradients ignore wrt",
      "refsnn/neurons/lif.py", "    names = [k for k in dynamics_param_names(traj.config) if need is None or k in need]",
      "    names = list(dynamics_param_names(traj.config))"),
+    ("scratch: the fused loop writes δs over a caller's ds",
+     "refsnn/neurons/lif.py", "a_s_scratch=ds is None or ds_scratch)", "a_s_scratch=True)"),
+    ("scratch: network_backward lends the caller's ds of the top layer",
+     "refsnn/neurons/network.py", "ds_scratch=from_above is not None)", "ds_scratch=True)"),
 ]
 
 TESTS = ["tests/test_lif_grid.py", "tests/test_surrogate_mode.py", "tests/test_lif_fused.py"]

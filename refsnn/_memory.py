@@ -1,0 +1,70 @@
+"""Keeping freed memory in the process, so that the time loops' arrays are not faulted in again.
+
+A forward and backward pass of a 100-256-10 network (batch 64, T = 100) allocates about
+six (T, B, N) arrays of 6.5 MB (float32) or 13 MB (float64) and frees them when the
+step ends. With glibc's default settings the heap's free top is then returned to the
+operating system (its *trim threshold* rises only to twice the largest freed block), so
+the next step gets fresh pages, and every 4 KiB page costs a page fault when it is first
+written: about 3,800 faults a step, measured with ``resource.getrusage``, at 2.8 µs each
+on the machines refsnn is benchmarked on (``benchmarks/bench_memory.py`` measures both).
+That is 11 ms a step, a quarter of the float32 forward+backward.
+
+:func:`keep_freed_memory` sets two glibc parameters (``mallopt``; the same as the
+environment variables ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``):
+
+* ``M_MMAP_THRESHOLD`` = 32 MiB (glibc's largest): blocks up to 32 MiB come from the
+  heap, not from a fresh ``mmap`` each;
+* ``M_TRIM_THRESHOLD`` = 256 MiB: the heap keeps up to 256 MiB of freed memory for
+  reuse before it gives it back.
+
+The cost is that a process keeps up to 256 MiB it has freed (the operating system gets it
+back when the process ends). ``import refsnn`` calls it once, unless the environment
+variable ``REFSNN_KEEP_FREED_MEMORY`` is ``0``; it does nothing where the C library is
+not glibc, and it changes no value that any computation returns. The setting is the
+process's: a PyTorch library timed in the same process (``benchmarks/bench_peers.py``)
+runs with it too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 256 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # glibc's malloc.h
+ENV = "REFSNN_KEEP_FREED_MEMORY"
+
+state = {"applied": False, "reason": "not called"}
+
+
+def _glibc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt") else None
+
+
+def keep_freed_memory(mmap_threshold=MMAP_THRESHOLD, trim_threshold=TRIM_THRESHOLD):
+    """Set glibc's mmap and trim thresholds (see the module docstring); return whether
+    they were set. ``state["reason"]`` says why not, if not."""
+    for name, val in (("mmap_threshold", mmap_threshold), ("trim_threshold", trim_threshold)):
+        if isinstance(val, bool) or not isinstance(val, int) or not 0 < val < 2 ** 31:
+            raise ValueError(f"{name} must be an int in [1, 2**31), got {val!r}")
+    libc = _glibc()
+    if libc is None:
+        state.update(applied=False, reason="the C library is not glibc")
+        return False
+    ok = libc.mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1
+    state.update(applied=ok, reason="set" if ok else "mallopt refused the values")
+    return ok
+
+
+def apply_default():
+    """What ``import refsnn`` does: :func:`keep_freed_memory` unless ``REFSNN_KEEP_FREED_MEMORY=0``."""
+    if os.environ.get(ENV, "1").strip() == "0":
+        state.update(applied=False, reason=f"{ENV}=0")
+        return False
+    return keep_freed_memory()
