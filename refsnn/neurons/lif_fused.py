@@ -66,6 +66,13 @@ _COVERED = {"forward", "h0", "reset", "detach_reset", "adaptation", "synapse", "
             "spiking", "surrogate", "n_in", "n"}
 
 
+def _dot_tb(X, Y):
+    """Σ over (T, B) of X ⊙ Y for (T, B, N) arrays: one read of each and no (T, B, N)
+    temporary (an einsum), where a product and a sum would write and read one."""
+    N = X.shape[-1]
+    return np.einsum("in,in->n", X.reshape(-1, N), Y.reshape(-1, N))
+
+
 def covers(cfg, p):
     """Whether :func:`backward_fused` implements ``cfg`` (every other field at its default)
     with per-neuron parameters ``p``."""
@@ -151,8 +158,13 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     buf2 = np.empty((B, N), dtype)
     want = {k: need is None or k in need for k in ("alpha", "theta", "beta", "rho", "kappa", "lam", "R")}
     want["reset"] = need is None or bool({"gamma", "v_reset"} & set(need))
-    acc = {k: np.zeros((B, N), dtype) for k in
-           ("alpha", "reset", "theta", "beta", "rho", "kappa", "lam")}
+    acc = {k: np.zeros((B, N), dtype) for k in ("alpha", "theta", "beta")}
+
+    def lagged(X, Y, Y0):              # Σ_t Σ_b X_t ⊙ Y_{t−1}, with Y_{−1} = Y0
+        out = _dot_tb(X[:1], Y0[None])
+        if T > 1:
+            out += _dot_tb(X[1:], Y[:-1])
+        return out
 
     # σ'(v_t − θ) is evaluated a block of steps at a time (the newest first), so that a
     # small layer pays the call overhead of the surrogate once per block, not per step,
@@ -242,28 +254,13 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
                 np.copyto(dc_t, dv_t)
             if syn and nxt:
                 dc_t += np.multiply(rows["lam"], dc_n, out=buf)
-            # G2-G4 at step t, accumulated (those wanted)
-            if want["alpha"]:
-                if r_m:
-                    g_m_t = 1.0 - sr_at(t) * r_m
-                    acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
-                else:
-                    acc["alpha"] += np.multiply(dv_t, prev(v, v0, t), out=buf)
-            if cfg.reset != "none" and want["reset"]:
-                acc["reset"] += np.multiply(dv_t, sr_at(t), out=buf)
-            if adapt:
-                u_p = prev(u, u0, t)
-                if want["beta"]:
-                    if r_d:
-                        acc["beta"] += np.multiply(np.multiply(g_d_t, dv_t, out=buf), u_p, out=buf)
-                    else:
-                        acc["beta"] += np.multiply(dv_t, u_p, out=buf)
-                if want["rho"]:
-                    acc["rho"] += np.multiply(du_t, u_p, out=buf)
-                if want["kappa"]:
-                    acc["kappa"] += np.multiply(du_t, prev(s, s0, t), out=buf)
-            if syn and want["lam"]:
-                acc["lam"] += np.multiply(dc_t, prev(c, c0, t), out=buf)
+            # G2, G3 with a gate (hard resets): accumulated here, at step t; every plain
+            # product Σ_t X_t Y_{t−1} is summed after the loop (`lagged`, below)
+            if want["alpha"] and r_m:
+                g_m_t = 1.0 - sr_at(t) * r_m
+                acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
+            if adapt and want["beta"] and r_d:
+                acc["beta"] += np.multiply(np.multiply(g_d_t, dv_t, out=buf), prev(u, u0, t), out=buf)
         else:
             dc_t = p["lam"] * dc_n if syn else None
         dv_n, dc_n = dv_t, dc_t
@@ -280,18 +277,21 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     g = {}
     if rec and want["R"]:                                             # (G1)
         g["R"] = dI2.T @ s_prev_all.reshape(T * B, N)
-    g["alpha"] = acc["alpha"].sum(axis=0)                             # (G2)
-    if cfg.reset == "subtract":                                       # (G3)
-        g["gamma"] = -acc["reset"].sum(axis=0)
-    elif hard:
-        g["v_reset"] = acc["reset"].sum(axis=0)
+    if want["alpha"]:                                                 # (G2)
+        g["alpha"] = acc["alpha"].sum(axis=0) if r_m else lagged(dv_, v, v0)
+    if cfg.reset != "none" and want["reset"]:                         # (G3) Σ_t δv_t s̃_{t−1}
+        g_r = lagged(dv_, s, s0) if s_reset is None else _dot_tb(dv_, s_reset[:T])
+        g["gamma" if cfg.reset == "subtract" else "v_reset"] = -g_r if cfg.reset == "subtract" else g_r
     if adapt:
-        g["beta"] = -acc["beta"].sum(axis=0)
-        g["rho"] = acc["rho"].sum(axis=0)                             # (G4)
-        g["kappa"] = acc["kappa"].sum(axis=0)
-    if syn:
-        g["lam"] = acc["lam"].sum(axis=0)
-    if spiking:                                                       # (G5)
+        if want["beta"]:
+            g["beta"] = -(acc["beta"].sum(axis=0) if r_d else lagged(dv_, u, u0))
+        if want["rho"]:
+            g["rho"] = lagged(du_, u, u0)                             # (G4)
+        if want["kappa"]:
+            g["kappa"] = lagged(du_, s, s0)
+    if syn and want["lam"]:
+        g["lam"] = lagged(dc_, c, c0)
+    if spiking and want["theta"]:                                     # (G5)
         g["theta"] = -acc["theta"].sum(axis=0) - sg_init_ds.sum(axis=0)
     if need is not None:
         g = {k: v for k, v in g.items() if k in need}
