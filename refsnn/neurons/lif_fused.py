@@ -16,20 +16,25 @@ for t = T−1, ..., 0, −1 (the numbers are those of :mod:`refsnn.neurons.lif`)
     (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
     (B4) δc_t = g^d_t δv_t + λ δc_{t+1}                (δc_{−1} = λ δc_0)
     (B5) δI_t = δc_t
-    (G2–G5, accumulated over t into (B, N) sums)
-         Σ g^m_t δv_t v_{t−1},  Σ g^d_t δv_t u_{t−1},  Σ δv_t s̃_{t−1},
-         Σ δu_t u_{t−1},  Σ δu_t s_{t−1},  Σ δc_t c_{t−1},  Σ σ'_t δs_t
+    (G2, G5 accumulated over t into (B, N) sums, where a factor is not stored)
+         Σ g^m_t δv_t v_{t−1}  (hard resets),  Σ g^d_t δv_t u_{t−1}  (r_d = 1),  Σ σ'_t δs_t
 
-and after the loop the batch sums of those accumulators and ∂L/∂R = Σ δI_t^T s_{t−1}
-(layer_backward adds the projection's G1 over the stored δI, as for the readable loop). Only the order of the floating-point
-additions of the G sums differs from the readable loop (per step, then over the batch,
-instead of one reduction over (T, B)), so the two agree to rounding:
+and after the loop the batch sums of those accumulators, the plain products
+
+         Σ δv_t v_{t−1} (r_m = 0),  Σ δv_t s̃_{t−1},  Σ δv_t u_{t−1} (r_d = 0),
+         Σ δu_t u_{t−1},  Σ δu_t s_{t−1},  Σ δc_t c_{t−1}
+
+as one einsum over (T, B) each (it reads the two stored arrays once, where a product and
+a sum inside the loop would be two calls a step), and ∂L/∂R = Σ δI_t^T s_{t−1}
+(layer_backward adds the projection's G1 over the stored δI, as for the readable loop).
+Only the order of the floating-point additions of the G sums differs from the readable
+loop, so the two agree to rounding:
 ``tests/test_lif_fused.py`` holds them to 1e-13 relative over the whole verification grid,
 in both dtypes, and at sizes past the readable loop's blocking threshold.
 
 Three things make it cheaper than the readable loop beyond the fusing: σ' is evaluated
 in place in the layer's dtype (:meth:`refsnn.surrogates.Surrogate.derivative_inplace`,
-within a few ulps of :meth:`~refsnn.surrogates.Surrogate.derivative`); a parameter whose
+tested against :meth:`~refsnn.surrogates.Surrogate.derivative`); a parameter whose
 entries are all equal enters the loop as a scalar (a ufunc then reads one array, not
 two); and the sums of parameters not asked for (``wrt``) are not accumulated. With an
 exponential-tail σ' (sigmoid, exponential) δs_t and δv_t are flushed of subnormals at
