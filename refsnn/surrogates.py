@@ -290,8 +290,9 @@ def _superspike_tail(y, k):
 # ---------------------------------------------------------------------------
 # The same densities in place, for the hot loops (refsnn.neurons.lif_fused).
 # Each overwrites y = |x| (a scratch array of the caller's, float32 or float64)
-# with σ'(y) at gain 1, in y's own dtype and without temporaries: the formulas
-# of the table above without the far-tail rewrites of `_split`.  In float64 they
+# with g σ'(y), the gain g folded into the last constant (one pass fewer), in
+# y's own dtype and without temporaries: the formulas of the table above
+# without the far-tail rewrites of `_split`.  In float64 they
 # agree with the kernels above to a few units in the last place of the value
 # wherever it is a normal number; in float32, to a few dozen units in the last
 # place of the peak (their constants and steps are rounded to float32); where
@@ -301,45 +302,44 @@ def _superspike_tail(y, k):
 # ---------------------------------------------------------------------------
 
 
-def _triangle_inplace(y, a):
+def _triangle_inplace(y, a, g):
     np.subtract(a, y, out=y)
     np.maximum(y, 0.0, out=y)          # max(0, a − y)
-    y /= a
-    y /= a                             # (max(0, a − y)/a)/a
+    y *= g / (a * a)                   # g max(0, a − y) / a²
 
 
-def _sigmoid_inplace(y, k, buf):
+def _sigmoid_inplace(y, k, g, buf):
     np.multiply(y, -k, out=y)
     np.exp(y, out=y)                   # e = exp(−k y)
     np.add(y, 1.0, out=buf)
     np.square(buf, out=buf)            # (1 + e)^2
-    y *= k
-    y /= buf                           # k e / (1 + e)^2
+    y *= g * k
+    y /= buf                           # g k e / (1 + e)^2
 
 
-def _boxcar_inplace(y, a):
+def _boxcar_inplace(y, a, g):
     np.less(y, a, out=y)               # 1 for y < a, else 0
-    y *= 0.5 / a
+    y *= g * (0.5 / a)
 
 
-def _exponential_inplace(y, k):
+def _exponential_inplace(y, k, g):
     np.multiply(y, -k, out=y)
     np.exp(y, out=y)
-    y *= 0.5 * k                       # (k/2) exp(−k y)
+    y *= g * (0.5 * k)                 # g (k/2) exp(−k y)
 
 
-def _arctan_inplace(y, k):
+def _arctan_inplace(y, k, g):
     y *= k * (0.5 * np.pi)             # u = π k y / 2
     np.square(y, out=y)
     y += 1.0
-    np.divide(0.5 * k, y, out=y)       # (k/2) / (1 + u^2)
+    np.divide(g * (0.5 * k), y, out=y)     # g (k/2) / (1 + u^2)
 
 
-def _superspike_inplace(y, k):
+def _superspike_inplace(y, k, g):
     y *= k
     y += 1.0
     np.square(y, out=y)
-    np.divide(0.5 * k, y, out=y)       # (k/2) / (1 + k y)^2
+    np.divide(g * (0.5 * k), y, out=y)     # g (k/2) / (1 + k y)^2
 
 
 _INPLACE = MappingProxyType({
@@ -556,11 +556,11 @@ class Surrogate:
                     if floor is not None:
                         np.copyto(x, 0.0, where=x < floor)
                     return x
-                if self.name == "sigmoid":
-                    _sigmoid_inplace(x, self.scale, np.empty_like(x) if buf is None else buf)
+                if self.name == "sigmoid":       # (each kernel folds the gain into its last constant)
+                    _sigmoid_inplace(x, self.scale, self.gain, np.empty_like(x) if buf is None else buf)
                 else:
-                    _INPLACE[self.name](x, self.scale)
-            if self.gain != 1.0:
+                    _INPLACE[self.name](x, self.scale, self.gain)
+            if self.gain != 1.0 and self.name == "straight_through":
                 x *= self.gain
             tiny = np.finfo(x.dtype).tiny if floor is None else floor
             # Flush what would be subnormal (as derivative() does). The triangle and
