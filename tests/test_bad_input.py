@@ -1385,3 +1385,25 @@ def test_forward_overflow_reports_the_first_step(kw):
         assert not np.isfinite(a[t0:]).reshape(150 - t0, -1).all(axis=1).any()
     with pytest.raises(FloatingPointError, match=rf"layer 0 .*step t = {first}:"):
         network_forward(net, p, x)
+
+
+@pytest.mark.parametrize("shape", [(100, 64, 256), (7, 5), (40, 64, 30)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_one_bad_entry_anywhere(shape, dtype):
+    # Both ways of all_finite (the BLAS row sums for large contiguous arrays, NumPy's sum
+    # otherwise) must see a single inf or NaN at any position, and must not mistake an
+    # overflowing sum of finite entries for one.
+    from refsnn._validate import all_finite
+
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    assert all_finite(a) and all_finite(a[..., ::2])
+    for bad in (np.inf, -np.inf, np.nan):
+        for idx in (tuple(0 for _ in shape), tuple(n - 1 for n in shape), tuple(n // 2 for n in shape)):
+            b = a.copy()
+            b[idx] = bad
+            assert not all_finite(b), (bad, idx)
+    big = a.copy()
+    big.reshape(-1)[:4] = np.finfo(dtype).max
+    assert all_finite(big)
+    big.reshape(-1)[-2:] = (np.inf, -np.inf)
+    assert not all_finite(big)
