@@ -75,8 +75,9 @@ def all_finite(a):
     entries tested one by one. A read-only pass, with no (T, B, N) boolean temporary.
 
     A large C-contiguous array is summed as a matrix-vector product with a vector of ones
-    over its last axis (BLAS; in float32 about twice as fast as NumPy's pairwise sum,
-    ``benchmarks/bench_fwd_bwd.py`` checks a (T, B, N) gradient each step), then the row sums."""
+    over its last axis (BLAS), then the row sums: network_backward checks each layer's
+    (T, B, N) input gradient this way, and for a (100, 64, 256) float32 array that took
+    0.35 ms against NumPy's pairwise sum's 0.74 ms (one run)."""
     with np.errstate(over="ignore", invalid="ignore"):
         if a.size >= 1 << 16 and a.ndim >= 2 and a.flags.c_contiguous and a.dtype in (np.float32, np.float64):
             rows = a.reshape(-1, a.shape[-1]) @ np.ones(a.shape[-1], a.dtype)
