@@ -120,7 +120,6 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     spiking = cfg.spiking
     attached = spiking and cfg.reset != "none" and not cfg.detach_reset
     adapt, syn, rec = cfg.adaptation, cfg.synapse, cfg.recurrent
-    hard = cfg.reset.startswith("hard")
     sur = cfg.surrogate
 
     v, s = traj.v, traj.s
@@ -267,8 +266,8 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
                 np.copyto(dc_t, dv_t)
             if syn and nxt:
                 dc_t += np.multiply(rows["lam"], dc_n, out=buf)
-            # G2, G3 with a gate (hard resets): accumulated here, at step t; every plain
-            # product Σ_t X_t Y_{t−1} is summed after the loop (`lagged`, below)
+            # The sums with a gate g^m_t or g^d_t (hard resets) are accumulated here, at
+            # step t; every plain product Σ_t X_t Y_{t−1} is summed after the loop (`lagged`)
             if want["alpha"] and r_m:
                 g_m_t = 1.0 - sr_at(t) * r_m
                 acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
