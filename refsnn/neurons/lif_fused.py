@@ -107,8 +107,9 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     ``traj`` is a :class:`refsnn.neurons.lif.Trajectory`, ``p`` its checked parameters,
     ``a_s`` the (T, B, N) direct partial ∂L/∂s_t (an array), ``a_v`` that of ∂L/∂v_t
     or None (zero). ``need`` (a set of names, default all) restricts ``grads`` to those
-    parameters: the sums of the others are not accumulated (a frozen α, θ, γ saves five
-    of the loop's sixteen NumPy calls a step). ``a_s_scratch=True`` writes δs_t over
+    parameters: the sums of the others are not computed (a frozen θ saves one NumPy call
+    a step, a frozen α or β under a hard reset two; the plain sums of α, γ, ρ, κ, λ are
+    einsums after the loop). ``a_s_scratch=True`` writes δs_t over
     ``a_s[t]`` (B1 reads a^s_t only to compute δs_t), so that ``adjoints["ds"]`` is ``a_s``.
     """
     from refsnn.neurons.lif import _rows   # (lif imports this module)
