@@ -162,20 +162,43 @@ plt.show()
 # then add the patches back onto the grid (col2im, the transpose of im2col; where windows
 # overlap, kernel > stride, the parts add). Substituting $r = a + p - si$ shows the other
 # reading: C4 is a stride-1 correlation of $\delta I$ *dilated* by $s$ ($s-1$ zeros between
-# entries), zero-padded by $k - 1 - p$, with the kernel rotated by 180° and its channel
-# axes swapped — a transposed convolution. Below, that correlation is computed with the
-# layer's own forward current `conv_current` on the dilated $\delta I$.
+# entries), zero-padded, with the kernel rotated by 180° and its channel axes swapped — a
+# transposed convolution. The padding is $k - 1 - p$ before (top, left) and
+# $k - 1 - p + e$ after (bottom, right), where $e = (H + 2p - k) \bmod s$ counts the input
+# rows past the last window, which no window reads (their gradient is zero). Counting
+# rows shows why: the dilated $\delta I$ has $(H_o - 1)s + 1 = H + 2p - k - e + 1$ rows, and a
+# stride-1 correlation with a $k$-row kernel returns $H$ rows only if the two paddings add
+# up to $2(k - 1 - p) + e$. With $e = 0$ (this layer: $H = 7$, $p = 1$, $k = 3$, $s = 2$)
+# the padding is symmetric; an $8 \times 8$ input has $e = 1$, and a symmetric
+# $k - 1 - p$ would return $7 \times 7$. Below, that correlation is computed with the
+# layer's own forward current `conv_current` on the dilated $\delta I$, for both sizes.
 
 # %%
+def transposed_correlation(cfg, dI_grid, W):
+    """C4 as a stride-1 correlation: dilate δI by s, pad k−1−p before and k−1−p+e after."""
+    s, p, (k, _) = cfg.stride, cfg.padding, cfg.kernel_size
+    T_, B_, K, ho, wo = dI_grid.shape
+    e_h, e_w = (cfg.height + 2 * p - k) % s, (cfg.width + 2 * p - k) % s
+    dil = np.zeros((T_, B_, K, (ho - 1) * s + 1 + e_h, (wo - 1) * s + 1 + e_w))
+    dil[:, :, :, :(ho - 1) * s + 1:s, :(wo - 1) * s + 1:s] = dI_grid   # the e extra rows stay zero
+    W_rot = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # rotate 180°, swap (k, c)
+    # conv_current pads k−1−p on both sides; the e zero rows above make the "after" side k−1−p+e.
+    cfg_t = ConvLIFConfig(K, dil.shape[3], dil.shape[4], W.shape[1], k, 1, k - 1 - p)
+    return conv_current(cfg_t, W_rot, np.zeros(W.shape[1]), dil).reshape(
+        T_, B_, W.shape[1], cfg.height, cfg.width)
+
+
 dI = grads.dI
 dx = grads.x
-ho, wo = cfg.out_shape
-dil = np.zeros((T, B, 3, (ho - 1) * 2 + 1, (wo - 1) * 2 + 1))
-dil[:, :, :, ::2, ::2] = traj.grid(dI)
-W_t = params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3)           # rotate 180°, swap (k, c)
-cfg_t = ConvLIFConfig(3, dil.shape[3], dil.shape[4], 2, 3, 1, 3 - 1 - cfg.padding)
-dx_corr = conv_current(cfg_t, np.ascontiguousarray(W_t), np.zeros(2), dil).reshape(T, B, 2, 7, 7)
-print("max |col2im route − dilated correlation| =", np.abs(dx - dx_corr).max())
+dx_corr = transposed_correlation(cfg, traj.grid(dI), params["W"])
+print("7×7, e = 0: max |col2im route − dilated correlation| =", np.abs(dx - dx_corr).max())
+
+# An 8×8 input: e = (8 + 2 − 3) mod 2 = 1, so one more row and column of padding after.
+cfg8 = ConvLIFConfig(2, 8, 8, 3, 3, 2, 1)
+dI8 = rng.normal(size=(T, B, 3, *cfg8.out_shape))
+dx8 = input_gradient(cfg8, dI8.reshape(T, B, -1), params["W"], (T, B, 2, 8, 8))
+dx8_corr = transposed_correlation(cfg8, dI8, params["W"])
+print("8×8, e = 1: result", dx8_corr.shape[-2:], "| max |col2im − correlation| =", np.abs(dx8 - dx8_corr).max())
 
 # %% [markdown]
 # ## 4. Checks along the exact routes
@@ -265,8 +288,10 @@ assert np.abs(I - I_loop).max() < 1e-12
 # 2. The two readings of the kernel gradient (C3 and C6) are the same numbers.
 assert 0 < traj.s.mean() < 1
 assert np.allclose(dW_c3, dW_c6, rtol=1e-10, atol=1e-12)
-# 3. The input gradient (col2im) equals the dilated, padded, rotated correlation.
+# 3. The input gradient (col2im) equals the dilated, padded, rotated correlation, also
+#    where (H + 2p − k) is not divisible by s (8×8: one more row and column after).
 assert np.allclose(dx, dx_corr, rtol=1e-12, atol=1e-12)
+assert dx8_corr.shape[-2:] == (8, 8) and np.allclose(dx8, dx8_corr, rtol=1e-12, atol=1e-12)
 # 4. Central differences: C3, C4 exactly; the grid row on the smooth twin to 1e-7.
 assert all(r.passed for r in res)
 assert all(r.passed for r in smooth)

@@ -80,8 +80,9 @@ positions its window read (``G^{col} = δI\, W^{mat}``, one product), and add th
 spread patches back into the input grid (col2im: the adjoint of im2col, a
 scatter-add; where windows overlap, i.e. kernel > stride, contributions add; input
 positions no window reads get zero). Equivalently it is a correlation of δI,
-dilated by s (s − 1 zeros between entries) and padded by ``k − 1 − p``, with the
-kernel rotated by 180° and its channel axes swapped. The per-channel neuron
+dilated by s (s − 1 zeros between entries) and padded by ``k − 1 − p`` before and
+``k − 1 − p + e`` after, ``e = (H + 2p − k) mod s`` (the input rows past the last window,
+which no window reads), with the kernel rotated by 180° and its channel axes swapped. The per-channel neuron
 parameters get the per-neuron gradients of G2–G5 summed over the positions of
 their channel (the same reasoning as C3: a shared parameter's gradient is the sum
 over every place it is used).
