@@ -274,8 +274,12 @@ Where seed 000 is ambiguous or wrong, and what refsnn does
 5. *Names.* The seed's stability section calls the synaptic current ``u``,
    which the adaptation already uses; refsnn calls it ``c`` with decay λ.
 6. *Critical coupling.* The seed states ``W_crit = 1/(τ_m τ_s)`` without its
-   model. It holds for ``dv/dt = −v/τ_m + c``, ``dc/dt = −c/τ_s + W v`` (and for
-   its forward-Euler discretisation at any step), not for ``τ dv/dt = −v + c``
+   model. It holds for ``dv/dt = −v/τ_m + c``, ``dc/dt = −c/τ_s + W v`` (W ≥ 0), and
+   for its forward-Euler discretisation with a step ``Δ ≤ min(τ_m, τ_s)``: there both
+   decay factors ``1 − Δ/τ`` are non-negative, the Jacobian's eigenvalues are real and
+   the larger one is the spectral radius, which reaches 1 exactly at ``W = 1/(τ_m τ_s)``
+   whatever Δ is; with a larger step the eigenvalue −1 can leave the unit circle first.
+   It does not hold for ``τ dv/dt = −v + c``
    (critical coupling 1) nor with exact decay factors ``e^{−Δ/τ}``; notebook 05
    derives all three.
 """
