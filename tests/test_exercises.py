@@ -435,3 +435,12 @@ MISTAKES_09_10 = [
 @pytest.mark.parametrize("key, function, old, new, words", MISTAKES_09_10)
 def test_typical_mistake_is_caught_and_named_09_10(tmp_path, key, function, old, new, words):
     test_typical_mistake_is_caught_and_named(tmp_path, key, function, old, new, words)
+
+
+def test_exercises_readme_lists_every_exercise():
+    """exercises/README.md's table has a row for every exercise file, in order (ex11 and ex12 were missing)."""
+    import re
+    root = Path(__file__).resolve().parent.parent / "exercises"
+    files = sorted(p.name for p in root.glob("ex[0-9][0-9]_*.py"))
+    rows = re.findall(r"^\| `(ex\d\d_\w+\.py)` \|", (root / "README.md").read_text(), flags=re.M)
+    assert rows == files, f"exercises/README.md table rows {rows} != exercise files {files}"
