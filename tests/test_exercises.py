@@ -425,6 +425,12 @@ MISTAKES_09_10 = [
     pytest.param("ex10", "first_spike_loss",
                  "g = -(p - onehot) / (B * tau)", "g = -(p - onehot) / B",
                  ["1/τ"], id="ex10-no-tau"),
+    pytest.param("ex10", "first_spike_loss",
+                 "R = 1.0 + (1.0 - s[t + 1]) * R", "R = 1.0 + (1.0 - s[t]) * R",
+                 ["index shift in the R recursion", "not s_t"], id="ex10-R-index-early"),
+    pytest.param("ex10", "first_spike_loss",
+                 "R = 1.0 + (1.0 - s[t + 1]) * R", "R = 1.0 + ((1.0 - s[t + 2]) * R if t + 2 < T else R)",
+                 ["index shift in the R recursion", "not s_{t+2}"], id="ex10-R-index-late"),
     pytest.param("ex10", "soft_first_spike_time",
                  "S = np.cumprod(1.0 - s, axis=0)\n    return S.sum(axis=0), S",
                  "S = np.cumprod(1.0 - s, axis=0)\n    return 1.0 + S[:-1].sum(axis=0), S",
@@ -444,3 +450,21 @@ def test_exercises_readme_lists_every_exercise():
     files = sorted(p.name for p in root.glob("ex[0-9][0-9]_*.py"))
     rows = re.findall(r"^\| `(ex\d\d_\w+\.py)` \|", (root / "README.md").read_text(), flags=re.M)
     assert rows == files, f"exercises/README.md table rows {rows} != exercise files {files}"
+
+
+def test_ex10_first_spike_loss_is_checked_in_isolation(tmp_path):
+    """A learner's first_spike_loss that calls their (wrong) soft_first_spike_time still PASSes;
+    only soft_first_spike_time FAILs, with its own hint."""
+    src = check.exercise_path("ex10", solution=True).read_text()
+    old_S = "    S = np.cumprod(1.0 - s, axis=0)                # L2, written out again (checked on its own)\n" \
+            "    t_hat = S.sum(axis=0)\n"
+    assert src.count(old_S) == 1
+    src = src.replace(old_S, "    t_hat, S = soft_first_spike_time(s)\n")
+    old_t = "S = np.cumprod(1.0 - s, axis=0)\n    return S.sum(axis=0), S"
+    assert src.count(old_t) == 1
+    src = src.replace(old_t, "S = np.cumprod(1.0 - s, axis=0)\n    return 1.0 + S[:-1].sum(axis=0), S")
+    path = tmp_path / "ex10_first_spike_time.py"
+    path.write_text(src)
+    res = _results("ex10", path)
+    assert not res["soft_first_spike_time"].passed and "t_f + 1" in res["soft_first_spike_time"].hint
+    assert res["first_spike_loss"].passed, res["first_spike_loss"].line()

@@ -6,7 +6,9 @@ twin's), where L4 is the exact derivative of L3∘L2, so the partial is also che
 against central differences of the learner's own loss value; binary spike trains check
 that t̂ is the first-spike step. Typical mistakes are recognised by re-running the
 reference formula with one change (S_t in place of S_{t−1}, R without its survival
-factor, the sign of g, τ or 1/B missing, logits +t̂/τ, t̂ summing S_{t−1}).
+factor, R's index shifted by one step either way or started at 0, the sign of g, τ or
+1/B missing, logits +t̂/τ, t̂ summing S_{t−1}). ``first_spike_loss`` is checked in isolation:
+while it runs, a ``soft_first_spike_time`` it calls is refsnn's.
 """
 
 import numpy as np
@@ -34,7 +36,8 @@ def _traj(s):
     return Trajectory(LIFConfig(1, N), None, np.zeros_like(s), s, None, None, {}, np.zeros((B, N)))
 
 
-def _variant(s, y, tau, S_now=False, no_survival=False, sign=1.0, no_tau=False, no_B=False, plus=False):
+def _variant(s, y, tau, S_now=False, no_survival=False, sign=1.0, no_tau=False, no_B=False, plus=False,
+             R_now=False, R_late=False, R_zero=False):
     S = np.cumprod(1.0 - s, axis=0)
     t_hat = S.sum(axis=0)
     z = (t_hat if plus else -t_hat) / tau
@@ -46,10 +49,15 @@ def _variant(s, y, tau, S_now=False, no_survival=False, sign=1.0, no_tau=False, 
     if plus:
         g = -g
     ds = np.zeros_like(s)
-    R = np.ones((B, N))
+    R = np.zeros((B, N)) if R_zero else np.ones((B, N))
     for t in range(T - 1, -1, -1):
         if t < T - 1:
-            R = 1.0 + (R if no_survival else (1.0 - s[t + 1]) * R)
+            if R_late:                                    # R_t built from s_{t+2}: one step too late
+                R = 1.0 + ((1.0 - s[t + 2]) * R if t + 2 < T else R)
+            else:
+                R = 1.0 + (R if no_survival else (1.0 - s[t if R_now else t + 1]) * R)
+        elif R_zero:
+            R = np.zeros((B, N))
         Sp = S[t] if S_now else (S[t - 1] if t else np.ones((B, N)))
         ds[t] = -g * Sp * R
     return ds
@@ -62,6 +70,11 @@ _DS_MUTANTS = [
     ("g is missing 1/τ: the logits are −t̂/τ", dict(no_tau=True)),
     ("g is missing the batch mean 1/B", dict(no_B=True)),
     ("the logits are −t̂/τ (earlier spike = larger logit), not +t̂/τ", dict(plus=True)),
+    ("index shift in the R recursion: R_t = 1 + (1 − s_{t+1}) R_{t+1} uses s_{t+1}, not s_t",
+     dict(R_now=True)),
+    ("index shift in the R recursion: R_t = 1 + (1 − s_{t+1}) R_{t+1} uses s_{t+1}, not s_{t+2}",
+     dict(R_late=True)),
+    ("R starts at R_{T−1} = 1 (t̂ counts S_{T−1} once), not 0", dict(R_zero=True)),
 ]
 
 
@@ -96,6 +109,20 @@ def check_soft_first_spike_time(fn):
 
 
 def check_first_spike_loss(fn):
+    """Checked in isolation: while it runs, a ``soft_first_spike_time`` it calls is refsnn's, so a
+    mistake there fails only ``soft_first_spike_time``'s own check, with its own hint."""
+    g = getattr(fn, "__globals__", None)
+    if g is not None and callable(g.get("soft_first_spike_time")):
+        saved = g["soft_first_spike_time"]
+        g["soft_first_spike_time"] = L.soft_first_spike_time
+        try:
+            return _check_first_spike_loss(fn)
+        finally:
+            g["soft_first_spike_time"] = saved
+    return _check_first_spike_loss(fn)
+
+
+def _check_first_spike_loss(fn):
     worst = 0.0
     for seed, tau in ((20, TAU), (21, 4.0)):
         s = _spikes(seed)
