@@ -491,11 +491,22 @@ def _figures(task, params, history, out_dir):
     t_h, i_h = np.nonzero(trajs[0].s[:, 0])
     ax[1].scatter(t_h, i_h, s=4, c="tab:red")
     ax[1].set(ylabel="hidden neuron", title="hidden spike raster")
-    ax[2].plot(trajs[-1].v[:, 0])
+    v = trajs[-1].v[:, 0]                                   # (T, K): the readout of the first test sample
+    title = "readout membrane traces"
     if kind.plot_targets:
+        ax[2].plot(v)
         ax[2].set_prop_cycle(None)
         ax[2].plot(task.y_test[0], "--")
-    ax[2].set(xlabel="time step", ylabel="v", title="readout membrane traces")
+        title += " (solid) and targets (dashed)"
+    else:                                                   # classification: the largest maximum over time wins
+        y_true, y_pred = int(task.y_test[0]), int(np.argmax(v.max(axis=0)))
+        for k in range(v.shape[1]):
+            ax[2].plot(v[:, k], lw=2.4 if k == y_true else 0.9, label=f"class {k}" + (" (true)" if k == y_true else ""))
+        t_max = int(np.argmax(v[:, y_pred]))
+        ax[2].plot([t_max], [v[t_max, y_pred]], "kv", ms=8, label=f"predicted: class {y_pred}\n(largest max over time)")
+        ax[2].legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        title = f"readout membranes: true class {y_true}, predicted {y_pred}"
+    ax[2].set(xlabel="time step", ylabel="v", title=title)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "traces.png"), dpi=110)
+    fig.savefig(os.path.join(out_dir, "traces.png"), dpi=110, bbox_inches="tight")
     plt.close(fig)
