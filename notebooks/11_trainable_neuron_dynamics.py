@@ -146,11 +146,12 @@ t_ax = np.arange(T_ref)
 ax[0].stem(t_ax, tr_att.s_free[:, 0, 0], linefmt="C1-", markerfmt="C1o", basefmt=" ", label="ŝ_t (ungated)")
 ax[0].stem(t_ax, tr_att.s[:, 0, 0], linefmt="C0-", markerfmt="C0s", basefmt=" ", label="s_t = ŝ_t G_t")
 ax[0].set(ylabel="spike", title=f"refractory gate, n_ref = {n_ref}: orange without a blue square was blocked")
-ax[0].legend(loc="upper right")
+ax[0].set_ylim(-0.1, 1.45)                     # head room: the legend sits above the stems
+ax[0].legend(loc="upper center", ncol=2, fontsize=8)
 ax[1].plot(t_ax, ds_det[:, 0, 0], "o-", label="δs_t, gate detached (= a^s_t)")
 ax[1].plot(t_ax, ds_att[:, 0, 0], "s--", label="δs_t, gate attached (+ B7)")
 ax[1].set(xlabel="time step t", ylabel="δs_t", title="the gate's gradient path (B7) adds to δs_t")
-ax[1].legend(loc="upper right")
+ax[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2, fontsize=8)   # below the axes
 fig.tight_layout()
 
 # %% [markdown]
@@ -249,8 +250,12 @@ f_init = layer_forward(layer(), p_h, x_h).s.mean(axis=(0, 1))
 slopes = (2.0, 5.0, 20.0)
 g_by_k = {k: np.abs(theta_grad(layer(k=k), p_h)) for k in slopes}
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
+# Marker and size differ per slope, hollow for the larger ones, so that where the three
+# gradients coincide (high rates) every slope's point stays visible.
+styles = {2.0: dict(marker="o", ms=9, mfc="none", mew=1.4), 5.0: dict(marker="s", ms=6, mfc="none", mew=1.2),
+          20.0: dict(marker="x", ms=4, mew=1.2)}
 for k in slopes:
-    ax.semilogy(f_init, g_by_k[k] + 1e-300, "o", ms=4, label=f"sigmoid slope k = {k:g}")
+    ax.semilogy(f_init, g_by_k[k] + 1e-300, ls="none", label=f"sigmoid slope k = {k:g}", **styles[k])
 ax.set(xlabel="neuron's initial firing rate (spikes/step)", ylabel="|∂L/∂θ_j| (log scale)",
        title="rate regulariser's θ-gradient at initialisation")
 ax.legend()

@@ -164,7 +164,8 @@ ax[0].legend()
 for i, pat in enumerate([1, 2]):
     ax[1 + i].imshow(tr.q[:, pat, 0, :].T, aspect="auto", cmap="Greys", origin="lower",
                      extent=(-0.5, T_XOR - 0.5, -0.5, dcfg.n_branch - 0.5))
-    ax[1 + i].set(xlabel="time step t", ylabel="branch k", title=f"dendritic spikes q_t, input {labels[pat]}")
+    ax[1 + i].set(xlabel="time step t", ylabel="branch k", title=f"dendritic spikes q_t, input {labels[pat]}",
+                  yticks=range(dcfg.n_branch))                        # branches are whole numbers
 fig.tight_layout()
 
 # %% [markdown]
@@ -265,7 +266,9 @@ rate_s = np.array([r[1] for r in results])
 fig, ax = plt.subplots(figsize=(6, 3.6))
 ax.semilogx(rate_s, acc_s, "o-")
 for lam, r, a in zip(strengths, rate_s, acc_s):
-    ax.annotate(f"λ={lam:g}", (r, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    right = r == rate_s.max()                          # the rightmost label goes to the left of its point
+    ax.annotate(f"λ={lam:g}", (r, a), textcoords="offset points", xytext=(-6 if right else 4, -12 if right else 4),
+                ha="right" if right else "left", fontsize=8)
 ax.axhline(0.25, color="grey", ls="--", label="chance (4 classes)")
 ax.set(xlabel="mean hidden firing rate (spikes per neuron per step, log scale)", ylabel="test accuracy",
        title="sparsity vs accuracy (Randman, rate regulariser)")

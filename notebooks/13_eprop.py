@@ -268,7 +268,8 @@ ax[0].set(xlabel="epoch", ylabel="per-step MSE", title="training with symmetric 
 ax[1].plot(history["sym"], label="symmetric e-prop")
 ax[1].plot(history["rand"], label="random e-prop")
 ax[1].set(xlabel="epoch", ylabel="cosine similarity to BPTT", title="alignment of the hidden-layer gradient")
-ax[1].legend(loc="center right"); plt.tight_layout(); plt.show()
+ax[1].legend(loc="lower center", bbox_to_anchor=(0.5, 1.1), ncol=2, fontsize=8)   # above the axes, off both curves
+plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # *What to see:* the loss falls although the recurrent network's e-prop gradient is not
