@@ -2,8 +2,9 @@
 # # 00 · From zero to a trained recurrent SNN
 #
 # In one sitting (about 25 minutes of reading; the notebook runs in about half a minute)
-# you will encode a data set as spikes, build a recurrent network of adaptive leaky
-# integrate-and-fire (LIF) neurons, derive the gradient of its loss, run the forward and
+# you will encode a data set as spikes, build a leaky integrate-and-fire (LIF) neuron one
+# part at a time (the plain neuron, then recurrence, adaptation and a synaptic current),
+# stack such neurons into a recurrent network, derive the gradient of its loss, run the forward and
 # backward passes with refsnn, check one gradient against finite differences, and train
 # the network with Adam and gradient clipping until it classifies held-out samples.
 # Every gradient here is refsnn's hand-written backward pass; the later notebooks derive
@@ -27,7 +28,7 @@ plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 START = time.perf_counter()
 
 # %%
-from refsnn import (LIFConfig, Network, network_backward, network_forward, network_init,
+from refsnn import (LIFConfig, Network, layer_forward, network_backward, network_forward, network_init,
                     smooth_twin, surrogate)
 from refsnn import data, losses, optim
 from refsnn.gradcheck import numerical_gradient, rel_error
@@ -65,43 +66,139 @@ plt.tight_layout(); plt.show()
 # neuron $m$, at step $t$ (time runs left to right). The classes differ only in when each
 # input fires.
 #
-# ## 2. The network
+# ## 2. One neuron, built up one part at a time
 #
-# Two layers. The **hidden layer** has $N = 64$ adaptive LIF neurons with recurrent
-# weights $R$ and a synaptic current $c$; for each step $t = 0, \dots, T-1$ (row vectors,
-# a batch of $B$ rows at once):
+# ### 2.1 The plain LIF neuron
 #
-# $$ I_t = x_t W^\top + s_{t-1} R^\top + b \tag{F1} $$
-# $$ c_t = \lambda c_{t-1} + I_t \tag{F2} $$
-# $$ v_t = \alpha v_{t-1} + c_t - \beta u_{t-1} - \gamma s_{t-1} \tag{F3, F4} $$
-# $$ u_t = \rho u_{t-1} + \kappa s_{t-1} \tag{F5} $$
+# A leaky integrate-and-fire neuron keeps one number, its membrane potential $v$. At each
+# step $t = 0, \dots, T-1$ it forgets part of it, adds its input current, and fires a
+# spike when $v$ reaches the threshold $\theta$:
+#
+# $$ I_t = x_t W^\top + b \tag{F1, feed-forward part} $$
+# $$ v_t = \alpha v_{t-1} + I_t - \gamma s_{t-1} \tag{F4, soft reset} $$
 # $$ s_t = H(v_t - \theta) \tag{F6} $$
 #
-# $v$ is the membrane, $u$ the adaptation current (each spike raises it by $\kappa$ and it
-# lowers the membrane by $\beta u$: a neuron that has fired a lot fires less), $H$ the
-# Heaviside step, and $-\gamma s_{t-1}$ the soft reset. The **readout** is a layer of 4
-# LIF neurons (no recurrence, no adaptation), one per class; its spike counts
-# $n_k = \sum_t s_{t,k}$ are the network's logits. Time constants: 20 steps for the
-# membranes ($\alpha = e^{-1/20}$), 5 for the hidden synapse ($\lambda = e^{-1/5}$), 50 for
-# the adaptation ($\rho = e^{-1/50}$). The backward pass replaces $H'$, which is zero
-# almost everywhere, by the sigmoid surrogate derivative $\sigma'(x) = k\,S(kx)(1 - S(kx))$
-# with slope $k = 5$ (notebooks 01 and 02 explain why).
+# - $x_t$ are the input spikes, $W$ the input weights and $b$ a bias (row vectors: a batch of
+#   $B$ rows at once);
+# - $\alpha = e^{-1/\tau_m}$ is the **leak**: with no input, $v$ decays by the factor $\alpha$
+#   per step, so a membrane time constant of $\tau_m = 20$ steps gives $\alpha \approx 0.95$;
+# - $\theta$ is the **threshold** and $H$ the Heaviside step: $s_t = 1$ if $v_t \ge \theta$,
+#   else 0;
+# - $\gamma$ is the **reset amount**: the step after a spike, $\gamma$ is subtracted from the
+#   membrane (a *soft* reset). Here $\theta = \gamma = 1$, so a neuron that crossed the
+#   threshold keeps only what it had above it.
+#
+# Below, one neuron gets the same input current $I = 0.1$ at every step ($x_t = 1$,
+# $W = 0.1$): $v$ rises towards $I / (1 - \alpha) = 2 > \theta$, crosses $\theta$, fires, drops
+# by $\gamma$ and climbs again: a regular spike train.
+#
+# ### 2.2 to 2.4 Three parts added one at a time
+#
+# - **Recurrence** adds the layer's own spikes of the previous step to the input current,
+#   $I_t = x_t W^\top + s_{t-1} R^\top + b$ (F1). For a single neuron, $R$ is a self-weight;
+#   $R > 0$ makes each spike push the next one sooner.
+# - **Adaptation** adds a slow current $u$ that every spike raises by $\kappa$ and that lowers
+#   the membrane by $\beta u$: $u_t = \rho u_{t-1} + \kappa s_{t-1}$ (F5) and
+#   $v_t = \alpha v_{t-1} + I_t - \beta u_{t-1} - \gamma s_{t-1}$ (F3, F4). A neuron that has
+#   fired a lot fires less: its spikes space out.
+# - **A synaptic current** $c$ low-pass filters the input before the membrane sees it:
+#   $c_t = \lambda c_{t-1} + I_t$ (F2), and $c_t$ takes the place of $I_t$ in F4. A constant
+#   $I$ makes $c$ settle at $I / (1 - \lambda)$; below, $W$ is scaled by $(1 - \lambda)$ so that
+#   it settles at the same current as before. The input then needs a few steps to build up,
+#   so the first spike comes later.
+#
+# Each part is a switch of `LIFConfig` (`recurrent`, `adaptation`, `synapse`) with its own
+# parameter arrays; the full neuron, all four equations F1–F6 together, is the one that
+# `refsnn/neurons/lif.py` derives.
+
+# %%
+T_DEMO = 60
+x_demo = np.ones((T_DEMO, 1, 1))                          # x_t = 1 at every step
+ALPHA = np.exp(-1 / 20)
+one = dict(W=np.array([[0.1]]), b=np.zeros(1), alpha=np.array([ALPHA]), theta=np.ones(1), gamma=np.ones(1))
+variants = {
+    "plain LIF (2.1)": (dict(), dict()),
+    "+ recurrence, R = 0.3 (2.2)": (dict(recurrent=True), dict(R=np.array([[0.3]]))),
+    "+ adaptation, β = 0.02, κ = 1 (2.3)": (dict(adaptation=True),
+                                           dict(beta=np.array([0.02]), rho=np.array([np.exp(-1 / 50)]),
+                                                kappa=np.ones(1))),
+    # W scaled by (1 − λ): c_t then settles at the same current 0.1 as I_t above
+    "+ synaptic current, λ = e^(−1/5) (2.4)": (dict(synapse=True),
+                                              dict(lam=np.array([np.exp(-1 / 5)]),
+                                                   W=np.array([[0.1 * (1 - np.exp(-1 / 5))]]))),
+}
+demo = {}
+fig, axes = plt.subplots(len(variants), 1, figsize=(10, 7.2), sharex=True)
+for ax, (name, (switches, extra)) in zip(axes, variants.items()):
+    traj = layer_forward(LIFConfig(1, 1, **switches), {**one, **extra}, x_demo)
+    demo[name] = traj
+    ax.plot(traj.v[:, 0, 0], color="C0", lw=1.2, label="membrane $v_t$")
+    ax.axhline(1.0, color="gray", ls="--", lw=1, label=r"threshold $\theta$")
+    t_sp = np.flatnonzero(traj.s[:, 0, 0])
+    ax.plot(t_sp, np.full(len(t_sp), 1.25), "|", color="C3", ms=10, mew=2, label="spike $s_t = 1$")
+    ax.set(ylabel="$v_t$", ylim=(-0.2, 1.45), title=f"{name}: {len(t_sp)} spikes, first at t = {t_sp[0]}")
+axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+axes[-1].set_xlabel("time step t")
+plt.tight_layout(); plt.show()
+n_spk = {k: int(t.s.sum()) for k, t in demo.items()}
+first = {k: int(np.flatnonzero(t.s[:, 0, 0])[0]) for k, t in demo.items()}
+
+# %% [markdown]
+# *Figure 2.* One neuron under the same constant input, with each part added to the plain
+# neuron on its own. The membrane (blue) rises to the threshold (dashed), the neuron
+# fires (red bar), and the next step the soft reset subtracts $\gamma = 1$. Recurrence
+# ($R > 0$) starts each climb from higher up: more spikes. Adaptation lengthens the climb
+# as $u$ accumulates: fewer spikes, each interval longer than the one before. The synaptic
+# current (settling at the same value) delays the first spike while $c$ builds up. The
+# final cell asserts each of these three statements.
+#
+# ## 3. The network
+#
+# Two layers. The **hidden layer** has $N = 64$ neurons with all four parts: recurrent
+# weights $R$ between them, adaptation and a synaptic current. The **readout** is a layer
+# of 4 plain LIF neurons, one per class; its spike counts $n_k = \sum_t s_{t,k}$ are the
+# network's logits. Time constants: 20 steps for the membranes ($\alpha = e^{-1/20}$),
+# 5 for the hidden synapse ($\lambda = e^{-1/5}$), 50 for the adaptation
+# ($\rho = e^{-1/50}$); $\theta = \gamma = 1$ everywhere.
+#
+# `network_init` draws every weight matrix from a Gaussian with standard deviation
+# `w_scale`$/\sqrt{\text{fan-in}}$ (recurrent weights: `r_scale`$/\sqrt{N}$, default 0.5).
+# `w_scale` sets how hard the input drives a layer at the start: the cell below prints the
+# hidden layer's initial firing rate for `w_scale = 1` and `3`. Too small, and a layer
+# stays silent with its membranes far below $\theta$, where the surrogate derivative is
+# small, so little gradient flows; too large, and its neurons fire at nearly every step,
+# with their membranes far above $\theta$, where the surrogate derivative is small too. We
+# take 3, which keeps the hidden layer between the two (a fifth of its steps are spikes).
+#
+# The backward pass replaces $H'$, which is zero almost everywhere, by the sigmoid
+# surrogate derivative $\sigma'(x) = k\,S(kx)(1 - S(kx))$ with slope $k = 5$ (notebooks 01
+# and 02 explain why).
 
 # %%
 sg = surrogate("sigmoid", 5.0)
 hidden = LIFConfig(M_IN, 64, surrogate=sg, recurrent=True, adaptation=True, synapse=True)
 readout = LIFConfig(64, N_CLASSES, surrogate=sg)
 net = Network((hidden, readout))
-ALPHA, LAM, RHO = np.exp(-1 / 20), np.exp(-1 / 5), np.exp(-1 / 50)
-params = network_init(net, rng=0, per_layer=[
-    dict(alpha=ALPHA, lam=LAM, rho=RHO, beta=0.05, kappa=1.0, w_scale=3.0),
-    dict(alpha=ALPHA, w_scale=3.0, b=0.04),   # a small bias: the readout fires from the start
-])
+LAM, RHO = np.exp(-1 / 5), np.exp(-1 / 50)
+
+
+def init(w_scale):
+    return network_init(net, rng=0, per_layer=[
+        dict(alpha=ALPHA, lam=LAM, rho=RHO, beta=0.05, kappa=1.0, w_scale=w_scale),
+        dict(alpha=ALPHA, w_scale=3.0, b=0.04),   # a small bias: the readout fires from the start
+    ])
+
+
+x_probe = np.ascontiguousarray(x_train[:64].transpose(1, 0, 2))
+rate = {w: float(network_forward(net, init(w), x_probe)[0].s.mean()) for w in (1.0, 3.0)}
+print("hidden firing rate at the start (spikes per neuron per step):",
+      {f"w_scale={w:g}": round(r, 3) for w, r in rate.items()})
+params = init(3.0)
 for l, p in enumerate(params):
     print(f"layer {l}:", {k: v.shape for k, v in p.items()})
 
 # %% [markdown]
-# ## 3. The loss and its partial $(p - y)/B$
+# ## 4. The loss and its partial $(p - y)/B$
 #
 # With logits $n_{b,k}$ (the spike count of readout neuron $k$ for sample $b$) and
 # $p_{b,k} = e^{n_{b,k}} / \sum_j e^{n_{b,j}}$, the spike-count cross-entropy averaged over a
@@ -143,7 +240,7 @@ fd_err = rel_error(numerical_gradient(ce, counts, eps=1e-2, order=4), a_s_mine, 
 print(f"(0.3) vs refsnn: max |difference| {partial_err:.1e};  (0.2) vs central differences: {fd_err:.1e}")
 
 # %% [markdown]
-# ## 4. Forward, backward, and one gradient checked
+# ## 5. Forward, backward, and one gradient checked
 #
 # `network_forward` runs F1–F6 layer by layer and returns each layer's trajectory
 # (`v, s, u, c`, each $(T, B, N)$). `network_backward` runs the adjoint recursions B1–B5
@@ -181,7 +278,7 @@ grad_err = abs(fd - analytic) / max(abs(analytic), 1e-8)
 print(f"dL/dR[3,5]: backward {analytic:.10e}, central differences {float(fd):.10e}, rel. error {grad_err:.1e}")
 
 # %% [markdown]
-# ## 5. Training: Adam and gradient clipping
+# ## 6. Training: Adam and gradient clipping
 #
 # One training step is: forward; loss and its partial (0.3); backward; then an update of
 # the trained parameters. We train the weights $W$, $R$ and the biases $b$; the decay
@@ -192,9 +289,13 @@ print(f"dL/dR[3,5]: backward {analytic:.10e}, central differences {float(fd):.10
 # if the global norm $\|g\| = (\sum_k \sum_i g_{k,i}^2)^{1/2}$ over all trained arrays exceeds
 # $c$, every gradient is scaled by $c / \|g\|$. A recurrent spiking network produces
 # gradients whose norm varies over orders of magnitude from batch to batch (notebook 05
-# shows why; below, the largest norm is over 50 times the median); clipping keeps one
-# bad batch from wrecking the weights. We use $c = 1$, and Adam's normalisation makes the
-# step size insensitive to the scale that clipping leaves.
+# shows why; below, the largest norm is over 50 times the median). We use $c = 1$, which
+# is *below* the median norm, so nearly every step is clipped (the count is printed after
+# training). Clipping then is not a guard against a rare bad batch but a normalisation:
+# every batch's gradient reaches Adam with norm at most 1, so the few batches whose norm is
+# 50 times the median cannot inflate Adam's running mean of $g^2$ (below) and shrink the
+# steps of every batch after them. (What happens with `MAX_NORM = 10`, which clips only
+# the largest tenth of the norms? Change it and rerun the training cell.)
 #
 # **Adam** (`refsnn.optim.step` with `optim.Adam`, equations A1–A4): each parameter keeps
 # running means of its gradient and squared gradient,
@@ -260,13 +361,13 @@ ax1.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="accuracy after
 ax1.legend(); plt.tight_layout(); plt.show()
 
 # %% [markdown]
-# *Figure 2.* Left: the loss of every mini-batch. It starts far above chance level
+# *Figure 3.* Left: the loss of every mini-batch. It starts far above chance level
 # $\log 4 \approx 1.39$, because the untrained readout's counts differ by many spikes, often
 # in favour of a wrong class, and falls towards zero. Right: accuracy on the
 # training and on the held-out test samples after each epoch; a sample counts as correct
 # only if its class's readout neuron fires strictly more spikes than every other.
 #
-# ## 6. What the trained network does
+# ## 7. What the trained network does
 #
 # Run one test sample of each class and look inside: the hidden layer's spikes and the
 # readout's membranes and spikes over time.
@@ -281,21 +382,27 @@ for b, c in enumerate(range(N_CLASSES)):
     axes[0, b].scatter(t_sp, n_sp, s=3, color="k")
     axes[0, b].set(title=f"test sample of class {c}", ylabel="hidden neuron")
     for k in range(N_CLASSES):
-        axes[1, b].plot(tr[1].v[:, b, k], color=f"C{k}", lw=1.2 if k == c else 0.8,
-                        label=f"readout {k}: {int(tr[1].s[:, b, k].sum())} spikes")
-    axes[1, b].axhline(params[1]["theta"][0], color="gray", ls="--", lw=1)
-    axes[1, b].set(xlabel="time step t", ylabel="readout membrane $v_t$")
-    axes[1, b].legend(fontsize=7, loc="lower right")
+        axes[1, b].plot(np.cumsum(tr[1].s[:, b, k]), color=f"C{k}", lw=2.4 if k == c else 0.9,
+                        label=f"readout {k}" + (" (true class)" if k == c else ""))
+    axes[1, b].set(xlabel="time step t", ylabel="readout spikes so far")
+    axes[1, b].legend(fontsize=7, loc="upper left")
 plt.tight_layout(); plt.show()
+v_max = float(tr[1].v.max())
+winner = tr[1].s.sum(axis=0).argmax(axis=1)                 # (B,): the readout with the most spikes
+print(f"largest readout membrane {v_max:.1f} (θ = 1); most spikes per sample: {winner}, classes: {list(range(N_CLASSES))}")
 
 # %% [markdown]
-# *Figure 3.* Top: raster of the 64 hidden neurons for one test sample per class (a dot
-# is a spike of neuron $n$ at step $t$). Bottom: the membranes $v_t$ of the four readout
-# neurons for the same samples, with the threshold $\theta = 1$ dashed; each crossing is a
-# spike and is followed by the soft reset $-\gamma$. The legend gives each readout neuron's
-# spike count: the neuron of the sample's class (thicker line) fires the most.
+# *Figure 4.* Top: raster of the 64 hidden neurons for one test sample per class (a dot
+# is a spike of neuron $n$ at step $t$). Bottom: each readout neuron's spike count so far,
+# $\sum_{t' \le t} s_{t',k}$, for the same samples; the count at the last step is the logit
+# $n_k$. The readout neuron of the sample's class (thick line) ends with the most spikes
+# in each of these four samples. The readout's membranes are not plotted: the trained
+# readout is driven so hard that its membranes rise far above $\theta = 1$ (the largest
+# value is printed above), a neuron fires at almost every step, and the soft reset of
+# $\gamma = 1$ per step cannot pull $v$ back below threshold, so a plot of $v_t$ would show no
+# crossings or resets, only how far above $\theta$ each membrane sits.
 #
-# ## 7. Where to go next
+# ## 8. Where to go next
 #
 # | notebook | what it teaches |
 # |---|---|
@@ -314,7 +421,7 @@ plt.tight_layout(); plt.show()
 # The README's learning path gives each notebook's exercise and time.
 
 # %% [markdown]
-# ## 8. Checks
+# ## 9. Checks
 
 # %%
 elapsed = time.perf_counter() - START
@@ -328,9 +435,21 @@ assert grad_err < 1e-7, grad_err
 # (the last epoch's mean mini-batch loss below a quarter of chance; it fluctuates by ~0.1
 # from epoch to epoch, and with the BLAS's thread count, so no tighter bound is claimed)
 assert np.mean(step_loss[:19]) > np.log(N_CLASSES) > 4 * np.mean(step_loss[-19:])
-assert max(step_norm) > 50 * np.median(step_norm) and clipped > 0
+assert max(step_norm) > 50 * np.median(step_norm) and np.median(step_norm) > MAX_NORM and clipped > 0.5
 assert test_acc[0] < 0.5                          # the untrained network is near chance
 assert test_acc[-1] >= 0.90, test_acc             # the stated accuracy: at least 90% on test
+# 5. Section 2: recurrence adds spikes, adaptation removes them and lengthens each interval,
+#    the synaptic current (settling at the same value) delays the first spike.
+names = list(variants)
+assert n_spk[names[1]] > n_spk[names[0]] > n_spk[names[2]], n_spk
+assert np.all(np.diff(np.diff(np.flatnonzero(demo[names[2]].s[:, 0, 0]))) > 0)
+assert first[names[3]] > first[names[0]], first
+# 6. Section 3: w_scale = 3 makes the hidden layer fire more at the start than w_scale = 1,
+#    and not at most of its steps.
+assert 0 < rate[1.0] < rate[3.0] and 0.15 < rate[3.0] < 0.25, rate    # "a fifth"
+# 7. Figure 4: the true class's readout has the most spikes in each sample, and the
+#    readout's membranes sit far above θ.
+assert list(winner) == list(range(N_CLASSES)) and v_max > 5, (winner, v_max)
 # 4. Only W, R and b moved; the decays stayed where they were set.
 for l in range(2):
     for k in params[l]:
@@ -340,7 +459,7 @@ print("all checks passed")
 
 # %% [markdown]
 # **Exercise.** Implement the stubs in `exercises/ex00_training_step.py`: the loss
-# partial (0.3), the training step of section 5, and a gradient function that uses *your*
+# partial (0.3), the training step of section 6, and a gradient function that uses *your*
 # `lif_backward` from exercise 03. Then run `python exercises/check.py ex00` from the
 # repository's root. The checker trains a network with your step and with the reference
 # step and compares every parameter after every step. The solutions are in
