@@ -384,3 +384,81 @@ def test_moving_digits_three_saccades_on_off():
     mid = sum(((t > 100 * k + 30) & (t < 100 * k + 70)).sum() for k in range(3))
     ends = sum(((t > 100 * k - 20) & (t < 100 * k + 20)).sum() for k in range(4))
     assert mid > 2 * ends
+
+
+# ---------------------------------------------------------------------------------------
+# train_epoch: the recipe's steps in the documented order, with SGD and with Adam
+# ---------------------------------------------------------------------------------------
+
+def _epoch_setup(optimizer="sgd", rho=1e-3):
+    cfgs = [LN.LeeConfig(tau_mp=50.0, t_ref=1.0, mu=-0.2, sigma=0.5), LN.LeeConfig(tau_mp=50.0, t_ref=1.0)]
+    stream = _random_stream(11, B=4, M=5, P=60)
+    params = _random_net(12)
+    for p in params:
+        p["W"] = np.abs(p["W"]) * 2.0                      # enough drive that both layers spike
+    recipe = LR.LeeRecipe(alpha=(1.0, 1.0), eta_w=0.05, batch_size=4, rho=rho, optimizer=optimizer)
+    recipe.v_floor = [p["v_th"] * recipe.floor_ratio for p in params]
+    Y = np.eye(3)[[0, 1, 2, 0]]
+    return cfgs, stream, params, recipe, Y
+
+
+def test_train_epoch_sgd_is_simulate_backward_l6_threshold_regularisation_and_floor():
+    """One batch (batch_size = S): the epoch equals the documented composition, and the
+    caller's parameters are not modified."""
+    cfgs, stream, params, recipe, Y = _epoch_setup()
+    before = [{k: v.copy() for k, v in p.items()} for p in params]
+    new, loss = LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0))
+    order = np.random.default_rng(0).permutation(stream.batch)
+    sub = stream.take(order)
+    cnt = [e.counts() for e in LN.simulate(cfgs, params, sub)]
+    assert all(c.sum() > 0 for c in cnt)
+    value, grads, _ = LR.lee_gradients(cfgs, params, sub.input_counts(), cnt, Y[order], recipe.beta, recipe.lam,
+                                       [1.0, 1.0], True, False)
+    assert loss == pytest.approx(value, rel=1e-12)
+    for l in range(2):
+        W = params[l]["W"] - recipe.eta_w * grads[l]["W"]
+        v = params[l]["v_th"] - 0.1 * recipe.eta_w * grads[l]["v_th"] + LR.threshold_change(cnt[l], recipe.rho)
+        v, W = LR.apply_threshold_floor(params[l]["v_th"], v, W, recipe.v_floor[l])
+        np.testing.assert_allclose(new[l]["W"], W, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(new[l]["v_th"], v, rtol=1e-13, atol=1e-15)
+        for k in before[l]:
+            np.testing.assert_array_equal(params[l][k], before[l][k])
+
+
+def test_train_epoch_adam_first_step_moves_each_entry_by_its_learning_rate():
+    """Adam's bias-corrected first step is m̂/(√v̂ + ε) = g/(|g| + ε): every weight with a
+    nonzero direction moves by η_w (less ε's share), every threshold by η_th = 0.1 η_w (with
+    ρ = 0 and no floor hit), against the sign of L6's direction."""
+    cfgs, stream, params, recipe, Y = _epoch_setup("adam", rho=0.0)
+    st0 = LR.init_opt_state(recipe, params)
+    new, loss, st = LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0), opt_state=st0)
+    order = np.random.default_rng(0).permutation(stream.batch)
+    sub = stream.take(order)
+    cnt = [e.counts() for e in LN.simulate(cfgs, params, sub)]
+    _, grads, _ = LR.lee_gradients(cfgs, params, sub.input_counts(), cnt, Y[order], recipe.beta, recipe.lam,
+                                   [1.0, 1.0], True, False)
+    for l in range(2):
+        g = grads[l]["W"]
+        big = np.abs(g) > 1e-3                        # ε = 1e-8 is negligible here
+        assert big.sum() > 5
+        dW = new[l]["W"] - params[l]["W"]
+        np.testing.assert_allclose(dW[big], -recipe.eta_w * np.sign(g[big]), rtol=1e-4)
+        gt = grads[l]["v_th"]
+        bt = np.abs(gt) > 1e-3
+        np.testing.assert_allclose((new[l]["v_th"] - params[l]["v_th"])[bt], -0.1 * recipe.eta_w * np.sign(gt[bt]),
+                                   rtol=1e-4)
+    assert int(st["W"]["t"]) == 1 and int(st0["W"]["t"]) == 0      # the caller's state is not modified
+    new2, _, st2 = LR.train_epoch(cfgs, new, recipe, stream, Y, np.random.default_rng(1), opt_state=st)
+    assert int(st2["W"]["t"]) == 2
+
+
+def test_train_epoch_optimizer_state_is_checked():
+    cfgs, stream, params, recipe, Y = _epoch_setup("adam")
+    with pytest.raises(ValueError, match="opt_state"):
+        LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0))
+    cfgs, stream, params, recipe, Y = _epoch_setup("sgd")
+    with pytest.raises(ValueError, match="opt_state"):
+        LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0),
+                       opt_state=LR.init_opt_state(recipe, params))
+    with pytest.raises(ValueError, match="optimizer"):
+        LR.LeeRecipe(alpha=(1.0,), optimizer="rmsprop")

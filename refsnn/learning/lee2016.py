@@ -133,7 +133,7 @@ from ..neurons.lee2016 import EventStream, LeeConfig, simulate
 
 __all__ = ["wta_gain", "transfer_gradient", "steady_state", "steady_state_jacobian", "init_layer",
            "normalise_errors", "count_loss", "weight_regulariser", "threshold_regularisation",
-           "threshold_change", "apply_threshold_floor", "lee_gradients", "LeeRecipe", "train_epoch", "predict", "accuracy", "spiking_response"]
+           "threshold_change", "apply_threshold_floor", "lee_gradients", "LeeRecipe", "init_opt_state", "train_epoch", "predict", "accuracy", "spiking_response"]
 
 
 def wta_gain(mu, sigma, n):
@@ -328,6 +328,12 @@ class LeeRecipe:
 
     ``eta_w`` η_w; η_th = ``eta_th_ratio`` · η_w (0.1); ``beta``, ``lam`` L7; ``rho``
     threshold regularisation; ``floor_ratio`` V_floor = V_th,init · 1/5; ``alpha`` per layer.
+
+    ``optimizer``: ``"sgd"`` applies L6 as written (seed 003's SGD column); ``"adam"``
+    feeds L6's two directions, ``grads["W"]`` and ``grads["v_th"]``, to Adam
+    (:mod:`refsnn.training.optim`, A1–A4) with the learning rates η_w and η_th (the seed's
+    Table 2 compares the two). Threshold regularisation and the floor act after the
+    step, as with SGD.
     """
 
     alpha: tuple
@@ -341,24 +347,49 @@ class LeeRecipe:
     normalise: bool = True
     through_max: bool = False
     v_floor: list = field(default=None)
+    optimizer: str = "sgd"
 
     def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         real_scalar("eta_w", self.eta_w, low=0.0, low_open=True)
         real_scalar("eta_th_ratio", self.eta_th_ratio, low=0.0)
         check_positive_int("batch_size", self.batch_size)
         check_bool("normalise", self.normalise)
 
 
-def train_epoch(configs, params, recipe: LeeRecipe, stream: EventStream, y, rng, log_every=0):
+def init_opt_state(recipe: LeeRecipe, params):
+    """Adam's state for :func:`train_epoch` with ``recipe.optimizer == "adam"``."""
+    from ..training import optim
+    flat_w = {f"L{l}.W": p["W"] for l, p in enumerate(params)}
+    flat_th = {f"L{l}.v_th": p["v_th"] for l, p in enumerate(params)}
+    return {"W": optim.init_state(optim.Adam(lr=recipe.eta_w), flat_w),
+            "v_th": optim.init_state(optim.Adam(lr=recipe.eta_w * recipe.eta_th_ratio), flat_th)}
+
+
+def train_epoch(configs, params, recipe: LeeRecipe, stream: EventStream, y, rng, log_every=0, opt_state=None):
     """One epoch of event-driven training (2.4.2). ``y`` (S, K) targets.
 
     Per batch: simulate (E1–E6), threshold regularisation (2.3.2), backward (L4–L8),
-    updates L6, floor. ``recipe.v_floor`` must hold the per-layer floors (set from the
-    initial thresholds by the caller). Returns new params and the mean loss.
+    updates L6 (SGD, or Adam on L6's directions), floor. ``recipe.v_floor`` must hold
+    the per-layer floors (set from the initial thresholds by the caller). Returns new
+    params and the mean loss; with ``recipe.optimizer == "adam"`` pass ``opt_state``
+    (:func:`init_opt_state`, or the one returned by the previous epoch) and get
+    ``(params, loss, opt_state)``.
     """
     if recipe.v_floor is None or len(recipe.v_floor) != len(configs):
         raise ValueError("recipe.v_floor must hold one floor array per layer, e.g. "
                          "[p['v_th'] * recipe.floor_ratio for p in initial_params]")
+    adam = recipe.optimizer == "adam"
+    if adam and opt_state is None:
+        raise ValueError("opt_state: recipe.optimizer is 'adam', so pass opt_state=init_opt_state(recipe, params) "
+                         "(and the state returned by the previous epoch after that)")
+    if not adam and opt_state is not None:
+        raise ValueError("opt_state is only for recipe.optimizer == 'adam'; SGD keeps no state")
+    if adam:
+        from ..training import optim
+        opt_state = dict(opt_state)               # the caller's dict is not modified
+        opt_w, opt_th = optim.Adam(lr=recipe.eta_w), optim.Adam(lr=recipe.eta_w * recipe.eta_th_ratio)
     S = stream.batch
     order = rng.permutation(S)
     total, nb = 0.0, 0
@@ -373,13 +404,24 @@ def train_epoch(configs, params, recipe: LeeRecipe, stream: EventStream, y, rng,
                                         list(recipe.alpha), recipe.normalise, recipe.through_max)
         total += value
         nb += 1
+        if adam:                                  # A1–A4 on L6's directions
+            new_w, opt_state["W"] = optim.step(opt_w, {f"L{l}.W": p["W"] for l, p in enumerate(params)},
+                                               {f"L{l}.W": g["W"] for l, g in enumerate(grads)}, opt_state["W"])
+            new_th, opt_state["v_th"] = optim.step(
+                opt_th, {f"L{l}.v_th": p["v_th"] for l, p in enumerate(params)},
+                {f"L{l}.v_th": g["v_th"] for l, g in enumerate(grads)}, opt_state["v_th"])
         for l, (p, g) in enumerate(zip(params, grads)):
             v_old = p["v_th"]
-            W = p["W"] - recipe.eta_w * g["W"]
-            v_new = v_old - recipe.eta_th_ratio * recipe.eta_w * g["v_th"]
+            if adam:
+                W, v_new = new_w[f"L{l}.W"], new_th[f"L{l}.v_th"]
+            else:                                 # L6 as written
+                W = p["W"] - recipe.eta_w * g["W"]
+                v_new = v_old - recipe.eta_th_ratio * recipe.eta_w * g["v_th"]
             v_new = v_new + threshold_change(cnt[l], recipe.rho)
             v_th, W = apply_threshold_floor(v_old, v_new, W, recipe.v_floor[l])
             params[l] = {"W": W, "v_th": v_th}
+    if adam:
+        return params, total / max(nb, 1), opt_state
     return params, total / max(nb, 1)
 
 
