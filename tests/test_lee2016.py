@@ -462,3 +462,27 @@ def test_train_epoch_optimizer_state_is_checked():
                        opt_state=LR.init_opt_state(recipe, params))
     with pytest.raises(ValueError, match="optimizer"):
         LR.LeeRecipe(alpha=(1.0,), optimizer="rmsprop")
+
+
+def test_regulariser_alternatives():
+    """l2 is 2βλw; maxnorm scales every hidden row above α² back onto it and leaves the
+    output layer alone; 'none' adds nothing; threshold_reg=False leaves the thresholds to L6."""
+    cfgs, stream, params, recipe, Y = _epoch_setup()
+    cnt = [e.counts() for e in LN.simulate(cfgs, params, stream)]
+    args = (cfgs, params, stream.input_counts(), cnt, Y, 2.0, 0.1, [1.0, 1.0], True, False)
+    _, g_none, _ = LR.lee_gradients(*args, regulariser="none")
+    _, g_l2, _ = LR.lee_gradients(*args, regulariser="l2")
+    np.testing.assert_allclose(g_l2[0]["W"] - g_none[0]["W"], 2 * 2.0 * 0.1 * params[0]["W"], rtol=1e-12)
+    np.testing.assert_array_equal(g_l2[1]["W"], g_none[1]["W"])
+    for p in params:
+        p["W"] = p["W"] * 3.0                          # hidden rows far above α² = 1
+    recipe.regulariser, recipe.eta_w = "maxnorm", 1e-9
+    new, _ = LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0))
+    np.testing.assert_allclose(np.sum(new[0]["W"] ** 2, axis=1), 1.0, rtol=1e-6)
+    assert np.sum(new[1]["W"] ** 2, axis=1).max() > 1.5
+    recipe.regulariser, recipe.threshold_reg = "none", False
+    new, _ = LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0))
+    for l in range(2):
+        np.testing.assert_allclose(new[l]["v_th"], params[l]["v_th"], atol=1e-6)
+    with pytest.raises(ValueError, match="regulariser"):
+        LR.LeeRecipe(alpha=(1.0,), regulariser="l1")

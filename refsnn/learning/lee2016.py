@@ -281,7 +281,7 @@ def threshold_change(counts, rho):
 
 
 def lee_gradients(configs, params, x_hat, counts, y, beta=10.0, lam=0.01, alpha=None, normalise=True,
-                  through_max=True):
+                  through_max=True, regulariser="exp"):
     """Backward pass of 2.2: the normalised errors and the updates' directions.
 
     ``x_hat`` (B, M) input counts, ``counts`` list of (B, N_l) spike counts per layer,
@@ -292,7 +292,14 @@ def lee_gradients(configs, params, x_hat, counts, y, beta=10.0, lam=0.01, alpha=
 
     ``normalise=False`` uses the exact gradient of the linearised model,
     ``δ_i = δa_i/(V_th,i D)`` (L4), instead of L5. ``through_max`` as in :func:`count_loss`.
+
+    ``regulariser`` (hidden layers with an ``alpha``): ``"exp"`` L7; ``"l2"`` the plain
+    weight decay ``β λ Σ_k w_ik²`` with gradient ``2βλ w_ik`` (L7's small-norm limit without
+    the factor ``e^{−λα²}``, the comparison seed 003 draws); ``"none"``. (Max-norm is a
+    projection after the step: :class:`LeeRecipe`'s ``regulariser="maxnorm"``.)
     """
+    if regulariser not in ("exp", "l2", "none"):
+        raise ValueError(f"regulariser must be 'exp', 'l2' or 'none', got {regulariser!r}")
     L = len(configs)
     if alpha is None:
         alpha = [None] * L
@@ -312,8 +319,11 @@ def lee_gradients(configs, params, x_hat, counts, y, beta=10.0, lam=0.01, alpha=
             delta = da / (v_th * D)                           # L4: δ_i = δa_i/(V_th,i D)
             g_th = -np.mean(da * counts[l], axis=0) / v_th    # ∂a_i/∂V_th,i = −a_i/V_th,i
         gW = delta.T @ inp / B                                # ∂L/∂w_ik = δ_i x̂_k
-        if l < L - 1 and alpha[l] is not None and beta > 0:
-            reg, g_reg = weight_regulariser(W, alpha[l], beta, lam)
+        if l < L - 1 and alpha[l] is not None and beta > 0 and regulariser != "none":
+            if regulariser == "exp":
+                reg, g_reg = weight_regulariser(W, alpha[l], beta, lam)          # L7
+            else:
+                reg, g_reg = beta * lam * float(np.sum(W * W)), 2.0 * beta * lam * W
             value += reg
             gW = gW + g_reg
         grads[l] = {"W": gW, "v_th": g_th}
@@ -328,6 +338,12 @@ class LeeRecipe:
 
     ``eta_w`` η_w; η_th = ``eta_th_ratio`` · η_w (0.1); ``beta``, ``lam`` L7; ``rho``
     threshold regularisation; ``floor_ratio`` V_floor = V_th,init · 1/5; ``alpha`` per layer.
+
+    ``regulariser``: ``"exp"`` (L7, the seed's), ``"l2"`` (plain weight decay
+    ``2βλ w``), ``"maxnorm"`` (no penalty; after each step every hidden row with
+    ``Σ_k w_ik² > α²`` is scaled back onto ``Σ_k w_ik² = α²``) or ``"none"``: the
+    alternatives seed 003 sets L7 against. ``threshold_reg=False`` switches off the
+    threshold regularisation of 2.3.2 (the floor still applies).
 
     ``optimizer``: ``"sgd"`` applies L6 as written (seed 003's SGD column); ``"adam"``
     feeds L6's two directions, ``grads["W"]`` and ``grads["v_th"]``, to Adam
@@ -348,8 +364,12 @@ class LeeRecipe:
     through_max: bool = False
     v_floor: list = field(default=None)
     optimizer: str = "sgd"
+    regulariser: str = "exp"
+    threshold_reg: bool = True
 
     def __post_init__(self):
+        if self.regulariser not in ("exp", "l2", "maxnorm", "none"):
+            raise ValueError(f"regulariser must be 'exp', 'l2', 'maxnorm' or 'none', got {self.regulariser!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         real_scalar("eta_w", self.eta_w, low=0.0, low_open=True)
@@ -400,8 +420,9 @@ def train_epoch(configs, params, recipe: LeeRecipe, stream: EventStream, y, rng,
         ev = simulate(configs, params, sub)
         cnt = [e.counts() for e in ev]
         x_hat = sub.input_counts()
+        reg = "none" if recipe.regulariser == "maxnorm" else recipe.regulariser
         value, grads, _ = lee_gradients(configs, params, x_hat, cnt, y[idx], recipe.beta, recipe.lam,
-                                        list(recipe.alpha), recipe.normalise, recipe.through_max)
+                                        list(recipe.alpha), recipe.normalise, recipe.through_max, reg)
         total += value
         nb += 1
         if adam:                                  # A1–A4 on L6's directions
@@ -417,8 +438,12 @@ def train_epoch(configs, params, recipe: LeeRecipe, stream: EventStream, y, rng,
             else:                                 # L6 as written
                 W = p["W"] - recipe.eta_w * g["W"]
                 v_new = v_old - recipe.eta_th_ratio * recipe.eta_w * g["v_th"]
-            v_new = v_new + threshold_change(cnt[l], recipe.rho)
+            if recipe.threshold_reg:
+                v_new = v_new + threshold_change(cnt[l], recipe.rho)
             v_th, W = apply_threshold_floor(v_old, v_new, W, recipe.v_floor[l])
+            if recipe.regulariser == "maxnorm" and l < len(params) - 1:
+                sq = np.sum(W * W, axis=1, keepdims=True)
+                W = W * np.where(sq > recipe.alpha[l] ** 2, recipe.alpha[l] / np.sqrt(np.maximum(sq, 1e-300)), 1.0)
             params[l] = {"W": W, "v_th": v_th}
     if adam:
         return params, total / max(nb, 1), opt_state
