@@ -1,4 +1,4 @@
-r"""Exercise 14 — Lee et al. 2016: the transfer-function gradient and the regularisers (notebook 14).
+r"""Exercise 14 — Lee et al. 2016: the transfer-function gradient, the learning rule and the regularisers (notebook 14).
 
 Fill in each function, then run::
 
@@ -85,5 +85,56 @@ def threshold_regularisation(v_th, W, counts, rho, v_floor):
     -------
     v_th_new : ndarray (N,)
     W_new : ndarray (N, M)
+    """
+    raise NotImplementedError
+
+
+def normalise_errors(delta_raw, v_th):
+    r"""L5: scale each neuron's raw error by its gain relative to the layer's.
+
+    .. math::
+
+        δ_i = \frac{g_i}{\bar g}\, δ^{raw}_i, \qquad g_i = \frac{1}{V_{th,i}}, \qquad
+        \bar g = \sqrt{\tfrac1n \textstyle\sum_i g_i^2}
+
+    Parameters
+    ----------
+    delta_raw : ndarray (B, N)
+        Raw errors, one row per sample.
+    v_th : ndarray (N,)
+
+    Returns
+    -------
+    ndarray (B, N)
+    """
+    raise NotImplementedError
+
+
+def max_normalised_loss(n_out, y):
+    r"""L8's data term and its exact derivative, through the maximum.
+
+    .. math::
+
+        o_{bi} = \frac{n_{bi}}{m_b}, \quad m_b = \max_j n_{bj}, \qquad
+        L = \frac{1}{2B} \sum_b \sum_i (o_{bi} - y_{bi})^2
+
+        \frac{∂L}{∂n_{bi}} = \frac1B \Big( \frac{o_{bi} - y_{bi}}{m_b}
+            - [i = j^*_b] \sum_j \frac{(o_{bj} - y_{bj})\, o_{bj}}{m_b} \Big)
+
+    where ``j*_b`` is the (first) index of the largest count of sample b. Every sample
+    here has at least one nonzero count.
+
+    Parameters
+    ----------
+    n_out : ndarray (B, K)
+        Output spike counts (real numbers are allowed).
+    y : ndarray (B, K)
+        Targets (one-hot).
+
+    Returns
+    -------
+    value : float
+    dn : ndarray (B, K)
+        ``∂L/∂n``.
     """
     raise NotImplementedError

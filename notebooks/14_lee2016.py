@@ -486,7 +486,8 @@ print("all checks passed")
 
 # %% [markdown]
 # **Exercise.** Implement the stubs in `exercises/ex14_lee2016.py` (the transfer-function
-# gradient L4, the regulariser L7 and its gradient, and the threshold regularisation), then
+# gradient L4, the regulariser L7 and its gradient, the threshold regularisation, the error
+# normalisation L5, and the max-normalised loss L8 with its derivative through the maximum), then
 # run `python exercises/check.py ex14` from the repository's root. It prints PASS or FAIL for each
 # function, with the worst relative error and a hint. The solutions are in
 # `exercises/solutions/ex14_lee2016.py`.

@@ -1,4 +1,4 @@
-"""Checks for exercise 14 (Lee et al. 2016: L4, L7 and the threshold regularisation).
+"""Checks for exercise 14 (Lee et al. 2016: L4, L5, L7, L8 and the threshold regularisation).
 
 References are refsnn's own functions in :mod:`refsnn.learning.lee2016`:
 ``transfer_gradient`` (L4), ``weight_regulariser`` (L7, whose gradient is also
@@ -158,8 +158,84 @@ def check_threshold_regularisation(fn):
     return max(e for e, _ in errs.values()), ""
 
 
+def check_normalise_errors(fn):
+    worst = 0.0
+    for seed in (30, 31):
+        rng = np.random.default_rng(seed)
+        d_raw = rng.normal(size=(3, 6))
+        v_th = rng.uniform(0.5, 4.0, 6)
+        want = LR.normalise_errors(d_raw, v_th)
+        got = to_array(call(fn, d_raw, v_th), "δ", d_raw.shape, "(B, N)")
+        err, idx = compare(got, want)
+        if err > RTOL_REF:
+            g = 1.0 / v_th
+            hint = nonfinite_hint(got, "δ") or diagnose({"d": got}, [
+                ("g_i = 1/V_th,i, not V_th,i: the gain falls as the threshold rises",
+                 lambda: {"d": d_raw * v_th / np.sqrt(np.mean(v_th ** 2))}),
+                ("ḡ is the root mean square of g, √(mean g²), not the mean of g",
+                 lambda: {"d": d_raw * g / np.mean(g)}),
+                ("ḡ is the root *mean* square: √((1/n) Σ g²), not √(Σ g²)",
+                 lambda: {"d": d_raw * g / np.sqrt(np.sum(g ** 2))}),
+                ("the factor is g_i/ḡ, not ḡ/g_i", lambda: {"d": d_raw * np.sqrt(np.mean(g ** 2)) / g}),
+                ("ḡ is one number for the layer (over the neurons, axis 1 of δ), not per sample",
+                 lambda: {"d": d_raw * g / np.sqrt(np.mean((d_raw * 0 + g) ** 2, axis=0))}),
+            ]) or "check L5: δ_i = (g_i/ḡ) δ_raw_i with g_i = 1/V_th,i and ḡ = √(mean_i g_i²)"
+            raise Fail(hint, err, locate("δ", idx, "bn"))
+        worst = max(worst, err)
+    return worst, ""
+
+
+def _l8_variant(n, y, no_max_term=False, no_B=False, no_m=False, sign=1.0):
+    B = n.shape[0]
+    m = n.max(axis=1, keepdims=True)
+    o = n / m
+    err = o - y
+    dn = err if no_m else err / m
+    if not no_max_term:
+        dn[np.arange(B), np.argmax(n, axis=1)] -= sign * np.sum(err * o, axis=1) / m[:, 0]
+    return dn if no_B else dn / B
+
+
+def check_max_normalised_loss(fn):
+    worst = 0.0
+    for seed in (40, 41):
+        rng = np.random.default_rng(seed)
+        n = rng.uniform(0.5, 12.0, (4, 5))               # real counts: the max is differentiable
+        y = np.eye(5)[rng.integers(0, 5, 4)]
+        want_v, want_d = LR.count_loss(n, y, through_max=True)
+        value, dn = unpack(call(fn, n, y), ("value", "dn"))
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise Fail(f"value must be a number, got {type(value).__name__}") from None
+        if not abs(value - want_v) <= 1e-10 * max(1.0, abs(want_v)):
+            raise Fail(f"the loss value is {value:.6g}, expected {want_v:.6g}: check L8, "
+                       "½ mean over the batch of Σ_i (n_i/max_j n_j − y_i)²")
+        dn = to_array(dn, "dn", n.shape, "(B, K)")
+        err, idx = compare(dn, want_d)
+        if err > RTOL_REF:
+            hint = nonfinite_hint(dn, "dn") or diagnose({"d": dn}, [
+                ("the maximum m = max_j n_j is a function of the winner's count too: the winner j* gets "
+                 "the extra term −Σ_j (o_j − y_j) o_j / m", lambda: {"d": _l8_variant(n, y, no_max_term=True)}),
+                ("the winner's extra term is −Σ_j (o_j − y_j) o_j / m (its sign is flipped)",
+                 lambda: {"d": _l8_variant(n, y, sign=-1.0)}),
+                ("∂o_i/∂n_i = 1/m: divide (o_i − y_i) by m", lambda: {"d": _l8_variant(n, y, no_m=True)}),
+                ("the loss is a mean over the batch: divide ∂L/∂n by B", lambda: {"d": _l8_variant(n, y, no_B=True)}),
+            ]) or "check L8': (o_i − y_i)/m − [i = j*] Σ_j (o_j − y_j) o_j / m, over B"
+            raise Fail(hint, err, locate("dn", idx, "bk"))
+        fd = check_gradient(lambda a: float(call(fn, a, y)[0]), n.copy(), dn, name="dn", eps=FD_EPS, rtol=RTOL_FD,
+                            floor=FLOOR, order=FD_ORDER)
+        if not fd.passed:
+            raise Fail(f"dn disagrees with central differences of your loss value ({fd})", fd.max_rel_error,
+                       locate("dn", fd.worst_index, "bk"))
+        worst = max(worst, err)
+    return worst, ""
+
+
 CHECKS = [
     ("transfer_gradient", check_transfer_gradient),
     ("regulariser", check_regulariser),
     ("threshold_regularisation", check_threshold_regularisation),
+    ("normalise_errors", check_normalise_errors),
+    ("max_normalised_loss", check_max_normalised_loss),
 ]

@@ -63,3 +63,23 @@ def threshold_regularisation(v_th, W, counts, rho, v_floor):
     low = v_new < v_floor
     scale = np.where(low, 1.0 + (v_th - v_new) / v_th, 1.0)
     return np.where(low, v_th, v_new), np.asarray(W, dtype=float) * scale[:, None]
+
+
+def normalise_errors(delta_raw, v_th):
+    """L5."""
+    g = 1.0 / v_th
+    g_bar = np.sqrt(np.mean(g ** 2))
+    return delta_raw * (g / g_bar)
+
+
+def max_normalised_loss(n_out, y):
+    """L8's data term and its derivative through the maximum."""
+    B = n_out.shape[0]
+    m = n_out.max(axis=1, keepdims=True)
+    o = n_out / m
+    err = o - y
+    value = 0.5 * np.sum(err ** 2) / B
+    dn = err / m
+    j_star = np.argmax(n_out, axis=1)
+    dn[np.arange(B), j_star] -= np.sum(err * o, axis=1) / m[:, 0]
+    return value, dn / B
