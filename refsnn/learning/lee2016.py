@@ -74,7 +74,12 @@ normalised error (2.2.3 (2))
     \bar g = \sqrt{\tfrac1n \textstyle\sum_i g_i^2}                           \tag{L5}
 
 keeps the per-neuron factor ``1/V_th,i`` of the exact gradient and replaces the
-factor common to the layer, ``1/D``, by ``1/ḡ``, so that ``E Σ_i δ_i² = E Σ_i (δ^{raw}_i)²``.
+factor common to the layer, ``1/D``, by ``1/ḡ``. What it preserves: the weights
+``(g_i/ḡ)²`` average to exactly 1 over the layer, so ``Σ_i δ_i² = Σ_i (g_i/ḡ)² (δ^{raw}_i)²``
+is the raw error energy reweighted; it equals ``Σ_i (δ^{raw}_i)²`` in expectation when the
+raw errors' sizes do not depend on the thresholds, and not otherwise (errors on the
+low-threshold neurons gain energy). Seed 003 says L5 guarantees ``E Σ_i δ_i² = 1``; that
+does not follow, since nothing fixes the scale of the raw errors (notebook 14 shows both).
 The updates (2.2.3 (3)) are then
 
 .. math::
