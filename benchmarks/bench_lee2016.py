@@ -36,6 +36,7 @@ This is a script; it prints numbers and asserts nothing. The defaults are small
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -349,8 +350,11 @@ def section_claims(args):
     print(f"\n## Seed 003's claims on the digits (Poisson streams), seeds {args.seeds}, {args.epochs} epochs, "
           f"{args.train_subset or 'all'} training samples\n")
     res = {}
-    t_start = time.perf_counter()
-    for seed in args.seeds:
+    for path in args.load:                   # results saved by earlier runs (--save), merged
+        with open(path) as fh:
+            for name, rs in json.load(fh).items():
+                res.setdefault(name, []).extend(rs)
+    for seed in ([] if args.load else args.seeds):
         s_tr, y_tr, s_te, y_te = digits_streams(seed, args.small)
         if args.train_subset:
             s_tr, y_tr = s_tr.take(np.arange(args.train_subset)), y_tr[:args.train_subset]
@@ -371,6 +375,11 @@ def section_claims(args):
         r = _ann_run(s_tr, y_tr, s_te, y_te, seed)
         res.setdefault("ANN 64-100-10 (MLP on input counts)", []).append(r)
         print(f"  seed {seed} ANN: {r}", flush=True)
+    if args.save:
+        with open(args.save, "w") as fh:
+            json.dump(res, fh)
+    n_seeds = len(res[next(iter(res))])
+    print(f"\n{n_seeds} seeds\n")
     print("\n| network / rule | test accuracy | hidden Σw² end/start | dead hidden | synaptic ops / sample | time / run (s) |")
     print("|---|---|---|---|---|---|")
     for name, rs in res.items():
@@ -411,6 +420,9 @@ def main():
                     choices=["response", "wta", "sweep", "events", "bptt", "claims"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="claims: data and initialisation seeds")
     ap.add_argument("--adam-eta", type=float, default=0.003, help="claims: Adam's η_w")
+    ap.add_argument("--save", default="", help="claims: write the per-seed results to this JSON file")
+    ap.add_argument("--load", nargs="*", default=[],
+                    help="claims: print the tables from JSON files written by --save (seeds run in parallel)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trials", type=int, default=60, help="trials per channel in the response section")
@@ -426,7 +438,7 @@ def main():
     print(f"# bench_lee2016: epochs {args.epochs}, seed {args.seed}; τ_mp {TAU} ms, T_ref {T_REF} ms, "
           f"{RATE:g} events/s, train {TRAIN_MS:g} ms / test {TEST_MS:g} ms per digit, α {ALPHA}")
     data = None
-    if {"wta", "sweep", "bptt"} & set(args.sections):
+    if {"wta", "sweep", "bptt"} & set(args.sections) and not args.load:
         data = digits_streams(args.seed, args.small)
     for sec in args.sections:
         t0 = time.perf_counter()
