@@ -115,6 +115,9 @@ def _parser():
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--rtol", type=float, default=None,
                    help="relative tolerance (default 1e-9 for float64 arrays, 1e-4 for float32)")
+    c.add_argument("--max-mib", type=_positive_float, default=None,
+                   help="largest total array size read from the file, in MiB (default 256); checked from "
+                        "the arrays' headers before anything is decompressed")
     return p
 
 
@@ -311,7 +314,8 @@ def main(argv=None):
         return _tour(args)
     if args.command == "compare":
         from .oracle.compare import main as compare_main
-        return compare_main(args.file, as_json=args.json, rtol=args.rtol)
+        max_bytes = None if args.max_mib is None else int(min(args.max_mib, 2.0**62 / 2**20) * 2**20)
+        return compare_main(args.file, as_json=args.json, rtol=args.rtol, max_bytes=max_bytes)
     return 2  # unreachable: argparse requires a known command
 
 
