@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
+from ._validate import MAX_INT
 from .checking import verify
 from .neurons.lif import RESET_KINDS
 from .losses import LOSS_NAMES
@@ -40,6 +41,15 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _bounded_positive_int(text):
+    """A positive integer that fits an array index (at most 2**63 − 1)."""
+    value = _positive_int(text)
+    if value > MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer <= {MAX_INT}, got one of "
+                                         f"{len(str(value))} digits")
     return value
 
 
@@ -82,10 +92,12 @@ def _parser():
                          "kappa, lam (default: only W, b, R)")
     tr.add_argument("--rule", choices=("bptt", "tbptt", "eprop"), default="bptt",
                     help="gradient: full BPTT (default), truncated BPTT (--window) or e-prop (online)")
-    tr.add_argument("--window", type=_positive_int, default=50, help="TBPTT's window K (default 50)")
+    tr.add_argument("--window", type=_bounded_positive_int, default=50, help="TBPTT's window K (default 50)")
     tr.add_argument("--feedback", choices=("symmetric", "random"), default="symmetric",
                     help="e-prop's feedback weights: W_out^T (default) or fixed random")
     tr.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace a checkpoint already in --out (a fresh run refuses one otherwise)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     to = sub.add_parser("tour", help="the main job: train on Randman, check gradients, write a report")
     to.add_argument("--out", default="refsnn-tour", help="output folder (default refsnn-tour)")
@@ -238,6 +250,10 @@ def _train(args):
     except ValueError as e:
         print(f"refsnn train: error: --train-dynamics: {e}", file=sys.stderr)
         return 2
+    if args.resume and args.overwrite:
+        print("refsnn train: error: --resume and --overwrite exclude each other (--resume continues the "
+              "checkpoint in --out, --overwrite replaces it)", file=sys.stderr)
+        return 2
     out = os.path.join("runs", args.task) if args.out is None else args.out
     err = _check_out(out, "refsnn train")
     if err:
@@ -276,7 +292,8 @@ def _train(args):
         print(f"refsnn train: error: --rule {cfg.rule}: {e}", file=sys.stderr)
         return 2
     try:
-        summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
+        summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task,
+                        overwrite=args.overwrite)
     except CheckpointError as e:
         print(f"refsnn train: error: {e}", file=sys.stderr)
         return 2
@@ -298,8 +315,15 @@ def _tour(args):
     if err:
         print(err, file=sys.stderr)
         return 2
+    from .training.train import CheckpointError, TrainingDiverged
     try:
         return run_tour(args.out, seed=args.seed, progress=not args.no_progress)
+    except CheckpointError as e:
+        print(f"refsnn tour: error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"refsnn tour: stopped: {e}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

@@ -161,7 +161,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._validate import float_array
+from .._validate import all_finite, float_array, real_scalar
 from ..neurons.lif import LIFConfig, check_params, layer_forward, state_names, zero_state
 from ..neurons.network import Network
 
@@ -505,13 +505,25 @@ def step_mse(target, scale=1.0):
     training loop's regression loss (``membrane_rate_loss`` averaged over time).
     """
     target = float_array("target", target, (None, None, None))
+    scale = real_scalar("scale", scale)
 
     def loss(t, y):
+        _check_step("target", target, t, y)
         err = y - target[t]
         B = y.shape[0]
         return scale * 0.5 * float(np.sum(err ** 2)) / B, (scale / B) * err
 
     return loss
+
+
+def _check_step(name, target, t, y):
+    """A per-step target must cover step t and match the readout's ``(B, K)``."""
+    if t >= target.shape[0]:
+        raise ValueError(f"{name} has {target.shape[0]} time steps, but the input has more (step t = {t}): "
+                         f"give {name} of shape (T, B, K) with the input's T")
+    if target.shape[1:] != y.shape:
+        raise ValueError(f"{name} has shape {target.shape}, expected (T, {y.shape[0]}, {y.shape[1]}) "
+                         "(the batch and the readout's neurons)")
 
 
 def step_cross_entropy(labels, scale=1.0):
@@ -522,10 +534,19 @@ def step_cross_entropy(labels, scale=1.0):
     """
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer) or labels.ndim != 1:
-        raise TypeError("labels must be a 1-d integer array of class indices")
+        raise TypeError(f"labels must be a 1-d integer array of class indices, got dtype {labels.dtype} "
+                        f"shape {labels.shape}")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"labels must be class indices >= 0, got {int(labels.min())}")
+    scale = real_scalar("scale", scale)
 
     def loss(t, y):
         B = y.shape[0]
+        if labels.shape != (B,):
+            raise ValueError(f"labels has shape {labels.shape}, expected ({B},): one label per batch row")
+        if labels.size and labels.max() >= y.shape[1]:
+            raise ValueError(f"labels must lie in [0, {y.shape[1]}) (the readout's {y.shape[1]} classes), "
+                             f"got {int(labels.max())}")
         z = y - y.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         value = -float(logp[np.arange(B), labels].sum()) / B
@@ -678,8 +699,19 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
             rec["e"].append(e_h["W"].copy())
     _finish(g_h, ph)
     _finish(g_o, po)
+    _check_gradients([g_h, g_o])
     record_out = {k: np.stack(v) for k, v in rec.items()} if record else {}
     return EpropResult(value, [g_h, g_o], [state_h, state_o], record_out, y_max)
+
+
+def _check_gradients(grads):
+    """FloatingPointError if e-prop's gradients overflowed (the inputs are checked finite)."""
+    for l, g in enumerate(grads):
+        for k, v in g.items():
+            if not all_finite(np.asarray(v)):
+                raise FloatingPointError(
+                    f"eprop_gradients: the gradient of layer {l}'s {k} overflowed although the inputs are finite "
+                    "(a feedback matrix, weights or loss partials too large for the dtype); use smaller ones")
 
 
 def alignment(grads, reference, names=None):
@@ -698,8 +730,21 @@ def alignment(grads, reference, names=None):
     keys = [k for k in a if k in b] if names is None else list(names)
     if not keys:
         raise ValueError("the two gradients share no parameter names")
-    u = np.concatenate([np.ravel(a[k]).astype(np.float64) for k in keys])
-    w = np.concatenate([np.ravel(b[k]).astype(np.float64) for k in keys])
-    nu, nw = np.linalg.norm(u), np.linalg.norm(w)
-    cos = float(u @ w / (nu * nw)) if nu > 0 and nw > 0 else float("nan")
-    return {"cosine": cos, "rel_diff": float(np.linalg.norm(u - w) / nw) if nw > 0 else float("nan")}
+    missing = [k for k in keys if k not in a or k not in b]
+    if missing:
+        raise ValueError(f"names {missing} are not in both grads and reference")
+    u = np.concatenate([float_array(f"grads[{k!r}]", np.ravel(a[k])).astype(np.float64) for k in keys])
+    w = np.concatenate([float_array(f"reference[{k!r}]", np.ravel(b[k])).astype(np.float64) for k in keys])
+    if u.shape != w.shape:
+        raise ValueError(f"grads and reference hold {u.size} and {w.size} numbers under the names {keys}")
+    if not np.any(w):
+        raise ValueError("reference is zero: the cosine and the relative difference are undefined")
+    if not np.any(u):
+        raise ValueError("grads is zero: the cosine is undefined")
+    # norms of scaled copies, so that entries near the float range do not overflow the sums
+    un, wn = u / np.abs(u).max(), w / np.abs(w).max()
+    cos = float(un @ wn / (np.linalg.norm(un) * np.linalg.norm(wn)))
+    m = max(np.abs(u).max(), np.abs(w).max())
+    with np.errstate(over="ignore"):   # ‖u − w‖/‖w‖ overflows only if u is ~1e308 times w
+        rel = float(np.linalg.norm(u / m - w / m) / np.linalg.norm(w / m))
+    return {"cosine": cos, "rel_diff": rel}
