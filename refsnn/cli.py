@@ -171,6 +171,7 @@ def _gradcheck(args):
     selected = [r for r in all_rows if wanted(*r)]
     points = [pt for _, pt, _ in selected]
     names = [name for _, _, name in selected]
+    fams = [fam for fam, _, _ in selected]
     checks = [partial(fam_registry.families()[fam].check, seed=args.seed, rtol=args.rtol) for fam, _, _ in selected]
     rows = []
     _set_directional(not args.exhaustive)
@@ -195,7 +196,10 @@ def _gradcheck(args):
     failed = [r for r in rows if not r.passed]
     if args.json:
         json.dump({"rtol": args.rtol, "seed": args.seed, "n_configurations": len(rows),
-                   "n_failed": len(failed), "rows": [r.as_dict() for r in rows]}, sys.stdout, indent=1)
+                   "n_failed": len(failed),
+                   "rows": [{**r.as_dict(), "name": name, "family": fam}     # name: "family:point"
+                            for name, fam, r in zip(names, fams, rows)]},
+                  sys.stdout, indent=1)
         print()
     else:
         print(f"{len(rows)} configurations, {len(rows) - len(failed)} passed, {len(failed)} failed "
