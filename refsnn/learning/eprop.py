@@ -508,6 +508,7 @@ def step_mse(target, scale=1.0):
     scale = real_scalar("scale", scale)
 
     def loss(t, y):
+        y = float_array("y", y, (None, None))
         _check_step("target", target, t, y)
         err = y - target[t]
         B = y.shape[0]
@@ -518,6 +519,8 @@ def step_mse(target, scale=1.0):
 
 def _check_step(name, target, t, y):
     """A per-step target must cover step t and match the readout's ``(B, K)``."""
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or t < 0:
+        raise ValueError(f"t must be a time step (an integer >= 0), got {t!r}")
     if t >= target.shape[0]:
         raise ValueError(f"{name} has {target.shape[0]} time steps, but the input has more (step t = {t}): "
                          f"give {name} of shape (T, B, K) with the input's T")
@@ -541,6 +544,7 @@ def step_cross_entropy(labels, scale=1.0):
     scale = real_scalar("scale", scale)
 
     def loss(t, y):
+        y = float_array("y", y, (None, None))
         B = y.shape[0]
         if labels.shape != (B,):
             raise ValueError(f"labels has shape {labels.shape}, expected ({B},): one label per batch row")
@@ -721,15 +725,22 @@ def alignment(grads, reference, names=None):
     arrays named in ``names`` (default: every name both have) are concatenated.
     Returns ``{"cosine": ..., "rel_diff": ‖g − g_ref‖ / ‖g_ref‖}``.
     """
-    def flat(g):
+    def flat(g, what):
         if isinstance(g, dict):
             return dict(g)
+        if not isinstance(g, (list, tuple)) or not all(isinstance(d, dict) for d in g):
+            raise TypeError(f"{what} must be a list of per-layer dicts of arrays (or one dict), got "
+                            f"{type(g).__name__}")
         return {f"L{l}.{k}": v for l, d in enumerate(g) for k, v in d.items()}
 
-    a, b = flat(grads), flat(reference)
+    a, b = flat(grads, "grads"), flat(reference, "reference")
+    if names is not None and (isinstance(names, str) or not isinstance(names, (list, tuple))
+                              or not all(isinstance(k, str) for k in names)):
+        raise TypeError(f"names must be a list of parameter names, got {type(names).__name__}")
     keys = [k for k in a if k in b] if names is None else list(names)
     if not keys:
-        raise ValueError("the two gradients share no parameter names")
+        raise ValueError(f"grads and reference share no parameter names (grads has {sorted(a)}, reference "
+                         f"{sorted(b)})"[:300])
     missing = [k for k in keys if k not in a or k not in b]
     if missing:
         raise ValueError(f"names {missing} are not in both grads and reference")
