@@ -13,7 +13,7 @@
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
 checkpoint that does not fit the run or cannot be used), 3 when training diverges
-(the last good checkpoint is kept), 130 after Ctrl-C (a checkpoint is saved).
+(the last good checkpoint, if one was written, is kept), 130 after Ctrl-C (a checkpoint is saved).
 """
 
 from __future__ import annotations

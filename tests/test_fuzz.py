@@ -93,6 +93,27 @@ DCFG = D.DendriteConfig(3, 4, 2, LIFConfig(3, 4))
 DPARAMS = D.init_dendrite_params(DCFG, np.random.default_rng(4))
 
 
+from refsnn.learning import tbptt  # noqa: E402
+from refsnn.neurons import conv as CV  # noqa: E402
+
+CCFG = CV.ConvLIFConfig(2, 5, 5, 3, kernel_size=3, pool="sum", pool_size=3)
+CPARAMS = CV.conv_init_params(CCFG, np.random.default_rng(5))
+CX = np.random.default_rng(6).uniform(0, 2, (4, 2, 2, 5, 5))
+CTRAJ = CV.conv_forward(CCFG, CPARAMS, CX)
+DTRAJ = D.dendrite_forward(DCFG, DPARAMS, X)
+PRESET = P.build("snntorch.Leaky", [{"weight": np.ones((4, 3)), "bias": np.zeros(4)}], beta=0.9)
+
+
+def _tbptt(net, params, x, K):
+    from refsnn.learning import rules
+    return tbptt.tbptt_gradients(net, params, x, rules._tbptt_loss(eprop.step_mse(np.zeros((5, 2, 2))), 2), K=K)
+
+
+def _preset_forward(x, a_spikes):
+    run = PRESET.forward(x)
+    return PRESET.backward(run, [a_spikes], [None])
+
+
 def _copy(d):
     return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
 
@@ -161,6 +182,23 @@ TARGETS = {
                         "order": ["order"]}),
     "numerical_gradient": (numerical_gradient, lambda: dict(f=_quad, x=np.array([0.5, -1.0]), eps=1e-6, order=4),
                            {"f": ["f"], "x": ["x"], "eps": ["eps"], "order": ["order"]}),
+    "ConvLIFConfig": (CV.ConvLIFConfig, lambda: dict(in_channels=2, height=5, width=5, out_channels=3, kernel_size=3,
+                                                     stride=1, padding=0, pool="none", pool_size=1),
+                      {k: [k] + (["padded input"] if k in ("height", "width") else [])   # vs kernel_size
+                       for k in ("in_channels", "height", "width", "out_channels", "kernel_size", "stride",
+                                 "padding", "pool", "pool_size")}),
+    "conv_forward": (CV.conv_forward, lambda: dict(cfg=CCFG, params=_copy(CPARAMS), x=CX.copy()),
+                     {"cfg": ["cfg", "config"], "params": ["params"], "x": ["x"]}),
+    "conv_backward": (CV.conv_backward, lambda: dict(traj=CTRAJ, params=_copy(CPARAMS), dz=np.ones((4, 2, 3)),
+                                                     ds=None, dv=None),
+                      {"traj": ["traj"], "params": ["params"], "dz": ["dz"], "ds": ["ds"], "dv": ["dv"]}),
+    "dendrite_backward": (D.dendrite_backward, lambda: dict(traj=DTRAJ, params=_copy(DPARAMS),
+                                                            ds=np.ones((5, 2, 4)), dv=None, da=None),
+                          {"traj": ["traj"], "params": ["params"], "ds": ["ds"], "dv": ["dv"], "da": ["da"]}),
+    "tbptt_gradients": (_tbptt, lambda: dict(net=NET, params=[_copy(p) for p in NET_PARAMS], x=X.copy(), K=2),
+                        {"net": ["net"], "params": ["params"], "x": ["x"], "K": ["K"]}),
+    "preset forward/backward": (_preset_forward, lambda: dict(x=X.copy(), a_spikes=np.ones((5, 2, 4))),
+                                {"x": ["x"], "a_spikes": ["a_spikes", "spikes"]}),
     "optim.Adam": (optim.Adam, lambda: dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8),
                    {"lr": ["lr"], "beta1": ["beta1"], "beta2": ["beta2"], "eps": ["eps"]}),
 }

@@ -299,8 +299,10 @@ class OracleNet:
         ``{"<layer>.<name>": ∂L/∂P, ..., "x": ∂L/∂x}``.
         """
         n = len(self.layers)
-        a_spikes = list(a_spikes) if a_spikes is not None else [None] * n
-        a_membranes = list(a_membranes) if a_membranes is not None else [None] * n
+        if not isinstance(run, Run):
+            raise TypeError(f"run must be a Run from OracleNet.forward, got {type(run).__name__}")
+        a_spikes = _partials("a_spikes", a_spikes, run, n)
+        a_membranes = _partials("a_membranes", a_membranes, run, n)
         out = {}
         from_above = None
         for l in range(n - 1, -1, -1):
@@ -328,6 +330,27 @@ class OracleNet:
             gx = gx2
         out["x"] = gx
         return out
+
+
+def _partials(name, a, run, n):
+    """``n`` per-layer partials on the records, each None or a finite real array of the
+    layer's record shape ``(T, B, N)``; PresetError names the argument otherwise."""
+    if a is None:
+        return [None] * n
+    if not isinstance(a, (list, tuple)) or len(a) != n:
+        raise PresetError(f"{name} must be a list of {n} per-layer arrays (or None), got {type(a).__name__}"
+                          + (f" of length {len(a)}" if isinstance(a, (list, tuple)) else ""))
+    out = []
+    for l, (v, tr) in enumerate(zip(a, run.trajs)):
+        if v is None:
+            out.append(None)
+            continue
+        arr = _array(f"{name}[{l}]", v) if not isinstance(v, (dict, str)) else None
+        if arr is None or arr.shape != tr.v.shape:
+            got = type(v).__name__ if arr is None else f"shape {arr.shape}"
+            raise PresetError(f"{name}[{l}] must be an array of layer {l}'s record shape {tr.v.shape}, got {got}")
+        out.append(arr)
+    return out
 
 
 def _shift(a, k):
@@ -418,7 +441,10 @@ def build(name, layers, overrides: Overrides | None = None, **kwargs) -> OracleN
 
 
 def _array(name, v):
-    a = np.asarray(v)
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise PresetError(f"parameter {name!r} is not an array of numbers ({exc})") from None
     if a.dtype.kind not in "fiu" or a.dtype == np.bool_:
         raise PresetError(f"parameter {name!r} must be a real array, got dtype {a.dtype}")
     a = a.astype(np.float64)
