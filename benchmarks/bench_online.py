@@ -83,7 +83,7 @@ def memory_table(steps, hidden, batch, K, dtype=np.float64):
                     g = fn()
             except FloatingPointError as e:      # the gradient outgrew the dtype (see the docstring)
                 rows.append(dict(T=T, method=name, peak_MiB=float("nan"), seconds=float("nan"), finite=False,
-                                 overflow=str(e).split(":", 2)[-1].split(".")[0].strip()))
+                                 overflow=str(e).split(". ")[0].split(": ", 1)[-1]))
                 continue
             secs = time.perf_counter() - t0
             finite = all(np.all(np.isfinite(a)) for d in g for a in d.values())
