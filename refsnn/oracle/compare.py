@@ -242,32 +242,12 @@ class Problem:
     float32: bool
 
 
-def _kind(default):
-    """What a preset argument whose peer default is ``default`` accepts, and its description."""
-    if isinstance(default, bool):
-        return (lambda v: isinstance(v, bool)), "true or false"
-    if isinstance(default, str):
-        return (lambda v: isinstance(v, str)), "a string"
-    def real(v):   # finite: JSON's NaN and Infinity and a 400-digit integer are refused
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e308
-    if default is None:   # a value also given per layer (snnTorch's beta, V): a number or a list of them
-        return (lambda v: v is None or real(v) or (isinstance(v, list) and all(map(real, v)))), \
-            "a number, a flat list of numbers or null"
-    return real, "a number"
-
-
 def _check_kwargs(preset, kwargs):
     """Each preset argument's JSON type must be the type of the peer's default for it."""
-    defaults = P.PRESETS[preset].defaults
-    for k, v in kwargs.items():
-        if k not in defaults:
-            continue   # P.build names every unknown argument at once
-        ok, what = _kind(defaults[k])
-        if not ok(v):
-            shown = json.dumps(v)
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            raise BadInput(f"entry 'kwargs': argument {k!r} of preset {preset!r} must be {what} (its default is "
-                           f"{json.dumps(defaults[k])}), got {shown}")
+    try:
+        P.check_arguments(preset, kwargs, unknown=False)
+    except P.PresetError as exc:
+        raise BadInput(f"entry 'kwargs': {exc}") from None
 
 
 def parse(d):

@@ -408,15 +408,60 @@ def preset_names():
     return tuple(PRESETS)
 
 
-def build(name, layers, overrides: Overrides | None = None, **kwargs) -> OracleNet:
-    """Build preset ``name`` from per-layer peer parameter dicts and the peer's arguments."""
+def _is_real(v):
+    """A finite real number (not a bool): NaN, ±inf and a 400-digit integer are not."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _accepts(default):
+    """What a preset argument whose peer default is ``default`` accepts, and its description."""
+    if isinstance(default, bool):
+        return (lambda v: isinstance(v, (bool, np.bool_))), "true or false"
+    if isinstance(default, str):
+        return (lambda v: isinstance(v, str)), "a string"
+    if default is None:   # a value also given per layer (snnTorch's beta, V): a number or a vector of them
+        def vector(v):
+            if isinstance(v, np.ndarray):
+                return v.ndim <= 1 and v.dtype.kind in "fiu" and bool(np.all(np.isfinite(v)))
+            return isinstance(v, (list, tuple)) and all(map(_is_real, v))
+        return (lambda v: v is None or _is_real(v) or vector(v)), "a number, a flat list of numbers or null"
+    # None passes: some peers take it for a number (SpikingJelly's v_reset=None is the soft reset);
+    # a preset that cannot map it refuses it itself, naming the argument
+    return (lambda v: v is None or _is_real(v)), "a number"
+
+
+def check_arguments(name, kwargs, unknown=True):
+    """Each of the peer's arguments must be of the type of the peer's default for it (a bool,
+    a string, a finite number or None, and for a default of None also a flat list of numbers).
+    ``unknown=True`` also refuses names the preset does not take. Raises PresetError."""
     if not isinstance(name, str) or name not in PRESETS:
         raise PresetError(f"unknown preset {name!r}; expected one of: {', '.join(PRESETS)}")
-    pre = PRESETS[name]
-    unknown = sorted(set(kwargs) - set(pre.defaults))
+    defaults = PRESETS[name].defaults
     if unknown:
-        raise PresetError(f"preset {name!r} takes no argument(s) {unknown}; its arguments are "
-                          f"{sorted(pre.defaults)}")
+        extra = sorted(set(kwargs) - set(defaults))
+        if extra:
+            raise PresetError(f"preset {name!r} takes no argument(s) {extra}; its arguments are {sorted(defaults)}")
+    for k, v in kwargs.items():
+        if k not in defaults:
+            continue
+        ok, what = _accepts(defaults[k])
+        if not ok(v):
+            shown = repr(v) if not isinstance(v, int) or abs(v) < 10**18 else f"an integer of {len(str(v))} digits"
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise PresetError(f"argument {k!r} of preset {name!r} must be {what} (its default is "
+                              f"{defaults[k]!r}), got {shown}")
+
+
+def build(name, layers, overrides: Overrides | None = None, **kwargs) -> OracleNet:
+    """Build preset ``name`` from per-layer peer parameter dicts and the peer's arguments
+    (each of the type of the peer's default, :func:`check_arguments`)."""
+    check_arguments(name, kwargs)
+    pre = PRESETS[name]
     kw = {**pre.defaults, **kwargs}
     if not isinstance(layers, (list, tuple)) or not layers:
         raise PresetError("layers must be a non-empty list of per-layer parameter dicts")
