@@ -101,6 +101,7 @@ CPARAMS = CV.conv_init_params(CCFG, np.random.default_rng(5))
 CX = np.random.default_rng(6).uniform(0, 2, (4, 2, 2, 5, 5))
 CTRAJ = CV.conv_forward(CCFG, CPARAMS, CX)
 DTRAJ = D.dendrite_forward(DCFG, DPARAMS, X)
+NET_TRAJS = network_forward(NET, NET_PARAMS, X)
 PRESET = P.build("snntorch.Leaky", [{"weight": np.ones((4, 3)), "bias": np.zeros(4)}], beta=0.9)
 
 
@@ -199,6 +200,30 @@ TARGETS = {
                         {"net": ["net"], "params": ["params"], "x": ["x"], "K": ["K"]}),
     "preset forward/backward": (_preset_forward, lambda: dict(x=X.copy(), a_spikes=np.ones((5, 2, 4))),
                                 {"x": ["x"], "a_spikes": ["a_spikes", "spikes"]}),
+    "network_backward": (lambda trajs, params, ds, dv: __import__("refsnn").network_backward(trajs, params, ds, dv),
+                         lambda: dict(trajs=NET_TRAJS, params=[_copy(p) for p in NET_PARAMS], ds=None,
+                                      dv=[None, np.ones((5, 2, 2))]),
+                         {"trajs": ["trajs"], "params": ["params"], "ds": ["ds"], "dv": ["dv"]}),
+    "init_params": (init_params, lambda: dict(config=CFG, rng=0, dtype=np.float64),
+                    {"config": ["config"], "rng": ["rng", "seed"], "dtype": ["dtype"]}),
+    "network_init": (network_init, lambda: dict(net=NET, rng=0, dtype=np.float32, per_layer=None),
+                     {"net": ["net"], "rng": ["rng", "seed"], "dtype": ["dtype"], "per_layer": ["per_layer"]}),
+    "clip_by_global_norm": (optim.clip_by_global_norm, lambda: dict(grads={"W": np.ones((2, 2))}, max_norm=1.0),
+                            {"grads": ["grads"], "max_norm": ["max_norm"]}),
+    "optim.step": (optim.step, lambda: dict(opt=optim.Adam(), params={"W": np.ones(2)}, grads={"W": np.ones(2)},
+                                            state=optim.init_state(optim.Adam(), {"W": np.ones(2)})),
+                   {"opt": ["opt"], "params": ["params"], "grads": ["grads"], "state": ["state"]}),
+    "rel_error": (lambda analytic, numeric, floor: __import__("refsnn").rel_error(analytic, numeric, floor),
+                  lambda: dict(analytic=np.ones(3), numeric=np.ones(3) * 1.1, floor=1e-8),
+                  {"analytic": ["analytic"], "numeric": ["numeric"], "floor": ["floor"]}),
+    "membrane_cross_entropy": (L.membrane_cross_entropy, lambda: dict(traj=TRAJ, labels=np.array([0, 3]), reduce="max",
+                                                                      at=None),
+                               {"traj": ["traj"], "labels": ["labels"], "reduce": ["reduce"], "at": ["at"]}),
+    "random_feedback": (eprop.random_feedback, lambda: dict(net=NET, rng=0, scale=None),
+                        {"net": ["net"], "rng": ["rng", "seed"], "scale": ["scale"]}),
+    "data.batches": (lambda X, y, batch_size: list(__import__("refsnn").data.batches(X, y, batch_size)),
+                     lambda: dict(X=np.zeros((6, 4, 2)), y=np.zeros(6, int), batch_size=4),
+                     {"X": ["X"], "y": ["y"], "batch_size": ["batch_size"]}),
     "optim.Adam": (optim.Adam, lambda: dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8),
                    {"lr": ["lr"], "beta1": ["beta1"], "beta2": ["beta2"], "eps": ["eps"]}),
 }
@@ -253,7 +278,7 @@ def api_case(draw):
     return name, arg, draw(BAD)
 
 
-FAST = settings(max_examples=400, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=1200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 

@@ -512,9 +512,17 @@ def step_mse(target, scale=1.0):
         _check_step("target", target, t, y)
         err = y - target[t]
         B = y.shape[0]
-        return scale * 0.5 * float(np.sum(err ** 2)) / B, (scale / B) * err
+        return _finite_step(scale * 0.5 * float(np.sum(err ** 2)) / B, (scale / B) * err)
 
     return loss
+
+
+def _finite_step(value, grad):
+    """A per-step loss's (value, ∂L/∂y_t), or FloatingPointError naming the scale if they overflowed."""
+    if not (np.isfinite(value) and all_finite(grad)):
+        raise FloatingPointError("the per-step loss overflowed: its scale times the loss exceeds the float "
+                                 "range; use a smaller scale")
+    return value, grad
 
 
 def _check_step(name, target, t, y):
@@ -535,7 +543,10 @@ def step_cross_entropy(labels, scale=1.0):
     A loss local in time, so e-prop can learn a classification online; ``labels`` are
     integers ``(B,)``. Returns ``readout_loss(t, y_t)``.
     """
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise TypeError(f"labels must be a 1-d integer array of class indices ({exc})") from None
     if not np.issubdtype(labels.dtype, np.integer) or labels.ndim != 1:
         raise TypeError(f"labels must be a 1-d integer array of class indices, got dtype {labels.dtype} "
                         f"shape {labels.shape}")
@@ -556,7 +567,7 @@ def step_cross_entropy(labels, scale=1.0):
         value = -float(logp[np.arange(B), labels].sum()) / B
         g = np.exp(logp)
         g[np.arange(B), labels] -= 1.0
-        return scale * value, (scale / B) * g.astype(y.dtype)
+        return _finite_step(scale * value, (scale / B) * g.astype(y.dtype))
 
     return loss
 
@@ -569,8 +580,12 @@ def random_feedback(net: Network, rng, scale=None, dtype=np.float64):
     """
     from ..neurons.lif import _rng
     hidden, readout = _two_layers(net)
-    scale = 1.0 / np.sqrt(hidden.n) if scale is None else float(scale)
-    return (_rng(rng).standard_normal((hidden.n, readout.n)) * scale).astype(dtype)
+    scale = 1.0 / np.sqrt(hidden.n) if scale is None else real_scalar("scale", scale, 0.0, low_open=True)
+    with np.errstate(over="ignore"):
+        B = (_rng(rng).standard_normal((hidden.n, readout.n)) * scale).astype(dtype)
+    if not all_finite(B):
+        raise ValueError(f"scale {scale!r} is too large: the feedback matrix overflows {np.dtype(dtype).name}")
+    return B
 
 
 def _two_layers(net):

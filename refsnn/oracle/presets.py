@@ -268,7 +268,7 @@ class OracleNet:
         with a post-reset membrane it has a row T): finite differences of a detached reset
         differentiate with them held at their nominal values.
         """
-        x = np.asarray(x)
+        x = _array("x", x)
         if x.ndim != 3 or x.shape[2] != self._net.layers[0].n_in:
             raise PresetError(f"x has shape {x.shape}; expected (T, B, {self._net.layers[0].n_in})")
         xin = self._input(x)

@@ -8,10 +8,9 @@ CP = "refsnn/oracle/compare.py"
 
 MUTANTS = [
     ("e-prop step_cross_entropy: scale·g instead of (scale/B)·g", EP,
-     "return scale * value, (scale / B) * g.astype(y.dtype)", "return scale * value, scale * g.astype(y.dtype)"),
+     "(scale * value, (scale / B) * g.astype(y.dtype))", "(scale * value, scale * g.astype(y.dtype))"),
     ("e-prop step_mse: the partial without its scale", EP,
-     "return scale * 0.5 * float(np.sum(err ** 2)) / B, (scale / B) * err",
-     "return scale * 0.5 * float(np.sum(err ** 2)) / B, err / B"),
+     "float(np.sum(err ** 2)) / B, (scale / B) * err)", "float(np.sum(err ** 2)) / B, err / B)"),
     ("spike_count_cross_entropy: the partial not divided by B", LS,
      "    grad_n /= B\n", "    pass\n"),
     ("trace_mse: the trace's leak η dropped from the adjoint", LS,
