@@ -54,7 +54,7 @@ def network_init(net: Network, rng, dtype=np.float64, per_layer=None):
     """Parameter dicts for every layer; ``per_layer[l]`` is a dict of keyword values."""
     check_instance("net", net, Network, "a refsnn.network.Network")
     rng = _rng(rng)  # one generator for all layers: an integer seed must not restart per layer
-    if per_layer is None:
+    if per_layer is None or (isinstance(per_layer, (list, tuple)) and not per_layer):   # [] too: the defaults
         per_layer = [{}] * len(net.layers)
     if not isinstance(per_layer, (list, tuple)) or not all(isinstance(d, dict) for d in per_layer):
         raise TypeError(f"per_layer must be a list of one dict of keyword values per layer, got "
