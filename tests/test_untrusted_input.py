@@ -315,3 +315,12 @@ def test_alignment_of_zero_vectors_is_an_error_not_nan():
         eprop.alignment(z, [{"W": np.ones(3)}])
     big = eprop.alignment([{"W": np.array([1e300, 0.0])}], [{"W": np.array([1e300, 1e300])}])
     assert big["cosine"] == pytest.approx(2 ** -0.5) and big["rel_diff"] == pytest.approx(2 ** -0.5)
+
+
+def test_network_init_per_layer_checked_and_empty_means_defaults():
+    from refsnn.neurons.network import Network, network_init
+    net = Network((LIFConfig(3, 4), LIFConfig(4, 2)))
+    a, b = network_init(net, 0, per_layer=[]), network_init(net, 0)
+    assert all(np.array_equal(a[l][k], b[l][k]) for l in range(2) for k in a[l])
+    with pytest.raises(TypeError, match="per_layer must be a list of one dict"):
+        network_init(net, 0, per_layer=np.ones(2))
