@@ -39,7 +39,8 @@ def main():
         d = task.defaults
         cfg = RunConfig(task=name, epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"], clip=d["clip"],
                         seed=args.seed, hidden=args.hidden)
-        s = train(cfg, os.path.join(args.out, name), progress=args.progress, task=task)
+        # the benchmark's own folder: a re-run replaces its previous runs (train refuses that otherwise)
+        s = train(cfg, os.path.join(args.out, name), progress=args.progress, task=task, overwrite=True)
         row = dict(task=name, hidden=args.hidden, epochs=cfg.epochs, n_train=s["n_train"], n_test=s["n_test"],
                    seconds=round(s["train_seconds"], 1))
         if "test_accuracy" in s:

@@ -41,7 +41,11 @@ def float_array(name, a, shape=None, dtype=None, finite=True):
     finite : bool
         Reject NaN and inf.
     """
-    arr = np.asarray(a)
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError, OverflowError) as exc:   # ragged nested lists, 10**400, ...
+        raise ValueError(f"{name} must be a floating-point array, got a {type(a).__name__} NumPy cannot "
+                         f"convert ({exc})") from None
     if arr.dtype not in (np.float32, np.float64):
         raise TypeError(
             f"{name} must be a floating-point array (float32 or float64), "

@@ -13,7 +13,7 @@
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
 checkpoint that does not fit the run or cannot be used), 3 when training diverges
-(the last good checkpoint is kept), 130 after Ctrl-C (a checkpoint is saved).
+(the last good checkpoint, if one was written, is kept), 130 after Ctrl-C (a checkpoint is saved).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
+from ._validate import MAX_INT
 from .checking import verify
 from .neurons.lif import RESET_KINDS
 from .losses import LOSS_NAMES
@@ -40,6 +41,15 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _bounded_positive_int(text):
+    """A positive integer that fits an array index (at most 2**63 − 1)."""
+    value = _positive_int(text)
+    if value > MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer <= {MAX_INT}, got one of "
+                                         f"{len(str(value))} digits")
     return value
 
 
@@ -82,10 +92,12 @@ def _parser():
                          "kappa, lam (default: only W, b, R)")
     tr.add_argument("--rule", choices=("bptt", "tbptt", "eprop"), default="bptt",
                     help="gradient: full BPTT (default), truncated BPTT (--window) or e-prop (online)")
-    tr.add_argument("--window", type=_positive_int, default=50, help="TBPTT's window K (default 50)")
+    tr.add_argument("--window", type=_bounded_positive_int, default=50, help="TBPTT's window K (default 50)")
     tr.add_argument("--feedback", choices=("symmetric", "random"), default="symmetric",
                     help="e-prop's feedback weights: W_out^T (default) or fixed random")
     tr.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace a checkpoint already in --out (a fresh run refuses one otherwise)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     to = sub.add_parser("tour", help="the main job: train on Randman, check gradients, write a report")
     to.add_argument("--out", default="refsnn-tour", help="output folder (default refsnn-tour)")
@@ -115,6 +127,9 @@ def _parser():
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--rtol", type=float, default=None,
                    help="relative tolerance (default 1e-9 for float64 arrays, 1e-4 for float32)")
+    c.add_argument("--max-mib", type=_positive_float, default=None,
+                   help="largest total array size read from the file, in MiB (default 256); checked from "
+                        "the arrays' headers before anything is decompressed")
     return p
 
 
@@ -156,6 +171,7 @@ def _gradcheck(args):
     selected = [r for r in all_rows if wanted(*r)]
     points = [pt for _, pt, _ in selected]
     names = [name for _, _, name in selected]
+    fams = [fam for fam, _, _ in selected]
     checks = [partial(fam_registry.families()[fam].check, seed=args.seed, rtol=args.rtol) for fam, _, _ in selected]
     rows = []
     _set_directional(not args.exhaustive)
@@ -180,7 +196,10 @@ def _gradcheck(args):
     failed = [r for r in rows if not r.passed]
     if args.json:
         json.dump({"rtol": args.rtol, "seed": args.seed, "n_configurations": len(rows),
-                   "n_failed": len(failed), "rows": [r.as_dict() for r in rows]}, sys.stdout, indent=1)
+                   "n_failed": len(failed),
+                   "rows": [{**r.as_dict(), "name": name, "family": fam}     # name: "family:point"
+                            for name, fam, r in zip(names, fams, rows)]},
+                  sys.stdout, indent=1)
         print()
     else:
         print(f"{len(rows)} configurations, {len(rows) - len(failed)} passed, {len(failed)} failed "
@@ -235,6 +254,10 @@ def _train(args):
     except ValueError as e:
         print(f"refsnn train: error: --train-dynamics: {e}", file=sys.stderr)
         return 2
+    if args.resume and args.overwrite:
+        print("refsnn train: error: --resume and --overwrite exclude each other (--resume continues the "
+              "checkpoint in --out, --overwrite replaces it)", file=sys.stderr)
+        return 2
     out = os.path.join("runs", args.task) if args.out is None else args.out
     err = _check_out(out, "refsnn train")
     if err:
@@ -273,7 +296,8 @@ def _train(args):
         print(f"refsnn train: error: --rule {cfg.rule}: {e}", file=sys.stderr)
         return 2
     try:
-        summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task)
+        summary = train(cfg, out, resume=args.resume, progress=not args.no_progress, task=task,
+                        overwrite=args.overwrite)
     except CheckpointError as e:
         print(f"refsnn train: error: {e}", file=sys.stderr)
         return 2
@@ -295,8 +319,15 @@ def _tour(args):
     if err:
         print(err, file=sys.stderr)
         return 2
+    from .training.train import CheckpointError, TrainingDiverged
     try:
         return run_tour(args.out, seed=args.seed, progress=not args.no_progress)
+    except CheckpointError as e:
+        print(f"refsnn tour: error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"refsnn tour: stopped: {e}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 
@@ -311,7 +342,8 @@ def main(argv=None):
         return _tour(args)
     if args.command == "compare":
         from .oracle.compare import main as compare_main
-        return compare_main(args.file, as_json=args.json, rtol=args.rtol)
+        max_bytes = None if args.max_mib is None else int(min(args.max_mib, 2.0**62 / 2**20) * 2**20)
+        return compare_main(args.file, as_json=args.json, rtol=args.rtol, max_bytes=max_bytes)
     return 2  # unreachable: argparse requires a known command
 
 

@@ -128,7 +128,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from ._numerics import flush_subnormal
-from ._validate import float_array, real_scalar
+from ._validate import check_choice, float_array, real_scalar
 from .neurons.lif import Trajectory
 
 __all__ = [
@@ -213,8 +213,7 @@ def spike_count_cross_entropy(traj, labels) -> Loss:
 def trace_mse(traj, target, eta=0.9, on="s") -> Loss:
     """MSE between the low-pass trace ``z_t = η z_{t−1} + q_t`` and ``target`` (T, B, N)."""
     traj = _traj(traj)
-    if on not in ("s", "v"):
-        raise ValueError(f"on must be 's' or 'v', got {on!r}")
+    check_choice("on", on, ("s", "v"))
     if on == "s":
         _spiking(traj, "trace_mse(on='s')")
     eta = real_scalar("eta", eta, 0.0, 1.0)
@@ -340,7 +339,10 @@ def first_spike_cross_entropy(traj, labels, tau=1.0) -> Loss:
     T, B, N = s.shape
     labels = _labels(labels, B, N)
     t_hat, S = soft_first_spike_time(s)
-    logp = log_softmax(-t_hat / tau, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        logp = log_softmax(-t_hat / tau, axis=1)
+    if not np.all(np.isfinite(logp)):
+        raise FloatingPointError(f"first_spike_cross_entropy: t̂/tau overflowed with tau = {tau!r}; use a larger tau")
     value = -logp[np.arange(B), labels].mean()
     g = np.exp(logp)
     g[np.arange(B), labels] -= 1.0
@@ -448,7 +450,11 @@ def weight_decay(params, strength=1.0, keys=None) -> ParamLoss:
     if keys is None:
         keys = list(params)
     else:
+        if isinstance(keys, (str, bytes)) or not hasattr(keys, "__iter__"):
+            raise TypeError(f"keys must be a list of parameter names, got {type(keys).__name__}")
         keys = list(keys)
+        if not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"keys must be a list of parameter names (strings), got {keys!r}"[:200])
         missing = sorted(set(keys) - set(params))
         if missing:
             raise ValueError(f"keys {missing} are not in params (which has {sorted(params)})")
@@ -461,6 +467,9 @@ def weight_decay(params, strength=1.0, keys=None) -> ParamLoss:
             grads[k] = (strength * p).astype(p.dtype)
         else:
             grads[k] = np.zeros_like(p)
+    if not np.isfinite(value) or not all(np.all(np.isfinite(g)) for g in grads.values()):
+        raise FloatingPointError(f"weight_decay overflowed: strength {strength!r} times the squared parameters "
+                                 "exceeds the float range; use a smaller strength")
     return ParamLoss(value, grads)
 
 

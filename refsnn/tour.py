@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 
@@ -56,6 +56,24 @@ def gradcheck_network(net, params, x, y, loss, rng, state0, max_entries=24, eps=
                                      eps=eps, order=order, floor=floor)
 
 
+def _previous_tour(out_dir, cfg, task):
+    """Whether ``out_dir`` holds the checkpoint of this very tour (same run configuration and
+    network): the tour then replaces it. Any other checkpoint is left for train() to refuse."""
+    from .training.train import CheckpointError, load_checkpoint
+    report = os.path.join(out_dir, "report.txt")
+    if os.path.exists(report) and not os.path.isfile(report):   # a FIFO would block the write
+        raise CheckpointError(f"{report} is not a regular file, where the tour writes its report; remove it "
+                              "or choose another --out")
+    path = os.path.join(out_dir, "checkpoint.npz")
+    if not os.path.isfile(path) or not os.path.isfile(os.path.join(out_dir, "report.txt")):
+        return False
+    try:
+        _, _, meta = load_checkpoint(path, task.net)
+    except CheckpointError:
+        return False
+    return meta["run"] == asdict(cfg)
+
+
 def run_tour(out_dir="refsnn-tour", seed=0, progress=True, log=print):
     start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
@@ -69,7 +87,8 @@ def run_tour(out_dir="refsnn-tour", seed=0, progress=True, log=print):
     cfg = RunConfig(task="randman", epochs=12, lr=3e-3, batch_size=64, clip=5.0, seed=seed, hidden=64, small=True)
     log("refsnn tour: 1/2 training a 20-64-10 adaptive-LIF network on Randman "
         f"({len(task.x_train)} train / {len(task.x_test)} test samples, T = 100)")
-    summary = train(cfg, out_dir, progress=progress, log=log, task=task)
+    summary = train(cfg, out_dir, progress=progress, log=log, task=task,
+                    overwrite=_previous_tour(out_dir, cfg, task))
 
     log("refsnn tour: 2/2 checking the trained network's gradients on its smooth twin")
     from .training.train import _loss, load_checkpoint

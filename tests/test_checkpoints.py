@@ -128,15 +128,17 @@ def test_save_checkpoint_refuses_what_load_refuses(good, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".checkpoint-")]
 
 
-def test_stale_temporaries_are_removed_on_start_and_on_resume(good, tmp_path):
+def test_files_the_run_did_not_create_are_never_deleted(good, tmp_path):
+    """Files named like a checkpoint's temporary may be the user's: neither a resumed nor a
+    fresh run deletes them (save_checkpoint removes its own temporary on any exception)."""
     out = tmp_path / "run"
     shutil.copytree(good, out)
-    (out / ".checkpoint-stale1.npz").write_bytes(b"half")
+    (out / ".checkpoint-mine1.npz").write_bytes(b"user data 1")
     assert _train(out, "--resume", epochs=2) == 0
-    assert not list(out.glob(".checkpoint-*"))
-    (out / ".checkpoint-stale2.npz").write_bytes(b"half")
-    assert _train(out) == 0
-    assert not list(out.glob(".checkpoint-*"))
+    (out / ".checkpoint-mine2.npz").write_bytes(b"user data 2")
+    assert _train(out, "--overwrite") == 0
+    assert (out / ".checkpoint-mine1.npz").read_bytes() == b"user data 1"
+    assert (out / ".checkpoint-mine2.npz").read_bytes() == b"user data 2"
 
 
 def _tiny_task():

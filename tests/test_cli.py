@@ -40,3 +40,14 @@ def test_bad_arguments_exit_2(args):
     proc = subprocess.run([sys.executable, "-m", "refsnn.cli", *args], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "usage" in proc.stderr or "error" in proc.stderr
+
+
+def test_gradcheck_json_rows_carry_their_family_and_row_name(capsys):
+    """The README names rows ``family:point``; each JSON row says its family and that name."""
+    from refsnn.checking import families as F
+    conv = [n for f, _, n in F.rows(["conv"])][0]
+    code = cli.main(["gradcheck", "--json", "--jobs", "1", "--only", "subtract/attach/ce_count", "--only", conv])
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert code == 0
+    assert [(r["family"], r["name"]) for r in rows] == [("lif", "subtract/attach/ce_count"), ("conv", conv)]
+    assert rows[1]["name"] == f"conv:{rows[1]['point']}"

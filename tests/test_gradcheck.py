@@ -543,3 +543,29 @@ def test_directional_screen_weights_entries_by_their_own_size():
     wrong[5] *= 1 + 1e-3
     res = check_gradients_directional(f, {"x": x}, {"x": wrong}, eps=1e-3, order=4, rtol=1e-7, floor=1e-6)
     assert not res[0].passed and res[0].worst_index == (5,), res[0]
+
+
+def test_directional_screen_locates_one_wrong_entry_in_a_large_array_at_a_tight_rtol():
+    """10⁴ entries, rtol 1e-7, one entry wrong by 1e-5 relative. Every entry contributes
+    ~floor·z_i to the screened a·d (weights w_i = floor/|a_i|), so the sum over a group of
+    G entries is ~floor·√G and the wrong entry moves it by ~1e-5·floor: a relative
+    1e-5/√G = 1e-7 at G = 10⁴, far above the screen's screen·rtol/√G = 2.5e-10, so the
+    halving reaches the entry. A screen of screen·rtol·√G (2.5e-6 at G = 10⁴) would pass
+    the whole array. f is quadratic with x = 0, so the central difference is exact up to
+    round-off (≈1e-16 relative), far below both thresholds."""
+    from refsnn.gradcheck import check_gradients_directional
+    rng = np.random.default_rng(4)
+    g = rng.uniform(0.5, 2.0, (100, 100)) * rng.choice((-1.0, 1.0), (100, 100))
+
+    def f(p):
+        w = p["w"]
+        return float(np.sum(g * w) + 0.5 * np.sum(w * w))
+
+    x = {"w": np.zeros((100, 100))}
+    res = check_gradients_directional(f, x, {"w": g}, rtol=1e-7)
+    assert res[0].passed and res[0].n_checked == 10**4, res[0]
+    wrong = g.copy()
+    wrong[37, 58] *= 1 + 1e-5
+    res = check_gradients_directional(f, x, {"w": wrong}, rtol=1e-7)
+    assert not res[0].passed and res[0].worst_index == (37, 58), res[0]
+    assert res[0].max_rel_error == pytest.approx(1e-5, rel=1e-3)

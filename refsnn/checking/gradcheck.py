@@ -98,7 +98,11 @@ def _check_nonnegative(value: Any, argname: str) -> float:
 
 def _as_real_float64(a: Any, argname: str) -> np.ndarray:
     """Convert a real (integer or floating) array-like to a new float64 array."""
-    arr = np.asarray(a)
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError, OverflowError) as exc:   # ragged lists, 10**400
+        raise ValueError(f"`{argname}` must be a real array, got a {type(a).__name__} NumPy cannot convert "
+                         f"({exc})") from None
     if arr.dtype.kind not in "iuf":
         raise TypeError(
             f"`{argname}` must be a real integer or floating array, got dtype {arr.dtype}"

@@ -161,7 +161,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._validate import float_array
+from .._validate import all_finite, float_array, real_scalar
 from ..neurons.lif import LIFConfig, check_params, layer_forward, state_names, zero_state
 from ..neurons.network import Network
 
@@ -505,13 +505,36 @@ def step_mse(target, scale=1.0):
     training loop's regression loss (``membrane_rate_loss`` averaged over time).
     """
     target = float_array("target", target, (None, None, None))
+    scale = real_scalar("scale", scale)
 
     def loss(t, y):
+        y = float_array("y", y, (None, None))
+        _check_step("target", target, t, y)
         err = y - target[t]
         B = y.shape[0]
-        return scale * 0.5 * float(np.sum(err ** 2)) / B, (scale / B) * err
+        return _finite_step(scale * 0.5 * float(np.sum(err ** 2)) / B, (scale / B) * err)
 
     return loss
+
+
+def _finite_step(value, grad):
+    """A per-step loss's (value, ∂L/∂y_t), or FloatingPointError naming the scale if they overflowed."""
+    if not (np.isfinite(value) and all_finite(grad)):
+        raise FloatingPointError("the per-step loss overflowed: its scale times the loss exceeds the float "
+                                 "range; use a smaller scale")
+    return value, grad
+
+
+def _check_step(name, target, t, y):
+    """A per-step target must cover step t and match the readout's ``(B, K)``."""
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or t < 0:
+        raise ValueError(f"t must be a time step (an integer >= 0), got {t!r}")
+    if t >= target.shape[0]:
+        raise ValueError(f"{name} has {target.shape[0]} time steps, but the input has more (step t = {t}): "
+                         f"give {name} of shape (T, B, K) with the input's T")
+    if target.shape[1:] != y.shape:
+        raise ValueError(f"{name} has shape {target.shape}, expected (T, {y.shape[0]}, {y.shape[1]}) "
+                         "(the batch and the readout's neurons)")
 
 
 def step_cross_entropy(labels, scale=1.0):
@@ -520,18 +543,31 @@ def step_cross_entropy(labels, scale=1.0):
     A loss local in time, so e-prop can learn a classification online; ``labels`` are
     integers ``(B,)``. Returns ``readout_loss(t, y_t)``.
     """
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise TypeError(f"labels must be a 1-d integer array of class indices ({exc})") from None
     if not np.issubdtype(labels.dtype, np.integer) or labels.ndim != 1:
-        raise TypeError("labels must be a 1-d integer array of class indices")
+        raise TypeError(f"labels must be a 1-d integer array of class indices, got dtype {labels.dtype} "
+                        f"shape {labels.shape}")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"labels must be class indices >= 0, got {int(labels.min())}")
+    scale = real_scalar("scale", scale)
 
     def loss(t, y):
+        y = float_array("y", y, (None, None))
         B = y.shape[0]
+        if labels.shape != (B,):
+            raise ValueError(f"labels has shape {labels.shape}, expected ({B},): one label per batch row")
+        if labels.size and labels.max() >= y.shape[1]:
+            raise ValueError(f"labels must lie in [0, {y.shape[1]}) (the readout's {y.shape[1]} classes), "
+                             f"got {int(labels.max())}")
         z = y - y.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         value = -float(logp[np.arange(B), labels].sum()) / B
         g = np.exp(logp)
         g[np.arange(B), labels] -= 1.0
-        return scale * value, (scale / B) * g.astype(y.dtype)
+        return _finite_step(scale * value, (scale / B) * g.astype(y.dtype))
 
     return loss
 
@@ -544,8 +580,12 @@ def random_feedback(net: Network, rng, scale=None, dtype=np.float64):
     """
     from ..neurons.lif import _rng
     hidden, readout = _two_layers(net)
-    scale = 1.0 / np.sqrt(hidden.n) if scale is None else float(scale)
-    return (_rng(rng).standard_normal((hidden.n, readout.n)) * scale).astype(dtype)
+    scale = 1.0 / np.sqrt(hidden.n) if scale is None else real_scalar("scale", scale, 0.0, low_open=True)
+    with np.errstate(over="ignore"):
+        B = (_rng(rng).standard_normal((hidden.n, readout.n)) * scale).astype(dtype)
+    if not all_finite(B):
+        raise ValueError(f"scale {scale!r} is too large: the feedback matrix overflows {np.dtype(dtype).name}")
+    return B
 
 
 def _two_layers(net):
@@ -678,8 +718,19 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
             rec["e"].append(e_h["W"].copy())
     _finish(g_h, ph)
     _finish(g_o, po)
+    _check_gradients([g_h, g_o])
     record_out = {k: np.stack(v) for k, v in rec.items()} if record else {}
     return EpropResult(value, [g_h, g_o], [state_h, state_o], record_out, y_max)
+
+
+def _check_gradients(grads):
+    """FloatingPointError if e-prop's gradients overflowed (the inputs are checked finite)."""
+    for l, g in enumerate(grads):
+        for k, v in g.items():
+            if not all_finite(np.asarray(v)):
+                raise FloatingPointError(
+                    f"eprop_gradients: the gradient of layer {l}'s {k} overflowed although the inputs are finite "
+                    "(a feedback matrix, weights or loss partials too large for the dtype); use smaller ones")
 
 
 def alignment(grads, reference, names=None):
@@ -689,17 +740,37 @@ def alignment(grads, reference, names=None):
     arrays named in ``names`` (default: every name both have) are concatenated.
     Returns ``{"cosine": ..., "rel_diff": ‖g − g_ref‖ / ‖g_ref‖}``.
     """
-    def flat(g):
+    def flat(g, what):
         if isinstance(g, dict):
             return dict(g)
+        if not isinstance(g, (list, tuple)) or not all(isinstance(d, dict) for d in g):
+            raise TypeError(f"{what} must be a list of per-layer dicts of arrays (or one dict), got "
+                            f"{type(g).__name__}")
         return {f"L{l}.{k}": v for l, d in enumerate(g) for k, v in d.items()}
 
-    a, b = flat(grads), flat(reference)
+    a, b = flat(grads, "grads"), flat(reference, "reference")
+    if names is not None and (isinstance(names, str) or not isinstance(names, (list, tuple))
+                              or not all(isinstance(k, str) for k in names)):
+        raise TypeError(f"names must be a list of parameter names, got {type(names).__name__}")
     keys = [k for k in a if k in b] if names is None else list(names)
     if not keys:
-        raise ValueError("the two gradients share no parameter names")
-    u = np.concatenate([np.ravel(a[k]).astype(np.float64) for k in keys])
-    w = np.concatenate([np.ravel(b[k]).astype(np.float64) for k in keys])
-    nu, nw = np.linalg.norm(u), np.linalg.norm(w)
-    cos = float(u @ w / (nu * nw)) if nu > 0 and nw > 0 else float("nan")
-    return {"cosine": cos, "rel_diff": float(np.linalg.norm(u - w) / nw) if nw > 0 else float("nan")}
+        raise ValueError(f"grads and reference share no parameter names (grads has {sorted(a)}, reference "
+                         f"{sorted(b)})"[:300])
+    missing = [k for k in keys if k not in a or k not in b]
+    if missing:
+        raise ValueError(f"names {missing} are not in both grads and reference")
+    u = np.concatenate([float_array(f"grads[{k!r}]", np.ravel(a[k])).astype(np.float64) for k in keys])
+    w = np.concatenate([float_array(f"reference[{k!r}]", np.ravel(b[k])).astype(np.float64) for k in keys])
+    if u.shape != w.shape:
+        raise ValueError(f"grads and reference hold {u.size} and {w.size} numbers under the names {keys}")
+    if not np.any(w):
+        raise ValueError("reference is zero: the cosine and the relative difference are undefined")
+    if not np.any(u):
+        raise ValueError("grads is zero: the cosine is undefined")
+    # norms of scaled copies, so that entries near the float range do not overflow the sums
+    un, wn = u / np.abs(u).max(), w / np.abs(w).max()
+    cos = float(un @ wn / (np.linalg.norm(un) * np.linalg.norm(wn)))
+    m = max(np.abs(u).max(), np.abs(w).max())
+    with np.errstate(over="ignore"):   # ‖u − w‖/‖w‖ overflows only if u is ~1e308 times w
+        rel = float(np.linalg.norm(u / m - w / m) / np.linalg.norm(w / m))
+    return {"cosine": cos, "rel_diff": rel}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_positive_int
 from . import eprop, tbptt
 from ..neurons.network import network_backward, network_forward
 
@@ -104,8 +105,7 @@ def check_rule(rule, task, window=50, feedback="symmetric", train_dynamics=""):
         raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     if feedback not in FEEDBACK:
         raise ValueError(f"feedback must be one of {', '.join(FEEDBACK)}; got {feedback!r}")
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window (TBPTT's K) must be a positive integer, got {window!r}")
+    check_positive_int("window (TBPTT's K)", window)   # at most 2**63 − 1, as every array index
     if rule != "bptt" and task.kind not in ("regression", "classification"):
         raise ValueError(f"rules tbptt and eprop need a loss local in time; task kind {task.kind!r} has none here")
     if rule == "eprop":

@@ -78,7 +78,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._validate import check_choice, check_positive_int, float_array, real_scalar
+from .._validate import all_finite, check_choice, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
 from .lif import (LIFConfig, _rng, dynamics_backward, dynamics_forward, dynamics_param_names, init_params,
                   piecewise_linear, smooth_twin)
@@ -257,16 +257,33 @@ def dendrite_forward(config: DendriteConfig, params, x, state0=None, s_reset=Non
     state0 = dict(state0 or {})
     a_prev = state0.pop("a", None)
     a_prev = np.zeros((B, N, K), dtype) if a_prev is None else float_array("state0['a']", a_prev, (B, N, K), dtype)
-    J = np.einsum("tbm,nkm->tbnk", x, p["W_d"])                              # D1
-    a = np.empty((T, B, N, K), dtype)
-    cur = a_prev
-    for t in range(T):                                                       # D2
-        cur = p["alpha_d"] * cur + J[t]
-        a[t] = cur
-    q = config.nonlinearity(a - p["theta_d"]).astype(dtype, copy=False)     # D3
-    I_ff = np.einsum("tbnk,nk->tbn", q, p["c"]) + p["b"]                     # D4
-    soma = dynamics_forward(config.soma, _soma_params(config, p), I_ff, state0 or None, s_reset)
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflow is named below
+        J = np.einsum("tbm,nkm->tbnk", x, p["W_d"])                              # D1
+        a = np.empty((T, B, N, K), dtype)
+        cur = a_prev
+        for t in range(T):                                                       # D2
+            cur = p["alpha_d"] * cur + J[t]
+            a[t] = cur
+        q = config.nonlinearity(a - p["theta_d"]).astype(dtype, copy=False)     # D3
+        I_ff = np.einsum("tbnk,nk->tbn", q, p["c"]) + p["b"]                     # D4
+    _check_overflow("dendrite_forward", {"the branch potential a": a, "the soma's input current I_ff": I_ff})
+    with np.errstate(over="ignore", invalid="ignore"):
+        soma = dynamics_forward(config.soma, _soma_params(config, p), I_ff, state0 or None, s_reset)
+    _check_overflow("dendrite_forward", {f"the soma's {k}": getattr(soma, k, None) for k in ("v", "u", "c", "a")})
     return DendriteTrajectory(config, x, a, q, a_prev, soma)
+
+
+def _check_overflow(where, arrays):
+    """FloatingPointError naming the variable and its first bad entry if an array holds inf/NaN.
+    Inputs and parameters are checked finite on entry, so a non-finite value is an overflow."""
+    for name, arr in arrays.items():
+        if arr is None or not isinstance(arr, np.ndarray) or all_finite(arr):
+            continue
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise FloatingPointError(
+            f"{where}: {name} overflowed (first at index {first}, time first) although the inputs and parameters are finite; "
+            f"the values outgrow {arr.dtype}'s range (max {np.finfo(arr.dtype).max:.3g}): use smaller weights "
+            "(W_d, c) or shorter sequences")
 
 
 @dataclass
@@ -318,4 +335,6 @@ def dendrite_backward(traj: DendriteTrajectory, params, ds=None, dv=None, da=Non
     g.update(soma.params)
     dx = np.einsum("tbnk,nkm->tbm", da_, p["W_d"])                           # DG2
     g = {k: np.asarray(g[k], dtype=dtype) for k in dendrite_param_names(cfg)}
+    _check_overflow("dendrite_backward", {"the adjoint da": da_, "∂L/∂x": dx,
+                                          **{f"the gradient of {k}": v for k, v in g.items()}})
     return DendriteGradients(g, dx, {"a": da_init, **soma.state0}, da_, dq, dI)

@@ -54,7 +54,11 @@ def network_init(net: Network, rng, dtype=np.float64, per_layer=None):
     """Parameter dicts for every layer; ``per_layer[l]`` is a dict of keyword values."""
     check_instance("net", net, Network, "a refsnn.network.Network")
     rng = _rng(rng)  # one generator for all layers: an integer seed must not restart per layer
-    per_layer = per_layer or [{}] * len(net.layers)
+    if per_layer is None or (isinstance(per_layer, (list, tuple)) and not per_layer):   # [] too: the defaults
+        per_layer = [{}] * len(net.layers)
+    if not isinstance(per_layer, (list, tuple)) or not all(isinstance(d, dict) for d in per_layer):
+        raise TypeError(f"per_layer must be a list of one dict of keyword values per layer, got "
+                        f"{type(per_layer).__name__}")
     if len(per_layer) != len(net.layers):
         raise ValueError(f"per_layer must have {len(net.layers)} entries, got {len(per_layer)}")
     return [init_params(cfg, rng, dtype, **kw) for cfg, kw in zip(net.layers, per_layer)]

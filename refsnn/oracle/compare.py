@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
+import os
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -183,47 +183,26 @@ class Report:
 # Loading and validating the .npz
 # ---------------------------------------------------------------------------------------
 
-def load(path):
-    """The .npz as a dict of arrays (never unpickling); :class:`BadInput` names what is wrong."""
+#: The largest total of declared array sizes :func:`load` reads (``refsnn compare --max-mib``).
+MAX_BYTES = 256 * 2**20
+
+
+def load(path, max_bytes=None):
+    """The .npz as a dict of arrays (never unpickling); :class:`BadInput` names what is wrong.
+
+    Read by :func:`refsnn._npz.read_npz`: a regular file only (a FIFO would block), and
+    every member's declared shape is checked, and their total against ``max_bytes``
+    (default :data:`MAX_BYTES`), before any array is decompressed."""
+    from .._npz import NpzError, read_npz
+    from .._validate import check_positive_int
+    limit = MAX_BYTES if max_bytes is None else check_positive_int("max_bytes", max_bytes)
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(6)
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BadInput(f"{path} is a directory, not an .npz file") from None
-    except OSError as exc:
-        raise BadInput(f"{path} cannot be read ({exc})") from None
-    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
-        what = "a pickle; refsnn never unpickles" if head[:1] == b"\x80" else "not a readable .npz archive"
-        raise BadInput(f"{path} is {what}. Save the arrays with np.savez(path, **arrays)")
-    try:
-        z = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BadInput(f"{path} is a directory, not an .npz file") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        if "allow_pickle" in str(exc):
-            raise BadInput(f"{path} is a pickled .npy array; refsnn never unpickles. Save an .npz of plain "
-                           "arrays") from None
-        raise BadInput(f"{path} is not a readable .npz archive ({type(exc).__name__}: {exc})") from None
-    if not hasattr(z, "files"):
-        raise BadInput(f"{path} is a single .npy array, not an .npz archive of named arrays")
-    out = {}
-    with z:
-        for k in z.files:
-            try:
-                out[k] = z[k]
-            except ValueError as exc:
-                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise BadInput(f"{path}: entry {k!r} holds pickled Python objects; refsnn never "
-                                   "unpickles. Save plain arrays and strings (np.savez(..., preset=np.str_(...)))"
-                                   ) from None
-                raise BadInput(f"{path}: entry {k!r} cannot be read ({exc})") from None
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise BadInput(f"{path}: entry {k!r} cannot be read ({type(exc).__name__}: {exc})") from None
-    return out
+        return read_npz(path, limit)
+    except NpzError as exc:
+        msg = str(exc)
+        if "above the limit" in msg:
+            msg += " (refsnn compare --max-mib raises it)"
+        raise BadInput(msg) from None
 
 
 def _string(d, key, required=True):
@@ -263,6 +242,14 @@ class Problem:
     float32: bool
 
 
+def _check_kwargs(preset, kwargs):
+    """Each preset argument's JSON type must be the type of the peer's default for it."""
+    try:
+        P.check_arguments(preset, kwargs, unknown=False)
+    except P.PresetError as exc:
+        raise BadInput(f"entry 'kwargs': {exc}") from None
+
+
 def parse(d):
     """Check every entry and return a :class:`Problem` (or raise :class:`BadInput`)."""
     if not isinstance(d, dict):
@@ -277,8 +264,12 @@ def parse(d):
             kwargs = json.loads(kw_text)
         except json.JSONDecodeError as exc:
             raise BadInput(f"entry 'kwargs' is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise BadInput("entry 'kwargs' is nested too deeply; it must be a flat JSON object of the preset's "
+                           "arguments, e.g. {\"beta\": 0.9}") from None
         if not isinstance(kwargs, dict):
             raise BadInput("entry 'kwargs' must be a JSON object of the preset's arguments")
+        _check_kwargs(preset, kwargs)
     if "x" not in d:
         raise BadInput("missing entry 'x' (the network input, (T, B, n_in))")
     x = _real_array(d, "x")
@@ -328,15 +319,27 @@ def parse(d):
 # Recomputing with refsnn
 # ---------------------------------------------------------------------------------------
 
+def _shape_conflict(prob: Problem):
+    """The first parameter whose gradient has another shape, as a message (or "")."""
+    for k, g in sorted(prob.grads.items()):
+        l, _, name = k.partition(".")
+        if l.isdigit() and int(l) < len(prob.layers) and name in prob.layers[int(l)]:
+            p = prob.layers[int(l)][name]
+            if p.shape != g.shape:
+                return (f"entry 'param/{k}' has shape {p.shape} but 'grad/{k}' has shape {g.shape} (a parameter "
+                        "and its gradient have one shape)")
+    return ""
+
+
 def _build(prob: Problem, overrides=None, kwargs=None):
     try:
         return P.build(prob.preset, prob.layers, overrides=overrides, **(prob.kwargs if kwargs is None else kwargs))
     except P.PeerQuirkError:
         raise
-    except P.PresetError as exc:
-        raise BadInput(f"preset {prob.preset!r}: {exc}") from None
-    except TypeError as exc:
-        raise BadInput(f"preset {prob.preset!r}: {exc}") from None
+    except (P.PresetError, TypeError) as exc:
+        conflict = _shape_conflict(prob)   # a parameter of the wrong shape: blame it, not its neighbours
+        raise BadInput(conflict + f"; preset {prob.preset!r}: {exc}" if conflict
+                       else f"preset {prob.preset!r}: {exc}") from None
 
 
 def _check_loss_data(prob: Problem, shape):
@@ -367,9 +370,19 @@ def _check_loss_data(prob: Problem, shape):
 def recompute(prob: Problem, overrides=None, kwargs=None):
     """refsnn's records, loss value and peer-named gradients for ``prob``."""
     net = _build(prob, overrides, kwargs)
+    given = {f"{l}.{k}" for l, lay in enumerate(prob.layers) for k in lay}
+    for k in sorted(prob.grads):
+        if k in net.peer_params and k not in given:   # else the preset would use its default (a zero bias)
+            raise BadInput(f"entry 'grad/{k}' has no parameter 'param/{k}': save every peer parameter that has "
+                           "a gradient (without it the preset takes the peer's default value)")
     n_in = net.net.layers[0].n_in
     if prob.x.shape[2] != n_in:
-        raise BadInput(f"entry 'x' has {prob.x.shape[2]} input features but layer 0 takes {n_in}")
+        if _shape_conflict(prob):
+            raise BadInput(_shape_conflict(prob) + f"; entry 'x' has {prob.x.shape[2]} input features")
+        shapes = ", ".join(f"'param/0.{k}' {tuple(v.shape)}" for k, v in sorted(prob.layers[0].items())
+                           if np.ndim(v) >= 1)
+        raise BadInput(f"entry 'x' has {prob.x.shape[2]} input features but layer 0 takes {n_in} "
+                       f"(from {shapes}): one of them is wrong")
     try:
         run = net.forward(prob.x)
     except P.PeerQuirkError:
@@ -460,10 +473,13 @@ def VARIANTS(prob: Problem):
     return out
 
 
-def compare(source, rtol=None, search=True) -> Report:
-    """Compare the .npz at ``source`` (a path, or a dict of arrays) with refsnn's float64 recomputation."""
-    path = source if isinstance(source, str) else "<dict>"
-    d = load(source) if isinstance(source, str) else source
+def compare(source, rtol=None, search=True, max_bytes=None) -> Report:
+    """Compare the .npz at ``source`` (a path, or a dict of arrays) with refsnn's float64 recomputation.
+
+    ``max_bytes`` bounds the file's total array size (default :data:`MAX_BYTES`, see :func:`load`)."""
+    is_path = isinstance(source, (str, os.PathLike))
+    path = os.fspath(source) if is_path else "<dict>"
+    d = load(path, max_bytes) if is_path else source
     prob = parse(d)
     notes = []
     if rtol is None:
@@ -524,7 +540,7 @@ def format_report(rep: Report) -> str:
     return "\n".join(lines)
 
 
-def main(path, as_json=False, rtol=None, out=None, err=None):
+def main(path, as_json=False, rtol=None, out=None, err=None, max_bytes=None):
     """The command: print the report; return the exit status (0 agree, 1 disagree, 2 bad input)."""
     import sys
 
@@ -534,7 +550,7 @@ def main(path, as_json=False, rtol=None, out=None, err=None):
         print(f"refsnn compare: error: --rtol must lie in (0, 1), got {rtol}", file=err)
         return 2
     try:
-        rep = compare(path, rtol=rtol)
+        rep = compare(path, rtol=rtol, max_bytes=max_bytes)
     except BadInput as exc:
         if as_json:
             json.dump({"path": path, "error": str(exc), "exit": 2}, out, indent=1)

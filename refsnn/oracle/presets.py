@@ -268,7 +268,7 @@ class OracleNet:
         with a post-reset membrane it has a row T): finite differences of a detached reset
         differentiate with them held at their nominal values.
         """
-        x = np.asarray(x)
+        x = _array("x", x)
         if x.ndim != 3 or x.shape[2] != self._net.layers[0].n_in:
             raise PresetError(f"x has shape {x.shape}; expected (T, B, {self._net.layers[0].n_in})")
         xin = self._input(x)
@@ -299,8 +299,10 @@ class OracleNet:
         ``{"<layer>.<name>": ∂L/∂P, ..., "x": ∂L/∂x}``.
         """
         n = len(self.layers)
-        a_spikes = list(a_spikes) if a_spikes is not None else [None] * n
-        a_membranes = list(a_membranes) if a_membranes is not None else [None] * n
+        if not isinstance(run, Run):
+            raise TypeError(f"run must be a Run from OracleNet.forward, got {type(run).__name__}")
+        a_spikes = _partials("a_spikes", a_spikes, run, n)
+        a_membranes = _partials("a_membranes", a_membranes, run, n)
         out = {}
         from_above = None
         for l in range(n - 1, -1, -1):
@@ -328,6 +330,27 @@ class OracleNet:
             gx = gx2
         out["x"] = gx
         return out
+
+
+def _partials(name, a, run, n):
+    """``n`` per-layer partials on the records, each None or a finite real array of the
+    layer's record shape ``(T, B, N)``; PresetError names the argument otherwise."""
+    if a is None:
+        return [None] * n
+    if not isinstance(a, (list, tuple)) or len(a) != n:
+        raise PresetError(f"{name} must be a list of {n} per-layer arrays (or None), got {type(a).__name__}"
+                          + (f" of length {len(a)}" if isinstance(a, (list, tuple)) else ""))
+    out = []
+    for l, (v, tr) in enumerate(zip(a, run.trajs)):
+        if v is None:
+            out.append(None)
+            continue
+        arr = _array(f"{name}[{l}]", v) if not isinstance(v, (dict, str)) else None
+        if arr is None or arr.shape != tr.v.shape:
+            got = type(v).__name__ if arr is None else f"shape {arr.shape}"
+            raise PresetError(f"{name}[{l}] must be an array of layer {l}'s record shape {tr.v.shape}, got {got}")
+        out.append(arr)
+    return out
 
 
 def _shift(a, k):
@@ -385,15 +408,60 @@ def preset_names():
     return tuple(PRESETS)
 
 
-def build(name, layers, overrides: Overrides | None = None, **kwargs) -> OracleNet:
-    """Build preset ``name`` from per-layer peer parameter dicts and the peer's arguments."""
+def _is_real(v):
+    """A finite real number (not a bool): NaN, ±inf and a 400-digit integer are not."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _accepts(default):
+    """What a preset argument whose peer default is ``default`` accepts, and its description."""
+    if isinstance(default, bool):
+        return (lambda v: isinstance(v, (bool, np.bool_))), "true or false"
+    if isinstance(default, str):
+        return (lambda v: isinstance(v, str)), "a string"
+    if default is None:   # a value also given per layer (snnTorch's beta, V): a number or a vector of them
+        def vector(v):
+            if isinstance(v, np.ndarray):
+                return v.ndim <= 1 and v.dtype.kind in "fiu" and bool(np.all(np.isfinite(v)))
+            return isinstance(v, (list, tuple)) and all(map(_is_real, v))
+        return (lambda v: v is None or _is_real(v) or vector(v)), "a number, a flat list of numbers or null"
+    # None passes: some peers take it for a number (SpikingJelly's v_reset=None is the soft reset);
+    # a preset that cannot map it refuses it itself, naming the argument
+    return (lambda v: v is None or _is_real(v)), "a number"
+
+
+def check_arguments(name, kwargs, unknown=True):
+    """Each of the peer's arguments must be of the type of the peer's default for it (a bool,
+    a string, a finite number or None, and for a default of None also a flat list of numbers).
+    ``unknown=True`` also refuses names the preset does not take. Raises PresetError."""
     if not isinstance(name, str) or name not in PRESETS:
         raise PresetError(f"unknown preset {name!r}; expected one of: {', '.join(PRESETS)}")
-    pre = PRESETS[name]
-    unknown = sorted(set(kwargs) - set(pre.defaults))
+    defaults = PRESETS[name].defaults
     if unknown:
-        raise PresetError(f"preset {name!r} takes no argument(s) {unknown}; its arguments are "
-                          f"{sorted(pre.defaults)}")
+        extra = sorted(set(kwargs) - set(defaults))
+        if extra:
+            raise PresetError(f"preset {name!r} takes no argument(s) {extra}; its arguments are {sorted(defaults)}")
+    for k, v in kwargs.items():
+        if k not in defaults:
+            continue
+        ok, what = _accepts(defaults[k])
+        if not ok(v):
+            shown = repr(v) if not isinstance(v, int) or abs(v) < 10**18 else f"an integer of {len(str(v))} digits"
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise PresetError(f"argument {k!r} of preset {name!r} must be {what} (its default is "
+                              f"{defaults[k]!r}), got {shown}")
+
+
+def build(name, layers, overrides: Overrides | None = None, **kwargs) -> OracleNet:
+    """Build preset ``name`` from per-layer peer parameter dicts and the peer's arguments
+    (each of the type of the peer's default, :func:`check_arguments`)."""
+    check_arguments(name, kwargs)
+    pre = PRESETS[name]
     kw = {**pre.defaults, **kwargs}
     if not isinstance(layers, (list, tuple)) or not layers:
         raise PresetError("layers must be a non-empty list of per-layer parameter dicts")
@@ -418,7 +486,10 @@ def build(name, layers, overrides: Overrides | None = None, **kwargs) -> OracleN
 
 
 def _array(name, v):
-    a = np.asarray(v)
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise PresetError(f"parameter {name!r} is not an array of numbers ({exc})") from None
     if a.dtype.kind not in "fiu" or a.dtype == np.bool_:
         raise PresetError(f"parameter {name!r} must be a real array, got dtype {a.dtype}")
     a = a.astype(np.float64)

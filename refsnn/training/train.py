@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import losses  # noqa: F401  (kept: refsnn.train.losses)
+from .._validate import all_finite
 from . import constraints, data, optim
 from ..learning import rules
 from ..neurons.lif import LIFConfig  # noqa: F401
@@ -195,6 +196,19 @@ def save_checkpoint(path, params, opt_state, meta):
         raise
 
 
+# Room for the meta entry (a JSON string, 4 bytes a character; its history grows ~0.5 kB an epoch).
+META_MAX_BYTES = 64 * 2**20
+
+
+def checkpoint_max_bytes(net: Network):
+    """The most a checkpoint of ``net`` can hold: parameters and Adam's two moments in
+    float32, the step count, and :data:`META_MAX_BYTES` of meta. :func:`load_checkpoint`
+    refuses a file whose arrays declare more, before reading any of them."""
+    from ..neurons.lif import _param_shape, param_names
+    n = sum(int(np.prod(_param_shape(cfg, k), dtype=object)) for cfg in net.layers for k in param_names(cfg))
+    return 3 * n * np.dtype(TRAIN_DTYPE).itemsize + 1024 + META_MAX_BYTES
+
+
 def load_checkpoint(path, net: Network):
     """Read a checkpoint; raise :class:`CheckpointError` if it is unusable or does not fit ``net``.
 
@@ -205,28 +219,21 @@ def load_checkpoint(path, net: Network):
     if not isinstance(net, Network):
         raise TypeError(f"net must be a refsnn.network.Network, got {type(net).__name__}")
     where = f"checkpoint {path}"
-    try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as e:   # OSError, BadZipFile, EOFError, pickled data (ValueError), ...
-        raise CheckpointError(f"{where} cannot be read as a refsnn checkpoint: {type(e).__name__}: {e}") from e
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise CheckpointError(f"{where} is a single array (.npy), not a refsnn .npz checkpoint")
-    try:
-        with z:
-            if "meta" not in z.files:
-                raise CheckpointError(f"{where} has no 'meta' entry; it is not a refsnn checkpoint")
-            raw = z["meta"]
-            flat = {k[6:]: z[k] for k in z.files if k.startswith("param/")}
-            opt_state = {k[4:]: z[k] for k in z.files if k.startswith("opt/")}
-    except CheckpointError:
-        raise
-    except Exception as e:   # CRC errors, truncated members, zlib errors
-        raise CheckpointError(f"{where} is damaged: {type(e).__name__}: {e}") from e
+    from .._npz import NpzError, read_npz
+    try:   # a regular file, every member's declared shape summed and held to the cap before reading
+        z = read_npz(path, checkpoint_max_bytes(net), where=where)
+    except NpzError as e:
+        raise CheckpointError(f"{e} (not usable as a refsnn checkpoint)") from None
+    if "meta" not in z:
+        raise CheckpointError(f"{where} has no 'meta' entry; it is not a refsnn checkpoint")
+    raw = z["meta"]
+    flat = {k[6:]: v for k, v in z.items() if k.startswith("param/")}
+    opt_state = {k[4:]: v for k, v in z.items() if k.startswith("opt/")}
     if raw.shape != () or raw.dtype.kind != "U":
         raise CheckpointError(f"{where}: 'meta' must be a JSON string, got an array of dtype {raw.dtype}")
     try:
         meta = json.loads(str(raw))
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CheckpointError(f"{where}: 'meta' is not valid JSON: {e}") from e
     _check_meta(meta, where)
     if meta.get("architecture") != architecture(net):
@@ -259,13 +266,50 @@ def _json_safe(obj):
 
 
 def remove_stale_temporaries(out_dir):
-    """Delete ``.checkpoint-*.npz`` left by a crash during an atomic write."""
+    """Delete ``.checkpoint-*.npz`` left by a crash during an atomic write.
+
+    :func:`train` no longer calls this: a file of that name may be the user's, and a run
+    never deletes a file it did not create (save_checkpoint removes its own temporary on
+    any exception; only a killed process leaves one). Call it by hand to tidy a folder."""
     import glob
     for f in glob.glob(os.path.join(glob.escape(str(out_dir)), ".checkpoint-*.npz")):
         try:
             os.unlink(f)
         except OSError:
             pass
+
+
+#: The files :func:`train` writes into its folder.
+OUTPUTS = ("checkpoint.npz", "summary.json", "curves.png", "traces.png")
+
+
+def _check_outputs(out_dir, resume, overwrite):
+    """Before any work: every output path that exists must be a regular file (writing to a
+    FIFO blocks forever), and a fresh run refuses a folder that holds a checkpoint it did
+    not write unless ``overwrite`` (then that checkpoint is removed, so what the folder
+    holds afterwards is this run's alone)."""
+    import stat
+    for name in OUTPUTS:
+        path = os.path.join(out_dir, name)
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise CheckpointError(f"{path} cannot be checked ({e}); choose another --out") from None
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise CheckpointError(f"{path} is {kind}, where this run writes its {name}; remove it or choose "
+                                  "another --out")
+    ckpt = os.path.join(out_dir, "checkpoint.npz")
+    if resume or not os.path.exists(ckpt):
+        return
+    if overwrite:
+        os.unlink(ckpt)
+        return
+    raise CheckpointError(f"{out_dir} already holds a checkpoint from another run ({ckpt}); a fresh run does not "
+                          "replace it. Continue that run with --resume, write this one to another --out, or "
+                          "replace it with --overwrite")
 
 
 @dataclass
@@ -296,14 +340,19 @@ def learning_rate(cfg: RunConfig, step, total):
     raise ValueError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
 
 
-def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=None):
+def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=None, overwrite=False):
     """Train, writing ``checkpoint.npz``, figures and ``summary.json`` to ``out_dir``.
 
     Returns the summary dict. Ctrl-C saves a checkpoint and re-raises KeyboardInterrupt.
-    A non-finite or exploding loss or gradient (above :data:`DIVERGENCE_FACTOR` times
-    the run's first loss) raises :class:`TrainingDiverged` at once; the last good
-    checkpoint (the end of the last finished epoch) is kept, and ``summary.json``
-    records where it diverged.
+    A non-finite or exploding loss, gradient or parameter (a loss above
+    :data:`DIVERGENCE_FACTOR` times the run's first loss) raises :class:`TrainingDiverged`
+    at once; the last good checkpoint (the end of the last finished epoch), if there is
+    one, is kept, and ``summary.json`` records where it diverged.
+
+    A fresh run (``resume=False``) refuses (:class:`CheckpointError`) a folder that already
+    holds a ``checkpoint.npz``, unless ``overwrite=True``; an output path that is not a
+    regular file is always refused. Nothing in the folder but :data:`OUTPUTS` is written
+    or deleted.
     """
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg must be a refsnn.train.RunConfig, got {type(cfg).__name__}")
@@ -311,8 +360,13 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
         raise TypeError(f"task must be a TaskSpec (from make_task) or None, got {type(task).__name__}")
     if not callable(log):
         raise TypeError(f"log must be a callable like print, got {type(log).__name__}")
+    if not isinstance(resume, (bool, np.bool_)) or not isinstance(overwrite, (bool, np.bool_)):
+        raise TypeError(f"resume and overwrite must be True or False, got {resume!r} and {overwrite!r}")
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: resume continues the checkpoint, "
+                         "overwrite replaces it")
     os.makedirs(out_dir, exist_ok=True)
-    remove_stale_temporaries(out_dir)
+    _check_outputs(out_dir, resume, overwrite)
     task = task or make_task(cfg.task, cfg.seed, cfg.hidden, cfg.small)
     ckpt_path = os.path.join(out_dir, "checkpoint.npz")
     dtype = TRAIN_DTYPE
@@ -334,11 +388,13 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                                   f"{n_batches} batches")
         partial = meta.get("partial") if batch_index > 0 else None
         first_loss = meta.get("first_loss")
+        kept = f"epoch {epoch}, batch {batch_index}"
         log(f"resuming {cfg.task} from epoch {epoch}, batch {batch_index}")
     else:
         params = network_init(task.net, np.random.default_rng([cfg.seed, 2**20]), dtype, task.init)
         opt_state = optim.init_state(opt, _trainable(params, trainable))
         epoch, batch_index = 0, 0
+        kept = None
         history = {"epoch": [], "train_loss": [], "train_score": [], "test_loss": [], "test_score": []}
         if get_kind(task.kind).baseline:
             history[get_kind(task.kind).baseline] = evaluate(task, params, task.x_test, task.y_test)[1]
@@ -352,6 +408,11 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
         if first_loss is not None:
             m["first_loss"] = first_loss
         return m
+
+    def kept_note():   # said only when a checkpoint exists
+        if kept is None:
+            return "no checkpoint was written (it diverged within its first epoch)"
+        return f"the last good checkpoint ({ckpt_path}, {kept}) is kept"
 
     feedback = rules.feedback_matrix(cfg, task, params)
     # only the trained parameters' gradients are computed (frozen α, θ, γ skip their sums)
@@ -380,22 +441,28 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                             cfg.window, feedback, wrt=wrt)
                 except FloatingPointError as e:
                     raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, batch {b + 1}: {e}; "
-                                           "the last good checkpoint is kept") from e
+                                           f"{kept_note()}") from e
                 if first_loss is None and np.isfinite(value):
                     first_loss = float(value)
                 if not np.isfinite(value) or value > DIVERGENCE_FACTOR * max(1.0, first_loss or 1.0):
                     raise TrainingDiverged(
                         f"the training loss diverged at epoch {epoch + 1}, batch {b + 1}: loss {value!r} "
-                        f"(first loss {first_loss!r}); the last good checkpoint is kept. Try a smaller "
-                        "--lr or --clip")
+                        f"(first loss {first_loss!r}); {kept_note()}. Try a smaller --lr or --clip")
                 grads = _trainable(g_params, trainable)
                 if not all(np.all(np.isfinite(a)) for a in grads.values()):
                     raise TrainingDiverged(
                         f"the gradient became non-finite at epoch {epoch + 1}, batch {b + 1} (loss {value!r}); "
-                        "the last good checkpoint is kept. Try a smaller --lr or --clip")
+                        f"{kept_note()}. Try a smaller --lr or --clip")
                 grads, _ = optim.clip_by_global_norm(grads, cfg.clip)
                 lr = learning_rate(cfg, epoch * n_batches + b, cfg.epochs * n_batches)
-                new, opt_state = optim.step(optim.Adam(lr=lr), _trainable(params, trainable), grads, opt_state)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    new, opt_state_new = optim.step(optim.Adam(lr=lr), _trainable(params, trainable), grads,
+                                                    opt_state)
+                if not all(all_finite(a) for a in new.values()):   # lr beyond float32 (>= 3.4e38) lands here
+                    raise TrainingDiverged(
+                        f"the parameters became non-finite in the step at epoch {epoch + 1}, batch {b + 1} "
+                        f"(learning rate {lr:g}, float32 parameters); {kept_note()}. Try a smaller --lr")
+                opt_state = opt_state_new
                 params = [constraints.project(p) for p in _merge(params, new)]
                 run_loss += value * len(yb)
                 run_score += _score(task, trajs, yb) if trajs is not None else rules.online_score(task, y_max, yb)
@@ -405,7 +472,11 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                     bar.update(1)
                     bar.set_postfix(loss=f"{value:.4f}", **({"acc": f"{run_score / seen:.3f}"}
                                                           if get_kind(task.kind).train_score else {}))
-            test_loss, test_score = evaluate(task, params, task.x_test, task.y_test)
+            try:
+                test_loss, test_score = evaluate(task, params, task.x_test, task.y_test)
+            except FloatingPointError as e:
+                raise TrainingDiverged(f"evaluation after epoch {epoch + 1} overflowed: {e}; {kept_note()}. "
+                                       "Try a smaller --lr or --clip") from e
             history["epoch"].append(epoch + 1)
             history["train_loss"].append(run_loss / max(seen, 1))
             history["train_score"].append(run_score / max(seen, 1) if get_kind(task.kind).train_score else None)
@@ -413,6 +484,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
             history["test_score"].append(test_score)
             epoch, batch_index = epoch + 1, 0
             save_checkpoint(ckpt_path, params, opt_state, meta_now())
+            kept = f"epoch {epoch}"
     except KeyboardInterrupt:
         save_checkpoint(ckpt_path, params, opt_state, meta_now())
         if bar is not None:

@@ -23,6 +23,8 @@ MUTANTS = [
      "4: (4.0 / 3.0, -1.0 / 3.0)", "4: (4.0 / 3.0, -1.1 / 3.0)"),
     ("directional screen that passes every group", GC,
      "if err <= screen * rtol / math.sqrt(G.size):", "if err <= 1e9 * screen * rtol / math.sqrt(G.size):"),
+    ("directional screen threshold screen·rtol·√G instead of screen·rtol/√G", GC,
+     "if err <= screen * rtol / math.sqrt(G.size):", "if err <= screen * rtol * math.sqrt(G.size):"),
     ("directional weights dropped (large entries swamp small ones)", GC,
      "w = floor / np.maximum(np.abs(a_flat[G]), floor)", "w = np.ones(G.size)"),
     ("directional: inadmissible single entries counted as checked", GC,
