@@ -76,6 +76,7 @@ class Hypothesis:
     grad_scale: float = 1.0
     fitted: dict = field(default_factory=dict)
     array_scale: tuple | None = None      # (gradient name, factor): one gradient array scaled
+    reset_at: frozenset = frozenset()     # layers whose reset is decided at the unedited θ
 
     def plus(self, other: "Hypothesis") -> "Hypothesis":
         a, b = self.overrides, other.overrides
@@ -86,7 +87,8 @@ class Hypothesis:
         return Hypothesis(f"{self.label} + {other.label}", f"{self.category} + {other.category}", ov, kw,
                           self.edits + other.edits, self.shift + other.shift, self.record or other.record,
                           self.loss_scale * other.loss_scale, self.grad_scale * other.grad_scale,
-                          {**self.fitted, **other.fitted}, self.array_scale or other.array_scale)
+                          {**self.fitted, **other.fitted}, self.array_scale or other.array_scale,
+                          self.reset_at | other.reset_at)
 
 
 def _shift_time(a, k):
@@ -109,15 +111,68 @@ def _net(prob, hyp: Hypothesis):
     return net
 
 
-def record_adjoints(net, run, adj):
+def conventions(prob):
+    """Per layer ``(state_post, reset_from_membrane)`` of the preset as declared (no hypothesis):
+    whether the membrane *state* the peer carries to the next step is the post-reset v⁺
+    (SpikingJelly, Norse, snnTorch ``reset_delay=False``), and whether the peer decides its
+    reset from the membrane again, with a tensor other than the recorded spike (snnTorch's
+    ``mem_reset(mem)`` with ``reset_delay=True``), so that the spike's gradient never holds
+    the reset path."""
+    conv = prob.__dict__.get("_conventions")
+    if conv is None:
+        from .compare import _build
+        net = _build(prob)
+        conv = tuple((_post(c), prob.preset.startswith("snntorch.") and c.spiking and not _post(c)
+                      and c.reset != "none") for c in net.net.layers)
+        prob.__dict__["_conventions"] = conv
+    return conv
+
+
+def _r_next(cfg, p, tr):
+    """r_{t+1}, the reset amount that step t's spike removes at step t+1 (F4), for t = 0..T−1
+    (the last row 0: no step T)."""
+    T = tr.v.shape[0]
+    if cfg.reset == "subtract":
+        r = np.broadcast_to(np.asarray(p["gamma"], np.float64), tr.v.shape).copy()
+    elif cfg.reset == "none" or not cfg.spiking:
+        return np.zeros_like(tr.v)
+    else:
+        r = np.asarray(p["alpha"]) * tr.v - p["v_reset"]
+        if cfg.reset_partials[1]:
+            drive = np.zeros_like(tr.v)
+            drive[:-1] = (tr.c if cfg.synapse else tr.I_ff)[1:]
+            r = r + drive
+    if T:
+        r[-1] = 0.0
+    return r
+
+
+def record_adjoints(net, run, adj, conv):
     """refsnn's counterparts of the entries ``dspikes/<l>``, ``dmembranes/<l>`` (compare's
-    docstring): per layer ``(δs_t, M_t)`` in the records' time, with ``M_t = δv_t`` for a
-    pre-reset record and ``M_t = δv⁺_t = b_t + α δv_{t+1}`` for a post-reset one."""
+    docstring): per layer ``(δs_t, M_t)`` in the records' time. ``M_t = δv_t`` when the peer's
+    state is the charged membrane and ``M_t = δv⁺_t = b_t + α δv_{t+1}`` when it is the
+    post-reset one (b_t the loss's partial on a post-reset record); ``δs_t`` without B1's reset
+    term where the peer decides the reset from the membrane (:func:`conventions`)."""
     out = []
-    for lm, tr, view, a in zip(net.layers, run.trajs, net._views, adj):
+    for l, (lm, tr, view, a) in enumerate(zip(net.layers, run.trajs, net._views, adj)):
         cfg = tr.config
-        M = _post_adjoint(net, lm, cfg, a) if _post(cfg) else a["dv"]
-        ds = _shift_time(a["ds"], lm.spike_shift) if cfg.spiking else None
+        state_post, from_mem = conv[l] if l < len(conv) else (False, False)
+        if state_post and cfg.spiking:
+            alpha = np.asarray(lm.params()["alpha"], np.float64)
+            M = np.zeros_like(a["dv"])
+            M[:-1] = alpha * a["dv"][1:]
+            if a["a_v"] is not None and _post(cfg):
+                M += a["a_v"]
+        else:
+            M = a["dv"]
+        ds = None
+        if cfg.spiking:
+            ds = a["ds"]
+            if from_mem and not cfg.detach_reset and cfg.reset != "none" and not _post(cfg):
+                dvn = np.zeros_like(a["dv"])
+                dvn[:-1] = a["dv"][1:]
+                ds = ds + _r_next(cfg, lm.params(), tr) * dvn
+            ds = _shift_time(ds, lm.spike_shift)
         out.append((ds, _shift_time(M, view.shift)))
     return out
 
@@ -126,14 +181,28 @@ def _post(cfg):
     return cfg.spiking and cfg.membrane_view == "post_reset" and cfg.reset != "none"
 
 
-def _post_adjoint(net, lm, cfg, a):
-    """δv⁺_t = b_t + α δv_{t+1} (δv_T = 0): the next step charges from v⁺_t (lif.py S4)."""
-    alpha = np.asarray(lm.params()["alpha"], np.float64)
-    M = np.zeros_like(a["dv"])
-    M[:-1] = alpha * a["dv"][1:]
-    if a["a_v"] is not None:
-        M += a["a_v"]
-    return M
+def _forward_reset_at(base, net, x, layers):
+    """The forward pass of ``net`` where, in ``layers``, the reset is decided by ``base``'s
+    spike test (snnTorch-style code that tests the reset again with the file's θ while its
+    output spike uses another): two passes per layer, the second with the first's reset
+    spikes held."""
+    from ..neurons.lif import layer_forward
+    xin = net._input(x)
+    B = x.shape[1]
+    trajs, spikes, mems = [], [], []
+    inp = xin
+    for l, (lm, cfg, view, lb, cb) in enumerate(zip(net.layers, net._net.layers, net._views, base.layers,
+                                                   base._net.layers)):
+        st = lm.state0(lm.peer, B)
+        sr = None
+        if l in layers and cfg.spiking:
+            sr = layer_forward(cb, lb.params(), inp, st).reset_spikes()
+        tr = layer_forward(cfg, lm.params(), inp, st, sr)
+        trajs.append(tr)
+        spikes.append(P._shift(tr.s, lm.spike_shift))
+        mems.append(P._shift(tr.membrane, view.shift))
+        inp = tr.s
+    return P.Run(trajs, spikes, mems, x)
 
 
 def simulate(prob, hyp: Hypothesis | None = None, net=None, run=None):
@@ -144,31 +213,44 @@ def simulate(prob, hyp: Hypothesis | None = None, net=None, run=None):
     hyp = hyp or Hypothesis("refsnn", "")
     net = net or _net(prob, hyp)
     x = _shift_time(prob.x, hyp.shift)
+    if run is None and hyp.reset_at:
+        run = _forward_reset_at(_net(prob, replace(hyp, edits=())), net, x, hyp.reset_at)
     run = run or net.forward(x)
     spikes, mems = list(run.spikes), list(run.membranes)
+    n = len(net.layers)
+    rec_layers = []
     if hyp.record is not None:
-        l, c, _ = hyp.record
-        mems[l] = _shift_time(run.trajs[l].v, net._views[l].shift) - c * spikes[l]
+        which, c, attached = hyp.record
+        rec_layers = [l for l in (range(n) if which is None else [which]) if net._net.layers[l].spiking]
+        for l in rec_layers:
+            if _post(net._net.layers[l]):
+                raise P.PresetError("a v − c·s record is tried on pre-reset layers only")
+            mems[l] = _shift_time(run.trajs[l].v, net._views[l].shift) - c * spikes[l]
     S, V = spikes[-1], mems[-1]
     data = _check_loss_data(prob, S.shape)
     value, aS, aV = LOSSES[prob.loss][0](S, V, data)
-    n = len(net.layers)
     a_s, a_v = [None] * n, [None] * n
     a_s[-1], a_v[-1] = aS, aV
-    if hyp.record is not None:
-        l, c, attached = hyp.record
-        if l == n - 1 and aV is not None and attached:
-            a_s[l] = (0.0 if aS is None else aS) - c * aV
-        if net.layers[l].config.membrane_view == "post_reset":
-            raise P.PresetError("a v − c·s record is tried on pre-reset layers only")
+    extra = {}
+    if hyp.record is not None and n - 1 in rec_layers and aV is not None:
+        _, c, attached = hyp.record
+        if attached:
+            a_s[-1] = (0.0 if aS is None else aS) - c * aV
+        # c = θ read from the peer's threshold parameter: −Σ s·a^v reaches it
+        th = net.layers[-1].peer.get("threshold")
+        if th is not None and np.size(th) == 1 and abs(float(np.asarray(th).reshape(-1)[0]) - c) <= 1e-12 * abs(c):
+            extra[f"{n - 1}.threshold"] = -float((S * aV).sum())
     adj = []
     grads = net.backward(run, a_s, a_v, adjoints=adj)
+    for k, v in extra.items():
+        if k in grads:
+            grads[k] = grads[k] + np.asarray(v).reshape(np.shape(grads[k]))
     grads["x"] = _shift_time(grads["x"], -hyp.shift)
     if hyp.grad_scale != 1.0:
         grads = {k: hyp.grad_scale * g for k, g in grads.items()}
     if hyp.array_scale is not None:
         grads[hyp.array_scale[0]] = hyp.array_scale[1] * grads[hyp.array_scale[0]]
-    recs = record_adjoints(net, run, adj)
+    recs = record_adjoints(net, run, adj, conventions(prob))
     if hyp.grad_scale != 1.0:
         recs = [(None if d is None else hyp.grad_scale * d, hyp.grad_scale * m) for d, m in recs]
     return {"loss_value": value * hyp.loss_scale, "grads": grads, "spikes": spikes, "membranes": mems,
@@ -232,13 +314,14 @@ def _per_step(a, r, floor=1e-4):
 
 
 def score(prob, ref, rtol):
-    """``(agrees, residual, [(name, max_rel, passed)])`` of ``ref`` against the user's arrays."""
+    """``(agrees, residual, rows)`` of ``ref`` against the user's arrays; ``rows`` holds
+    ``(name, max_rel, passed, rel_l2)`` per array (spikes: the fraction that differ)."""
     from .compare import rel_error
     rows, res, ok = [], 0.0, True
     for name, kind, key, a in _user_arrays(prob):
         r = _ref_array(ref, kind, key)
         if r is None or np.shape(r) != np.shape(a):
-            rows.append((name, math.inf, False))
+            rows.append((name, math.inf, False, math.inf))
             ok, res = False, math.inf
             continue
         if kind == "spikes":
@@ -249,10 +332,20 @@ def score(prob, ref, rtol):
             e, _ = rel_error(a, r)
             resid = _rel_l2(a, r) if kind != "loss_value" else abs(float(a) - float(r)) / max(abs(float(r)), 1e-300)
         passed = e <= rtol
-        rows.append((name, e, passed))
+        rows.append((name, e, passed, resid))
         ok &= passed
         res = max(res, resid)
     return ok, res, rows
+
+
+def _is_forward(name):
+    return name == "loss_value" or name.startswith(("spikes", "membranes"))
+
+
+def _forward_part(rows):
+    """``(agrees, residual)`` of the forward arrays alone."""
+    f = [r for r in rows if _is_forward(r[0])]
+    return all(r[2] for r in f), max((r[3] for r in f), default=0.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -491,19 +584,26 @@ def _user_membranes(prob, l, n):
 
 
 def _teacher(prob, net, x):
-    """Each layer run on the user's spikes of the layer below, with the user's own spikes
-    held as its reset spikes: ``[(traj, membrane record)]``. With the spikes fixed, the
-    membranes are smooth functions of every parameter (a least-squares problem)."""
+    """Each layer run on the user's spikes of the layer below, with the user's reset spikes
+    held: ``[(traj, membrane record)]``. With the spikes fixed, the membranes are smooth
+    functions of every parameter (a least-squares problem). The reset spikes are the user's
+    spikes, or, where the peer decides its reset from the membrane (:func:`conventions`),
+    ``H(u − θ)`` of the user's recorded membranes."""
     from ..neurons.lif import layer_forward
     n = len(net.layers)
     out = []
     inp = net._input(x)
     B = x.shape[1]
+    conv = conventions(prob)
     for l, (lm, cfg, view) in enumerate(zip(net.layers, net._net.layers, net._views)):
         s_user = _user_spikes(prob, l, n) if cfg.spiking else None
         sr = None
         if s_user is not None:
             s = _shift_time(s_user, -lm.spike_shift)
+            u = _user_membranes(prob, l, n)
+            if conv[l][1] and u is not None and not view.shift:
+                th = np.asarray(lm.params()["theta"])
+                s = (u - th > 0).astype(np.float64) if cfg.h0 == 0 else (u - th >= 0).astype(np.float64)
             if cfg.membrane_view == "post_reset":
                 sr = np.concatenate([np.zeros((1,) + s.shape[1:]), s])
             else:
@@ -527,18 +627,23 @@ def _membrane_objective(prob, net, x):
 
 
 def _fit_scalar(obj, x0, lo, hi):
-    """Minimise a scalar function on [lo, hi] (bounded Brent), then round where nothing is lost."""
-    grid = np.linspace(lo, hi, 21)
+    """Minimise a scalar function on [lo, hi] (a grid, then bounded Brent), then round where
+    nothing is lost. Returns ``(value, objective, objective at x0)``; the value is x0 itself
+    when the fit does not at least quarter the objective (it explains nothing)."""
+    j0 = obj(x0)
+    grid = np.linspace(lo, hi, 13)
     vals = [obj(v) for v in grid]
     i = int(np.argmin(vals))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
     res = minimize_scalar(obj, bounds=(a, b), method="bounded", options={"xatol": 1e-12 * max(abs(x0), 1.0)})
     v, j = (res.x, res.fun) if res.fun <= vals[i] else (grid[i], vals[i])
+    if not j < 0.25 * j0:
+        return x0, j0, j0
     for vn in _nice(v, (2, 3, 4)):
         jn = obj(vn)
         if jn <= max(j * 1.0001, 1e-26):
-            return vn, jn
-    return float(v), j
+            return vn, jn, j0
+    return float(v), j, j0
 
 
 def _forward_fits(prob, rtol, first):
@@ -571,7 +676,7 @@ def _forward_fits(prob, rtol, first):
                 continue
             if not any(np.any(np.asarray(p[name]) != 0) for p in params):
                 continue
-            f, j = _fit_scalar(obj_for(lambda v, name=name: _scale_param(which, name, v)), 1.0, 0.5, 1.5)
+            f, j, _ = _fit_scalar(obj_for(lambda v, name=name: _scale_param(which, name, v)), 1.0, 0.5, 1.5)
             if abs(f - 1.0) < 1e-9:
                 continue
             where = "every layer" if l is None or n == 1 else f"layer {l}"
@@ -581,14 +686,37 @@ def _forward_fits(prob, rtol, first):
                                   edits=(_scale_param(which, name, f),),
                                   fitted={"parameter": name, "layers": sorted(which), "factor": f,
                                           "value": val * f, "refsnn": float(val)}))
-    # scalar peer parameters (β, θ, τ, ...), per layer
+    # scalar peer parameters (β, θ, τ, ...): one shared by every layer (the same value there), then per layer
+    flat = base.peer_params
+    common = [k for k, v in base.layers[0].peer.items() if np.size(v) == 1 and k not in ("weight", "bias")
+              and n > 1 and all(k in lm.peer and np.array_equal(np.asarray(lm.peer[k]), np.asarray(v))
+                                for lm in base.layers)]
+    for name in common:
+        v0 = float(np.asarray(flat[f"0.{name}"]).reshape(-1)[0])
+        if v0 == 0 or not math.isfinite(v0):
+            continue
+
+        def set_all(u, name=name):
+            edits = [_set_peer(k, name, u) for k in range(n)]
+
+            def edit(net):
+                for e in edits:
+                    net = e(net)
+                return net
+            return edit
+        val, j, _ = _fit_scalar(obj_for(set_all), v0, *sorted((v0 * 0.5, v0 * 1.5)))
+        if abs(val - v0) > 1e-9 * abs(v0):
+            out.append(Hypothesis(f"your membranes follow {name} = {val:.6g}, not {v0:.6g} (every layer's "
+                                  f"peer parameter {name})", "threshold" if "th" in name else "parameter value",
+                                  edits=(set_all(val),), fitted={"parameter": name, "layers": list(range(n)),
+                                                                 "value": val, "file": v0}))
     for l in layers_order:
         for name, v in base.layers[l].peer.items():
             v = np.asarray(v)
             if v.size != 1 or name in ("weight", "bias") or not np.isfinite(v).all() or float(v) == 0:
                 continue
             v0 = float(v.reshape(-1)[0])
-            val, j = _fit_scalar(obj_for(lambda u, l=l, name=name: _set_peer(l, name, u)), v0,
+            val, j, _ = _fit_scalar(obj_for(lambda u, l=l, name=name: _set_peer(l, name, u)), v0,
                                  v0 * 0.5 if v0 > 0 else v0 * 1.5, v0 * 1.5 if v0 > 0 else v0 * 0.5)
             if abs(val - v0) <= 1e-9 * abs(v0):
                 continue
@@ -596,8 +724,34 @@ def _forward_fits(prob, rtol, first):
                                   "threshold" if "th" in name else "parameter value",
                                   edits=(_set_peer(l, name, val),),
                                   fitted={"parameter": f"{l}.{name}", "value": val, "file": v0}))
+    # numeric preset arguments (SpikingJelly's tau, v_threshold; Norse's dt; ...), but not the surrogate's
+    pre = P.PRESETS[prob.preset]
+    for name, default in pre.defaults.items():
+        v0 = prob.kwargs.get(name, default)
+        if (name in _SURROGATE_KWARGS or isinstance(v0, bool) or not isinstance(v0, (int, float))
+                or not math.isfinite(v0) or v0 == 0):
+            continue
+        v0 = float(v0)
+
+        def kw_obj(u, name=name):
+            try:
+                net = _net(prob, Hypothesis("", "", kwargs={**prob.kwargs, name: u}))
+                return _membrane_objective(prob, net, x)
+            except (P.PresetError, ValueError, TypeError, FloatingPointError, ZeroDivisionError):
+                return 1e12
+        lo, hi = sorted((v0 * 0.5, v0 * 1.5))
+        val, j, _ = _fit_scalar(kw_obj, v0, lo, hi)
+        if abs(val - v0) <= 1e-9 * abs(v0):
+            continue
+        out.append(Hypothesis(f"preset argument {name} = {val:.6g}, not {v0:.6g} (your membranes follow it)",
+                              "threshold" if "th" in name else "parameter value",
+                              kwargs={**prob.kwargs, name: val}, fitted={"argument": name, "value": val, "file": v0}))
     out.extend(_threshold_fits(prob, base, x))
     return out
+
+
+#: preset arguments of the surrogate (fitted by the surrogate fit, not from the forward pass)
+_SURROGATE_KWARGS = ("alpha", "slope", "scale", "gamma_pd", "spike_grad", "surrogate_function", "method")
 
 
 def _interpret(name, f, p):
@@ -611,8 +765,10 @@ def _interpret(name, f, p):
 
 def _threshold_fits(prob, base, x):
     """θ of the spike test, from the interval that the user's spikes allow at the membranes
-    refsnn computes with those spikes held (the reset amount is left unchanged)."""
-    out = []
+    refsnn computes with the user's reset spikes held; two hypotheses per layer: the reset
+    moves with the spike test (one spike tensor, as SpikingJelly and Norse), or it stays at
+    the file's θ (snnTorch-style code that tests its reset again)."""
+    out, found = [], []
     n = len(base.layers)
     for l, (tr, _) in enumerate(_teacher(prob, base, x)):
         cfg = tr.config
@@ -629,47 +785,65 @@ def _threshold_fits(prob, base, x):
         lo = float(off.max()) if off.size else -math.inf
         if not lo < hi or lo < 1.0 <= hi or not math.isfinite(lo) or not math.isfinite(hi):
             continue
+        found.append((l, lo, hi))
+    groups = [(set(range(n)), max(g[1] for g in found), min(g[2] for g in found))] if len(found) > 1 else []
+    groups += [({l}, lo, hi) for l, lo, hi in found]
+    for layers, lo, hi in groups:
+        if not lo < hi:
+            continue
         f = 0.5 * (lo + hi)
         for fn in _nice(f, (2, 3, 4)):
             if lo < fn <= hi:
                 f = fn
                 break
-        out.append(Hypothesis(f"the spike test's threshold θ × {f:.6g} in layer {l} (the spikes allow × "
-                              f"({lo:.6g}, {hi:.6g}]); the reset amount unchanged", "threshold",
-                              edits=(_scale_param({l}, "theta", f),),
-                              fitted={"parameter": "theta", "layers": [l], "factor": f, "interval": [lo, hi]}))
+        where = "every layer" if len(layers) > 1 else f"layer {min(layers)}"
+        for keep in (False, True):
+            label = (f"the spike test's threshold is θ × {f:.6g} in {where} (the spikes allow × ({lo:.6g}, "
+                     f"{hi:.6g}]), " + ("the reset still decided at the file's θ" if keep else
+                                        "the reset following the same spikes"))
+            out.append(Hypothesis(label, "threshold", edits=(_scale_param(layers, "theta", f),),
+                                  reset_at=frozenset(layers) if keep else frozenset(),
+                                  fitted={"parameter": "theta", "layers": sorted(layers), "factor": f,
+                                          "interval": [lo, hi], "reset_at_file_theta": keep}))
     return out
 
 
 def _record_fits(prob, ref):
-    """The membrane record ``v − c·s`` (snnTorch-style code that records mem − spk·θ), c fitted."""
+    """The membrane record ``v − c·s`` (snnTorch-style code that records mem − spk·θ), c fitted
+    by least squares on the spiking entries, in every layer and in each layer alone."""
     out = []
     net = ref["net"]
     n = len(net.layers)
+    per = {}
     for l in range(n):
         u = _user_membranes(prob, l, n)
         cfg = net._net.layers[l]
-        if u is None or not cfg.spiking or cfg.membrane_view == "post_reset":
+        if u is None or not cfg.spiking or _post(cfg):
             continue
         v = _shift_time(ref["run"].trajs[l].v, net._views[l].shift)
         s = ref["spikes"][l]
-        if not np.any(s):
-            continue
-        c = float(((v - u) * s).sum() / (s * s).sum())
+        if np.any(s):
+            per[l] = (float(((v - u) * s).sum()), float((s * s).sum()))
+    groups = ([(None, per)] if len(per) > 1 else []) + [(l, {l: per[l]}) for l in per]
+    for which, items in groups:
+        num = sum(v[0] for v in items.values())
+        den = sum(v[1] for v in items.values())
+        c = num / den
         if not math.isfinite(c) or abs(c) < 1e-12:
             continue
-        p = net.layers[l].params()
+        p = net.layers[max(items)].params()
         th = float(np.asarray(p["theta"]).reshape(-1)[0])
         for cn in (th,) + tuple(_nice(c, (2, 3, 4))):
             if abs(cn - c) <= 1e-6 * max(abs(c), 1e-12):
                 c = cn
                 break
         what = " = θ" if abs(c - th) <= 1e-9 * th else ""
+        where = "every layer" if which is None else f"layer {which}"
         for attached in (True, False):
-            out.append(Hypothesis(f"membrane record of layer {l} is v − {c:.6g}·s{what} (the reset applied to the "
+            out.append(Hypothesis(f"the membrane record of {where} is v − {c:.6g}·s{what} (the reset applied to the "
                                   f"record, spike {'attached' if attached else 'detached'}), not refsnn's v",
-                                  "membrane record", record=(l, c, attached),
-                                  fitted={"layer": l, "c": c, "attached": attached}))
+                                  "membrane record", record=(which, c, attached),
+                                  fitted={"layers": sorted(items), "c": c, "attached": attached}))
     return out
 
 
@@ -718,10 +892,15 @@ class Cause:
     agrees: bool
     fitted: dict = field(default_factory=dict)
     still_differ: list = field(default_factory=list)
+    forward_residual: float = 0.0
+    forward_agrees: bool = True
+    source: str = "simulated"      # "simulated": every array recomputed; "local": an adjoint-term fit
 
     def as_dict(self):
         return {"rank": self.rank, "category": self.category, "cause": self.cause,
                 "residual": _j(self.residual), "agrees": self.agrees, "fitted": _jd(self.fitted),
+                "forward_residual": _j(self.forward_residual), "forward_agrees": self.forward_agrees,
+                "source": self.source,
                 "still_differ": [{"name": n, "max_rel": _j(e)} for n, e in self.still_differ]}
 
 
@@ -786,6 +965,7 @@ _TERM_TEXT = {
     "B2.direct": "the loss's direct partial on the membrane (a^v_t)",
     "B2.leak": "the leak term α·g^m_{t+1}·δv_{t+1}",
     "B2.surrogate": "the surrogate term σ'(v_t − θ)·δs_t",
+    "B2.reset": "the reset's path through the membrane's own spike test, σ'(v_t − θ)·(−r_{t+1})·δv_{t+1}",
     "B1.direct": "the loss's direct partial on the spike (a^s_t)",
     "B1.reset": "the reset Jacobian's term −r_{t+1}·δv_{t+1}",
     "B1.recurrent": "the recurrent term δI_{t+1}·R",
@@ -828,7 +1008,7 @@ def _dI(cfg, p, tr, dv, split=False):
     return dc, lam_part
 
 
-def _terms(net, ref, l, M, S, above):
+def _terms(net, ref, l, M, S, above, from_mem=False):
     """The terms of layer l's two equations with the user's adjoints plugged in.
 
     Returns ``{"M": (lhs, {term: (array, expected coefficient)}), "S": (...)}`` over t = 0..T−1
@@ -870,21 +1050,12 @@ def _terms(net, ref, l, M, S, above):
         gm = np.ones_like(M)
         if r_m:
             gm[:-1] = 1.0 - tr.reset_spikes()[1:] * r_m
-        out["M"] = (M, {"B2.direct": (direct_M, 1.0), "B2.leak": (alpha * gm * Mn, 1.0),
-                        "B2.surrogate": (sg * S, 1.0)})
-        if cfg.reset == "subtract":
-            rn = np.broadcast_to(p["gamma"], M.shape)
-        elif cfg.reset == "none":
-            rn = np.zeros_like(M)
-        else:
-            vprev = tr.v
-            rn = alpha * vprev - p["v_reset"]
-            if cfg.reset_partials[1]:
-                cn = np.zeros_like(M)
-                cn[:-1] = (tr.c if cfg.synapse else tr.I_ff)[1:]
-                rn = rn + cn
-            rn = np.concatenate([rn[:-1], np.zeros_like(rn[-1:])])
-        reset = -rn * Mn
+        m_terms = {"B2.direct": (direct_M, 1.0), "B2.leak": (alpha * gm * Mn, 1.0), "B2.surrogate": (sg * S, 1.0)}
+        reset = -_r_next(cfg, p, tr) * Mn
+        if from_mem and cfg.reset != "none":
+            # the reset decided again from the membrane, H(v_t − θ): its path is σ'_t (−r_{t+1}) δv_{t+1}
+            m_terms["B2.reset"] = (sg * reset, 1.0 if attached else 0.0)
+        out["M"] = (M, m_terms)
     S_terms = {}
     a_s = a["a_s"]
     # the direct partial without P2's reset part (which is the reset term here)
@@ -895,7 +1066,7 @@ def _terms(net, ref, l, M, S, above):
         direct_S = np.zeros_like(S)
     del a_s
     S_terms["B1.direct"] = (direct_S, 1.0)
-    if cfg.reset != "none":
+    if cfg.reset != "none" and not (from_mem and not post):
         S_terms["B1.reset"] = (reset, 1.0 if attached else 0.0)
     if cfg.recurrent:
         dv = _charged(cfg, p, tr, M, S)
@@ -953,7 +1124,8 @@ def _fit_terms(lhs, terms, rtol):
             rs = r[sub]
             as_ = a[sub]
             dcs = float((rs * as_).sum()) / max(float((as_ * as_).sum()), 1e-300)
-            after_s = float(np.sqrt(((r[sub] - dcs * as_) ** 2).sum() + (r ** 2).sum() - (r[sub] ** 2).sum())) / nl
+            after_s = float(np.sqrt(max(((r[sub] - dcs * as_) ** 2).sum() + (r ** 2).sum() - (r[sub] ** 2).sum(),
+                                        0.0))) / nl
             if after_s < after:
                 coef, after = e + dcs, after_s
         fits.append({"term": name, "expected": e, "coefficient": coef, "residual_after": after,
@@ -996,7 +1168,7 @@ def _describe_term(fit, layer, p):
 
 def _term_category(fit):
     name, e, c = fit["term"], fit["expected"], fit["coefficient"]
-    if name == "B1.reset" and ((e == 0 and abs(c - 1) < 1e-6) or (e == 1 and abs(c) < 1e-6)):
+    if name in ("B1.reset", "B2.reset") and ((e == 0 and abs(c - 1) < 1e-6) or (e == 1 and abs(c) < 1e-6)):
         return "reset detach"
     if name == "B2.surrogate":
         return "surrogate gain"
@@ -1038,7 +1210,7 @@ def adjoint_terms(prob, ref, rtol):
                 dvu = ref["adj"][l + 1]["dv"]
             dI, lam_part = _dI(cu, pu, tru, dvu)
             above = (dI, lam_part, pu["W"])
-        eqs = _terms(net, ref, l, M, S if cfg.spiking else None, above)
+        eqs = _terms(net, ref, l, M, S if cfg.spiking else None, above, conventions(prob)[l][1])
         for eq, (lhs, terms) in eqs.items():
             if eq == "S" and l not in prob.dspikes:
                 continue
@@ -1070,18 +1242,17 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
     ok, res0, rows0 = score(prob, ref, rtol)
     if ok:
         return Diagnosis("none", None, [], [])
+    fwd_ok0, fwd_res0 = _forward_part(rows0)
     ff = first_forward(prob, ref, rtol)
-    fwd_bad = [n for n, e, passed in rows0 if not passed and (n.startswith(("spikes", "membranes")) or
-                                                             n == "loss_value")]
-    half = "forward" if ff is not None or fwd_bad else "backward"
-    fa = first_adjoint(prob, ref, rtol) if half == "backward" else first_adjoint(prob, ref, rtol)
+    half = "forward" if ff is not None or not fwd_ok0 else "backward"
+    fa = first_adjoint(prob, ref, rtol)
     notes = []
     switches = _switches(prob)
     hyps = list(switches)
     hyps += [Hypothesis(f"the input arrives {abs(k)} step{'s' if abs(k) > 1 else ''} "
                         f"{'late' if k > 0 else 'early'} (x_t used at t{'+' if k > 0 else '−'}{abs(k)})",
                         "time shift", shift=k, fitted={"shift": k}) for k in (1, -1, 2, -2, 3, -3)
-             if k < prob.x.shape[0]]
+             if abs(k) < prob.x.shape[0]]
     hyps += _record_fits(prob, ref)
     hyps += _scale_fits(prob, ref)
     if half == "forward":
@@ -1095,40 +1266,60 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
     scored = []
     for h in hyps:
         r = _try(prob, h, rtol)
-        if r is None:
-            continue
-        (agree, resid, rows), _ = r
-        scored.append((h, agree, resid, rows))
+        if r is not None:
+            (agree, resid, rows), _ = r
+            scored.append((h, agree, resid, rows))
     tried = []
     for h in switches:
         m = next((x for x in scored if x[0] is h), None)
-        tried.append((h.label, bool(m and m[1]), max((e for _, e, _ in m[3]), default=0.0) if m else math.inf))
-    if not any(a for _, a, _, _ in scored) and budget_pairs:
-        scored += _pairs(prob, rtol, scored, half)
+        tried.append((h.label, bool(m and m[1]), max((r[1] for r in m[3]), default=0.0) if m else math.inf))
     terms = []
     if half == "backward" and (prob.dmembranes or prob.dspikes):
         terms = adjoint_terms(prob, ref, rtol)
     elif half == "backward":
         notes.append("record per-step gradients (dmembranes/<l>, dspikes/<l>: docs/diagnosis.md) to name the "
                      "adjoint term that differs")
+    explained = any(a for _, a, _, _ in scored) or any(t["residual_after"] <= rtol * 10 for t in terms)
+    if not explained and budget_pairs:
+        scored += _pairs(prob, rtol, scored, half)
     causes = []
     for h, agree, resid, rows in scored:
+        fok, fres = _forward_part(rows)
+        useful = agree or (resid < 0.9 * res0 if half == "backward" else fres < 0.9 * fwd_res0 or
+                           (fok and not fwd_ok0))
+        if not useful:
+            continue
         causes.append(Cause(0, h.category, h.label, resid, agree, h.fitted,
-                            [(n, e) for n, e, passed in rows if not passed]))
+                            [(r[0], r[1]) for r in rows if not r[2]], fres, fok))
     for t in terms:
-        causes.append(Cause(0, t["category"] if t["category"] != "surrogate gain" else "surrogate gain",
-                            t["text"], t["residual_after"], t["residual_after"] <= rtol * 10,
-                            {k: t[k] for k in ("layer", "equation", "term", "coefficient", "expected", "steps")}))
+        causes.append(Cause(0, t["category"], t["text"], t["residual_after"], t["residual_after"] <= rtol * 10,
+                            {k: t[k] for k in ("layer", "equation", "term", "coefficient", "expected", "steps")},
+                            0.0, True, "local"))
     prio = {c: i for i, c in enumerate(CATEGORIES)}
-    causes.sort(key=lambda c: (not c.agrees, _bucket(c.residual), "+" in c.category, prio.get(c.category, 99)))
+
+    def key(c):
+        k = (not c.agrees, _bucket(c.residual, rtol), c.source != "simulated", "+" in c.category,
+             prio.get(c.category, 99))
+        if half == "forward":
+            k = (not c.forward_agrees, _bucket(c.forward_residual, rtol)) + k
+        return k
+    causes.sort(key=key)
+    for name, kind, k, a in _user_arrays(prob):
+        r = _ref_array(ref, kind, k)
+        if kind == "grad" and r is not None and r.shape == a.shape and not np.any(a) and np.any(r):
+            notes.append(f"{name} is identically 0 in yours: that parameter gets no gradient in your code "
+                         "(clamped where it is used, detached, or not the tensor the loss depends on)")
     causes = [replace(c, rank=i + 1) for i, c in enumerate(causes[:12])]
     return Diagnosis(half, ff, fa, causes, terms, notes, tried)
 
 
-def _bucket(r):
-    """Residuals compared on a log scale (ties within a factor 3 are broken by simplicity)."""
+def _bucket(r, rtol=0.0):
+    """Residuals compared on a log scale (ties within a factor 3 are broken by simplicity);
+    every residual within the tolerance ties."""
     if not math.isfinite(r):
         return math.inf
+    if r <= rtol:
+        return -100
     return round(math.log10(max(r, 1e-16)) * 2)
 
 
@@ -1137,7 +1328,7 @@ def _pairs(prob, rtol, scored, half):
     singles = [(h, resid) for h, a, resid, rows in scored if "+" not in h.category]
     singles.sort(key=lambda p: p[1])
     switches = [h for h, _ in singles if not h.fitted and not h.edits and h.record is None and h.grad_scale == 1.0
-                and h.loss_scale == 1.0]
+                and h.loss_scale == 1.0 and not h.category.startswith("surrogate")]
     fitted = [h for h, _ in singles if h.fitted][:6]
     out = []
     seen = set()
