@@ -490,10 +490,10 @@ def _fit_surrogate(prob, rtol, base: Hypothesis | None = None):
             return math.inf
 
     j1 = J((0.0, 0.0))
-    grid = np.log([0.25, 0.5, 1.0, 2.0, 4.0])
+    grid = np.log([0.5, 1.0, 2.0])
     best = min(((J((a, b)), (a, b)) for a in grid for b in grid), key=lambda p: p[0])
     res = minimize(J, np.array(best[1]), method="Nelder-Mead",
-                   options={"xatol": 1e-9, "fatol": 1e-20, "maxiter": 160, "initial_simplex":
+                   options={"xatol": 1e-9, "fatol": 1e-20, "maxiter": 110, "initial_simplex":
                             np.array(best[1]) + np.array([[0, 0], [0.2, 0], [0, 0.2]])})
     z = res.x if res.fun <= best[0] else np.array(best[1])
     f, g = math.exp(z[0]), math.exp(z[1])
@@ -589,7 +589,7 @@ def _teacher(prob, net, x):
     functions of every parameter (a least-squares problem). The reset spikes are the user's
     spikes, or, where the peer decides its reset from the membrane (:func:`conventions`),
     ``H(u − θ)`` of the user's recorded membranes."""
-    from ..neurons.lif import layer_forward
+    from ..neurons.lif import _layer_forward
     n = len(net.layers)
     out = []
     inp = net._input(x)
@@ -608,7 +608,8 @@ def _teacher(prob, net, x):
                 sr = np.concatenate([np.zeros((1,) + s.shape[1:]), s])
             else:
                 sr = np.concatenate([np.zeros((1,) + s.shape[1:]), s[:-1]])
-        tr = layer_forward(cfg, lm.params(), inp, lm.state0(lm.peer, B), sr)
+        st = lm.state0(lm.peer, B)
+        tr = _layer_forward(cfg, lm.params(), inp, st, sr, trusted=True)
         out.append((tr, _shift_time(tr.membrane, view.shift)))
         inp = tr.s if s_user is None else _shift_time(s_user, -lm.spike_shift)
     return out
@@ -631,7 +632,7 @@ def _fit_scalar(obj, x0, lo, hi):
     nothing is lost. Returns ``(value, objective, objective at x0)``; the value is x0 itself
     when the fit does not at least quarter the objective (it explains nothing)."""
     j0 = obj(x0)
-    grid = np.linspace(lo, hi, 13)
+    grid = np.linspace(lo, hi, 9)
     vals = [obj(v) for v in grid]
     i = int(np.argmin(vals))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
@@ -667,8 +668,8 @@ def _forward_fits(prob, rtol, first):
                 return 1e12
         return obj
 
-    # refsnn parameters, per layer and for all layers at once
-    for l in [None] + layers_order:
+    # refsnn parameters, for all layers at once and in the first diverging layer
+    for l in [None] + layers_order[:1]:
         which = set(range(n)) if l is None else {l}
         params = [base.layers[k].params() for k in which]
         for name, (cat, what) in _FIT_PARAMS.items():
@@ -1129,7 +1130,8 @@ def _fit_terms(lhs, terms, rtol):
             if after_s < after:
                 coef, after = e + dcs, after_s
         fits.append({"term": name, "expected": e, "coefficient": coef, "residual_after": after,
-                     "residual_before": base, "steps": off, "per_step": ct})
+                     "residual_before": base, "steps": off, "per_step": ct,
+                     "active": [t for t in range(len(r)) if den[t] > 0]})
     fits.sort(key=lambda f: f["residual_after"])
     return base, fits
 
@@ -1152,7 +1154,9 @@ def _describe_term(fit, layer, p):
     steps = fit["steps"]
     if steps:
         T = len(fit["per_step"])
-        if steps == list(range(steps[0], steps[-1] + 1)):
+        if steps == fit.get("active", None):
+            span = " at every step where it is nonzero"
+        elif steps == list(range(steps[0], steps[-1] + 1)):
             if steps[0] <= 1 and steps[-1] < T - 1:
                 span = f" from step {steps[-1]} on (in reverse time: steps {steps[0]}..{steps[-1]})"
             elif steps[0] == steps[-1]:
@@ -1163,7 +1167,8 @@ def _describe_term(fit, layer, p):
             span = f" at {len(steps)} steps ({', '.join(map(str, steps[:6]))}{', ...' if len(steps) > 6 else ''})"
     else:
         span = ""
-    return f"{fit['term'].split('.')[0]} (layer {layer}): {what} {how}{span}"
+    where = f"layer {layer}" if isinstance(layer, int) else "layers " + ", ".join(map(str, layer))
+    return f"{fit['term'].split('.')[0]} ({where}): {what} {how}{span}"
 
 
 def _term_category(fit):
@@ -1225,10 +1230,28 @@ def adjoint_terms(prob, ref, rtol):
                  "residual_before": base, "residual_after": best["residual_after"],
                  "text": _describe_term(best, l, p), "category": _term_category(best),
                  "runner_up": ({"term": fits[1]["term"], "residual_after": fits[1]["residual_after"]}
-                               if len(fits) > 1 else None)}
+                               if len(fits) > 1 else None), "_fit": best, "_p": p}
             out.append(d)
     out.sort(key=lambda d: (d["residual_after"], -max(d["steps"] or [0])))
-    return out
+    merged = []
+    for d in out:      # the same term, off by the same coefficient, in several layers: one finding
+        same = next((m for m in merged if m["term"] == d["term"] and m["equation"] == d["equation"]
+                     and abs(m["coefficient"] - d["coefficient"]) <= 1e-6 * max(abs(d["coefficient"]), 1.0)), None)
+        if same is None:
+            merged.append(dict(d, layers=[d["layer"]]))
+        else:
+            same["layers"].append(d["layer"])
+            same["residual_after"] = max(same["residual_after"], d["residual_after"])
+    for m in merged:
+        if len(m["layers"]) > 1:
+            m["layers"].sort()
+            fit = {"term": m["term"], "expected": m["expected"], "coefficient": m["coefficient"],
+                   "steps": m["_fit"]["steps"], "per_step": m["_fit"]["per_step"], "active": m["_fit"]["active"]}
+            m["text"] = _describe_term(fit, m["layers"], m["_p"])
+    for m in merged:
+        m.pop("_fit", None)
+        m.pop("_p", None)
+    return merged
 
 
 # ---------------------------------------------------------------------------------------
@@ -1255,9 +1278,16 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
              if abs(k) < prob.x.shape[0]]
     hyps += _record_fits(prob, ref)
     hyps += _scale_fits(prob, ref)
+    terms = []
+    if half == "backward" and (prob.dmembranes or prob.dspikes):
+        terms = adjoint_terms(prob, ref, rtol)
+    elif half == "backward":
+        notes.append("record per-step gradients (dmembranes/<l>, dspikes/<l>: docs/diagnosis.md) to name the "
+                     "adjoint term that differs")
+    local_other = any(t["residual_after"] <= rtol * 10 and t["term"] != "B2.surrogate" for t in terms)
     if half == "forward":
         hyps += _forward_fits(prob, rtol, ff)
-    else:
+    elif not local_other:
         f, g, j, j1 = _fit_surrogate(prob, rtol)
         if (abs(f - 1) > 1e-9 or abs(g - 1) > 1e-9) and j < 0.25 * j1:
             h = _surrogate_hypothesis(prob, f, g)
@@ -1273,12 +1303,6 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
     for h in switches:
         m = next((x for x in scored if x[0] is h), None)
         tried.append((h.label, bool(m and m[1]), max((r[1] for r in m[3]), default=0.0) if m else math.inf))
-    terms = []
-    if half == "backward" and (prob.dmembranes or prob.dspikes):
-        terms = adjoint_terms(prob, ref, rtol)
-    elif half == "backward":
-        notes.append("record per-step gradients (dmembranes/<l>, dspikes/<l>: docs/diagnosis.md) to name the "
-                     "adjoint term that differs")
     explained = any(a for _, a, _, _ in scored) or any(t["residual_after"] <= rtol * 10 for t in terms)
     if not explained and budget_pairs:
         scored += _pairs(prob, rtol, scored, half)
@@ -1293,7 +1317,7 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
                             [(r[0], r[1]) for r in rows if not r[2]], fres, fok))
     for t in terms:
         causes.append(Cause(0, t["category"], t["text"], t["residual_after"], t["residual_after"] <= rtol * 10,
-                            {k: t[k] for k in ("layer", "equation", "term", "coefficient", "expected", "steps")},
+                            {k: t[k] for k in ("layers", "equation", "term", "coefficient", "expected", "steps")},
                             0.0, True, "local"))
     prio = {c: i for i, c in enumerate(CATEGORIES)}
 
