@@ -169,8 +169,9 @@ def user_file(bug="none", seed=0, T=12, B=3, sizes=(4, 6, 3), per_step=True):
             for t in range(T):
                 X = fc(inp[t])
                 H = V + (X - V) / tau
-                S = Spike.apply(H - 1.0, "sigmoid", 4.0, 1.0, True)
-                Sr = S.detach() if bug == "sj_detach" else S
+                S_int = Spike.apply(H - 1.0, "sigmoid", 4.0, 1.0, True)
+                S = S_int[None][0]              # as SpikingJelly 2.0: the output is a slice, the reset reads S_int
+                Sr = S_int.detach() if bug == "sj_detach" else S_int
                 V = ResetWrongSign.apply(H, Sr, 1.0) if bug == "sj_reset_sign" else H - 1.0 * Sr
                 if per_step:
                     V.retain_grad()

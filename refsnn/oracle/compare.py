@@ -30,11 +30,15 @@ by ``torch.stack``, whose gradient holds only the loss's direct partial). Each i
 never reached the loss (PyTorch leaves ``.grad`` None) is saved as zeros. In the notation
 of :mod:`refsnn.neurons.lif` (B1–B5, S4), with refsnn's α of the preset's map:
 
-* ``dspikes/<l>[t]`` is ``δs_t`` (B1) for every preset: snnTorch's ``spk``, SpikingJelly's
-  returned spike ``S_t`` (the attached one, before ``.detach()`` for the reset), Norse's
-  ``z``, e-prop's ``z``, SpyTorch's ``out``. For a peer that resets at the same step (below)
-  B1's reset term reads ``−[attached] (r_{t+1}/α) δv⁺_t``: the derivative of the post-reset
-  membrane with respect to the spike, ``−θ`` (subtract) or ``v_reset − v̂_t`` (to a value).
+* ``dspikes/<l>[t]`` is ``δs_t`` (B1) with B1's reset term only where the recorded spike
+  tensor is the one the reset reads: Norse's ``z``, snnTorch's ``spk`` with
+  ``reset_delay=False`` (its ``do_reset = spk − reset``), e-prop's ``z``, SpyTorch's ``out``.
+  For a peer that resets at the same step that term reads ``−[attached] (r_{t+1}/α) δv⁺_t``:
+  the derivative of the post-reset membrane with respect to the spike, ``−θ`` (subtract) or
+  ``v_reset − v̂_t`` (to a value). Without it (the reset reads another tensor, so the spike's
+  gradient has only the loss's and the next layer's parts): snnTorch with ``reset_delay=True``
+  (``mem_reset(mem)`` tests the membrane again, detached) and SpikingJelly 2.0 (the spike it
+  returns is a slice of its stacked output; the reset reads the internal one).
 * ``dmembranes/<l>[t]`` is the gradient of the membrane state the layer carries to step t+1:
 
   - **snnTorch** (``reset_delay=True``, the default; Leaky, Synaptic, RLeaky), **e-prop**,

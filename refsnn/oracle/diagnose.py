@@ -112,20 +112,35 @@ def _net(prob, hyp: Hypothesis):
 
 
 def conventions(prob):
-    """Per layer ``(state_post, reset_from_membrane)`` of the preset as declared (no hypothesis):
-    whether the membrane *state* the peer carries to the next step is the post-reset v⁺
-    (SpikingJelly, Norse, snnTorch ``reset_delay=False``), and whether the peer decides its
-    reset from the membrane again, with a tensor other than the recorded spike (snnTorch's
-    ``mem_reset(mem)`` with ``reset_delay=True``), so that the spike's gradient never holds
-    the reset path."""
+    """Per layer ``(state_post, reset_recomputed, spike_has_reset)`` of the preset as declared
+    (no hypothesis). ``state_post``: the membrane *state* the peer carries to the next step is
+    the post-reset v⁺ (SpikingJelly, Norse, snnTorch ``reset_delay=False``). ``reset_recomputed``:
+    the peer decides its reset from the membrane again (snnTorch's ``mem_reset(mem)`` with
+    ``reset_delay=True``). ``spike_has_reset``: the spike tensor the user can record is the one
+    the reset reads, so its gradient holds B1's reset path (Norse, snnTorch ``reset_delay=False``,
+    e-prop, SpyTorch); not so for snnTorch ``reset_delay=True`` and for SpikingJelly 2.0, whose
+    returned spike is a slice of its stacked output while the reset reads the internal one."""
     conv = prob.__dict__.get("_conventions")
     if conv is None:
         from .compare import _build
         net = _build(prob)
-        conv = tuple((_post(c), prob.preset.startswith("snntorch.") and c.spiking and not _post(c)
-                      and c.reset != "none") for c in net.net.layers)
+        out = []
+        for c in net.net.layers:
+            recomputed = prob.preset.startswith("snntorch.") and c.spiking and not _post(c) and c.reset != "none"
+            out.append((_post(c), recomputed, not (recomputed or prob.preset.startswith("spikingjelly."))))
+        conv = tuple(out)
         prob.__dict__["_conventions"] = conv
     return conv
+
+
+def _rho(cfg, p, tr):
+    """ρ_t = r_{t+1}/α = −∂v⁺_t/∂s_t, the post-reset record's reset amount (lif.py S4)."""
+    alpha = np.asarray(p["alpha"], np.float64)
+    if cfg.reset == "subtract":
+        return np.broadcast_to(p["gamma"] / alpha, tr.v.shape)
+    if cfg.reset == "hard_keep_input":
+        return tr.v - p["v_reset"] / alpha
+    return np.zeros_like(tr.v)
 
 
 def _r_next(cfg, p, tr):
@@ -156,7 +171,7 @@ def record_adjoints(net, run, adj, conv):
     out = []
     for l, (lm, tr, view, a) in enumerate(zip(net.layers, run.trajs, net._views, adj)):
         cfg = tr.config
-        state_post, from_mem = conv[l] if l < len(conv) else (False, False)
+        state_post, _, has_reset = conv[l] if l < len(conv) else (False, False, True)
         if state_post and cfg.spiking:
             alpha = np.asarray(lm.params()["alpha"], np.float64)
             M = np.zeros_like(a["dv"])
@@ -168,10 +183,14 @@ def record_adjoints(net, run, adj, conv):
         ds = None
         if cfg.spiking:
             ds = a["ds"]
-            if from_mem and not cfg.detach_reset and cfg.reset != "none" and not _post(cfg):
+            if not has_reset and not cfg.detach_reset and cfg.reset != "none":
                 dvn = np.zeros_like(a["dv"])
                 dvn[:-1] = a["dv"][1:]
-                ds = ds + _r_next(cfg, lm.params(), tr) * dvn
+                if _post(cfg):          # remove −ρ_t (b_t + α δv_{t+1}) = P2 and B1's reset term
+                    b = a["a_v"] if a["a_v"] is not None else 0.0
+                    ds = ds + _rho(cfg, lm.params(), tr) * (b + np.asarray(lm.params()["alpha"]) * dvn)
+                else:                   # remove −r_{t+1} δv_{t+1}
+                    ds = ds + _r_next(cfg, lm.params(), tr) * dvn
             ds = _shift_time(ds, lm.spike_shift)
         out.append((ds, _shift_time(M, view.shift)))
     return out
@@ -601,7 +620,7 @@ def _teacher(prob, net, x):
         if s_user is not None:
             s = _shift_time(s_user, -lm.spike_shift)
             u = _user_membranes(prob, l, n)
-            if conv[l][1] and u is not None and not view.shift:
+            if conv[l][1] and u is not None and not view.shift:     # snnTorch: R_t = H(U_{t−1} − θ)
                 th = np.asarray(lm.params()["theta"])
                 s = (u - th > 0).astype(np.float64) if cfg.h0 == 0 else (u - th >= 0).astype(np.float64)
             if cfg.membrane_view == "post_reset":
@@ -966,7 +985,7 @@ _TERM_TEXT = {
     "B2.direct": "the loss's direct partial on the membrane (a^v_t)",
     "B2.leak": "the leak term α·g^m_{t+1}·δv_{t+1}",
     "B2.surrogate": "the surrogate term σ'(v_t − θ)·δs_t",
-    "B2.reset": "the reset's path through the membrane's own spike test, σ'(v_t − θ)·(−r_{t+1})·δv_{t+1}",
+    "B2.reset": "the reset Jacobian's term through σ' (the reset reads a spike tensor other than the recorded one)",
     "B1.direct": "the loss's direct partial on the spike (a^s_t)",
     "B1.reset": "the reset Jacobian's term −r_{t+1}·δv_{t+1}",
     "B1.recurrent": "the recurrent term δI_{t+1}·R",
@@ -976,14 +995,17 @@ _TERM_TEXT = {
 }
 
 
-def _charged(cfg, p, tr, M, S):
-    """δv_t (the charged membrane's adjoint) from the recorded M (δv or δv⁺) and δs."""
+def _charged(cfg, p, tr, M, S, has_reset=True):
+    """δv_t (the charged membrane's adjoint) from the recorded M (δv or δv⁺) and δs; where the
+    recorded spike's gradient lacks the reset path, it is added: σ'_t (S_t − ρ_t M_t)."""
     if not _post(cfg):
         return M
     r_m = cfg.reset_partials[0]
     sr = tr.next_reset_spikes()
     sg = _sigma(cfg, p, tr)
     g = 1.0 - sr * r_m if r_m else 1.0
+    if not has_reset and not cfg.detach_reset:
+        S = S - _rho(cfg, p, tr) * M
     return g * M + sg * S
 
 
@@ -1038,15 +1060,15 @@ def _terms(net, ref, l, M, S, above, from_mem=False):
         g = 1.0 - sr_next * r_m if r_m else 1.0
         sgn = np.zeros_like(M)
         sgn[:-1] = sg[1:]
-        out["M"] = (M, {"B2.direct": (direct_M, 1.0), "B2.leak": (alpha * g * Mn, 1.0),
-                        "B2.surrogate": (alpha * sgn * Sn, 1.0)})
-        if cfg.reset == "subtract":
-            rho = np.broadcast_to(p["gamma"] / alpha, M.shape)
-        elif cfg.reset == "hard_keep_input":
-            rho = tr.v - p["v_reset"] / alpha
-        else:
-            rho = np.zeros_like(M)
-        reset = -rho * M
+        m_terms = {"B2.direct": (direct_M, 1.0), "B2.leak": (alpha * g * Mn, 1.0),
+                   "B2.surrogate": (alpha * sgn * Sn, 1.0)}
+        reset = -_rho(cfg, p, tr) * M
+        if from_mem and cfg.reset != "none":
+            # the recorded spike is not the reset's: the reset path α σ'_{t+1} (−ρ_{t+1}) δv⁺_{t+1} is B2's
+            rn = np.zeros_like(M)
+            rn[:-1] = reset[1:]
+            m_terms["B2.reset"] = (alpha * sgn * rn, 1.0 if attached else 0.0)
+        out["M"] = (M, m_terms)
     else:
         gm = np.ones_like(M)
         if r_m:
@@ -1067,10 +1089,10 @@ def _terms(net, ref, l, M, S, above, from_mem=False):
         direct_S = np.zeros_like(S)
     del a_s
     S_terms["B1.direct"] = (direct_S, 1.0)
-    if cfg.reset != "none" and not (from_mem and not post):
+    if cfg.reset != "none" and not from_mem:
         S_terms["B1.reset"] = (reset, 1.0 if attached else 0.0)
     if cfg.recurrent:
-        dv = _charged(cfg, p, tr, M, S)
+        dv = _charged(cfg, p, tr, M, S, not from_mem)
         dI, _ = _dI(cfg, p, tr, dv)
         rec = np.zeros_like(S)
         rec[:-1] = dI[1:] @ p["R"]
@@ -1199,7 +1221,7 @@ def adjoint_terms(prob, ref, rtol):
         M = _shift_time(M, -view.shift) if M is not None else ref["adj"][l]["dv"] if not _post(cfg) else \
             _shift_time(ref["dmembranes"][l], -view.shift)
         if cfg.spiking:
-            S = _shift_time(S, -lm.spike_shift) if S is not None else ref["adj"][l]["ds"]
+            S = _shift_time(S if S is not None else ref["dspikes"][l], -lm.spike_shift)
         users[l] = (M, S)
     for l, (M, S) in users.items():
         lm, tr = net.layers[l], ref["run"].trajs[l]
@@ -1210,12 +1232,12 @@ def adjoint_terms(prob, ref, rtol):
             tru, cu, pu = ref["run"].trajs[l + 1], ref["run"].trajs[l + 1].config, up.params()
             if l + 1 in users:
                 Mu, Su = users[l + 1]
-                dvu = _charged(cu, pu, tru, Mu, Su)
+                dvu = _charged(cu, pu, tru, Mu, Su, conventions(prob)[l + 1][2])
             else:
                 dvu = ref["adj"][l + 1]["dv"]
             dI, lam_part = _dI(cu, pu, tru, dvu)
             above = (dI, lam_part, pu["W"])
-        eqs = _terms(net, ref, l, M, S if cfg.spiking else None, above, conventions(prob)[l][1])
+        eqs = _terms(net, ref, l, M, S if cfg.spiking else None, above, not conventions(prob)[l][2])
         for eq, (lhs, terms) in eqs.items():
             if eq == "S" and l not in prob.dspikes:
                 continue
