@@ -1405,13 +1405,13 @@ def _free(fitted):
 
 
 def _bucket(r, rtol=0.0):
-    """Residuals compared on a log scale (ties within a factor 3 are broken by simplicity);
+    """Residuals compared on a log scale (ties within a factor 1.8 are broken by simplicity);
     every residual within the tolerance ties."""
     if not math.isfinite(r):
         return math.inf
     if r <= rtol:
         return -100
-    return round(math.log10(max(r, 1e-16)) * 2)
+    return round(math.log10(max(r, 1e-16)) * 4)
 
 
 def _pairs(prob, rtol, scored, half):
@@ -1438,9 +1438,9 @@ def _pairs(prob, rtol, scored, half):
                 continue
             (agree, resid, rows), _ = r
             out.append((h, agree, resid, rows))
-    sg = [h for h, _ in singles if h.category in ("surrogate shape/scale", "surrogate gain") and h.fitted]
+    sg = [h for h, r in singles if h.category in ("surrogate shape/scale", "surrogate gain") and h.fitted and r < 0.1]
     if half == "backward" and sg and not any(a for _, a, _, _ in out):
-        for sw in switches[:3]:
+        for sw in switches[:2]:
             f, g, j, j1 = _fit_surrogate(prob, rtol, sw)
             sh = _surrogate_hypothesis(prob, f, g)
             if sh is None or not j < 0.25 * j1:
