@@ -213,3 +213,34 @@ def test_local_equations_hold_on_refsnns_own_adjoints(point):
     ref = D.simulate(prob)
     terms = D.adjoint_terms(prob, ref, 1e-9)
     assert terms == [], terms
+
+
+def _planted_self(d, hyp):
+    """``d`` (refsnn's own arrays) recomputed under ``hyp``: a bug planted through refsnn."""
+    ref = D.simulate(C.parse(d), hyp)
+    out = dict(d)
+    out.update({k: ref["grads"][k[len("grad/"):]] for k in d if k.startswith("grad/")})
+    out["loss_value"] = np.float64(ref["loss_value"])
+    for k in d:
+        kind, _, l = k.partition("/")
+        if kind in ("spikes", "membranes", "dspikes", "dmembranes") and l.isdigit():
+            out[k] = ref[kind][int(l)]
+    return out
+
+
+SWEEP = [("spikingjelly.LIFNode/hard", "surrogate ×1.3", lambda n: D.Hypothesis("", "", P.Overrides(sg_scale=1.3)),
+          "surrogate shape/scale"),
+         ("norse.LIFCell/ff", "α × 0.95", lambda n: D.Hypothesis(
+             "", "", edits=(D._scale_param(set(range(n)), "alpha", 0.95),)), "parameter value"),
+         ("spytorch.tutorial/tutorial", "θ × 1.1 in σ' only", lambda n: D.Hypothesis(
+             "", "", edits=(D._scale_param({0}, "theta", 1.1),)), "threshold")]
+
+
+@pytest.mark.parametrize("name, what, make, want", SWEEP, ids=[f"{s[0]}:{s[1]}" for s in SWEEP])
+def test_other_presets_planted_through_refsnn(name, what, make, want):
+    point = next(p for p in F.points() if p.name == name)
+    d = _self_file(point)
+    n = len(D._net(C.parse(d), D.Hypothesis("", "")).layers)
+    rep = C.compare(_planted_self(d, make(n)))
+    top = rep.diagnosis.causes[0]
+    assert top.category == want and top.agrees, C.format_report(rep)

@@ -617,7 +617,7 @@ def _user_membranes(prob, l, n):
     return None
 
 
-def _teacher(prob, net, x):
+def _teacher(prob, net, x, reset_from_membrane=True):
     """Each layer run on the user's spikes of the layer below, with the user's reset spikes
     held: ``[(traj, membrane record)]``. With the spikes fixed, the membranes are smooth
     functions of every parameter (a least-squares problem). The reset spikes are the user's
@@ -635,7 +635,7 @@ def _teacher(prob, net, x):
         if s_user is not None:
             s = _shift_time(s_user, -lm.spike_shift)
             u = _user_membranes(prob, l, n)
-            if conv[l][1] and u is not None and not view.shift:     # snnTorch: R_t = H(U_{t−1} − θ)
+            if conv[l][1] and u is not None and not view.shift and reset_from_membrane:   # snnTorch: H(U − θ)
                 th = np.asarray(lm.params()["theta"])
                 s = (u - th > 0).astype(np.float64) if cfg.h0 == 0 else (u - th >= 0).astype(np.float64)
             if cfg.membrane_view == "post_reset":
@@ -649,10 +649,10 @@ def _teacher(prob, net, x):
     return out
 
 
-def _membrane_objective(prob, net, x):
+def _membrane_objective(prob, net, x, reset_from_membrane=True):
     n = len(net.layers)
     tot, any_ = 0.0, False
-    for l, (tr, mem) in enumerate(_teacher(prob, net, x)):
+    for l, (tr, mem) in enumerate(_teacher(prob, net, x, reset_from_membrane)):
         u = _user_membranes(prob, l, n)
         if u is None:
             continue
@@ -661,12 +661,12 @@ def _membrane_objective(prob, net, x):
     return tot if any_ else None
 
 
-def _fit_scalar(obj, x0, lo, hi):
+def _fit_scalar(obj, x0, lo, hi, n_grid=9):
     """Minimise a scalar function on [lo, hi] (a grid, then bounded Brent), then round where
     nothing is lost. Returns ``(value, objective, objective at x0)``; the value is x0 itself
     when the fit does not at least quarter the objective (it explains nothing)."""
     j0 = obj(x0)
-    grid = np.linspace(lo, hi, 9)
+    grid = np.linspace(lo, hi, n_grid)
     vals = [obj(v) for v in grid]
     i = int(np.argmin(vals))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
@@ -685,8 +685,12 @@ def _forward_fits(prob, rtol, first):
     """Hypotheses fitted to the forward recording (membranes with the user's spikes held)."""
     base = _net(prob, Hypothesis("", ""))
     x = prob.x
-    if _membrane_objective(prob, base, x) is None:
+    j_mem = _membrane_objective(prob, base, x, True)
+    if j_mem is None:
         return []
+    # snnTorch decides its reset from the membrane: hold H(u − θ) of your membranes, unless your
+    # own spikes fit your membranes better (then your reset follows your spikes)
+    from_mem = not (any(c[1] for c in conventions(prob)) and _membrane_objective(prob, base, x, False) < j_mem)
     n = len(base.layers)
     layers_order = list(range(n))
     if first is not None and first.get("layer") is not None:
@@ -697,7 +701,7 @@ def _forward_fits(prob, rtol, first):
     def obj_for(edit):
         def obj(v):
             try:
-                return _membrane_objective(prob, edit(v)(base), x)
+                return _membrane_objective(prob, edit(v)(base), x, from_mem)
             except (P.PresetError, ValueError, TypeError, FloatingPointError, ZeroDivisionError):
                 return 1e12
         return obj
@@ -771,7 +775,7 @@ def _forward_fits(prob, rtol, first):
         def kw_obj(u, name=name):
             try:
                 net = _net(prob, Hypothesis("", "", kwargs={**prob.kwargs, name: u}))
-                return _membrane_objective(prob, net, x)
+                return _membrane_objective(prob, net, x, from_mem)
             except (P.PresetError, ValueError, TypeError, FloatingPointError, ZeroDivisionError):
                 return 1e12
         lo, hi = sorted((v0 * 0.5, v0 * 1.5))
@@ -781,7 +785,7 @@ def _forward_fits(prob, rtol, first):
         out.append(Hypothesis(f"preset argument {name} = {val:.6g}, not {v0:.6g} (your membranes follow it)",
                               "threshold" if "th" in name else "parameter value",
                               kwargs={**prob.kwargs, name: val}, fitted={"argument": name, "value": val, "file": v0}))
-    out.extend(_threshold_fits(prob, base, x))
+    out.extend(_threshold_fits(prob, base, x, from_mem))
     return out
 
 
@@ -798,14 +802,14 @@ def _interpret(name, f, p):
     return ""
 
 
-def _threshold_fits(prob, base, x):
+def _threshold_fits(prob, base, x, from_mem=True):
     """θ of the spike test, from the interval that the user's spikes allow at the membranes
     refsnn computes with the user's reset spikes held; two hypotheses per layer: the reset
     moves with the spike test (one spike tensor, as SpikingJelly and Norse), or it stays at
     the file's θ (snnTorch-style code that tests its reset again)."""
     out, found = [], []
     n = len(base.layers)
-    for l, (tr, _) in enumerate(_teacher(prob, base, x)):
+    for l, (tr, _) in enumerate(_teacher(prob, base, x, from_mem)):
         cfg = tr.config
         s_user = _user_spikes(prob, l, n)
         if not cfg.spiking or s_user is None or cfg.adaptive_threshold:
@@ -841,6 +845,41 @@ def _threshold_fits(prob, base, x):
                                   fitted={"parameter": "theta", "layers": sorted(layers), "factor": f,
                                           "interval": [lo, hi], "reset_at_file_theta": keep}))
     return out
+
+
+def _threshold_in_sigma(prob, ref):
+    """A threshold that moves no spike but σ'(v − θ) (the forward agrees): θ's factor fitted to
+    the gradients inside the interval the recorded spikes allow (every spiking layer)."""
+    net = ref["net"]
+    n = len(net.layers)
+    layers = {l for l in range(n) if net._net.layers[l].spiking and not net._net.layers[l].adaptive_threshold}
+    if not layers:
+        return []
+    lo, hi = 0.5, 2.0
+    for l in layers:
+        tr = ref["run"].trajs[l]
+        th = np.broadcast_to(net.layers[l].params()["theta"], tr.v.shape)
+        if np.any(th <= 0):
+            return []
+        ratio, s = tr.v / th, tr.s
+        if np.any(s > 0.5):
+            hi = min(hi, float(ratio[s > 0.5].min()))
+        if np.any(s <= 0.5):
+            lo = max(lo, float(ratio[s <= 0.5].max()))
+    if not lo < 1.0 <= hi:
+        return []
+
+    def obj(f):
+        try:
+            return _grad_objective(prob, simulate(prob, Hypothesis("", "", edits=(_scale_param(layers, "theta", f),))))
+        except (P.PresetError, ValueError, TypeError, FloatingPointError):
+            return math.inf
+    f, j, j0 = _fit_scalar(obj, 1.0, lo + 1e-9 * abs(lo), hi, n_grid=41)   # σ' may be narrow: a fine grid
+    if abs(f - 1.0) < 1e-9:
+        return []
+    return [Hypothesis(f"the threshold θ × {f:.6g} in every layer: no spike moves (they allow × ({lo:.6g}, {hi:.6g}]), "
+                       "but σ'(v − θ) is evaluated at it", "threshold", edits=(_scale_param(layers, "theta", f),),
+                       fitted={"parameter": "theta", "layers": sorted(layers), "factor": f, "interval": [lo, hi]})]
 
 
 def _record_fits(prob, ref):
@@ -1354,6 +1393,7 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
             h = _surrogate_hypothesis(prob, f, g)
             if h is not None:
                 hyps.append(h)
+        hyps += _threshold_in_sigma(prob, ref)
     scored = []
     for h in hyps:
         r = _try(prob, h, rtol)
@@ -1379,7 +1419,7 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
     for t in terms:
         causes.append(Cause(0, t["category"], t["text"], t["residual_after"], t["residual_after"] <= rtol * 10,
                             {k: t[k] for k in ("layers", "equation", "term", "coefficient", "expected", "steps")},
-                            0.0, True, "local"))
+                            forward_residual=0.0, forward_agrees=True, source="local"))
     prio = {c: i for i, c in enumerate(CATEGORIES)}
 
     def key(c):
