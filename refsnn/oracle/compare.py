@@ -62,10 +62,14 @@ layer l; ``l`` must be a layer of the preset.
 :func:`compare` recomputes everything in float64 with the preset and reports, per array,
 the worst relative error ``max_i |a_i − r_i| / max(|r_i|, 10⁻⁴ max|r|)`` and PASS/FAIL
 (spike trains must be identical: the first mismatching ``(t, batch, neuron)`` is named;
-for membranes the first diverging time step). When anything disagrees it tries the usual
-convention mismatches one at a time (:data:`VARIANTS`: detach vs attach, H(0), reset
-timing, initial spike, float32 spikes, surrogate scale or gain, pre- vs post-reset
-membrane) and says which one makes the two agree.
+for membranes the first diverging time step). When anything disagrees,
+:func:`refsnn.oracle.diagnose.diagnose` says where and why (docs/diagnosis.md): the half
+to blame (forward records first), the first diverging forward step and adjoint step, and
+the ranked causes — the usual convention mismatches (:data:`VARIANTS`: detach vs attach,
+H(0), reset timing, initial spike, float32 spikes, surrogate scale or gain, pre- vs
+post-reset membrane), values fitted to the user's arrays, pairs, and with per-step
+gradients the adjoint term of B1–B5 — each with its category, fitted values and residual
+(``Report.diagnosis``; ``"verdict"`` in the JSON).
 
 Exit status of the command: 0 everything agrees, 1 something disagrees, 2 bad input.
 """
