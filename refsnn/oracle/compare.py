@@ -604,7 +604,8 @@ def compare(source, rtol=None, search=True) -> Report:
                            + ("; it explains little: none of the causes tried fits" if top.residual > 0.05 else "")
                            + ".")
     else:
-        rep.explanation = f"{where}; no single convention switch explains the difference in " + ", ".join(bad) + "."
+        rep.explanation = (f"{where}; no single convention switch explains the difference in " + ", ".join(bad)
+                           + "; none of the causes tried fits (docs/diagnosis.md, 'Other limits').")
     return rep
 
 

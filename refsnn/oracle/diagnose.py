@@ -601,20 +601,22 @@ def _set_peer(l, name, value):
     return edit
 
 
+def _user_record(prob, kind, l, n):
+    """The user's record ``kind`` ("spikes" or "membranes") of layer l: ``<kind>/<l>``, or for
+    the last layer the plain ``<kind>`` entry; None if not saved."""
+    per_layer = prob.layer_spikes if kind == "spikes" else prob.layer_membranes
+    if l in per_layer:
+        return per_layer[l]
+    last = prob.spikes if kind == "spikes" else prob.membranes
+    return last if l == n - 1 else None
+
+
 def _user_spikes(prob, l, n):
-    if l in prob.layer_spikes:
-        return prob.layer_spikes[l]
-    if l == n - 1 and prob.spikes is not None:
-        return prob.spikes
-    return None
+    return _user_record(prob, "spikes", l, n)
 
 
 def _user_membranes(prob, l, n):
-    if l in prob.layer_membranes:
-        return prob.layer_membranes[l]
-    if l == n - 1 and prob.membranes is not None:
-        return prob.membranes
-    return None
+    return _user_record(prob, "membranes", l, n)
 
 
 def _teacher(prob, net, x, reset_from_membrane=True):
