@@ -125,12 +125,15 @@ def test_text_report_names_the_step_and_the_term(reports):
     assert re.search(r"1\. \[adjoint term\] B2 \(layers 0, 1\): the leak term .* is missing at step 6", out), out
 
 
-def test_without_per_step_records_the_step_is_still_named_and_recording_is_suggested():
+def test_without_per_step_records_the_step_and_the_term_are_still_named():
     d = PB.user_file("leak_bwd", per_step=False)
     rep = C.compare(d)
     diag = rep.diagnosis
     assert diag.half == "backward" and diag.first_adjoint[0]["t"] == 8
     assert any("record per-step gradients" in n for n in diag.notes)
+    top = diag.causes[0]          # the term tried in every layer at every step, judged on ∂L/∂x
+    assert top.source == "input gradient" and top.fitted["term"] == "B2.leak"
+    assert abs(top.fitted["coefficient"] - 1 / 0.9) < 1e-12 and "judged on ∂L/∂x alone" in top.cause
 
 
 def _rleaky_from_v0():

@@ -1070,17 +1070,20 @@ _TERM_TEXT = {
 }
 
 
-def _charged(cfg, p, tr, M, S, has_reset=True):
+def _charged(cfg, p, tr, M, S, has_reset=True, reset_coef=None):
     """δv_t (the charged membrane's adjoint) from the recorded M (δv or δv⁺) and δs; where the
-    recorded spike's gradient lacks the reset path, it is added: σ'_t (S_t − ρ_t M_t)."""
+    recorded spike's gradient lacks the reset path, it is added: σ'_t (S_t − c ρ_t M_t), with
+    c = 1 when attached (``reset_coef`` overrides it)."""
     if not _post(cfg):
         return M
     r_m = cfg.reset_partials[0]
     sr = tr.next_reset_spikes()
     sg = _sigma(cfg, p, tr)
     g = 1.0 - sr * r_m if r_m else 1.0
-    if not has_reset and not cfg.detach_reset:
-        S = S - _rho(cfg, p, tr) * M
+    if not has_reset:
+        c = (0.0 if cfg.detach_reset else 1.0) if reset_coef is None else reset_coef
+        if c:
+            S = S - c * _rho(cfg, p, tr) * M
     return g * M + sg * S
 
 
@@ -1277,6 +1280,94 @@ def _term_category(fit):
     return "adjoint term"
 
 
+def _mutated_input_gradient(prob, ref, term, coef):
+    """∂L/∂x when every layer's backward computes ``term`` with coefficient ``coef`` (the other
+    terms as refsnn): the recorded-quantity equations of :func:`_terms`, solved by sweeping
+    them to their fixed point (the system is triangular in reverse time, so 2T + 2 sweeps
+    are exact), top layer first. None if no layer has the term."""
+    net = ref["net"]
+    n = len(net.layers)
+    conv = conventions(prob)
+    users, used = {}, False
+    rc = coef if term == "B2.reset" else None
+    for l in range(n - 1, -1, -1):
+        lm, tr, view = net.layers[l], ref["run"].trajs[l], net._views[l]
+        cfg = tr.config
+        M = _shift_time(ref["dmembranes"][l], -view.shift)
+        S = _shift_time(ref["dspikes"][l], -lm.spike_shift) if cfg.spiking else None
+        above = None
+        if l + 1 < n:
+            up = ref["run"].trajs[l + 1]
+            Mu, Su = users[l + 1]
+            dI, lam_part = _dI(up.config, net.layers[l + 1].params(), up,
+                               _charged(up.config, net.layers[l + 1].params(), up, Mu, Su, conv[l + 1][2], rc))
+            above = (dI, lam_part, net.layers[l + 1].params()["W"])
+        for _ in range(2 * len(M) + 2):
+            eqs = _terms(net, ref, l, M, S, above, not conv[l][2])
+            new = {}
+            for eq, (_, terms) in eqs.items():
+                new[eq] = sum((coef if k == term else e) * a for k, (a, e) in terms.items())
+                used |= term in terms
+            done = np.array_equal(new["M"], M) and (S is None or np.array_equal(new.get("S", S), S))
+            M, S = new["M"], new.get("S", S)
+            if done:
+                break
+        users[l] = (M, S)
+    if not used:
+        return None
+    tr0, p0 = ref["run"].trajs[0], net.layers[0].params()
+    dI0, _ = _dI(tr0.config, p0, tr0, _charged(tr0.config, p0, tr0, *users[0], conv[0][2], rc))
+    gx = dI0 @ p0["W"]
+    if net.input_shift:
+        gx = _shift_time(gx, -net.input_shift)
+    return gx
+
+
+def _term_hypotheses(prob, ref, rtol):
+    """Without per-step records: each adjoint term missing, of the wrong sign, scaled by α or
+    1/α (or present where refsnn's convention cuts it) in every layer, judged on ∂L/∂x."""
+    from .compare import rel_error
+    if "x" not in prob.grads:
+        return []
+    net = ref["net"]
+    a = float(np.asarray(net.layers[0].params().get("alpha", 1.0)).reshape(-1)[0])
+    conv = conventions(prob)
+    names = {}
+    for l in range(len(net.layers)):
+        eqs = _terms(net, ref, l, _shift_time(ref["dmembranes"][l], -net._views[l].shift),
+                     _shift_time(ref["dspikes"][l], -net.layers[l].spike_shift) if ref["dspikes"][l] is not None
+                     else None, None, not conv[l][2])
+        for eq, (_, terms) in eqs.items():
+            for k, (arr, e) in terms.items():
+                if k.endswith(".direct") or not np.any(arr):
+                    continue
+                names[k] = e
+    out = []
+    user = prob.grads["x"]
+    base = _rel_l2(user, ref["grads"]["x"])
+    for k, e in names.items():
+        coefs = [(1.0, "present")] if e == 0 else [(0.0, "missing"), (-e, "of the wrong sign"),
+                                                    (1 / a, f"scaled × 1/α = {1 / a:.6g}"), (a, f"scaled × α = {a:.6g}")]
+        for c, how in coefs:
+            try:
+                gx = _mutated_input_gradient(prob, ref, k, c)
+            except (ValueError, FloatingPointError):
+                continue
+            if gx is None or gx.shape != user.shape:
+                continue
+            res = _rel_l2(user, gx)
+            if res < 0.5 * base:
+                err, _ = rel_error(user, gx)
+                fit = {"term": k, "expected": e, "coefficient": c, "steps": [], "per_step": np.zeros(1),
+                       "active": None}
+                out.append({"term": k, "coefficient": c, "expected": e, "residual": res, "agrees": err <= rtol,
+                            "text": _describe_term(fit, list(range(len(net.layers))), net.layers[0].params())
+                            + " (judged on ∂L/∂x alone: record per-step gradients to confirm)",
+                            "category": _term_category(fit)})
+    out.sort(key=lambda d: d["residual"])
+    return out[:3]
+
+
 def adjoint_terms(prob, ref, rtol):
     """Local fits of every recorded layer's backward equations (the module docstring, item 4).
 
@@ -1381,6 +1472,13 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
     elif half == "backward":
         notes.append("record per-step gradients (dmembranes/<l>, dspikes/<l>: docs/diagnosis.md) to name the "
                      "adjoint term that differs")
+        try:
+            for t in _term_hypotheses(prob, ref, rtol):
+                t.update(layers=list(range(len(ref["net"].layers))), equation=t["term"][:2], steps=[],
+                         residual_after=t["residual"])
+                terms.append(t)
+        except (P.PresetError, ValueError, TypeError, FloatingPointError):
+            pass
     local_other = any(t["residual_after"] <= rtol * 10 and t["term"] != "B2.surrogate" for t in terms)
     # σ' shapes every adjoint: if ∂L/∂x and every recorded per-step adjoint agree, it is not the cause
     adjoint_names = {"grad/x"} | {f"d{k}/{l}" for k in ("membranes", "spikes") for l in range(64)}
@@ -1419,9 +1517,11 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
         causes.append(Cause(0, h.category, h.label, resid, agree, h.fitted,
                             [(r[0], r[1]) for r in rows if not r[2]], fres, fok))
     for t in terms:
-        causes.append(Cause(0, t["category"], t["text"], t["residual_after"], t["residual_after"] <= rtol * 10,
+        causes.append(Cause(0, t["category"], t["text"], t["residual_after"],
+                            t.get("agrees", t["residual_after"] <= rtol * 10),
                             {k: t[k] for k in ("layers", "equation", "term", "coefficient", "expected", "steps")},
-                            forward_residual=0.0, forward_agrees=True, source="local"))
+                            forward_residual=0.0, forward_agrees=True,
+                            source="input gradient" if "agrees" in t else "local"))
     prio = {c: i for i, c in enumerate(CATEGORIES)}
 
     def key(c):
