@@ -1026,9 +1026,26 @@ class Diagnosis:
     tried: list = field(default_factory=list)     # the convention switches: (label, agrees, worst max_rel)
 
     def as_dict(self):
-        return {"half": self.half, "first_forward": _jd(self.first_forward) if self.first_forward else None,
-                "first_adjoint": self.first_adjoint, "causes": [c.as_dict() for c in self.causes],
-                "adjoint_terms": self.terms, "notes": self.notes}
+        return _clean({"half": self.half, "first_forward": self.first_forward, "first_adjoint": self.first_adjoint,
+                       "causes": [c.as_dict() for c in self.causes], "adjoint_terms": self.terms,
+                       "notes": self.notes})
+
+
+def _clean(obj):
+    """Plain JSON values: numpy scalars and arrays to Python ones, non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
 
     def summary(self):
         lines = []
