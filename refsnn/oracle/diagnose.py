@@ -1015,22 +1015,6 @@ def _jd(d):
     return out
 
 
-@dataclass
-class Diagnosis:
-    half: str                       # "forward", "backward" or "none"
-    first_forward: dict | None
-    first_adjoint: list
-    causes: list
-    terms: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
-    tried: list = field(default_factory=list)     # the convention switches: (label, agrees, worst max_rel)
-
-    def as_dict(self):
-        return _clean({"half": self.half, "first_forward": self.first_forward, "first_adjoint": self.first_adjoint,
-                       "causes": [c.as_dict() for c in self.causes], "adjoint_terms": self.terms,
-                       "notes": self.notes})
-
-
 def _clean(obj):
     """Plain JSON values: numpy scalars and arrays to Python ones, non-finite floats to None."""
     if isinstance(obj, dict):
@@ -1046,6 +1030,23 @@ def _clean(obj):
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     return obj
+
+
+@dataclass
+class Diagnosis:
+    half: str                       # "forward", "backward" or "none"
+    first_forward: dict | None
+    first_adjoint: list
+    causes: list
+    terms: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    tried: list = field(default_factory=list)     # the convention switches: (label, agrees, worst max_rel)
+
+    def as_dict(self):
+        return _clean({"half": self.half, "first_forward": self.first_forward, "first_adjoint": self.first_adjoint,
+                       "causes": [c.as_dict() for c in self.causes], "adjoint_terms": self.terms,
+                       "notes": self.notes})
+
 
     def summary(self):
         lines = []
