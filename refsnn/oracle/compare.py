@@ -16,15 +16,60 @@ array) with these entries:
 ``grad/<l>.<name>``        the user's gradients (any subset of the parameters), and
                            optionally ``grad/x``
 ``spikes``, ``membranes``  optional: the last layer's per-step records ``(T, B, K)``
+``spikes/<l>``,            optional: layer l's per-step records ``(T, B, N_l)``, the same
+``membranes/<l>``          quantities as the preset's ``run.spikes[l]``, ``run.membranes[l]``
+``dspikes/<l>``,           optional: the user's per-step gradients ``(T, B, N_l)`` on layer
+``dmembranes/<l>``         l's spike and membrane tensors of each step (below)
 =========================  ==============================================================
+
+**Per-step gradients** (``dspikes/<l>``, ``dmembranes/<l>``). Row t is what PyTorch's
+``retain_grad()`` leaves in ``.grad`` of the spike tensor and of the membrane *state* tensor
+of step t: the tensor the layer returns at step t and feeds into step t+1 (not a copy made
+by ``torch.stack``, whose gradient holds only the loss's direct partial). Each is the
+*total* derivative dL/d(tensor), through everything that tensor influences. A tensor that
+never reached the loss (PyTorch leaves ``.grad`` None) is saved as zeros. In the notation
+of :mod:`refsnn.neurons.lif` (B1–B5, S4), with refsnn's α of the preset's map:
+
+* ``dspikes/<l>[t]`` is ``δs_t`` (B1) with B1's reset term only where the recorded spike
+  tensor is the one the reset reads: Norse's ``z``, snnTorch's ``spk`` with
+  ``reset_delay=False`` (its ``do_reset = spk − reset``), e-prop's ``z``, SpyTorch's ``out``.
+  For a peer that resets at the same step that term reads ``−[attached] (r_{t+1}/α) δv⁺_t``:
+  the derivative of the post-reset membrane with respect to the spike, ``−θ`` (subtract) or
+  ``v_reset − v̂_t`` (to a value). Without it (the reset reads another tensor, so the spike's
+  gradient has only the loss's and the next layer's parts): snnTorch with ``reset_delay=True``
+  (``mem_reset(mem)`` tests the membrane again, detached) and SpikingJelly 2.0 (the spike it
+  returns is a slice of its stacked output; the reset reads the internal one).
+* ``dmembranes/<l>[t]`` is the gradient of the membrane state the layer carries to step t+1:
+
+  - **snnTorch** (``reset_delay=True``, the default; Leaky, Synaptic, RLeaky), **e-prop**,
+    **SpyTorch**: the returned ``mem`` (U_t; e-prop's v_t), the charged membrane refsnn
+    calls v_t, so ``dmembranes[t] = δv_t`` (B2).
+  - **SpikingJelly** (``node.v`` after the step, single-step mode), **Norse** (``state.v``
+    of the returned state), **snnTorch** ``reset_delay=False`` (the returned ``mem``): the
+    membrane *after* the same-step reset, lif.py's v⁺_t (S4). Its total derivative is
+    ``dmembranes[t] = δv⁺_t = b_t + α δv_{t+1}`` (``b_t = ∂L/∂v⁺_t|direct``, δv_T = 0),
+    since the next step charges from it, ``v_{t+1} = α v⁺_t + d_{t+1}``.
+  - a **non-spiking** layer (e-prop's and SpyTorch's readouts): ``δv_t``; it has no spikes,
+    so ``spikes/<l>`` and ``dspikes/<l>`` must not be given for it.
+
+  SpyTorch records the state before the update (its records are refsnn's shifted by one
+  step, the readout's by two): row t of each per-step entry is refsnn's row t − shift, and
+  the first ``shift`` rows are 0 (the initial state carries no gradient in PyTorch).
+
+``compare`` checks every entry's shape: ``(T, B)`` from ``x``, ``N_l`` from refsnn's
+layer l; ``l`` must be a layer of the preset.
 
 :func:`compare` recomputes everything in float64 with the preset and reports, per array,
 the worst relative error ``max_i |a_i − r_i| / max(|r_i|, 10⁻⁴ max|r|)`` and PASS/FAIL
 (spike trains must be identical: the first mismatching ``(t, batch, neuron)`` is named;
-for membranes the first diverging time step). When anything disagrees it tries the usual
-convention mismatches one at a time (:data:`VARIANTS`: detach vs attach, H(0), reset
-timing, initial spike, float32 spikes, surrogate scale or gain, pre- vs post-reset
-membrane) and says which one makes the two agree.
+for membranes the first diverging time step). When anything disagrees,
+:func:`refsnn.oracle.diagnose.diagnose` says where and why (docs/diagnosis.md): the half
+to blame (forward records first), the first diverging forward step and adjoint step, and
+the ranked causes — the usual convention mismatches (:data:`VARIANTS`: detach vs attach,
+H(0), reset timing, initial spike, float32 spikes, surrogate scale or gain, pre- vs
+post-reset membrane), values fitted to the user's arrays, pairs, and with per-step
+gradients the adjoint term of B1–B5 — each with its category, fitted values and residual
+(``Report.diagnosis``; ``"verdict"`` in the JSON).
 
 Exit status of the command: 0 everything agrees, 1 something disagrees, 2 bad input.
 """
@@ -39,6 +84,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy.special import log_softmax, softmax
 
+from . import diagnose as D
 from . import presets as P
 
 __all__ = ["LOSSES", "VARIANTS", "BadInput", "ArrayResult", "Report", "compare", "load", "recompute",
@@ -162,6 +208,7 @@ class Report:
     variants: list = field(default_factory=list)     # (label, agrees, worst)
     explanation: str = ""
     notes: list = field(default_factory=list)
+    diagnosis: object = None     # a refsnn.oracle.diagnose.Diagnosis when something disagrees
 
     @property
     def passed(self):
@@ -176,7 +223,9 @@ class Report:
                 "rtol": self.rtol, "passed": self.passed, "arrays": [a.as_dict() for a in self.arrays],
                 "variants_tried": [{"variant": l, "agrees": ok, "worst_rel": (w if math.isfinite(w) else None)}
                                    for l, ok, w in self.variants],
-                "explanation": self.explanation, "notes": self.notes}
+                "explanation": self.explanation, "notes": self.notes,
+                "verdict": self.diagnosis.as_dict() if self.diagnosis is not None else
+                ({"half": "none", "causes": []} if self.passed else None)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -240,6 +289,33 @@ class Problem:
     spikes: np.ndarray | None
     membranes: np.ndarray | None
     float32: bool
+    # the optional per-layer entries, {layer: (T, B, N_l) array} (the module docstring)
+    layer_spikes: dict = field(default_factory=dict)
+    layer_membranes: dict = field(default_factory=dict)
+    dspikes: dict = field(default_factory=dict)
+    dmembranes: dict = field(default_factory=dict)
+
+
+#: the per-layer entries '<kind>/<l>' -> the Problem field that holds them
+PER_LAYER = {"spikes": "layer_spikes", "membranes": "layer_membranes", "dspikes": "dspikes",
+             "dmembranes": "dmembranes"}
+
+
+def _per_layer(d, kind, TB):
+    """``{l: array}`` of the entries ``'<kind>/<l>'``, each a finite real (T, B, N) array."""
+    out = {}
+    for k in d:
+        head, sep, tail = k.partition("/")
+        if head != kind or not sep:
+            continue
+        if not tail.isdigit():
+            raise BadInput(f"entry {k!r}: per-layer entries look like '{kind}/<layer>', e.g. '{kind}/0'")
+        a = _real_array(d, k)
+        if a.ndim != 3 or a.shape[:2] != tuple(TB) or a.shape[2] == 0:
+            raise BadInput(f"entry {k!r} has shape {a.shape}; expected (T, B, N_l) = ({TB[0]}, {TB[1]}, N_l), "
+                           "T and B as in 'x'")
+        out[int(tail)] = a
+    return {PER_LAYER[kind]: out}
 
 
 def _check_kwargs(preset, kwargs):
@@ -306,13 +382,17 @@ def parse(d):
         raise BadInput("no 'grad/<layer>.<name>' entries: save at least one gradient, e.g. 'grad/0.weight'")
     spikes = _real_array(d, "spikes") if "spikes" in d else None
     membranes = _real_array(d, "membranes") if "membranes" in d else None
+    per_layer = {}
+    for kind in PER_LAYER:
+        per_layer.update(_per_layer(d, kind, x.shape[:2]))
     known = {"preset", "kwargs", "x", "loss", "target", "probe_s", "probe_v", "loss_value", "spikes", "membranes"}
-    unknown = [k for k in d if k not in known and not k.startswith(("param/", "grad/"))]
+    unknown = [k for k in d if k not in known and not k.startswith(("param/", "grad/"))
+               and k.partition("/")[0] not in PER_LAYER]
     if unknown:
         raise BadInput(f"unexpected entries {unknown}; see refsnn.compare's docstring for the format")
     f32 = any(d[k].dtype == np.float32 for k in d if k.startswith("grad/") or k == "x")
     return Problem(preset, kwargs, [layers[l] for l in range(len(layers))], x, loss, loss_data, loss_value,
-                   grads, spikes, membranes, f32)
+                   grads, spikes, membranes, f32, **per_layer)
 
 
 # ---------------------------------------------------------------------------------------
@@ -367,6 +447,22 @@ def _check_loss_data(prob: Problem, shape):
     return data
 
 
+def _check_layer_entries(prob: Problem, net):
+    """The per-layer entries name layers of the preset and have their N_l (BadInput if not)."""
+    cfgs = net.net.layers
+    for kind, fname in PER_LAYER.items():
+        for l, a in getattr(prob, fname).items():
+            if l >= len(cfgs):
+                raise BadInput(f"entry '{kind}/{l}': preset {prob.preset!r} has {len(cfgs)} layer(s) here, "
+                               f"numbered 0..{len(cfgs) - 1}")
+            if a.shape[2] != cfgs[l].n:
+                raise BadInput(f"entry '{kind}/{l}' has shape {a.shape}; layer {l} has {cfgs[l].n} neurons, "
+                               f"expected {a.shape[:2] + (cfgs[l].n,)}")
+            if kind in ("spikes", "dspikes") and not cfgs[l].spiking:
+                raise BadInput(f"entry '{kind}/{l}': layer {l} of preset {prob.preset!r} is not spiking "
+                               "(a readout); give only its membranes")
+
+
 def recompute(prob: Problem, overrides=None, kwargs=None):
     """refsnn's records, loss value and peer-named gradients for ``prob``."""
     net = _build(prob, overrides, kwargs)
@@ -389,6 +485,7 @@ def recompute(prob: Problem, overrides=None, kwargs=None):
         raise
     except (P.PresetError, ValueError, TypeError) as exc:   # refsnn's argument checks (names the value)
         raise BadInput(f"preset {prob.preset!r} with these parameters: {exc}") from None
+    _check_layer_entries(prob, net)
     S, V = run.spikes[-1], run.membranes[-1]
     data = _check_loss_data(prob, S.shape)
     value, aS, aV = LOSSES[prob.loss][0](S, V, data)
@@ -493,29 +590,63 @@ def compare(source, rtol=None, search=True, max_bytes=None) -> Report:
         return Report(path, prob.preset, prob.loss, prob.x.shape, rtol,
                       [ArrayResult("preset", math.inf, False, str(exc))], explanation=str(exc), notes=notes)
     arrays = _compare_arrays(prob, ref, rtol)
+    full = None
+    if any(getattr(prob, f) for f in PER_LAYER.values()):
+        full = D.simulate(prob)
+        arrays += _compare_layer_arrays(prob, full, rtol)
     rep = Report(path, prob.preset, prob.loss, prob.x.shape, rtol, arrays, notes=notes)
     if rep.passed or not search:
         return rep
-    agree = []
-    for label, ov, kw in VARIANTS(prob):
-        try:
-            alt = recompute(prob, overrides=ov, kwargs=kw)
-            res = _compare_arrays(prob, alt, rtol)
-        except (P.PresetError, BadInput, ValueError):
-            rep.variants.append((label, False, math.inf))
-            continue
-        ok = all(a.passed for a in res)
-        rep.variants.append((label, ok, max(a.max_rel for a in res)))
-        if ok:
-            agree.append(label)
+    try:
+        diag = D.diagnose(prob, rtol, ref=full)
+    except Exception as exc:   # noqa: BLE001 — the comparison above stands; say why no diagnosis follows
+        fwd_ok = all(a.passed for a in arrays if a.name == "loss_value" or a.name.startswith(("spikes", "membranes")))
+        diag = D.Diagnosis("backward" if fwd_ok else "forward", None, [], [],
+                           notes=[f"the diagnosis stopped ({type(exc).__name__}: {exc}); the comparison above stands"])
+    rep.diagnosis = diag
+    rep.variants = diag.tried
+    agree = [label for label, ok, _ in diag.tried if ok]
     bad = [a.name for a in arrays if not a.passed]
+    where = "; ".join(diag.summary())
+    top = diag.causes[0] if diag.causes else None
     if agree:
         rep.explanation = ("your arrays agree with refsnn when one convention is switched: " + "; ".join(agree)
                            + ". Check that convention in your code (or in the preset's arguments).")
+    elif top is not None and top.agrees:
+        rep.explanation = (f"{where}. Most likely cause [{top.category}]: {top.cause}; with it every array agrees.")
+    elif top is not None:
+        rep.explanation = (f"{where}; no single convention switch explains the difference in " + ", ".join(bad)
+                           + f". The closest cause [{top.category}]: {top.cause} (residual {top.residual:.1e})"
+                           + ("; it explains little: none of the causes tried fits" if top.residual > 0.05 else "")
+                           + ".")
     else:
-        rep.explanation = ("no single convention switch explains the difference in " + ", ".join(bad)
-                           + "; look for a bug in the gradient path of these arrays.")
+        rep.explanation = (f"{where}; no single convention switch explains the difference in " + ", ".join(bad)
+                           + "; none of the causes tried fits (docs/diagnosis.md, 'Other limits').")
     return rep
+
+
+def _compare_layer_arrays(prob, full, rtol):
+    """ArrayResults of the per-layer entries (spikes/<l>, membranes/<l>, dspikes/<l>, dmembranes/<l>)."""
+    out = []
+    for kind, fname in PER_LAYER.items():
+        for l, a in sorted(getattr(prob, fname).items()):
+            r = full[kind][l]
+            name = f"{kind}/{l}"
+            if kind == "spikes":
+                bad = np.argwhere(a != r)
+                where = "" if not bad.size else "first mismatch at (t={}, batch={}, neuron={})".format(*map(int, bad[0]))
+                out.append(ArrayResult(name, 0.0 if not bad.size else math.inf, not bad.size,
+                                       where + (f", {len(bad)} mismatches" if bad.size else "")))
+                continue
+            e, _ = rel_error(a, r)
+            where = ""
+            if e > rtol:
+                per = D._per_step(a, r)
+                bad_t = np.flatnonzero(per > rtol)
+                where = (f"first diverging time step t={int(bad_t[0])}" if kind == "membranes" else
+                         f"first diverging step in reverse time t={int(bad_t[-1])}")
+            out.append(ArrayResult(name, e, e <= rtol, where))
+    return out
 
 
 def format_report(rep: Report) -> str:
@@ -536,6 +667,19 @@ def format_report(rep: Report) -> str:
         lines.append("  convention mismatches tried one at a time:")
         for label, ok, w in rep.variants:
             lines.append(f"    {'AGREES ' if ok else 'differs'}  {label}" + ("" if ok else f"  (worst {w:.1e})"))
+    d = rep.diagnosis
+    if d is not None:
+        lines.append("  diagnosis:")
+        lines += [f"    {x}" for x in d.summary()]
+        if d.causes:
+            lines.append("    causes, most likely first (residual = max over arrays of ‖yours − refsnn‖/‖refsnn‖ "
+                         "after the fit):")
+            for c in d.causes[:5]:
+                lines.append(f"    {c.rank}. [{c.category}] {c.cause}  (residual {c.residual:.1e}"
+                             + (", every array agrees)" if c.agrees else ")"))
+                if not c.agrees and c.rank == 1 and c.still_differ:
+                    lines.append("       still differing: " + ", ".join(f"{n} {e:.1e}" for n, e in c.still_differ[:6]))
+        lines += [f"    note: {n}" for n in d.notes]
     lines.append(f"  => {rep.explanation}")
     return "\n".join(lines)
 
