@@ -1,0 +1,202 @@
+"""refsnn.oracle.check: one call from a live peer network to a verdict (issue 23).
+
+Every supported neuron class: check reproduces the real library to 1e-12 (every gradient,
+the input gradient, the spikes exactly, the membranes) and leaves the network exactly as
+it was. A planted bug in a hand-written neuron is found with its cause named; networks
+check cannot read are refused with the module named.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from refsnn.oracle.peers import available
+
+for _m in ("torch", "snntorch", "spikingjelly", "norse"):
+    if available(_m):
+        pytest.skip(available(_m), allow_module_level=True)
+
+import torch  # noqa: E402
+import snntorch as snn  # noqa: E402
+from snntorch import surrogate  # noqa: E402
+from spikingjelly.activation_based import functional as sjf, layer as sjl, neuron as sjn, surrogate as sjs  # noqa: E402
+import norse.torch as nt  # noqa: E402
+from norse.torch.functional.lif import LIFParameters  # noqa: E402
+from norse.torch.functional.lsnn import LSNNParameters  # noqa: E402
+
+from refsnn.oracle import Custom, check  # noqa: E402
+from refsnn.oracle.check import CheckError, record  # noqa: E402
+from refsnn.oracle.compare import format_report  # noqa: E402
+
+T, B = 12, 3
+
+
+def _lin(n_in, n_out, gain=3.0, cls=torch.nn.Linear):
+    fc = cls(n_in, n_out)
+    with torch.no_grad():
+        fc.weight.mul_(gain)
+        fc.bias.mul_(gain)
+    return fc
+
+
+class SnnLoop(torch.nn.Module):
+    """The snnTorch tutorials' form: Linear layers over the whole sequence, a loop over the neurons."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = _lin(4, 6), _lin(6, 3)
+        self.lif1 = snn.Leaky(beta=0.9, spike_grad=surrogate.fast_sigmoid(slope=10.0))
+        self.lif2 = snn.Leaky(beta=0.9, spike_grad=surrogate.fast_sigmoid(slope=10.0))
+
+    def forward(self, x):
+        mem1, mem2 = self.lif1.reset_mem(), self.lif2.reset_mem()
+        cur1 = self.fc1(x)
+        spk1_rec = []
+        for t in range(x.shape[0]):
+            spk1, mem1 = self.lif1(cur1[t], mem1)
+            spk1_rec.append(spk1)
+        cur2 = self.fc2(torch.stack(spk1_rec))
+        out = []
+        for t in range(x.shape[0]):
+            spk2, mem2 = self.lif2(cur2[t], mem2)
+            out.append(spk2)
+        return torch.stack(out)
+
+
+class SynLoop(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = _lin(4, 6), _lin(6, 3)
+        self.syn1 = snn.Synaptic(alpha=0.8, beta=0.9, learn_alpha=True)
+        self.syn2 = snn.Synaptic(alpha=0.7, beta=0.85, learn_beta=True)
+
+    def forward(self, x):
+        syn1, mem1 = self.syn1.reset_mem()
+        syn2, mem2 = self.syn2.reset_mem()
+        for t in range(x.shape[0]):
+            s1, syn1, mem1 = self.syn1(self.fc1(x[t]), syn1, mem1)
+            s2, syn2, mem2 = self.syn2(self.fc2(s1), syn2, mem2)
+        return s2
+
+
+def make(kind):
+    torch.manual_seed(1)
+    if kind == "snntorch.Leaky (Sequential)":
+        return torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9, init_hidden=True, learn_beta=True),
+                                   _lin(6, 3), snn.Leaky(beta=0.8, init_hidden=True, learn_threshold=True))
+    if kind == "snntorch.Leaky (time loop)":
+        return SnnLoop()
+    if kind == "snntorch.Synaptic":
+        return SynLoop()
+    if kind == "snntorch.RLeaky":
+        return torch.nn.Sequential(_lin(4, 6), snn.RLeaky(beta=0.9, linear_features=6, init_hidden=True),
+                                   _lin(6, 3), snn.RLeaky(beta=0.9, linear_features=3, init_hidden=True))
+    if kind == "spikingjelly.LIFNode":
+        return torch.nn.Sequential(_lin(4, 6, 6.0, sjl.Linear), sjn.LIFNode(tau=2.0, step_mode="m"),
+                                   _lin(6, 3, 6.0, sjl.Linear), sjn.LIFNode(tau=2.0, step_mode="m"))
+    if kind == "spikingjelly.ParametricLIFNode":
+        return torch.nn.Sequential(_lin(4, 6, 8.0), sjn.ParametricLIFNode(init_tau=3.0, step_mode="m", detach_reset=True,
+                                                                       surrogate_function=sjs.ATan(alpha=2.0)),
+                                   _lin(6, 3, 8.0), sjn.ParametricLIFNode(init_tau=3.0, step_mode="m", detach_reset=True,
+                                                                       surrogate_function=sjs.ATan(alpha=2.0)))
+    if kind == "spikingjelly.IFNode":
+        return torch.nn.Sequential(_lin(4, 6, 2.0), sjn.IFNode(v_reset=None, step_mode="m"),
+                                   _lin(6, 3, 2.0), sjn.IFNode(v_reset=None, step_mode="m"))
+    if kind == "norse.LIFCell":
+        return nt.SequentialState(_lin(4, 6, 30.0), nt.LIFCell(), _lin(6, 3, 30.0), nt.LIFCell())
+    if kind == "norse.LIFRecurrentCell":
+        return nt.SequentialState(nt.LIFRecurrentCell(4, 6, p=LIFParameters(v_th=torch.tensor(0.3))),
+                                  nt.LIFRecurrentCell(6, 3, p=LIFParameters(v_th=torch.tensor(0.3))))
+    if kind == "norse.LSNNCell":
+        return nt.SequentialState(_lin(4, 5, 30.0), nt.LSNNCell(p=LSNNParameters(tau_adapt_inv=torch.tensor(20.0))))
+    raise KeyError(kind)
+
+
+KINDS = ["snntorch.Leaky (Sequential)", "snntorch.Leaky (time loop)", "snntorch.Synaptic", "snntorch.RLeaky",
+         "spikingjelly.LIFNode", "spikingjelly.ParametricLIFNode", "spikingjelly.IFNode", "norse.LIFCell",
+         "norse.LIFRecurrentCell", "norse.LSNNCell"]
+
+
+def _x(n=4, scale=2.0):
+    g = torch.Generator().manual_seed(2)
+    return torch.rand(T, B, n, generator=g) * scale
+
+
+def _user_run(net, kind, x):
+    """What a user did before calling check: a float32 run and a backward (states, .grad set)."""
+    if kind.startswith("norse"):
+        state = None
+        for t in range(x.shape[0]):
+            out, state = net(x[t], state)
+        out.sum().backward()
+    elif kind.startswith("spikingjelly"):
+        net(x).sum().backward()
+    elif "Sequential" in kind or kind == "snntorch.RLeaky":
+        for t in range(x.shape[0]):
+            out = net(x[t])
+        out.sum().backward()
+    else:
+        net(x).sum().backward()
+
+
+def _snapshot(net):
+    snap = {}
+    for name, m in net.named_modules():
+        for k, v in list(m._parameters.items()) + list(m._buffers.items()):
+            if v is not None:
+                snap[f"{name}.{k}"] = (v, v.detach().clone(), v.dtype, v.requires_grad,
+                                       None if not v.is_leaf or v.grad is None else v.grad.clone())
+        for attr in ("spike_grad", "surrogate_function", "p", "mem", "syn", "spk", "v"):
+            if attr in vars(m) or attr in getattr(m, "_memories", {}):
+                val = getattr(m, attr)
+                snap[f"{name}:{attr}"] = (val, val.detach().clone() if torch.is_tensor(val) else None)
+        snap[f"{name}:hooks"] = (dict(m._forward_hooks), dict(m._forward_pre_hooks), m.training)
+        if "step_mode" in vars(m):
+            snap[f"{name}:step_mode"] = m.step_mode
+    return snap
+
+
+def _same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        va, vb = a[k], b[k]
+        if isinstance(va, tuple) and len(va) == 5:
+            assert va[0] is vb[0], k
+            assert torch.equal(va[1], vb[1]) and va[2] == vb[2] and va[3] == vb[3], k
+            assert (va[4] is None) == (vb[4] is None) and (va[4] is None or torch.equal(va[4], vb[4])), k
+        elif isinstance(va, tuple) and len(va) == 2:
+            assert va[0] is vb[0], k                         # the same object (surrogate, LIFParameters, state)
+            if va[1] is not None:
+                assert torch.equal(va[1], vb[1]), k
+        else:
+            assert va == vb, k
+
+
+def _worst(rep):
+    return max(a.max_rel for a in rep.arrays)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_check_reproduces_the_peer_and_leaves_the_network_unchanged(kind):
+    net = make(kind)
+    x = _x()
+    _user_run(net, kind, x)
+    calls = []
+    for m in net.modules():
+        m.register_forward_hook(lambda *a: calls.append(1))
+    before = _snapshot(net)
+    rep = check(net, x)
+    after = _snapshot(net)
+    assert rep.passed, format_report(rep)
+    assert _worst(rep) <= 1e-12, format_report(rep)
+    names = {a.name for a in rep.arrays}
+    assert {"spikes", "membranes", "grad/x", "loss_value"} <= names
+    assert sum(n.startswith("grad/0.") for n in names) >= 2
+    assert rep.preset == kind.split(" ")[0]
+    d, _ = record(net, x, records=True)
+    rates = [d[f"spikes/{l}"].mean() for l in range(2 if kind != "norse.LSNNCell" else 1)]
+    assert all(0.05 < r < 0.95 for r in rates), rates      # every layer spikes, and not always
+    _same(before, after)
+    assert calls == []                                       # the user's hooks did not run on check's copy
+    assert any("hooks" in n for n in rep.notes)
