@@ -16,7 +16,44 @@ array) with these entries:
 ``grad/<l>.<name>``        the user's gradients (any subset of the parameters), and
                            optionally ``grad/x``
 ``spikes``, ``membranes``  optional: the last layer's per-step records ``(T, B, K)``
+``spikes/<l>``,            optional: layer l's per-step records ``(T, B, N_l)``, the same
+``membranes/<l>``          quantities as the preset's ``run.spikes[l]``, ``run.membranes[l]``
+``dspikes/<l>``,           optional: the user's per-step gradients ``(T, B, N_l)`` on layer
+``dmembranes/<l>``         l's spike and membrane tensors of each step (below)
 =========================  ==============================================================
+
+**Per-step gradients** (``dspikes/<l>``, ``dmembranes/<l>``). Row t is what PyTorch's
+``retain_grad()`` leaves in ``.grad`` of the spike tensor and of the membrane *state* tensor
+of step t: the tensor the layer returns at step t and feeds into step t+1 (not a copy made
+by ``torch.stack``, whose gradient holds only the loss's direct partial). Each is the
+*total* derivative dL/d(tensor), through everything that tensor influences. A tensor that
+never reached the loss (PyTorch leaves ``.grad`` None) is saved as zeros. In the notation
+of :mod:`refsnn.neurons.lif` (B1–B5, S4), with refsnn's α of the preset's map:
+
+* ``dspikes/<l>[t]`` is ``δs_t`` (B1) for every preset: snnTorch's ``spk``, SpikingJelly's
+  returned spike ``S_t`` (the attached one, before ``.detach()`` for the reset), Norse's
+  ``z``, e-prop's ``z``, SpyTorch's ``out``. For a peer that resets at the same step (below)
+  B1's reset term reads ``−[attached] (r_{t+1}/α) δv⁺_t``: the derivative of the post-reset
+  membrane with respect to the spike, ``−θ`` (subtract) or ``v_reset − v̂_t`` (to a value).
+* ``dmembranes/<l>[t]`` is the gradient of the membrane state the layer carries to step t+1:
+
+  - **snnTorch** (``reset_delay=True``, the default; Leaky, Synaptic, RLeaky), **e-prop**,
+    **SpyTorch**: the returned ``mem`` (U_t; e-prop's v_t), the charged membrane refsnn
+    calls v_t, so ``dmembranes[t] = δv_t`` (B2).
+  - **SpikingJelly** (``node.v`` after the step, single-step mode), **Norse** (``state.v``
+    of the returned state), **snnTorch** ``reset_delay=False`` (the returned ``mem``): the
+    membrane *after* the same-step reset, lif.py's v⁺_t (S4). Its total derivative is
+    ``dmembranes[t] = δv⁺_t = b_t + α δv_{t+1}`` (``b_t = ∂L/∂v⁺_t|direct``, δv_T = 0),
+    since the next step charges from it, ``v_{t+1} = α v⁺_t + d_{t+1}``.
+  - a **non-spiking** layer (e-prop's and SpyTorch's readouts): ``δv_t``; it has no spikes,
+    so ``spikes/<l>`` and ``dspikes/<l>`` must not be given for it.
+
+  SpyTorch records the state before the update (its records are refsnn's shifted by one
+  step, the readout's by two): row t of each per-step entry is refsnn's row t − shift, and
+  the first ``shift`` rows are 0 (the initial state carries no gradient in PyTorch).
+
+``compare`` checks every entry's shape: ``(T, B)`` from ``x``, ``N_l`` from refsnn's
+layer l; ``l`` must be a layer of the preset.
 
 :func:`compare` recomputes everything in float64 with the preset and reports, per array,
 the worst relative error ``max_i |a_i − r_i| / max(|r_i|, 10⁻⁴ max|r|)`` and PASS/FAIL
@@ -261,6 +298,33 @@ class Problem:
     spikes: np.ndarray | None
     membranes: np.ndarray | None
     float32: bool
+    # the optional per-layer entries, {layer: (T, B, N_l) array} (the module docstring)
+    layer_spikes: dict = field(default_factory=dict)
+    layer_membranes: dict = field(default_factory=dict)
+    dspikes: dict = field(default_factory=dict)
+    dmembranes: dict = field(default_factory=dict)
+
+
+#: the per-layer entries '<kind>/<l>' -> the Problem field that holds them
+PER_LAYER = {"spikes": "layer_spikes", "membranes": "layer_membranes", "dspikes": "dspikes",
+             "dmembranes": "dmembranes"}
+
+
+def _per_layer(d, kind, TB):
+    """``{l: array}`` of the entries ``'<kind>/<l>'``, each a finite real (T, B, N) array."""
+    out = {}
+    for k in d:
+        head, sep, tail = k.partition("/")
+        if head != kind or not sep:
+            continue
+        if not tail.isdigit():
+            raise BadInput(f"entry {k!r}: per-layer entries look like '{kind}/<layer>', e.g. '{kind}/0'")
+        a = _real_array(d, k)
+        if a.ndim != 3 or a.shape[:2] != tuple(TB) or a.shape[2] == 0:
+            raise BadInput(f"entry {k!r} has shape {a.shape}; expected (T, B, N_l) = ({TB[0]}, {TB[1]}, N_l), "
+                           "T and B as in 'x'")
+        out[int(tail)] = a
+    return {PER_LAYER[kind]: out}
 
 
 def parse(d):
@@ -315,13 +379,17 @@ def parse(d):
         raise BadInput("no 'grad/<layer>.<name>' entries: save at least one gradient, e.g. 'grad/0.weight'")
     spikes = _real_array(d, "spikes") if "spikes" in d else None
     membranes = _real_array(d, "membranes") if "membranes" in d else None
+    per_layer = {}
+    for kind in PER_LAYER:
+        per_layer.update(_per_layer(d, kind, x.shape[:2]))
     known = {"preset", "kwargs", "x", "loss", "target", "probe_s", "probe_v", "loss_value", "spikes", "membranes"}
-    unknown = [k for k in d if k not in known and not k.startswith(("param/", "grad/"))]
+    unknown = [k for k in d if k not in known and not k.startswith(("param/", "grad/"))
+               and k.partition("/")[0] not in PER_LAYER]
     if unknown:
         raise BadInput(f"unexpected entries {unknown}; see refsnn.compare's docstring for the format")
     f32 = any(d[k].dtype == np.float32 for k in d if k.startswith("grad/") or k == "x")
     return Problem(preset, kwargs, [layers[l] for l in range(len(layers))], x, loss, loss_data, loss_value,
-                   grads, spikes, membranes, f32)
+                   grads, spikes, membranes, f32, **per_layer)
 
 
 # ---------------------------------------------------------------------------------------
@@ -364,6 +432,22 @@ def _check_loss_data(prob: Problem, shape):
     return data
 
 
+def _check_layer_entries(prob: Problem, net):
+    """The per-layer entries name layers of the preset and have their N_l (BadInput if not)."""
+    cfgs = net.net.layers
+    for kind, fname in PER_LAYER.items():
+        for l, a in getattr(prob, fname).items():
+            if l >= len(cfgs):
+                raise BadInput(f"entry '{kind}/{l}': preset {prob.preset!r} has {len(cfgs)} layer(s) here, "
+                               f"numbered 0..{len(cfgs) - 1}")
+            if a.shape[2] != cfgs[l].n:
+                raise BadInput(f"entry '{kind}/{l}' has shape {a.shape}; layer {l} has {cfgs[l].n} neurons, "
+                               f"expected {a.shape[:2] + (cfgs[l].n,)}")
+            if kind in ("spikes", "dspikes") and not cfgs[l].spiking:
+                raise BadInput(f"entry '{kind}/{l}': layer {l} of preset {prob.preset!r} is not spiking "
+                               "(a readout); give only its membranes")
+
+
 def recompute(prob: Problem, overrides=None, kwargs=None):
     """refsnn's records, loss value and peer-named gradients for ``prob``."""
     net = _build(prob, overrides, kwargs)
@@ -376,6 +460,7 @@ def recompute(prob: Problem, overrides=None, kwargs=None):
         raise
     except (P.PresetError, ValueError, TypeError) as exc:   # refsnn's argument checks (names the value)
         raise BadInput(f"preset {prob.preset!r} with these parameters: {exc}") from None
+    _check_layer_entries(prob, net)
     S, V = run.spikes[-1], run.membranes[-1]
     data = _check_loss_data(prob, S.shape)
     value, aS, aV = LOSSES[prob.loss][0](S, V, data)
