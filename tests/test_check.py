@@ -200,3 +200,79 @@ def test_check_reproduces_the_peer_and_leaves_the_network_unchanged(kind):
     _same(before, after)
     assert calls == []                                       # the user's hooks did not run on check's copy
     assert any("hooks" in n for n in rep.notes)
+
+
+# ---------------------------------------------------------------------------------------
+# Hand-written neurons: Custom
+# ---------------------------------------------------------------------------------------
+
+class ATanSpike(torch.autograd.Function):
+    """A user's own spike: Heaviside forward, snnTorch's atan surrogate backward (α/2)/(1 + (π α v/2)²)."""
+
+    gain = 1.0
+
+    @staticmethod
+    def forward(ctx, v, alpha):
+        ctx.save_for_backward(v)
+        ctx.alpha = alpha
+        return (v > 0).to(v.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (v,) = ctx.saved_tensors
+        a = ctx.alpha
+        return ATanSpike.gain * g * (a / 2) / (1 + (math.pi / 2 * a * v) ** 2), None
+
+
+def leaky_step(detach_reset=True):
+    """One time step of a two-layer snnTorch-style Leaky network written by hand:
+    U_t = β U_{t−1} + W x_t + b − S_{t−1} θ (the previous spike, detached), S_t = H(U_t − θ),
+    U_{−1} = S_{−1} = 0."""
+
+    def step(params, x_t, state):
+        state = state if state is not None else [(torch.zeros(()), torch.zeros(())) for _ in params]
+        inp, records, new = x_t, [], []
+        for p, (u, s) in zip(params, state):
+            r = s.detach() if detach_reset else s
+            u = p["beta"] * u + inp @ p["weight"].T + p["bias"] - r * p["threshold"]
+            s = ATanSpike.apply(u - p["threshold"], 2.0)
+            records.append((s, u))
+            new.append((u, s))
+            inp = s
+        return records, new
+
+    return step
+
+
+def _custom_params():
+    torch.manual_seed(3)
+    W1, W2 = torch.randn(6, 4) * 1.5, torch.randn(3, 6) * 1.5
+    return [{"weight": W1, "bias": torch.full((6,), 0.2), "beta": torch.tensor(0.9), "threshold": torch.tensor(1.0)},
+            {"weight": W2, "bias": torch.full((3,), 0.2), "beta": torch.tensor(0.8), "threshold": torch.tensor(1.0)}]
+
+
+def test_custom_step_function_is_recorded_like_a_peer():
+    params = _custom_params()
+    kept = [{k: v.clone() for k, v in p.items()} for p in params]
+    rep = check(leaky_step(), _x(), peer=Custom("snntorch.Leaky", params, spike_grad="atan", alpha=2.0))
+    assert rep.passed and _worst(rep) <= 1e-12, format_report(rep)
+    for p, q in zip(params, kept):                     # the user's tensors are untouched
+        for k in p:
+            assert torch.equal(p[k], q[k]) and p[k].grad is None and p[k].dtype == torch.float32
+
+
+@pytest.mark.parametrize("bug, cause", [
+    ("reset attached", "detach vs attach"),
+    ("surrogate twice too tall", "surrogate gain × 2"),
+])
+def test_a_planted_bug_in_a_custom_step_is_found_with_its_cause(bug, cause, monkeypatch):
+    step = leaky_step(detach_reset=(bug != "reset attached"))
+    if bug == "surrogate twice too tall":
+        monkeypatch.setattr(ATanSpike, "gain", 2.0)
+    rep = check(step, _x(), peer=Custom("snntorch.Leaky", _custom_params(), spike_grad="atan", alpha=2.0))
+    text = format_report(rep)
+    assert not rep.passed, text
+    assert all(a.passed for a in rep.arrays if a.name in ("spikes", "membranes", "loss_value")), text
+    agree = [label for label, ok, _ in rep.variants if ok]
+    assert len(agree) == 1 and agree[0].startswith(cause), text
+    assert cause in rep.explanation

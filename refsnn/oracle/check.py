@@ -772,7 +772,7 @@ def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rt
 
 def _compare_reads_records():
     """Whether this refsnn's compare accepts the per-layer records (``dmembranes/<l>``, ...)."""
-    return bool(getattr(C, "RECORD_KEYS", None))
+    return bool(getattr(C, "PER_LAYER", None))
 
 
 # ---------------------------------------------------------------------------------------
