@@ -276,3 +276,171 @@ def test_a_planted_bug_in_a_custom_step_is_found_with_its_cause(bug, cause, monk
     agree = [label for label, ok, _ in rep.variants if ok]
     assert len(agree) == 1 and agree[0].startswith(cause), text
     assert cause in rep.explanation
+
+
+# ---------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------
+
+def test_named_losses_and_a_callable_loss():
+    net = make("norse.LIFCell")
+    x = _x()
+    y = torch.tensor([0, 2, 1])
+    for loss, target in (("ce_count", y), ("ce_max_membrane", y), ("mse_count", torch.ones(B, 3))):
+        rep = check(net, x, loss=loss, target=target)
+        assert rep.passed and _worst(rep) <= 1e-12 and rep.loss == loss, format_report(rep)
+
+    def my_loss(spikes, membranes):                   # any differentiable function of the last layer's records
+        return (spikes.sum(0) - 2.0).pow(2).mean() + torch.nn.functional.softplus(membranes).mean()
+
+    rep = check(net, x, loss=my_loss)
+    assert rep.passed and _worst(rep) <= 1e-12, format_report(rep)
+    # the callable is checked through its partials: the parameter gradients are the loss's own
+    cp = make("norse.LIFCell").double()
+    state, S, V = None, [], []
+    xd = x.double()
+    for t in range(T):
+        z, state = cp(xd[t], state)
+        S.append(z)
+        V.append(state[-1].v)
+    d, _ = record(net, x, loss=my_loss)
+    assert not np.allclose(d["grad/0.weight"], 0)
+
+
+def test_a_loss_that_needs_a_target_says_so():
+    with pytest.raises(CheckError, match="needs target"):
+        check(make("norse.LIFCell"), _x(), loss="ce_count")
+    with pytest.raises(CheckError, match="loss must be one of"):
+        check(make("norse.LIFCell"), _x(), loss="hinge")
+
+
+# ---------------------------------------------------------------------------------------
+# Networks check cannot read are refused, naming the module
+# ---------------------------------------------------------------------------------------
+
+class Doubled(torch.nn.Module):
+    """Feeds 2·spikes to the second layer: not a Linear → neuron stack of the preset."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = _lin(4, 6), _lin(6, 3)
+        self.lif1, self.lif2 = snn.Leaky(beta=0.9), snn.Leaky(beta=0.9)
+
+    def forward(self, x):
+        m1, m2 = self.lif1.reset_mem(), self.lif2.reset_mem()
+        for t in range(x.shape[0]):
+            s1, m1 = self.lif1(self.fc1(x[t]), m1)
+            s2, m2 = self.lif2(self.fc2(2 * s1), m2)
+        return s2
+
+
+class MyLeaky(snn.Leaky):
+    pass
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: torch.nn.Sequential(_lin(4, 6), snn.Alpha(alpha=0.9, beta=0.8, init_hidden=True)),
+     r"module '1' \(snntorch.*Alpha\) is a snntorch module check cannot read\. Supported: snnTorch Leaky"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), MyLeaky(beta=0.9, init_hidden=True)),
+     r"module '1' .*MyLeaky.* is a subclass of snntorch.*Leaky.*Custom"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9, init_hidden=True, spike_grad=lambda v: (v > 0).float())),
+     r"1 \(Leaky\): spike_grad .* is not snnTorch's surrogate.atan"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), torch.nn.Dropout(0.1), snn.Leaky(beta=0.9, init_hidden=True)),
+     r"module '1' \(torch.nn.modules.dropout.Dropout\) is not a layer check can read"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9)),
+     r"nn.Sequential needs init_hidden=True"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9, init_hidden=True), _lin(6, 3),
+                                 snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True)),
+     r"the layers differ in neuron class \(1: snntorch.Leaky; 3: snntorch.Synaptic\)"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9, init_hidden=True), _lin(6, 3)),
+     r"Linear '2' after the last neuron is not mapped"),
+    (lambda: Doubled(), r"'fc2' \(layer 1\) does not receive the spikes of layer 0 unchanged"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), nt.LIFCell()), r"Norse cells need norse.torch.SequentialState"),
+    (lambda: torch.nn.Sequential(torch.nn.ReLU()), r"module '0' \(torch.nn.modules.activation.ReLU\)"),
+])
+def test_unreadable_networks_are_refused_naming_the_module(build, match):
+    net = build()
+    before = _snapshot(net)
+    with pytest.raises(CheckError, match=match):
+        check(net, _x())
+    _same(before, _snapshot(net))
+
+
+def test_peer_argument():
+    with pytest.raises(CheckError, match="peer='norse.LIFCell' but the network's neurons are snntorch.Leaky"):
+        check(make("snntorch.Leaky (Sequential)"), _x(), peer="norse.LIFCell")
+    with pytest.raises(CheckError, match="net must be a torch.nn.Module"):
+        check(lambda p, x, s: None, _x())
+    with pytest.raises(CheckError, match="unknown preset 'snntorch.Lapicque'"):
+        check(leaky_step(), _x(), peer=Custom("snntorch.Lapicque", _custom_params()))
+    with pytest.raises(CheckError, match=r"records\[0\] at step 0 must be a \(spikes_t, membranes_t\) pair"):
+        check(lambda p, x, s: ([x, x], None), _x(), peer=Custom("snntorch.Leaky", _custom_params()))
+
+
+# ---------------------------------------------------------------------------------------
+# The command: a state dict plus the stated architecture, never unpickling
+# ---------------------------------------------------------------------------------------
+
+def _cli(argv, capsys):
+    from refsnn.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("kind, preset, kwargs", [
+    ("snntorch.Leaky (Sequential)", "snntorch.Leaky", '{"spike_grad": "atan", "alpha": 2.0}'),
+    ("spikingjelly.LIFNode", "spikingjelly.LIFNode", '{"tau": 2.0}'),
+    ("norse.LIFCell", "norse.LIFCell", '{}'),
+])
+def test_command_checks_a_saved_state_dict(kind, preset, kwargs, tmp_path, capsys):
+    path = str(tmp_path / "net.pt")
+    torch.save(make(kind).state_dict(), path)
+    code, out, err = _cli(["check", path, "--preset", preset, "--kwargs", kwargs, "--T", "12", "--B", "3"], capsys)
+    assert code == 0, out + err
+    assert out.startswith(f"refsnn check {path}: preset {preset}") and "PASS: all" in out
+
+
+def test_command_refuses_what_it_cannot_read_safely(tmp_path, capsys):
+    import pickle
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"x": {1, 2}}))             # a pickle of objects, not tensors
+    code, out, err = _cli(["check", str(evil), "--preset", "snntorch.Leaky"], capsys)
+    assert code == 2 and "never unpickles" in err and "Traceback" not in err
+    named = tmp_path / "named.pt"
+    torch.save(SnnLoop().state_dict(), named)
+    code, out, err = _cli(["check", str(named), "--preset", "snntorch.Leaky"], capsys)
+    assert code == 2 and "keys must be an nn.Sequential's" in err
+    seq = tmp_path / "seq.pt"
+    torch.save(make("snntorch.Leaky (Sequential)").state_dict(), seq)
+    for args, msg in ((["--kwargs", '{"reset_mechanism": "zero"}'],
+                       "'1.reset_mechanism_val' is 0 (reset_mechanism='subtract') but the stated --kwargs build 1 "
+                       "(reset_mechanism='zero')"),
+                      (["--kwargs", '{"tau": 2}'], "--kwargs ['tau'] are not arguments of Leaky"),
+                      (["--kwargs", "[1]"], "--kwargs must be a JSON object"),
+                      (["--preset", "snntorch.Alpha"], "--preset 'snntorch.Alpha': the command builds"),
+                      (["--T", "0"], "--T must be a positive integer")):
+        argv = ["check", str(seq), "--preset", "snntorch.Leaky"] + args
+        code, out, err = _cli(argv, capsys)
+        assert code == 2 and msg in err and "Traceback" not in err, err
+    code, out, err = _cli(["check", str(tmp_path / "none.pt"), "--preset", "snntorch.Leaky"], capsys)
+    assert code == 2 and "no such file" in err
+
+
+def test_refsnn_imports_without_torch_and_check_says_what_it_needs():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "for m in ('torch', 'snntorch', 'spikingjelly', 'norse'): sys.modules[m] = None\n"
+            "import refsnn, refsnn.oracle\n"
+            "from refsnn.oracle import check, Custom, CheckError\n"
+            "try:\n"
+            "    check(object(), [[[0.0]]])\n"
+            "except CheckError as e:\n"
+            "    print('refused:', e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "refused: refsnn.oracle.check needs torch" in r.stdout

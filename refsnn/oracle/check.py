@@ -356,21 +356,20 @@ def _units(net, kinds):
         if t in kinds:
             units.append((label, m, "neuron"))
             skip.add(name)
-        elif t is torch.nn.Linear:
+        elif t is torch.nn.Linear or (isinstance(m, torch.nn.Linear) and t.__module__.startswith("spikingjelly")):
             units.append((label, m, "linear"))
         elif t.__name__ in _ALLOWED_PLAIN:
             continue
-        elif _lib(m) and not isinstance(m, containers) and type(m).__name__ != "SequentialState":
-            libname = _lib(m)
-            sub = [k for k in kinds if isinstance(m, k)]
-            why = (f"a subclass of {sub[0].__module__}.{sub[0].__name__} (its forward may differ; check a "
-                   "hand-written neuron with refsnn.oracle.Custom)") if sub else f"a {libname} module check cannot read"
-            if libname == "spikingjelly" and type(m).__name__ == "Linear" and isinstance(m, torch.nn.Linear):
-                units.append((label, m, "linear"))
-                continue
-            if not list(m.children()) or sub:
-                raise CheckError(f"module {label!r} ({t.__module__}.{t.__name__}) is {why}. Supported: {SUPPORTED}")
-        elif not list(m.children()) and m is not net and t.__name__ not in _ALLOWED_PLAIN:
+        elif [k for k in kinds if isinstance(m, k)]:
+            k = [k for k in kinds if isinstance(m, k)][0]
+            raise CheckError(f"module {label!r} ({t.__module__}.{t.__name__}) is a subclass of {k.__module__}."
+                             f"{k.__name__}; its forward may differ from the class the preset maps. Check a "
+                             "hand-written neuron with refsnn.oracle.Custom (the preset it follows and a step "
+                             "function)")
+        elif _lib(m) and not isinstance(m, containers):
+            raise CheckError(f"module {label!r} ({t.__module__}.{t.__name__}) is a {_lib(m)} module check "
+                             f"cannot read. Supported: {SUPPORTED}")
+        elif not list(m.children()) and m is not net:
             raise CheckError(f"module {label!r} ({t.__module__}.{t.__name__}) is not a layer check can read. "
                              f"Supported: {SUPPORTED}")
     if not any(k == "neuron" for _, _, k in units):
@@ -531,7 +530,8 @@ def _layers(rec: _Recorder, names):
             lin_out = torch.cat([_steps(o) for _, o in rec.calls[id(lin)]])
             if lin_out.shape != n_in.shape or not torch.equal(lin_out, n_in):
                 raise CheckError(f"neuron {names[id(m)]!r} does not receive the output of Linear {names[id(lin)]!r} "
-                                 "unchanged; check maps Linear → neuron layers only")
+                                 f"unchanged (as steps: {tuple(lin_out.shape)} vs {tuple(n_in.shape)}); check maps "
+                                 "Linear → neuron layers whose Linear acts on (B, n) steps or (T, B, n) sequences")
             src = lin_in
         else:
             src = n_in
@@ -811,6 +811,17 @@ def build_peer(preset, state, kwargs):
     else:
         net = torch.nn.Sequential(*mods)
     net = net.double()
+    fresh = net.state_dict()
+    for k, v in state.items():
+        if k.endswith(("reset_mechanism_val", "graded_spikes_factor")) and k in fresh and not torch.equal(
+                v.double(), fresh[k].double()):
+            def say(t, k=k):
+                val = t.tolist()
+                mech = {0: "subtract", 1: "zero", 2: "none"}
+                return (f"{val:g} (reset_mechanism={mech.get(int(val), '?')!r})"
+                        if k.endswith("reset_mechanism_val") else f"{val}")
+            raise CheckError(f"state dict entry {k!r} is {say(v)} but the stated --kwargs build {say(fresh[k])}: "
+                             "state the neuron's arguments as it was built")
     try:
         net.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
     except RuntimeError as exc:
@@ -887,14 +898,20 @@ def load_state_dict(path):
 
     import torch
 
+    import warnings
+
     try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sd = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckError(f"{path}: no such file") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckError(f"{path} is not a state dict torch.load(weights_only=True) can read: only tensors and "
-                         f"containers of them are accepted, never pickled objects ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:200]})") from None
+    except IsADirectoryError:
+        raise CheckError(f"{path} is a directory, not a saved state dict") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+        raise CheckError(f"{path} is not a state dict that torch.load(weights_only=True) reads ({type(exc).__name__}):"
+                         " refsnn accepts tensors and dicts of them, and never unpickles other objects. Save "
+                         "torch.save(net.state_dict(), path)") from None
     if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
         raise CheckError(f"{path}: expected a state dict (a dict of named tensors, torch.save(net.state_dict()))")
     return sd
