@@ -444,3 +444,13 @@ def test_refsnn_imports_without_torch_and_check_says_what_it_needs():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "refused: refsnn.oracle.check needs torch" in r.stdout
+
+
+def test_readme_check_snippet_runs_and_passes(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = text.split("<!-- check-snippet -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    env = {}
+    exec(compile(code, "README.md check snippet", "exec"), env)
+    assert env["report"].passed and "PASS: all" in capsys.readouterr().out
