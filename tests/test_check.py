@@ -105,6 +105,8 @@ def make(kind):
                                    _lin(6, 3, 2.0), sjn.IFNode(v_reset=None, step_mode="m"))
     if kind == "norse.LIFCell":
         return nt.SequentialState(_lin(4, 6, 30.0), nt.LIFCell(), _lin(6, 3, 30.0), nt.LIFCell())
+    if kind == "norse.LIFBoxCell":
+        return nt.SequentialState(_lin(4, 6, 30.0), nt.LIFBoxCell(), _lin(6, 3, 30.0), nt.LIFBoxCell())
     if kind == "norse.LIFRecurrentCell":
         return nt.SequentialState(nt.LIFRecurrentCell(4, 6, p=LIFParameters(v_th=torch.tensor(0.3))),
                                   nt.LIFRecurrentCell(6, 3, p=LIFParameters(v_th=torch.tensor(0.3))))
@@ -115,7 +117,7 @@ def make(kind):
 
 KINDS = ["snntorch.Leaky (Sequential)", "snntorch.Leaky (time loop)", "snntorch.Synaptic", "snntorch.RLeaky",
          "spikingjelly.LIFNode", "spikingjelly.ParametricLIFNode", "spikingjelly.IFNode", "norse.LIFCell",
-         "norse.LIFRecurrentCell", "norse.LSNNCell"]
+         "norse.LIFBoxCell", "norse.LIFRecurrentCell", "norse.LSNNCell"]
 
 
 def _x(n=4, scale=2.0):
@@ -183,8 +185,7 @@ def test_check_reproduces_the_peer_and_leaves_the_network_unchanged(kind):
     x = _x()
     _user_run(net, kind, x)
     calls = []
-    for m in net.modules():
-        m.register_forward_hook(lambda *a: calls.append(1))
+    handles = [m.register_forward_hook(lambda *a: calls.append(1)) for m in net.modules()]
     before = _snapshot(net)
     rep = check(net, x)
     after = _snapshot(net)
@@ -200,6 +201,32 @@ def test_check_reproduces_the_peer_and_leaves_the_network_unchanged(kind):
     _same(before, after)
     assert calls == []                                       # the user's hooks did not run on check's copy
     assert any("hooks" in n for n in rep.notes)
+    for h in handles:                                        # SpikingJelly's default surrogate is one shared module
+        h.remove()
+
+
+def test_other_network_forms():
+    """SpikingJelly in single-step mode (check steps the Sequential), a Flatten in front, and a
+    tutorial loop that feeds the same (B, n) input at every step (read as its (T, B, n) sequence)."""
+    torch.manual_seed(4)
+    single = torch.nn.Sequential(_lin(4, 6, 6.0), sjn.LIFNode(step_mode="s"), _lin(6, 3, 6.0), sjn.LIFNode(step_mode="s"))
+    flat = torch.nn.Sequential(torch.nn.Flatten(2), _lin(4, 6, 2.0), sjn.IFNode(step_mode="m"))
+
+    class Static(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.lif = _lin(4, 6), snn.Leaky(beta=0.8)
+
+        def forward(self, x):                            # x: (B, n), the same at each of 10 steps
+            mem = self.lif.reset_mem()
+            for _ in range(10):
+                spk, mem = self.lif(self.fc(x), mem)
+            return spk
+
+    for net, x, shape in ((single, _x(), (T, B, 4)), (flat, _x().reshape(T, B, 2, 2), (T, B, 4)),
+                          (Static(), _x()[0], (10, B, 4))):
+        rep = check(net, x)
+        assert rep.passed and _worst(rep) <= 1e-12 and tuple(rep.shape) == shape, format_report(rep)
 
 
 # ---------------------------------------------------------------------------------------
