@@ -30,11 +30,15 @@ by ``torch.stack``, whose gradient holds only the loss's direct partial). Each i
 never reached the loss (PyTorch leaves ``.grad`` None) is saved as zeros. In the notation
 of :mod:`refsnn.neurons.lif` (B1–B5, S4), with refsnn's α of the preset's map:
 
-* ``dspikes/<l>[t]`` is ``δs_t`` (B1) for every preset: snnTorch's ``spk``, SpikingJelly's
-  returned spike ``S_t`` (the attached one, before ``.detach()`` for the reset), Norse's
-  ``z``, e-prop's ``z``, SpyTorch's ``out``. For a peer that resets at the same step (below)
-  B1's reset term reads ``−[attached] (r_{t+1}/α) δv⁺_t``: the derivative of the post-reset
-  membrane with respect to the spike, ``−θ`` (subtract) or ``v_reset − v̂_t`` (to a value).
+* ``dspikes/<l>[t]`` is ``δs_t`` (B1) with B1's reset term only where the recorded spike
+  tensor is the one the reset reads: Norse's ``z``, snnTorch's ``spk`` with
+  ``reset_delay=False`` (its ``do_reset = spk − reset``), e-prop's ``z``, SpyTorch's ``out``.
+  For a peer that resets at the same step that term reads ``−[attached] (r_{t+1}/α) δv⁺_t``:
+  the derivative of the post-reset membrane with respect to the spike, ``−θ`` (subtract) or
+  ``v_reset − v̂_t`` (to a value). Without it (the reset reads another tensor, so the spike's
+  gradient has only the loss's and the next layer's parts): snnTorch with ``reset_delay=True``
+  (``mem_reset(mem)`` tests the membrane again, detached) and SpikingJelly 2.0 (the spike it
+  returns is a slice of its stacked output; the reset reads the internal one).
 * ``dmembranes/<l>[t]`` is the gradient of the membrane state the layer carries to step t+1:
 
   - **snnTorch** (``reset_delay=True``, the default; Leaky, Synaptic, RLeaky), **e-prop**,
@@ -76,6 +80,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy.special import log_softmax, softmax
 
+from . import diagnose as D
 from . import presets as P
 
 __all__ = ["LOSSES", "VARIANTS", "BadInput", "ArrayResult", "Report", "compare", "load", "recompute",
@@ -199,6 +204,7 @@ class Report:
     variants: list = field(default_factory=list)     # (label, agrees, worst)
     explanation: str = ""
     notes: list = field(default_factory=list)
+    diagnosis: object = None     # a refsnn.oracle.diagnose.Diagnosis when something disagrees
 
     @property
     def passed(self):
@@ -213,7 +219,9 @@ class Report:
                 "rtol": self.rtol, "passed": self.passed, "arrays": [a.as_dict() for a in self.arrays],
                 "variants_tried": [{"variant": l, "agrees": ok, "worst_rel": (w if math.isfinite(w) else None)}
                                    for l, ok, w in self.variants],
-                "explanation": self.explanation, "notes": self.notes}
+                "explanation": self.explanation, "notes": self.notes,
+                "verdict": self.diagnosis.as_dict() if self.diagnosis is not None else
+                ({"half": "none", "causes": []} if self.passed else None)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -562,29 +570,55 @@ def compare(source, rtol=None, search=True) -> Report:
         return Report(path, prob.preset, prob.loss, prob.x.shape, rtol,
                       [ArrayResult("preset", math.inf, False, str(exc))], explanation=str(exc), notes=notes)
     arrays = _compare_arrays(prob, ref, rtol)
+    full = None
+    if any(getattr(prob, f) for f in PER_LAYER.values()):
+        full = D.simulate(prob)
+        arrays += _compare_layer_arrays(prob, full, rtol)
     rep = Report(path, prob.preset, prob.loss, prob.x.shape, rtol, arrays, notes=notes)
     if rep.passed or not search:
         return rep
-    agree = []
-    for label, ov, kw in VARIANTS(prob):
-        try:
-            alt = recompute(prob, overrides=ov, kwargs=kw)
-            res = _compare_arrays(prob, alt, rtol)
-        except (P.PresetError, BadInput, ValueError):
-            rep.variants.append((label, False, math.inf))
-            continue
-        ok = all(a.passed for a in res)
-        rep.variants.append((label, ok, max(a.max_rel for a in res)))
-        if ok:
-            agree.append(label)
+    diag = D.diagnose(prob, rtol, ref=full)
+    rep.diagnosis = diag
+    rep.variants = diag.tried
+    agree = [label for label, ok, _ in diag.tried if ok]
     bad = [a.name for a in arrays if not a.passed]
+    where = "; ".join(diag.summary())
+    top = diag.causes[0] if diag.causes else None
     if agree:
         rep.explanation = ("your arrays agree with refsnn when one convention is switched: " + "; ".join(agree)
                            + ". Check that convention in your code (or in the preset's arguments).")
+    elif top is not None and top.agrees:
+        rep.explanation = (f"{where}. Most likely cause [{top.category}]: {top.cause}; with it every array agrees.")
+    elif top is not None:
+        rep.explanation = (f"{where}; no single convention switch explains the difference in " + ", ".join(bad)
+                           + f". The closest cause [{top.category}]: {top.cause} (residual {top.residual:.1e}).")
     else:
-        rep.explanation = ("no single convention switch explains the difference in " + ", ".join(bad)
-                           + "; look for a bug in the gradient path of these arrays.")
+        rep.explanation = f"{where}; no single convention switch explains the difference in " + ", ".join(bad) + "."
     return rep
+
+
+def _compare_layer_arrays(prob, full, rtol):
+    """ArrayResults of the per-layer entries (spikes/<l>, membranes/<l>, dspikes/<l>, dmembranes/<l>)."""
+    out = []
+    for kind, fname in PER_LAYER.items():
+        for l, a in sorted(getattr(prob, fname).items()):
+            r = full[kind][l]
+            name = f"{kind}/{l}"
+            if kind == "spikes":
+                bad = np.argwhere(a != r)
+                where = "" if not bad.size else "first mismatch at (t={}, batch={}, neuron={})".format(*map(int, bad[0]))
+                out.append(ArrayResult(name, 0.0 if not bad.size else math.inf, not bad.size,
+                                       where + (f", {len(bad)} mismatches" if bad.size else "")))
+                continue
+            e, _ = rel_error(a, r)
+            where = ""
+            if e > rtol:
+                per = D._per_step(a, r)
+                bad_t = np.flatnonzero(per > rtol)
+                where = (f"first diverging time step t={int(bad_t[0])}" if kind == "membranes" else
+                         f"first diverging step in reverse time t={int(bad_t[-1])}")
+            out.append(ArrayResult(name, e, e <= rtol, where))
+    return out
 
 
 def format_report(rep: Report) -> str:
@@ -605,6 +639,19 @@ def format_report(rep: Report) -> str:
         lines.append("  convention mismatches tried one at a time:")
         for label, ok, w in rep.variants:
             lines.append(f"    {'AGREES ' if ok else 'differs'}  {label}" + ("" if ok else f"  (worst {w:.1e})"))
+    d = rep.diagnosis
+    if d is not None:
+        lines.append("  diagnosis:")
+        lines += [f"    {x}" for x in d.summary()]
+        if d.causes:
+            lines.append("    causes, most likely first (residual = max over arrays of ‖yours − refsnn‖/‖refsnn‖ "
+                         "after the fit):")
+            for c in d.causes[:5]:
+                lines.append(f"    {c.rank}. [{c.category}] {c.cause}  (residual {c.residual:.1e}"
+                             + (", every array agrees)" if c.agrees else ")"))
+                if not c.agrees and c.rank == 1 and c.still_differ:
+                    lines.append("       still differing: " + ", ".join(f"{n} {e:.1e}" for n, e in c.still_differ[:6]))
+        lines += [f"    note: {n}" for n in d.notes]
     lines.append(f"  => {rep.explanation}")
     return "\n".join(lines)
 

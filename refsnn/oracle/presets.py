@@ -292,11 +292,15 @@ class OracleNet:
             inp = tr.s
         return Run(trajs, spikes, mems, x)
 
-    def backward(self, run: Run, a_spikes=None, a_membranes=None):
+    def backward(self, run: Run, a_spikes=None, a_membranes=None, adjoints=None):
         """Peer-named gradients of a loss whose direct partials on the records are given.
 
         ``a_spikes[l]``, ``a_membranes[l]``: ``∂L/∂(record)`` of layer l (or None). Returns
-        ``{"<layer>.<name>": ∂L/∂P, ..., "x": ∂L/∂x}``.
+        ``{"<layer>.<name>": ∂L/∂P, ..., "x": ∂L/∂x}``. If ``adjoints`` is a list, it is
+        filled with one dict per layer (layer order): refsnn's per-step adjoints ``dv``,
+        ``ds`` (``adjoints`` of :class:`~refsnn.neurons.lif.LayerGradients`, in refsnn's time,
+        unshifted), the direct partials ``a_s``, ``a_v`` it was given (unshifted) and
+        ``dI`` (δI_t, B5); :mod:`refsnn.oracle.diagnose` reads them.
         """
         n = len(self.layers)
         a_spikes = list(a_spikes) if a_spikes is not None else [None] * n
@@ -317,6 +321,10 @@ class OracleNet:
             if self.overrides.float32_spikes and a_s is not None:
                 a_s = a_s.astype(np.float32).astype(np.float64)
             g = layer_backward(tr, lm.params(), a_s, a_v)
+            if adjoints is not None:
+                dI = g.adjoints["dc"]
+                adjoints.insert(0, {"dv": g.adjoints["dv"], "ds": g.adjoints["ds"], "dI": dI,
+                                    "a_s": a_s, "a_v": a_v})
             peer_g = lm.vjp(lm.peer, {**g.params, "state0": g.state0})
             for k, v in peer_g.items():
                 out[f"{l}.{k}"] = np.asarray(v, np.float64).reshape(np.shape(lm.peer[k]))
