@@ -12,7 +12,7 @@
                       convention mismatch explains a disagreement.
 ``refsnn check``      the same for a saved network: a ``torch.save``d state dict of an
                       ``nn.Sequential`` (read with ``weights_only=True``, never
-                      unpickled) plus its stated preset and arguments
+                      unpickled) plus its stated preset and arguments, or a NIR graph
                       (:mod:`refsnn.oracle.check`).
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
@@ -122,9 +122,10 @@ def _parser():
     k = sub.add_parser("check", help="check a saved peer network (a state dict plus its stated architecture) "
                                      "against refsnn in float64")
     k.add_argument("file", help="torch.save(net.state_dict(), file) of an nn.Sequential(Linear, neuron, Linear, "
-                                "neuron, ...) (Norse: SequentialState); read with weights_only=True")
-    k.add_argument("--preset", required=True, help="the neuron class, as a preset name (refsnn.oracle.presets), "
-                                                   "e.g. snntorch.Leaky")
+                                "neuron, ...) (Norse: SequentialState), read with weights_only=True; or a NIR graph "
+                                "(.nir, built with snnTorch's NIR import)")
+    k.add_argument("--preset", default=None, help="for a state dict: the neuron class, as a preset name "
+                                                  "(refsnn.oracle.presets), e.g. snntorch.Leaky")
     k.add_argument("--kwargs", default="{}", help="the neuron's constructor arguments as JSON, in the preset's "
                                                   "names (docs/presets.md), e.g. '{\"spike_grad\": \"atan\"}'")
     k.add_argument("--x", default=None, help="an .npz with the input 'x' (T, B, n_in); default: uniform [0, 3) "

@@ -466,12 +466,19 @@ class _Recorder:
 
 
 def _drive(net, x, kinds):
-    """Run the network the way its form says: step by step for Sequential/SequentialState of
-    step-wise neurons, one call otherwise."""
+    """Run the network the way its form says: step by step with a state for a forward that takes
+    one (Norse's SequentialState, snnTorch's NIR import), step by step for an nn.Sequential of
+    step-wise neurons, one call otherwise (a module with its own time loop, multi-step nodes)."""
+    import inspect
+
     import torch
 
     neurons = [m for m in net.modules() if type(m) in kinds]
-    if type(net).__name__ == "SequentialState" and _lib(net) == "norse":
+    try:
+        stateful = "state" in inspect.signature(net.forward).parameters
+    except (TypeError, ValueError):
+        stateful = False
+    if stateful:                  # Norse SequentialState, a graph imported from NIR: out, state = net(x_t, state)
         state = None
         for t in range(x.shape[0]):
             _, state = net(x[t], state)
@@ -917,7 +924,40 @@ def load_state_dict(path):
     return sd
 
 
-def main(path, preset, kwargs="{}", x=None, T=20, B=4, seed=0, loss="linear", as_json=False, out=None, err=None):
+def load_nir(path):
+    """A NIR graph file (HDF5, read by ``nir.read``: no pickle) as the live network snnTorch's
+    own NIR import builds from it (its ``Leaky`` layers: ``reset_delay=False``, zero reset)."""
+    import io
+
+    try:
+        import nir
+        from snntorch.import_nir import import_from_nir
+    except ImportError as exc:
+        raise CheckError(f"checking a NIR graph needs the nir package and snnTorch ({exc})") from None
+    try:
+        graph = nir.read(path)
+    except FileNotFoundError:
+        raise CheckError(f"{path}: no such file") from None
+    except Exception as exc:  # noqa: BLE001 - h5py and nir raise many kinds
+        raise CheckError(f"{path} is not a NIR graph nir.read can read ({type(exc).__name__}: {exc})") from None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):          # snnTorch's importer prints its progress
+            return import_from_nir(graph)
+    except Exception as exc:  # noqa: BLE001
+        kinds = sorted({type(n).__name__ for n in graph.nodes.values()})
+        raise CheckError(f"{path}: snnTorch's NIR import cannot build this graph (nodes {kinds}; "
+                         f"{type(exc).__name__}: {exc})") from None
+
+
+def _is_hdf5(path):
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
+
+
+def main(path, preset=None, kwargs="{}", x=None, T=20, B=4, seed=0, loss="linear", as_json=False, out=None, err=None):
     """``refsnn check``: exit 0 agree, 1 disagree, 2 bad input (never a traceback)."""
     import sys
 
@@ -937,8 +977,15 @@ def main(path, preset, kwargs="{}", x=None, T=20, B=4, seed=0, loss="linear", as
         if loss not in C.LOSSES or C.LOSSES[loss][1] is not None:
             raise CheckError(f"--loss must be one without a target here: linear (got {loss!r}); save the recording "
                              "with refsnn.oracle.check(..., save=) for the others")
-        sd = load_state_dict(path)
-        net = build_peer(preset, sd, kw)
+        if _is_hdf5(path):
+            if kw:
+                raise CheckError("--kwargs: a NIR graph states its own parameters; leave --kwargs out")
+            net = load_nir(path)
+        else:
+            if preset is None:
+                raise CheckError("--preset is required for a state dict (the neuron class it was saved from, "
+                                 "e.g. snntorch.Leaky); a NIR graph (.nir) needs none")
+            net = build_peer(preset, load_state_dict(path), kw)
         n_in = next(m for m in net.modules() if isinstance(m, torch.nn.Linear)).in_features
         if x is not None:
             arrays = C.load(x)
