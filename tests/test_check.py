@@ -207,6 +207,7 @@ def test_check_reproduces_the_peer_and_leaves_the_network_unchanged(kind):
     _same(before, after)
     assert calls == []                                       # the user's hooks did not run on check's copy
     assert any("hooks" in n for n in rep.notes)
+    assert f"read: {1 if kind == 'norse.LSNNCell' else 2} layer(s) of {rep.preset}" in rep.notes[0]
     for h in handles:                                        # SpikingJelly's default surrogate is one shared module
         h.remove()
 
@@ -396,6 +397,9 @@ class MyLeaky(snn.Leaky):
     (lambda: Doubled(), r"'fc2' \(layer 1\) does not receive the spikes of layer 0 unchanged"),
     (lambda: torch.nn.Sequential(_lin(4, 6), nt.LIFCell()), r"Norse cells need norse.torch.SequentialState"),
     (lambda: torch.nn.Sequential(torch.nn.ReLU()), r"module '0' \(torch.nn.modules.activation.ReLU\)"),
+    (lambda: torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9, init_hidden=True, output=True), _lin(6, 3),
+                                 snn.Leaky(beta=0.9, init_hidden=True)),
+     r"running a float64 copy of Sequential on x of shape \(12, 3, 4\) failed \(TypeError"),
 ])
 def test_unreadable_networks_are_refused_naming_the_module(build, match):
     net = build()

@@ -83,7 +83,8 @@ import numpy as np
 from . import compare as C
 from . import presets as P
 
-__all__ = ["check", "Custom", "CheckError", "SUPPORTED", "float64_surrogates", "read", "record", "main"]
+__all__ = ["check", "Custom", "CheckError", "SUPPORTED", "float64_surrogates", "record", "build_peer",
+           "load_state_dict", "load_nir", "main"]
 
 
 class CheckError(C.BadInput):
@@ -318,7 +319,7 @@ def _float64_copy(net, kinds):
         m._backward_hooks.clear()
         if hasattr(m, "_backward_pre_hooks"):
             m._backward_pre_hooks.clear()
-    cp.double()
+    cp.cpu().double()
     cp.train()
     for m in cp.modules():
         t = type(m)
@@ -664,6 +665,13 @@ def _check_module(net, x, loss, target, probes, seed, records, want_preset):
     try:
         with float64_surrogates(snn_mods), torch.enable_grad():
             _drive(cp, xt, kinds)
+    except CheckError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's forward on the copy
+        raise CheckError(f"running a float64 copy of {type(net).__name__} on x of shape {tuple(xt.shape)} failed "
+                         f"({type(exc).__name__}: {exc}); check calls net(x) once for a module with its own time "
+                         "loop, and net(x[t]) per step for nn.Sequential and (x[t], state) for a forward that "
+                         "takes a state") from None
     finally:
         rec.remove()
     layers = _layers(rec, names)
@@ -685,8 +693,10 @@ def _check_module(net, x, loss, target, probes, seed, records, want_preset):
                 raise CheckError("internal: a mapped parameter is not a leaf of the copy")
     d = _assemble(preset, kwargs, params, rec.x_leaves, [rec.steps[id(m)] for _, m in layers], loss, target, probes,
                   seed, records)
-    note = "your network's own forward hooks were not run (check runs a copy without them)" if had_hooks else None
-    return d, note
+    notes = [f"read: {len(layers)} layer(s) of {preset} with {json.dumps(kwargs)}"]
+    if had_hooks:
+        notes.append("your network's own forward hooks were not run (check runs a copy without them)")
+    return d, notes
 
 
 def _check_custom(step, x, spec: Custom, loss, target, probes, seed, records):
@@ -720,17 +730,18 @@ def _check_custom(step, x, spec: Custom, loss, target, probes, seed, records):
                     if a.requires_grad:
                         a.retain_grad()
                 steps[l].append(tuple(r))
-    return _assemble(spec.preset, dict(spec.kwargs), params, leaves, steps, loss, target, probes, seed, records)
+    return _assemble(spec.preset, dict(spec.kwargs), params, leaves, steps, loss, target, probes, seed, records), []
 
 
 def record(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, records=False):
-    """The dict of arrays :func:`refsnn.oracle.compare.compare` reads (``check`` without the comparison)."""
+    """``(arrays, notes)``: the dict :func:`refsnn.oracle.compare.compare` reads (``check`` without
+    the comparison) and what check noted while reading the network."""
     try:
         import torch  # noqa: F401
     except ImportError:
         raise CheckError("refsnn.oracle.check needs torch (pip install torch, or the 'torch' extra)") from None
     if isinstance(peer, Custom):
-        return _check_custom(net, x, peer, loss, target, probes, seed, records), None
+        return _check_custom(net, x, peer, loss, target, probes, seed, records)
     import torch
 
     if not isinstance(net, torch.nn.Module):
@@ -739,19 +750,6 @@ def record(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, r
     if peer is not None and not isinstance(peer, str):
         raise CheckError(f"peer must be None, a preset name or a refsnn.oracle.Custom, got {type(peer).__name__}")
     return _check_module(net, x, loss, target, probes, seed, records, peer)
-
-
-def read(net):
-    """``(preset, kwargs)`` check would use for ``net``, without running it (reads a copy)."""
-    d, _ = record(net, _probe_input(net))
-    return str(d["preset"]), json.loads(str(d["kwargs"]))
-
-
-def _probe_input(net):
-    import torch
-
-    lin = next(m for m in net.modules() if isinstance(m, torch.nn.Linear))
-    return torch.zeros(2, 1, lin.in_features, dtype=torch.float64)
 
 
 def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rtol=None, records=None, save=None):
@@ -766,14 +764,13 @@ def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rt
     """
     if records is None:
         records = _compare_reads_records()
-    d, note = record(net, x, loss, peer, target, probes, seed, records)
+    d, notes = record(net, x, loss, peer, target, probes, seed, records)
     if save is not None:
         np.savez(save, **d)
     rep = C.compare(d, rtol=rtol)
     label = "check(" + (f"Custom {peer.preset}" if isinstance(peer, Custom) else type(net).__name__) + ")"
     rep.path = label
-    if note:
-        rep.notes.append(note)
+    rep.notes.extend(notes)
     return rep
 
 
