@@ -39,6 +39,8 @@ BUGS = {
     "detached_mem": (SNN, {}, "mem.detach() at step 6 (a truncation left in): the leak term is cut there",
                      "adjoint term"),
     "loss_sum": (SNN, {}, "the loss summed, not averaged, over the batch", "loss"),
+    "weight_grad_mean": (SNN, {}, "weight gradients divided by the batch size after backward() (a hand-written "
+                         "SGD step)", "weight-gradient scale"),
     "sj_none": (SJ, {"v_reset": None, "detach_reset": False}, "correct SpikingJelly-style code", None),
     "sj_detach": (SJ, {"v_reset": None, "detach_reset": False},
                   "SpikingJelly-style: reset detached (file says attached)", "reset detach"),
@@ -96,7 +98,7 @@ def _surrogates(torch):
     return Spike, LeakNoBeta, ResetWrongSign
 
 
-def user_file(bug="none", seed=0, T=12, B=3, sizes=(4, 6, 3), per_step=True):
+def user_file(bug="none", seed=0, T=10, B=3, sizes=(4, 6, 3), per_step=True):
     """The .npz dict a user would save from their own code with ``bug`` in it."""
     import torch
 
@@ -201,6 +203,8 @@ def user_file(bug="none", seed=0, T=12, B=3, sizes=(4, 6, 3), per_step=True):
             d[f"param/{l}.{k}"] = np_(v)
     for name, p in named:
         d[f"grad/{name}"] = np_(p.grad) if p.grad is not None else np.zeros(tuple(p.shape))
+        if bug == "weight_grad_mean" and name.endswith(".weight"):
+            d[f"grad/{name}"] = d[f"grad/{name}"] / B
     d["grad/x"] = np_(xt.grad)
     for l in range(L):
         d[f"spikes/{l}"] = np_(rec["spikes"][l])
@@ -211,3 +215,27 @@ def user_file(bug="none", seed=0, T=12, B=3, sizes=(4, 6, 3), per_step=True):
             d[f"dspikes/{l}"] = z(rec["spk_t"][l])
             d[f"dmembranes/{l}"] = z(rec["mem_t"][l])
     return d
+
+
+def table_row(bug, rep):
+    """The row of docs/diagnosis.md's table for ``bug``: what compare reports."""
+    what = BUGS[bug][2]
+    if rep.passed:
+        return f"| `{bug}` | {what} | PASS (exit 0) | — | — | — |"
+    d = rep.diagnosis
+    top = d.causes[0]
+    ff = d.first_forward
+    fwd = "—" if ff is None else (f"t={ff['t']}, layer {ff['layer']}, {ff['quantity']}" if ff["t"] is not None
+                                  else "loss value")
+    adj = ", ".join(f"{a['entry']} t={a['t']}" for a in d.first_adjoint if a["entry"] in ("grad/x", "dmembranes/0"))
+    cause = top.cause.replace("|", "/")
+    res = "< 1e-12" if top.residual < 1e-12 else f"{top.residual:.1e}"
+    if not top.agrees and top.forward_agrees:
+        res += " (forward < 1e-12)" if top.forward_residual < 1e-12 else f" (forward {top.forward_residual:.1e})"
+    return f"| `{bug}` | {what} | {d.half}: [{top.category}] {cause} | {res} | {fwd} | {adj or '—'} |"
+
+
+def table(reports):
+    head = ["| bug | the user's code | what `refsnn compare` reports first | residual | first forward step | "
+            "first adjoint step |", "|---|---|---|---|---|---|"]
+    return "\n".join(head + [table_row(b, rep) for b, rep in reports.items()])

@@ -253,6 +253,16 @@ MISTAKES = [
                  "denom = np.abs(r)", ["compared absolutely"], id="ex08-no-floor"),
     pytest.param("ex08", "max_rel_error", "denom = np.maximum(np.abs(r), floor * np.abs(r).max())",
                  "denom = np.maximum(np.abs(a), floor * np.abs(r).max())", ["reference |r_i|"], id="ex08-divides-by-a"),
+    pytest.param("ex08", "first_adjoint_step", "return int(bad[-1]) if bad.size else None",
+                 "return int(bad[0]) if bad.size else None", ["reverse time", "LAST t"], id="ex08-first-in-forward-time"),
+    pytest.param("ex08", "name_adjoint_term", "        if best is None or left < best[0]:",
+                 "        left = -abs(float((rho * T).sum()))\n        if best is None or left < best[0]:",
+                 ["residual LEFT", "not by the projection"], id="ex08-ranks-by-projection"),
+    pytest.param("ex08", "name_adjoint_term", "            best = (left, name, e + dc)",
+                 "            best = (left, name, dc)", ["add refsnn's coefficient e_k back"], id="ex08-forgets-e"),
+    pytest.param("ex08", "name_adjoint_term",
+                 "rho = np.asarray(lhs, dtype=np.float64) - sum(e * np.asarray(T, dtype=np.float64) for T, e in terms.values())",
+                 "rho = np.asarray(lhs, dtype=np.float64)", ["not the left-hand side"], id="ex08-fits-lhs"),
 
 
     pytest.param("ex14", "transfer_gradient", "D = 1.0 - mu * sigma * (n - 1)", "D = 1.0 + mu * sigma * (n - 1)",

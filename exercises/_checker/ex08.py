@@ -172,3 +172,83 @@ CHECKS = [
     ("first_spike_mismatch", check_first_spike_mismatch),
     ("max_rel_error", check_max_rel_error),
 ]
+
+
+def check_first_adjoint_step(fn):
+    rng = np.random.default_rng(5)
+    r = rng.normal(size=(9, 2, 3))
+    cases = []
+    for steps in ((), (2,), (1, 6), (0, 3, 8)):
+        a = r.copy()
+        for t in steps:
+            a[t, 1, 2] *= 1.0 + 1e-6
+        cases.append((a, max(steps) if steps else None, steps))
+    for a, want, steps in cases:
+        got = call(fn, a, r, 1e-9, 1e-4)
+        if want is None:
+            if got is not None:
+                raise Fail(f"identical adjoints must give None, got {got!r}")
+            continue
+        if got is None or np.ndim(got) != 0:
+            raise Fail(f"the adjoint differs at steps {list(steps)}: return one step index (an int), got {got!r}")
+        if int(got) != want:
+            if int(got) == min(steps):
+                hint = ("that is the first step in forward time: adjoints run from t = T−1 down to 0, so the first "
+                        "step in reverse time is the LAST t that differs")
+            else:
+                hint = "the last t whose per-step worst relative error exceeds rtol"
+            raise Fail(f"the adjoint differs at steps {list(steps)}: expected {want}, got {got}: {hint}")
+    return 0.0, ""
+
+
+def _term_problem(rng, which, c):
+    """A B2-like equation: three terms, one of which the 'user' computes with coefficient c."""
+    shape = (12, 3, 4)
+    big = rng.normal(size=shape) * 40.0                     # a large term, partly aligned with the others
+    leak = rng.normal(size=shape)
+    surr = 0.3 * big / 40.0 + rng.normal(size=shape)
+    terms = {"leak": (leak, 1.0), "surrogate": (surr, 1.0), "direct": (big, 1.0), "reset": (rng.normal(size=shape), 0.0)}
+    lhs = sum(e * T for T, e in terms.values())
+    T, e = terms[which]
+    lhs = lhs + (c - e) * T
+    return lhs, terms
+
+
+def check_name_adjoint_term(fn):
+    rng = np.random.default_rng(11)
+    worst = 0.0
+    for which, c, what in (("leak", 0.0, "missing"), ("surrogate", -1.0, "of the wrong sign"),
+                           ("leak", 1 / 0.9, "scaled by 1/α"), ("reset", 1.0, "present where refsnn cuts it")):
+        lhs, terms = _term_problem(rng, which, c)
+        got = call(fn, lhs, terms)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Fail(f"must return (name, coefficient), got {got!r}")
+        name, coef = got
+        if name != which:
+            rho = lhs - sum(e * T for T, e in terms.values())
+            proj = max(terms, key=lambda k: abs((rho * terms[k][0]).sum()))
+            raw = max(terms, key=lambda k: abs((lhs * terms[k][0]).sum()) / np.sqrt((terms[k][0] ** 2).sum()))
+            if name == proj and proj != which:
+                hint = ("rank the terms by the residual LEFT after each one's fit, ‖ρ − (c − e_k) T_k‖, not by the "
+                        "projection ⟨ρ, T_k⟩: a large term correlates with anything")
+            elif name == raw:
+                hint = "fit the residual ρ = lhs − Σ e_k T_k, not the left-hand side itself"
+            else:
+                hint = "the term whose one-parameter refit leaves the smallest residual"
+            raise Fail(f"the {which} term is {what}: expected '{which}', got {name!r}: {hint}")
+        err = abs(float(coef) - c) / max(abs(c), 1.0)
+        if err > 1e-9:
+            e = terms[which][1]
+            if abs(float(coef) - (c - e)) <= 1e-9 * max(abs(c), 1.0):
+                hint = "the fit gives c − e_k; add refsnn's coefficient e_k back to report c"
+            else:
+                hint = "c = e_k + ⟨ρ, T_k⟩ / ⟨T_k, T_k⟩"
+            raise Fail(f"the {which} term is {what} (c = {c:.6g}): got the coefficient {float(coef):.6g}: {hint}", err)
+        worst = max(worst, err)
+    return worst, ""
+
+
+CHECKS += [
+    ("first_adjoint_step", check_first_adjoint_step),
+    ("name_adjoint_term", check_name_adjoint_term),
+]

@@ -63,3 +63,57 @@ def max_rel_error(a, r, floor=1e-4):
     r = np.asarray(r, dtype=np.float64)
     denom = np.maximum(np.abs(r), floor * np.abs(r).max())
     return float((np.abs(a - r) / denom).max())
+
+
+def first_adjoint_step(a, r, rtol=1e-9, floor=1e-4):
+    r"""The first step *in reverse time* at which a per-step adjoint differs, or ``None``.
+
+    ``a`` is the user's ``(T, B, N)`` adjoint (``∂L/∂x_t``, δv_t, ...), ``r`` refsnn's. Step t
+    differs when ``max_{b,n} |a − r| / max(|r|, floor · max|r|) > rtol`` (compare's measure).
+    Adjoints run from t = T−1 down to 0 (notebook 08, section 7).
+
+    Parameters
+    ----------
+    a, r : ndarray (T, B, N)
+    rtol, floor : float
+
+    Returns
+    -------
+    int or None
+    """
+    a = np.asarray(a, dtype=np.float64)
+    r = np.asarray(r, dtype=np.float64)
+    scale = floor * np.abs(r).max()
+    per_step = (np.abs(a - r) / np.maximum(np.abs(r), scale)).reshape(len(a), -1).max(axis=1)
+    bad = np.flatnonzero(per_step > rtol)
+    return int(bad[-1]) if bad.size else None
+
+
+def name_adjoint_term(lhs, terms):
+    r"""The single term of a backward equation whose coefficient explains its residual.
+
+    ``lhs`` is the user's adjoint (e.g. δv_t for every t, b, n); ``terms`` maps a term's name
+    to ``(T_k, e_k)``: the term evaluated on the user's own adjoints of the neighbouring steps
+    and refsnn's coefficient for it (1, or 0 for a path refsnn's convention cuts). The
+    residual is ``ρ = lhs − Σ_k e_k T_k`` (docs/diagnosis.md, section 4).
+
+    Parameters
+    ----------
+    lhs : ndarray (T, B, N)
+    terms : dict of name -> (ndarray (T, B, N), float)
+
+    Returns
+    -------
+    (name, c) : the term whose one-parameter least-squares refit leaves the smallest
+        residual ``‖ρ − (c − e_k) T_k‖``, and its fitted coefficient c (0: missing, −e_k: the
+        wrong sign, ...).
+    """
+    rho = np.asarray(lhs, dtype=np.float64) - sum(e * np.asarray(T, dtype=np.float64) for T, e in terms.values())
+    best = None
+    for name, (T, e) in terms.items():
+        T = np.asarray(T, dtype=np.float64)
+        dc = float((rho * T).sum() / (T * T).sum())
+        left = float(np.sqrt(((rho - dc * T) ** 2).sum()))
+        if best is None or left < best[0]:
+            best = (left, name, e + dc)
+    return best[1], best[2]

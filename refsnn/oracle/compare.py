@@ -591,7 +591,9 @@ def compare(source, rtol=None, search=True) -> Report:
         rep.explanation = (f"{where}. Most likely cause [{top.category}]: {top.cause}; with it every array agrees.")
     elif top is not None:
         rep.explanation = (f"{where}; no single convention switch explains the difference in " + ", ".join(bad)
-                           + f". The closest cause [{top.category}]: {top.cause} (residual {top.residual:.1e}).")
+                           + f". The closest cause [{top.category}]: {top.cause} (residual {top.residual:.1e})"
+                           + ("; it explains little: none of the causes tried fits" if top.residual > 0.05 else "")
+                           + ".")
     else:
         rep.explanation = f"{where}; no single convention switch explains the difference in " + ", ".join(bad) + "."
     return rep

@@ -268,7 +268,9 @@ def simulate(prob, hyp: Hypothesis | None = None, net=None, run=None):
     if hyp.grad_scale != 1.0:
         grads = {k: hyp.grad_scale * g for k, g in grads.items()}
     if hyp.array_scale is not None:
-        grads[hyp.array_scale[0]] = hyp.array_scale[1] * grads[hyp.array_scale[0]]
+        names, c = hyp.array_scale
+        for k in ((names,) if isinstance(names, str) else names):
+            grads[k] = c * grads[k]
     recs = record_adjoints(net, run, adj, conventions(prob))
     if hyp.grad_scale != 1.0:
         recs = [(None if d is None else hyp.grad_scale * d, hyp.grad_scale * m) for d, m in recs]
@@ -475,6 +477,19 @@ def _grad_objective(prob, ref):
             e = _rel_l2(a, r)
             tot += min(e, 1e6) ** 2
     return tot
+
+
+def _snap(c):
+    """A fitted factor as a simple number where that loses nothing: ``(value, text)``."""
+    if c != 0 and math.isfinite(c):
+        for k in range(2, 65):
+            for v, text in ((float(k), f"{k}"), (1.0 / k, f"1/{k}")):
+                if abs(c - v) <= 1e-9 * abs(v):
+                    return v, text
+        for cn in _nice(c, (3, 4, 6)):
+            if abs(cn - c) <= 1e-9 * abs(c):
+                return cn, f"{cn:g}"
+    return c, f"{c:.6g}"
 
 
 def _nice(x, digits=(1, 2, 3)):
@@ -890,10 +905,26 @@ def _scale_fits(prob, ref):
                     break
             out.append(Hypothesis(f"every gradient is × {c:.6g} refsnn's (the loss's scale, e.g. a mean vs a sum)",
                                   "weight-gradient scale", grad_scale=c, fitted={"factor": c}))
+    bad = []                                      # the gradient arrays that differ, scaled together
+    for k, g in sorted(prob.grads.items()):
+        r = ref["grads"].get(k)
+        if r is not None and r.shape == g.shape and np.any(r) and not np.allclose(g, r, rtol=1e-12, atol=0):
+            bad.append(k)
+    if len(bad) > 1 and len(bad) < len(prob.grads) and sum(prob.grads[k].size for k in bad) >= 3:
+        num = sum(float((prob.grads[k] * ref["grads"][k]).sum()) for k in bad)
+        den = sum(float((ref["grads"][k] ** 2).sum()) for k in bad)
+        c = num / den
+        if math.isfinite(c) and abs(c - 1) > 1e-12:
+            c, ctext = _snap(c)
+            h = Hypothesis(f"{', '.join('grad/' + k for k in bad)} are × {ctext} refsnn's, the other gradients "
+                           "agree (a factor applied to these parameters' gradients only)", "weight-gradient scale",
+                           fitted={"arrays": ["grad/" + k for k in bad], "factor": c})
+            h.array_scale = (tuple(bad), c)
+            out.append(h)
     for k, g in sorted(prob.grads.items()):       # one gradient array scaled: its own factor
         r = ref["grads"].get(k)
-        if r is None or r.shape != g.shape or not np.any(r) or np.allclose(g, r, rtol=1e-12, atol=0):
-            continue
+        if r is None or r.shape != g.shape or not np.any(r) or np.allclose(g, r, rtol=1e-12, atol=0) or g.size < 3:
+            continue       # (a factor always fits an array of one or two numbers: it explains nothing)
         c = float((g * r).sum() / (r * r).sum())
         if math.isfinite(c) and abs(c - 1) > 1e-12 and _rel_l2(g, c * r) < 1e-3 * _rel_l2(g, r):
             out.append(Hypothesis(f"grad/{k} alone is × {c:.8g} refsnn's (a factor applied to this gradient only)",
@@ -966,12 +997,13 @@ class Diagnosis:
                 lines.append(f"the FORWARD pass differs: the loss value ({f['user']:.10g} vs refsnn {f['refsnn']:.10g}); "
                              "every recorded spike and membrane agrees")
             else:
-                lines.append(f"the FORWARD pass differs (not the gradient path): first at step t={f['t']}, layer "
+                lines.append(f"the FORWARD pass differs (look there first; the gradients follow from it): first at "
+                             f"step t={f['t']}, layer "
                              f"{f['layer']}, {f['quantity']} (entry '{f['entry']}', batch {f['batch']}, neuron "
                              f"{f['neuron']}: yours {f['user']:.6g}, refsnn {f['refsnn']:.6g})")
         elif self.half == "backward":
             lines.append("the forward recording agrees; the BACKWARD pass differs")
-        for a in self.first_adjoint:
+        for a in (self.first_adjoint if self.half == "backward" else []):
             lines.append(f"first diverging adjoint step (reverse time): t={a['t']} in {a['entry']} "
                          f"({a['steps_differing']} steps differ, worst {a['max_rel']:.1e})")
         return lines
@@ -1307,6 +1339,11 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
         notes.append("record per-step gradients (dmembranes/<l>, dspikes/<l>: docs/diagnosis.md) to name the "
                      "adjoint term that differs")
     local_other = any(t["residual_after"] <= rtol * 10 and t["term"] != "B2.surrogate" for t in terms)
+    # σ' shapes every adjoint: if ∂L/∂x and every recorded per-step adjoint agree, it is not the cause
+    adjoint_names = {"grad/x"} | {f"d{k}/{l}" for k in ("membranes", "spikes") for l in range(64)}
+    adjoints_agree = (any(r[0] in adjoint_names for r in rows0)
+                      and all(r[2] for r in rows0 if r[0] in adjoint_names))
+    local_other = local_other or adjoints_agree
     if half == "forward":
         hyps += _forward_fits(prob, rtol, ff)
     elif not local_other:
@@ -1345,7 +1382,7 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
 
     def key(c):
         k = (not c.agrees, _bucket(c.residual, rtol), c.source != "simulated", "+" in c.category,
-             prio.get(c.category, 99))
+             _free(c.fitted), prio.get(c.category, 99))
         if half == "forward":
             k = (not c.forward_agrees, _bucket(c.forward_residual, rtol)) + k
         return k
@@ -1359,14 +1396,22 @@ def diagnose(prob, rtol, ref=None, budget_pairs=True) -> Diagnosis:
     return Diagnosis(half, ff, fa, causes, terms, notes, tried)
 
 
+def _free(fitted):
+    """How many values a cause fitted (a switch none): among causes that explain alike, the
+    one with fewer free values comes first."""
+    if not fitted:
+        return 0
+    return 2 if "scale_factor" in fitted else 1
+
+
 def _bucket(r, rtol=0.0):
-    """Residuals compared on a log scale (ties within a factor 3 are broken by simplicity);
+    """Residuals compared on a log scale (ties within a factor 1.8 are broken by simplicity);
     every residual within the tolerance ties."""
     if not math.isfinite(r):
         return math.inf
     if r <= rtol:
         return -100
-    return round(math.log10(max(r, 1e-16)) * 2)
+    return round(math.log10(max(r, 1e-16)) * 4)
 
 
 def _pairs(prob, rtol, scored, half):
@@ -1393,8 +1438,9 @@ def _pairs(prob, rtol, scored, half):
                 continue
             (agree, resid, rows), _ = r
             out.append((h, agree, resid, rows))
-    if half == "backward" and not any(a for _, a, _, _ in out):
-        for sw in switches[:3]:
+    sg = [h for h, r in singles if h.category in ("surrogate shape/scale", "surrogate gain") and h.fitted and r < 0.1]
+    if half == "backward" and sg and not any(a for _, a, _, _ in out):
+        for sw in switches[:2]:
             f, g, j, j1 = _fit_surrogate(prob, rtol, sw)
             sh = _surrogate_hypothesis(prob, f, g)
             if sh is None or not j < 0.25 * j1:
