@@ -20,7 +20,7 @@ for _m in ("torch", "snntorch", "spikingjelly", "norse"):
 import torch  # noqa: E402
 import snntorch as snn  # noqa: E402
 from snntorch import surrogate  # noqa: E402
-from spikingjelly.activation_based import functional as sjf, layer as sjl, neuron as sjn, surrogate as sjs  # noqa: E402
+from spikingjelly.activation_based import layer as sjl, neuron as sjn, surrogate as sjs  # noqa: E402
 import norse.torch as nt  # noqa: E402
 from norse.torch.functional.lif import LIFParameters  # noqa: E402
 from norse.torch.functional.lsnn import LSNNParameters  # noqa: E402
@@ -335,16 +335,20 @@ def test_named_losses_and_a_callable_loss():
 
     rep = check(net, x, loss=my_loss)
     assert rep.passed and _worst(rep) <= 1e-12, format_report(rep)
-    # the callable is checked through its partials: the parameter gradients are the loss's own
+    # the callable is checked through its partials: the recorded gradients are the loss's own
     cp = make("norse.LIFCell").double()
+    for c in (cp[1], cp[3]):
+        c.p = LIFParameters(**{k: v.double() if torch.is_tensor(v) else v for k, v in c.p._asdict().items()})
     state, S, V = None, [], []
-    xd = x.double()
     for t in range(T):
-        z, state = cp(xd[t], state)
+        z, state = cp(x.double()[t], state)
         S.append(z)
-        V.append(state[-1].v)
+        V.append(state[3].v)
+    my_loss(torch.stack(S), torch.stack(V)).backward()
     d, _ = record(net, x, loss=my_loss)
-    assert not np.allclose(d["grad/0.weight"], 0)
+    for name, w in (("0.weight", cp[0].weight), ("1.bias", cp[2].bias)):
+        np.testing.assert_allclose(d[f"grad/{name}"], w.grad.numpy(), rtol=1e-12, atol=1e-14)
+    assert np.abs(d["grad/0.weight"]).max() > 1e-3
 
 
 def test_a_loss_that_needs_a_target_says_so():
@@ -434,7 +438,10 @@ def _cli(argv, capsys):
 
 @pytest.mark.parametrize("kind, preset, kwargs", [
     ("snntorch.Leaky (Sequential)", "snntorch.Leaky", '{"spike_grad": "atan", "alpha": 2.0}'),
+    ("snntorch.RLeaky", "snntorch.RLeaky", '{}'),
     ("spikingjelly.LIFNode", "spikingjelly.LIFNode", '{"tau": 2.0}'),
+    ("spikingjelly.ParametricLIFNode", "spikingjelly.ParametricLIFNode",
+     '{"surrogate_function": "ATan", "alpha": 2.0, "detach_reset": true}'),
     ("norse.LIFCell", "norse.LIFCell", '{}'),
 ])
 def test_command_checks_a_saved_state_dict(kind, preset, kwargs, tmp_path, capsys):

@@ -51,8 +51,8 @@ is checked through its partials: ``∂L/∂P = Σ_t (∂L/∂S_t ∂S_t/∂P + �
 linear probe with ``probe_s = ∂L/∂S``, ``probe_v = ∂L/∂V`` (taken by autograd at the run's
 records) has the same parameter gradients.
 
-**Records for the diagnosis.** With ``records=True`` the dict handed to ``compare`` also
-holds, per layer l, ``spikes/<l>`` and ``membranes/<l>`` (what the preset's forward
+**Records for the diagnosis.** The dict handed to ``compare`` also holds (``records=None``:
+whenever this refsnn's compare reads them), per layer l, ``spikes/<l>`` and ``membranes/<l>`` (what the preset's forward
 returns as ``run.spikes[l]``, ``run.membranes[l]``) and ``dspikes/<l>``,
 ``dmembranes/<l>``: the ``retain_grad()`` gradients of the spike and membrane tensors the
 peer produces at step t (the membrane tensor is the one the peer carries to step t + 1:
@@ -72,10 +72,9 @@ t. ``check`` records them the same way.
 
 from __future__ import annotations
 
-import copy
 import contextlib
+import copy
 import json
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,15 +121,6 @@ def _lib(m):
         if mod.startswith(lib):
             return lib
     return None
-
-
-def _cls(lib, *path):
-    import importlib
-
-    obj = importlib.import_module(path[0])
-    for p in path[1:]:
-        obj = getattr(obj, p)
-    return obj
 
 
 def _neuron_kinds():
@@ -848,7 +838,9 @@ def _cli_snntorch(cls):
         _kw(kw, ("spike_grad", "alpha", "slope", "reset_mechanism", "reset_delay", "alpha_syn", "all_to_all"), cls)
         sg = (surrogate.atan(kw.get("alpha", 2.0)) if kw.get("spike_grad", "atan") == "atan"
               else surrogate.fast_sigmoid(kw.get("slope", 25.0)))
-        common = dict(beta=sd.get("beta", torch.tensor(0.9)).clone(), threshold=sd.get("threshold", torch.tensor(1.0)).clone(),
+        # beta and threshold are in every snnTorch state dict (buffers or parameters); load_state_dict sets them
+        common = dict(beta=sd.get("beta", torch.tensor(0.9)).clone(),
+                      threshold=sd.get("threshold", torch.tensor(1.0)).clone(),
                       spike_grad=sg, init_hidden=True, reset_mechanism=kw.get("reset_mechanism", "subtract"))
         if cls == "Leaky":
             return snn.Leaky(reset_delay=kw.get("reset_delay", True), **common)
@@ -891,6 +883,7 @@ def _cli_norse(cls):
 
 
 _CLI_BUILDERS = {"snntorch.Leaky": _cli_snntorch("Leaky"), "snntorch.Synaptic": _cli_snntorch("Synaptic"),
+                 "snntorch.RLeaky": _cli_snntorch("RLeaky"),
                  "spikingjelly.LIFNode": _cli_sj("LIFNode"),
                  "spikingjelly.ParametricLIFNode": _cli_sj("ParametricLIFNode"),
                  "spikingjelly.IFNode": _cli_sj("IFNode"), "norse.LIFCell": _cli_norse("LIFCell")}
