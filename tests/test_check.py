@@ -520,3 +520,38 @@ def test_command_checks_a_nir_graph_through_snntorchs_import(tmp_path, capsys):
     assert code == 0 and "preset snntorch.Leaky" in out and "PASS: all" in out, out + err
     code, out, err = _cli(["check", path, "--kwargs", '{"alpha": 2}'], capsys)
     assert code == 2 and "a NIR graph states its own parameters" in err
+
+
+def test_the_float64_surrogate_swap_is_needed_and_restores_what_it_replaced(monkeypatch):
+    import contextlib
+    import importlib
+
+    chk = importlib.import_module("refsnn.oracle.check")     # the module (refsnn.oracle.check is the function)
+
+    net = make("snntorch.Leaky (Sequential)")
+    mods = [(str(i), m) for i, m in enumerate(net) if isinstance(m, snn.Leaky)]
+    before = [m.spike_grad for _, m in mods]
+    with chk.float64_surrogates(mods):
+        swapped = [m.spike_grad for _, m in mods]
+        v = torch.tensor([0.3, -0.2], dtype=torch.float64)
+        assert all(f is not g for f, g in zip(swapped, before)) and swapped[0](v).dtype == torch.float64
+        assert before[0](v).dtype == torch.float32                     # snnTorch's stock forward
+    assert [m.spike_grad for _, m in mods] == before                    # the same objects again
+    # without the swap the stock float32 spikes (cast back to float64 so that the next Linear takes
+    # them) round ∂L/∂s to float32: that costs digits, and compare names the cause
+
+    @contextlib.contextmanager
+    def float32_spikes(mods):
+        saved = [(m, m.spike_grad) for _, m in mods]
+        for m, f in saved:
+            m.spike_grad = lambda v, f=f: f(v).double()
+        yield
+        for m, f in saved:
+            m.spike_grad = f
+
+    monkeypatch.setattr(chk, "float64_surrogates", float32_spikes)
+    assert not check(net, _x()).passed
+    rep = check(net, _x(), records=False)        # compare's "float32 spikes" variant models the gradients only
+    assert not rep.passed and any(ok and label.startswith("float32 spikes") for label, ok, _ in rep.variants), \
+        format_report(rep)
+    assert max(a.max_rel for a in rep.arrays) > 1e-7
