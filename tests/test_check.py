@@ -6,6 +6,7 @@ it was. A planted bug in a hand-written neuron is found with its cause named; ne
 check cannot read are refused with the module named.
 """
 
+import json
 import math
 
 import numpy as np
@@ -230,8 +231,20 @@ def test_other_network_forms():
                 spk, mem = self.lif(self.fc(x), mem)
             return spk
 
+    class NorseLoop(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.cell = _lin(4, 6, 30.0), nt.LIFCell()
+
+        def forward(self, x):
+            state, out = None, []
+            for t in range(x.shape[0]):
+                z, state = self.cell(self.fc(x[t]), state)
+                out.append(z)
+            return torch.stack(out)
+
     for net, x, shape in ((single, _x(), (T, B, 4)), (flat, _x().reshape(T, B, 2, 2), (T, B, 4)),
-                          (Static(), _x()[0], (10, B, 4))):
+                          (Static(), _x()[0], (10, B, 4)), (NorseLoop(), _x(), (T, B, 4))):
         rep = check(net, x)
         assert rep.passed and _worst(rep) <= 1e-12 and tuple(rep.shape) == shape, format_report(rep)
 
@@ -450,6 +463,11 @@ def test_command_checks_a_saved_state_dict(kind, preset, kwargs, tmp_path, capsy
     code, out, err = _cli(["check", path, "--preset", preset, "--kwargs", kwargs, "--T", "12", "--B", "3"], capsys)
     assert code == 0, out + err
     assert out.startswith(f"refsnn check {path}: preset {preset}") and "PASS: all" in out
+    np.savez(tmp_path / "x.npz", x=np.asarray(_x(), np.float64))
+    code, out, err = _cli(["check", path, "--preset", preset, "--kwargs", kwargs, "--x", str(tmp_path / "x.npz"),
+                           "--json"], capsys)
+    rep = json.loads(out)
+    assert code == 0 and rep["passed"] and rep["shape_TBM"] == [T, B, 4] and rep["preset"] == preset
 
 
 def test_command_refuses_what_it_cannot_read_safely(tmp_path, capsys):
