@@ -573,3 +573,52 @@ def test_the_float64_surrogate_swap_is_needed_and_restores_what_it_replaced(monk
     assert not rep.passed and any(ok and label.startswith("float32 spikes") for label, ok, _ in rep.variants), \
         format_report(rep)
     assert max(a.max_rel for a in rep.arrays) > 1e-7
+
+
+VARIANTS = {
+    "RLeaky all_to_all=False": (lambda: torch.nn.Sequential(
+        _lin(4, 6), snn.RLeaky(beta=0.9, all_to_all=False, V=0.5, learn_recurrent=True, init_hidden=True),
+        _lin(6, 3), snn.RLeaky(beta=0.9, all_to_all=False, V=0.5, init_hidden=True)), '"all_to_all": false'),
+    "RLeaky zero": (lambda: torch.nn.Sequential(
+        _lin(4, 6), snn.RLeaky(beta=0.9, linear_features=6, reset_mechanism="zero", init_hidden=True),
+        _lin(6, 3), snn.RLeaky(beta=0.9, linear_features=3, reset_mechanism="zero", init_hidden=True)), '"zero"'),
+    "Synaptic zero": (lambda: torch.nn.Sequential(
+        _lin(4, 6), snn.Synaptic(alpha=0.8, beta=0.9, reset_mechanism="zero", init_hidden=True),
+        _lin(6, 3), snn.Synaptic(alpha=0.8, beta=0.9, reset_mechanism="zero", init_hidden=True)), '"zero"'),
+    "Leaky zero, reset_delay=False": (lambda: torch.nn.Sequential(
+        _lin(4, 6), snn.Leaky(beta=0.9, reset_mechanism="zero", reset_delay=False, init_hidden=True),
+        _lin(6, 3), snn.Leaky(beta=0.9, reset_mechanism="zero", reset_delay=False, init_hidden=True)),
+        '"reset_delay": false'),
+    "Leaky per-neuron beta and threshold": (lambda: torch.nn.Sequential(
+        _lin(4, 6), snn.Leaky(beta=torch.linspace(0.5, 1.0, 6), threshold=torch.linspace(0.5, 1.5, 6),
+                              learn_beta=True, learn_threshold=True, init_hidden=True),
+        _lin(6, 3), snn.Leaky(beta=0.9, init_hidden=True)), '"subtract"'),
+    "SpikingJelly soft reset, decay_input=False": (lambda: torch.nn.Sequential(
+        _lin(4, 6), sjn.LIFNode(tau=3.0, v_reset=None, decay_input=False, step_mode="m", surrogate_function=sjs.ATan()),
+        _lin(6, 3), sjn.LIFNode(tau=3.0, v_reset=None, decay_input=False, step_mode="m",
+                                surrogate_function=sjs.ATan())), '"v_reset": null'),
+    "Norse per-neuron tau_mem_inv": (lambda: nt.SequentialState(
+        _lin(4, 6, 30.0), nt.LIFCell(p=LIFParameters(tau_mem_inv=torch.linspace(50, 150, 6), v_th=torch.tensor(0.5))),
+        _lin(6, 3, 30.0), nt.LIFCell()), '"dt": 0.001'),
+    "Norse recurrent with autapses": (lambda: nt.SequentialState(
+        nt.LIFRecurrentCell(4, 6, autapses=True, p=LIFParameters(v_th=torch.tensor(0.3)))), '"autapses": true'),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_check_reads_each_class_arguments(name):
+    torch.manual_seed(0)
+    build, read = VARIANTS[name]
+    rep = check(build(), _x())
+    assert rep.passed and _worst(rep) <= 1e-12, format_report(rep)
+    assert read in rep.notes[0]
+
+
+def test_a_peer_quirk_is_reported_not_hidden():
+    """snnTorch Leaky(reset_delay=False) with a subtract reset is reproduced by no model once a
+    post-reset membrane stays above θ: the report says so (docs/presets.md, Quirks)."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9, reset_delay=False, init_hidden=True),
+                              _lin(6, 3), snn.Leaky(beta=0.9, reset_delay=False, init_hidden=True))
+    rep = check(net, _x())
+    assert not rep.passed and "reset_delay=False quirk" in rep.explanation
