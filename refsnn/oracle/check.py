@@ -742,7 +742,8 @@ def record(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, r
     return _check_module(net, x, loss, target, probes, seed, records, peer)
 
 
-def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rtol=None, records=None, save=None):
+def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rtol=None, records=None, save=None,
+          search=True):
     """Check ``net``'s gradients on input ``x`` against refsnn; returns a :class:`~refsnn.oracle.compare.Report`.
 
     ``loss``: a name of :data:`refsnn.oracle.compare.LOSSES` (``target`` where it needs one;
@@ -751,13 +752,15 @@ def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rt
     must follow, or a :class:`Custom` declaration (then ``net`` is the step function).
     ``records``: add the per-layer records for compare's diagnosis (None: when compare reads
     them). ``save``: also write the recording as an .npz (``refsnn compare`` reads it).
+    ``search=False`` skips the search for the cause of a disagreement (compare's variants and
+    diagnosis).
     """
     if records is None:
         records = _compare_reads_records()
     d, notes = record(net, x, loss, peer, target, probes, seed, records)
     if save is not None:
         np.savez(save, **d)
-    rep = C.compare(d, rtol=rtol)
+    rep = C.compare(d, rtol=rtol, search=search)
     label = "check(" + (f"Custom {peer.preset}" if isinstance(peer, Custom) else type(net).__name__) + ")"
     rep.path = label
     rep.notes.extend(notes)
