@@ -51,12 +51,19 @@ is checked through its partials: ``∂L/∂P = Σ_t (∂L/∂S_t ∂S_t/∂P + �
 linear probe with ``probe_s = ∂L/∂S``, ``probe_v = ∂L/∂V`` (taken by autograd at the run's
 records) has the same parameter gradients.
 
-**Records for the diagnosis.** The dict handed to ``compare`` also holds (``records=None``:
-whenever this refsnn's compare reads them), per layer l, ``spikes/<l>`` and ``membranes/<l>`` (what the preset's forward
-returns as ``run.spikes[l]``, ``run.membranes[l]``) and ``dspikes/<l>``,
-``dmembranes/<l>``: the ``retain_grad()`` gradients of the spike and membrane tensors the
-peer produces at step t (the membrane tensor is the one the peer carries to step t + 1:
-snnTorch's ``mem``, SpikingJelly's ``v``, Norse's ``state.v``).
+**Records for the diagnosis.** The dict handed to ``compare`` also holds, per layer l
+(``records=None``: whenever this refsnn's compare reads them), ``spikes/<l>`` and
+``membranes/<l>`` (what the preset's forward returns as ``run.spikes[l]``,
+``run.membranes[l]``) and ``dspikes/<l>``, ``dmembranes/<l>``: the ``retain_grad()``
+gradients of the spike and membrane tensors the peer produces at step t (the membrane
+tensor is the one the peer carries to step t + 1: snnTorch's ``mem``, SpikingJelly's
+``v``, Norse's ``state.v``), as compare's module docstring defines them.
+
+**The command** ``refsnn check FILE`` (:func:`main`) checks a saved network without
+unpickling: a ``torch.save``d state dict of an ``nn.Sequential`` (Norse: ``SequentialState``)
+read with ``torch.load(weights_only=True)`` plus ``--preset`` and ``--kwargs`` stating the
+neuron (:func:`build_peer` builds it), or a NIR graph (HDF5, ``nir.read``) built into a
+network by snnTorch's own NIR import (:func:`load_nir`).
 
 **Custom code.** A hand-written neuron declares the preset it follows::
 
