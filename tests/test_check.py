@@ -488,6 +488,9 @@ def test_command_refuses_what_it_cannot_read_safely(tmp_path, capsys):
                        "(reset_mechanism='zero')"),
                       (["--kwargs", '{"tau": 2}'], "--kwargs ['tau'] are not arguments of Leaky"),
                       (["--kwargs", "[1]"], "--kwargs must be a JSON object"),
+                      (["--kwargs", '{"alpha": "x"}'], "--kwargs: alpha must be a number, got 'x'"),
+                      (["--kwargs", '{"spike_grad": "sigmoid"}'], "spike_grad must be 'atan' or 'fast_sigmoid'"),
+                      (["--kwargs", '{"reset_mechanism": "bogus"}'], "snntorch.Leaky cannot be built with them"),
                       (["--preset", "snntorch.Alpha"], "--preset 'snntorch.Alpha': the command builds"),
                       (["--T", "0"], "--T must be a positive integer")):
         argv = ["check", str(seq), "--preset", "snntorch.Leaky"] + args
@@ -495,6 +498,10 @@ def test_command_refuses_what_it_cannot_read_safely(tmp_path, capsys):
         assert code == 2 and msg in err and "Traceback" not in err, err
     code, out, err = _cli(["check", str(tmp_path / "none.pt"), "--preset", "snntorch.Leaky"], capsys)
     assert code == 2 and "no such file" in err
+    for name, content in (("empty.pt", b""), ("text.pt", b"hello\n")):
+        (tmp_path / name).write_bytes(content)
+        code, out, err = _cli(["check", str(tmp_path / name), "--preset", "snntorch.Leaky"], capsys)
+        assert code == 2 and "never unpickles" in err and "Traceback" not in err, err
 
 
 def test_refsnn_imports_without_torch_and_check_says_what_it_needs():

@@ -804,8 +804,14 @@ def build_peer(preset, state, kwargs):
     for i in lins:
         W = state[f"{i}.weight"]
         mods.append(torch.nn.Linear(W.shape[1], W.shape[0], bias=f"{i}.bias" in state))
-        mods.append(_CLI_BUILDERS[preset](W.shape[0], {k[len(f"{i + 1}."):]: v for k, v in state.items()
-                                                       if k.startswith(f"{i + 1}.")}, kwargs))
+        try:
+            mods.append(_CLI_BUILDERS[preset](W.shape[0], {k[len(f"{i + 1}."):]: v for k, v in state.items()
+                                                           if k.startswith(f"{i + 1}.")}, kwargs))
+        except CheckError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the peer's constructor rejects a value
+            raise CheckError(f"--kwargs {json.dumps(kwargs)}: {preset} cannot be built with them "
+                             f"({type(exc).__name__}: {exc})") from None
     stray = [k for k in state if k not in known and int(k.split(".")[0]) not in {i + 1 for i in lins}]
     if stray:
         raise CheckError(f"state dict entries {stray[:4]} belong to no Linear → neuron layer")
@@ -846,6 +852,12 @@ def _cli_snntorch(cls):
         from snntorch import surrogate
 
         _kw(kw, ("spike_grad", "alpha", "slope", "reset_mechanism", "reset_delay", "alpha_syn", "all_to_all"), cls)
+        if kw.get("spike_grad", "atan") not in ("atan", "fast_sigmoid"):
+            raise CheckError(f"--kwargs: spike_grad must be 'atan' or 'fast_sigmoid' (the snnTorch surrogates the "
+                             f"presets map), got {kw['spike_grad']!r}")
+        for name in ("alpha", "slope"):
+            if name in kw and (isinstance(kw[name], bool) or not isinstance(kw[name], (int, float))):
+                raise CheckError(f"--kwargs: {name} must be a number, got {kw[name]!r}")
         sg = (surrogate.atan(kw.get("alpha", 2.0)) if kw.get("spike_grad", "atan") == "atan"
               else surrogate.fast_sigmoid(kw.get("slope", 25.0)))
         # beta and threshold are in every snnTorch state dict (buffers or parameters); load_state_dict sets them
@@ -903,9 +915,9 @@ def load_state_dict(path):
     """A ``torch.save``d state dict, read with ``weights_only=True`` (tensors only, never arbitrary objects)."""
     import pickle
 
-    import torch
-
     import warnings
+
+    import torch
 
     try:
         with warnings.catch_warnings():
@@ -915,7 +927,7 @@ def load_state_dict(path):
         raise CheckError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise CheckError(f"{path} is a directory, not a saved state dict") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many kinds on a file it cannot read
         raise CheckError(f"{path} is not a state dict that torch.load(weights_only=True) reads ({type(exc).__name__}):"
                          " refsnn accepts tensors and dicts of them, and never unpickles other objects. Save "
                          "torch.save(net.state_dict(), path)") from None
@@ -999,7 +1011,13 @@ def main(path, preset=None, kwargs="{}", x=None, T=20, B=4, seed=0, loss="linear
                 if not isinstance(v, int) or v < 1:
                     raise CheckError(f"{name} must be a positive integer, got {v}")
             xa = np.random.default_rng(seed).uniform(0.0, 3.0, (T, B, n_in))
-        rep = check(net, xa, loss=loss, peer=preset, seed=seed)
+        try:
+            rep = check(net, xa, loss=loss, peer=preset, seed=seed)
+        except (C.BadInput, P.PresetError):
+            raise
+        except (ValueError, TypeError) as exc:       # a value in --kwargs the peer accepted but cannot use
+            raise CheckError(f"the network built from {path} (--kwargs {json.dumps(kw)}) cannot be run or read "
+                             f"({type(exc).__name__}: {exc})") from None
         rep.path = path
     except C.BadInput as exc:
         if as_json:
