@@ -166,7 +166,164 @@ for k, v in by_hand.items():
 # (The threshold is a buffer in this snnTorch network, so snnTorch reports no gradient for
 # it; refsnn still computes one.)
 #
-# ## 6. Checks
+# ## 7. Where and why: the diagnosis
+#
+# Saying *that* a gradient differs is half the job. When something disagrees, `refsnn compare`
+# also says **where** and **why** (docs/diagnosis.md):
+#
+# 1. it compares the **forward** recording first (loss, spikes, membranes of every layer
+#    saved) and, if that differs, blames the forward pass at its first diverging step: a
+#    forward difference changes every gradient after it, so the gradient path is never
+#    blamed then;
+# 2. otherwise it names the **first diverging adjoint step**, the *last* t at which
+#    $\partial L/\partial x_t$ (or a recorded per-step adjoint) differs: adjoints run backwards;
+# 3. it ranks **causes**: convention switches, values *fitted* to your arrays (surrogate
+#    scale and gain, β, θ, the reset amount, an input shift, ...) and, with per-step
+#    adjoints recorded, the **adjoint term** of B1–B5 that your backward gets wrong.
+#
+# Three planted bugs show the three routes. Each "user" network is a one-layer snnTorch
+# `Leaky` with a `fast_sigmoid` surrogate of slope 25 declared in the file
+# ($\sigma'(x) = 1/(25|x| + 1)^2$), T = 30 steps, a linear probe loss; the file holds the
+# layer's records (`spikes/0`, `membranes/0`) and the per-step gradients PyTorch's
+# `retain_grad()` gives on the spike and membrane tensors (`dspikes/0`, `dmembranes/0`).
+# The first two users' arrays are computed by refsnn itself with the bug in (a parameter,
+# a preset argument); the third user wrote the forward and backward passes by hand.
+
+# %%
+import json
+from refsnn.oracle import diagnose
+
+rng = np.random.default_rng(7)
+T7, B7, M7, N7 = 30, 4, 4, 6
+layer7 = {"weight": rng.normal(0, 1.5, (N7, M7)), "bias": rng.uniform(0.1, 0.4, N7),
+          "beta": np.asarray(0.9), "threshold": np.asarray(1.0)}
+x7 = rng.uniform(0, 1.2, (T7, B7, M7))
+probe_s, probe_v = rng.normal(size=(T7, B7, N7)), rng.normal(size=(T7, B7, N7))
+declared = {"spike_grad": "fast_sigmoid", "slope": 25.0}
+
+
+def user_file(layer, kwargs):
+    """What a user running `layer` with the preset arguments `kwargs` saves, declaring `layer7`, `declared`."""
+    d = {"preset": np.str_("snntorch.Leaky"), "kwargs": np.str_(json.dumps(kwargs)), "x": x7,
+         "loss": np.str_("linear"), "probe_s": probe_s, "probe_v": probe_v, "grad/0.weight": np.zeros((N7, M7))}
+    d.update({f"param/0.{k}": v for k, v in layer.items()})
+    ref = diagnose.simulate(compare.parse(d))            # refsnn's run of the user's network
+    d.update({f"param/0.{k}": v for k, v in layer7.items()})
+    d["kwargs"] = np.str_(json.dumps(declared))
+    d.update({f"grad/{k}": v for k, v in ref["grads"].items()})
+    d.update({"loss_value": np.float64(ref["loss_value"]), "spikes/0": ref["spikes"][0],
+              "membranes/0": ref["membranes"][0], "dspikes/0": ref["dspikes"][0], "dmembranes/0": ref["dmembranes"][0]})
+    return d
+
+
+# %% [markdown]
+# **A forward bug.** The user's code clamps β to 0.85 (the file says 0.9).
+
+# %%
+beta_file = user_file({**layer7, "beta": np.asarray(0.85)}, declared)
+beta_bug = compare.compare(beta_file)
+print("\n".join(compare.format_report(beta_bug).splitlines()[-9:]))
+
+# %% [markdown]
+# The membranes differ from t = 1 on (at t = 0 the leak multiplies the initial 0), so the
+# report blames the forward pass there, not a gradient. With the user's spikes held as the
+# reset spikes, refsnn's membranes are a polynomial in β: the least-squares fit recovers
+# β = 0.85, and with it every array agrees.
+#
+# **A surrogate bug.** The user's custom `fast_sigmoid` backward uses slope 20.
+
+# %%
+slope_bug = compare.compare(user_file(layer7, {"spike_grad": "fast_sigmoid", "slope": 20.0}))
+print("\n".join(compare.format_report(slope_bug).splitlines()[-8:]))
+print("fitted:", slope_bug.diagnosis.causes[0].fitted)
+
+# %% [markdown]
+# The forward agrees (σ′ is backward-only). The fit moves the surrogate's width *and* height
+# separately: refsnn writes snnTorch's fast sigmoid as `superspike(k, gain = 2/k)`, so slope
+# 20 is scale × 0.8 with gain × 1.25 — the peak σ′(0) = 1 unchanged, which is what a user who
+# edited only the slope gets. A single "scale × 2" switch could never match it.
+#
+# **An adjoint bug.** The third user wrote the layer's forward and backward by hand (as a
+# custom autograd Function does) and forgot the leak factor β in the membrane adjoint:
+# B2's $\alpha\,\delta v_{t+1}$ became $\delta v_{t+1}$.
+
+# %%
+W7, b7 = layer7["weight"], layer7["bias"]
+beta7, th7, k7 = 0.9, 1.0, 25.0
+# the user's forward: U_t = β U_{t−1} + I_t − θ S_{t−1}, S_t = H(U_t − θ)
+U, S = np.zeros((T7, B7, N7)), np.zeros((T7, B7, N7))
+u_prev, s_prev = np.zeros((B7, N7)), np.zeros((B7, N7))
+for t in range(T7):
+    U[t] = beta7 * u_prev + x7[t] @ W7.T + b7 - th7 * s_prev
+    S[t] = (U[t] > th7).astype(float)
+    u_prev, s_prev = U[t], S[t]
+sg = 1.0 / (k7 * np.abs(U - th7) + 1.0) ** 2                 # σ'(U − θ), the fast sigmoid
+# the user's backward (detached reset): δS_t = a^s_t, δU_t = a^v_t + δU_{t+1} + σ'_t δS_t   <- β missing
+dU, dS = np.zeros_like(U), probe_s.copy()
+nxt = np.zeros((B7, N7))
+for t in range(T7 - 1, -1, -1):
+    dU[t] = probe_v[t] + nxt + sg[t] * dS[t]
+    nxt = dU[t]
+U_prev = np.concatenate([np.zeros((1, B7, N7)), U[:-1]])
+S_prev = np.concatenate([np.zeros((1, B7, N7)), S[:-1]])
+hand = {"preset": np.str_("snntorch.Leaky"), "kwargs": np.str_(json.dumps(declared)), "x": x7,
+        "loss": np.str_("linear"), "probe_s": probe_s, "probe_v": probe_v,
+        "loss_value": np.float64((probe_s * S).sum() + (probe_v * U).sum()),
+        "spikes/0": S, "membranes/0": U, "dspikes/0": dS, "dmembranes/0": dU,
+        "grad/0.weight": np.einsum("tbn,tbm->nm", dU, x7), "grad/0.bias": dU.sum(axis=(0, 1)),
+        "grad/0.beta": np.float64((dU * U_prev).sum()),
+        "grad/0.threshold": np.float64(-(sg * dS).sum() - (dU * S_prev).sum()), "grad/x": dU @ W7}
+hand.update({f"param/0.{k}": v for k, v in layer7.items()})
+leak_bug = compare.compare(hand)
+print("\n".join(compare.format_report(leak_bug).splitlines()[-8:]))
+
+# %% [markdown]
+# Why it can name the term: the diagnosis checks B2 *locally*, step by step, with the
+# user's own adjoints on the right-hand side,
+#
+# $$ \rho_t = \delta v_t - \big(a^v_t + \alpha\,\delta v_{t+1} + \sigma'(v_t - \theta)\,\delta s_t\big), $$
+#
+# so an error at one step does not propagate into the test of the others. If one term k
+# carries a wrong coefficient c, then $\rho_t = (c - 1)\,T_k(t)$ exactly, and the
+# least-squares refit of that term alone leaves nothing, while any other term j leaves
+# $\|\rho\| \sin\angle(T_j, T_k)$. Here $\rho_t = (1/\alpha - 1)\,\alpha\,\delta v_{t+1}$ at
+# every step. Comparing the user's δv with refsnn's instead, the first error would be
+# carried back through every earlier step and mixed with the other terms.
+
+# %%
+dU_next = np.concatenate([dU[1:], np.zeros((1, B7, N7))])
+rho = dU - (probe_v + beta7 * dU_next + sg * dS)
+fits = {}
+for name, term in (("leak α δv_{t+1}", beta7 * dU_next), ("surrogate σ' δs_t", sg * dS), ("direct a^v_t", probe_v)):
+    c = 1.0 + (rho * term).sum() / (term * term).sum()
+    fits[name] = (c, np.linalg.norm(rho - (c - 1) * term) / np.linalg.norm(dU), term)
+    print(f"{name:<18} refitted coefficient {c:9.6f}   residual left {fits[name][1]:.1e}")
+c_fit = fits["leak α δv_{t+1}"][0]
+
+mem_ref = diagnose.simulate(compare.parse(user_file(layer7, declared)))["membranes"][0]
+mem_err = np.abs(beta_file["membranes/0"] - mem_ref).reshape(T7, -1).max(axis=1)
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
+ax[0].semilogy(np.arange(T7), mem_err + 1e-17, "o-")
+ax[0].set_xlabel("time step t")
+ax[0].set_ylabel("max |membrane − refsnn's|")
+ax[0].set_title("forward bug (β = 0.85): where it starts")
+ax[1].plot(np.arange(T7), np.abs(rho).reshape(T7, -1).sum(axis=1), "o-", label="|ρ_t|, B2's local residual")
+ax[1].plot(np.arange(T7), np.abs((c_fit - 1) * fits["leak α δv_{t+1}"][2]).reshape(T7, -1).sum(axis=1), "x--",
+           label="|(c − 1) α δv_{t+1}|, c refitted")
+ax[1].set_xlabel("time step t")
+ax[1].set_ylabel("sum over batch and neurons")
+ax[1].set_title("adjoint bug: the residual is the leak term")
+ax[1].legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# *Figure.* Left: the forward bug's largest membrane difference per step (log scale; 10⁻¹⁷
+# stands for 0): zero at t = 0, nonzero from t = 1 on, where the report puts it. Right: the
+# hand-written backward's local B2 residual per step (circles) and the refitted leak term
+# (crosses): they coincide at every step, so the leak term alone explains the difference.
+#
+# ## 8. Checks
 
 # %%
 # 1. The correct run agrees everywhere, in float64.
@@ -187,6 +344,22 @@ assert len(agreeing) == 1 and agreeing[0].startswith("float32 spikes"), agreeing
 # 4. The chain rule (8.3) is what the preset computes.
 for k, v in by_hand.items():
     assert np.allclose(peer_grads[k], v, rtol=1e-13, atol=0), k
+# 5. The forward bug is blamed on the forward pass, from t = 1, and β = 0.85 is fitted.
+d = beta_bug.diagnosis
+assert d.half == "forward" and d.first_forward["t"] == 1 and d.first_forward["quantity"] == "membranes"
+assert d.causes[0].category == "parameter value" and d.causes[0].fitted["value"] == 0.85 and d.causes[0].agrees
+assert "gradient path" not in beta_bug.explanation
+assert mem_err[0] == 0 and mem_err[1] > 1e-3
+# 6. The surrogate bug: the forward agrees; slope 20 is fitted, the peak unchanged.
+d = slope_bug.diagnosis
+assert d.half == "backward" and d.causes[0].category == "surrogate shape/scale" and d.causes[0].agrees
+assert abs(d.causes[0].fitted["scale"] - 20.0) < 1e-9 and abs(d.causes[0].fitted["peak_factor"] - 1) < 1e-9
+# 7. The adjoint bug: B2's leak term, scaled by 1/β; refitted alone it leaves no residual, the others do.
+d = leak_bug.diagnosis
+assert d.half == "backward" and d.causes[0].category == "adjoint term" and d.causes[0].agrees
+assert d.causes[0].fitted["term"] == "B2.leak" and abs(d.causes[0].fitted["coefficient"] - 1 / beta7) < 1e-9
+assert abs(c_fit - 1 / beta7) < 1e-9 and fits["leak α δv_{t+1}"][1] < 1e-12
+assert min(f[1] for k, f in fits.items() if not k.startswith("leak")) > 1e-3
 print("all checks passed")
 
 # %% [markdown]

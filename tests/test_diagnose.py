@@ -167,3 +167,49 @@ def test_docs_table_matches_what_compare_reports(reports):
     for bug, (d, rep) in reports.items():
         row = PB.table_row(bug, rep)
         assert row in text, f"docs/diagnosis.md lacks the row of {bug}:\n{row}"
+
+
+# --- every preset: the term model of the local fits reproduces refsnn's B1–B5 exactly --------
+
+from refsnn.oracle import family as F  # noqa: E402
+
+
+def _self_file(point):
+    """A file whose arrays are refsnn's own, with every layer's records and per-step adjoints."""
+    for seed in range(20):                 # (snnTorch reset_delay=False: a run without its quirk)
+        net, x, probes = F.make_net(point, seed)
+        try:
+            net.forward(x)
+            break
+        except P.PeerQuirkError:
+            continue
+    d = {"preset": np.str_(point.preset), "kwargs": np.str_(point.kwargs), "x": x, "loss": np.str_("linear"),
+         "probe_v": probes[-1]}
+    if net.net.layers[-1].spiking:
+        d["probe_s"] = probes[-2]
+    for l, lm in enumerate(net.layers):
+        d.update({f"param/{l}.{k}": v for k, v in lm.peer.items()})
+    d["grad/x"] = np.zeros_like(x)
+    prob = C.parse(d)
+    ref = D.simulate(prob)
+    d.update({f"grad/{k}": v for k, v in ref["grads"].items()})
+    d["loss_value"] = np.float64(ref["loss_value"])
+    for l, c in enumerate(net.net.layers):
+        d[f"membranes/{l}"], d[f"dmembranes/{l}"] = ref["membranes"][l], ref["dmembranes"][l]
+        if c.spiking:
+            d[f"spikes/{l}"], d[f"dspikes/{l}"] = ref["spikes"][l], ref["dspikes"][l]
+    return d
+
+
+@pytest.mark.parametrize("point", F.points(), ids=lambda p: p.name)
+def test_local_equations_hold_on_refsnns_own_adjoints(point):
+    """With refsnn's own adjoints plugged in, every recorded equation of every preset (pre- and
+    post-reset states, subtract and hard resets, synapses, recurrence, adaptive thresholds,
+    readouts, SpyTorch's shifted records) leaves no residual: the terms are B1–B5 exactly."""
+    d = _self_file(point)
+    rep = C.compare(d)
+    assert rep.passed and rep.exit_code == 0
+    prob = C.parse(d)
+    ref = D.simulate(prob)
+    terms = D.adjoint_terms(prob, ref, 1e-9)
+    assert terms == [], terms

@@ -991,7 +991,9 @@ class Diagnosis:
 
     def summary(self):
         lines = []
-        if self.half == "forward":
+        if self.half == "forward" and self.first_forward is None:
+            lines.append("the FORWARD pass differs (look there first; the gradients follow from it)")
+        elif self.half == "forward":
             f = self.first_forward
             if f["quantity"] == "loss_value":
                 lines.append(f"the FORWARD pass differs: the loss value ({f['user']:.10g} vs refsnn {f['refsnn']:.10g}); "
