@@ -10,6 +10,10 @@
 ``refsnn compare``    check a peer network's gradients saved in an .npz against refsnn
                       (:mod:`refsnn.oracle.compare`): PASS/FAIL per array, and which
                       convention mismatch explains a disagreement.
+``refsnn check``      the same for a saved network: a ``torch.save``d state dict of an
+                      ``nn.Sequential`` (read with ``weights_only=True``, never
+                      unpickled) plus its stated preset and arguments, or a NIR graph
+                      (:mod:`refsnn.oracle.check`).
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
 checkpoint that does not fit the run or cannot be used), 3 when training diverges
@@ -130,6 +134,21 @@ def _parser():
     c.add_argument("--max-mib", type=_positive_float, default=None,
                    help="largest total array size read from the file, in MiB (default 256); checked from "
                         "the arrays' headers before anything is decompressed")
+    k = sub.add_parser("check", help="check a saved peer network (a state dict plus its stated architecture) "
+                                     "against refsnn in float64")
+    k.add_argument("file", help="torch.save(net.state_dict(), file) of an nn.Sequential(Linear, neuron, Linear, "
+                                "neuron, ...) (Norse: SequentialState), read with weights_only=True; or a NIR graph "
+                                "(.nir, built with snnTorch's NIR import)")
+    k.add_argument("--preset", default=None, help="for a state dict: the neuron class, as a preset name "
+                                                  "(refsnn.oracle.presets), e.g. snntorch.Leaky")
+    k.add_argument("--kwargs", default="{}", help="the neuron's constructor arguments as JSON, in the preset's "
+                                                  "names (docs/presets.md), e.g. '{\"spike_grad\": \"atan\"}'")
+    k.add_argument("--x", default=None, help="an .npz with the input 'x' (T, B, n_in); default: uniform [0, 3) "
+                                             "from --seed")
+    k.add_argument("--T", type=int, default=20, help="time steps of the generated input (default 20)")
+    k.add_argument("--B", type=int, default=4, help="batch of the generated input (default 4)")
+    k.add_argument("--seed", type=int, default=0, help="seed of the input and the linear loss's probes")
+    k.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
 
@@ -344,6 +363,10 @@ def main(argv=None):
         from .oracle.compare import main as compare_main
         max_bytes = None if args.max_mib is None else int(min(args.max_mib, 2.0**62 / 2**20) * 2**20)
         return compare_main(args.file, as_json=args.json, rtol=args.rtol, max_bytes=max_bytes)
+    if args.command == "check":
+        from .oracle.check import main as check_main
+        return check_main(args.file, args.preset, args.kwargs, x=args.x, T=args.T, B=args.B, seed=args.seed,
+                          as_json=args.json)
     return 2  # unreachable: argparse requires a known command
 
 

@@ -4,12 +4,17 @@
 neurons onto refsnn networks; ``compare`` (also ``refsnn.compare``, the ``refsnn compare``
 command) checks a saved peer run; ``family`` puts the presets' chain rules on the gradcheck
 grid; ``peers`` runs the real libraries (needs torch and the peers); ``nir`` imports NIR
-graphs. :func:`fixture` gives the path of a recorded run shipped with the package.
+graphs. :func:`check` (module ``refsnn.oracle.check``) checks a live PyTorch network in one
+call: it reads the network, records the run and compares (torch is imported only then);
+:class:`Custom` declares the preset a hand-written neuron follows. :func:`fixture` gives the
+path of a recorded run shipped with the package.
 """
 
 from pathlib import Path
 
-__all__ = ["fixture", "FIXTURES"]
+from .check import CheckError, Custom, check
+
+__all__ = ["check", "Custom", "CheckError", "fixture", "FIXTURES"]
 
 FIXTURES = ("snntorch_ok", "snntorch_scale_bug", "snntorch_float32")
 
