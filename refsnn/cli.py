@@ -10,6 +10,8 @@
 ``refsnn compare``    check a peer network's gradients saved in an .npz against refsnn
                       (:mod:`refsnn.oracle.compare`): PASS/FAIL per array, and which
                       convention mismatch explains a disagreement.
+``refsnn nir-check``  run a NIR graph in refsnn and name the first node whose output
+                      differs from a recording (:mod:`refsnn.oracle.nir`).
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
 checkpoint that does not fit the run or cannot be used), 3 when training diverges
@@ -115,6 +117,17 @@ def _parser():
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--rtol", type=float, default=None,
                    help="relative tolerance (default 1e-9 for float64 arrays, 1e-4 for float32)")
+    n = sub.add_parser("nir-check", help="run a NIR graph in refsnn and name the first node whose output "
+                                         "differs from a recording (.npz)")
+    n.add_argument("graph", help="the NIR graph (.nir, as nir.write writes it)")
+    n.add_argument("recording", help="an .npz with 'input' (T, B, ...) and one entry per recorded node output")
+    n.add_argument("--convention", choices=("nir", "snntorch", "norse"), default="nir",
+                   help="how the exporter wrote its time constants (default nir; see refsnn.oracle.nir)")
+    n.add_argument("--dt", type=_positive_float, default=None,
+                   help="time step (required for --convention nir; default 1e-4 snntorch, 1e-3 norse)")
+    n.add_argument("--method", choices=("euler", "exp"), default="euler", help="discretisation (default euler)")
+    n.add_argument("--rtol", type=_positive_float, default=1e-9, help="relative tolerance (default 1e-9)")
+    n.add_argument("--atol", type=_positive_float, default=1e-12, help="absolute tolerance (default 1e-12)")
     return p
 
 
@@ -312,6 +325,9 @@ def main(argv=None):
     if args.command == "compare":
         from .oracle.compare import main as compare_main
         return compare_main(args.file, as_json=args.json, rtol=args.rtol)
+    if args.command == "nir-check":
+        from .oracle.nir import main_check
+        return main_check(args)
     return 2  # unreachable: argparse requires a known command
 
 
