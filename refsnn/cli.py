@@ -10,6 +10,8 @@
 ``refsnn compare``    check a peer network's gradients saved in an .npz against refsnn
                       (:mod:`refsnn.oracle.compare`): PASS/FAIL per array, and which
                       convention mismatch explains a disagreement.
+``refsnn audit``      reproduce the known bugs of the installed peers (snnTorch, Norse,
+                      SpikingJelly) and print each one's status and measured error.
 ``refsnn nir-check``  run a NIR graph in refsnn and name the first node whose output
                       differs from a recording (:mod:`refsnn.oracle.nir`).
 
@@ -117,6 +119,11 @@ def _parser():
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--rtol", type=float, default=None,
                    help="relative tolerance (default 1e-9 for float64 arrays, 1e-4 for float32)")
+    a = sub.add_parser("audit", help="reproduce the known bugs of the installed peer libraries "
+                                     "(present/absent, measured error)")
+    a.add_argument("--json", action="store_true", help="print the findings as JSON")
+    a.add_argument("--only", action="append", metavar="KEY",
+                   help="only this reproducer (e.g. snntorch-427) or library (e.g. norse); repeatable")
     n = sub.add_parser("nir-check", help="run a NIR graph in refsnn and name the first node whose output "
                                          "differs from a recording (.npz)")
     n.add_argument("graph", help="the NIR graph (.nir, as nir.write writes it)")
@@ -325,6 +332,9 @@ def main(argv=None):
     if args.command == "compare":
         from .oracle.compare import main as compare_main
         return compare_main(args.file, as_json=args.json, rtol=args.rtol)
+    if args.command == "audit":
+        from .oracle.audit import main as audit_main
+        return audit_main(as_json=args.json, only=args.only)
     if args.command == "nir-check":
         from .oracle.nir import main_check
         return main_check(args)
