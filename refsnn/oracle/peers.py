@@ -49,10 +49,10 @@ class PeerResult:
 
 
 def float64_spike_grad(kind, value):
-    """snnTorch's atan/fast_sigmoid with a forward that keeps the input dtype (backward unchanged)."""
+    """snnTorch's atan/fast_sigmoid/sigmoid with a forward that keeps the input dtype (backward unchanged)."""
     from snntorch import surrogate as sgm
 
-    base = sgm.ATan if kind == "atan" else sgm.FastSigmoid
+    base = {"atan": sgm.ATan, "fast_sigmoid": sgm.FastSigmoid, "sigmoid": sgm.Sigmoid}[kind]
 
     class Keep(base):
         @staticmethod
@@ -165,10 +165,11 @@ def run_snntorch(preset="snntorch.Leaky", seed=0, T=10, B=3, sizes=(4, 6, 3), x_
 def run_spikingjelly(preset="spikingjelly.LIFNode", seed=0, T=10, B=3, sizes=(4, 6, 3), x_scale=1.0, w_gain=3.0, **kw):
     from spikingjelly.activation_based import neuron, surrogate as sjs
     torch, rng, x = _setup(seed, T, B, sizes, x_scale)
-    sgname, a = kw.get("surrogate_function", "Sigmoid"), kw.get("alpha", 4.0)
+    sgname, a = kw.get("surrogate_function", "Sigmoid"), kw.get("alpha")
+    sg = getattr(sjs, sgname)() if a is None else getattr(sjs, sgname)(alpha=a)   # None: SpikingJelly's default
     common = dict(v_threshold=kw.get("v_threshold", 1.0), v_reset=kw.get("v_reset", 0.0),
                   detach_reset=kw.get("detach_reset", False),
-                  surrogate_function=getattr(sjs, sgname)(alpha=a), step_mode="m", store_v_seq=True)
+                  surrogate_function=sg, step_mode="m", store_v_seq=True)
     fcs, nodes = [], []
     for l in range(len(sizes) - 1):
         fcs.append(_linear(torch, sizes[l], sizes[l + 1], w_gain))

@@ -441,22 +441,51 @@ def _keys(required, optional=()):
 
 # --- surrogates, as the peers code them (refsnn.surrogates' table) -------------------------
 
+# Every surrogate that docs/conventions.md lists for snnTorch, SpikingJelly and Norse, as a preset
+# option (tests/test_preset_surrogates.py matches each against the library in float64), or the reason
+# it is not one.
+
+SNNTORCH_SURROGATES = ("atan", "fast_sigmoid", "sigmoid")
+SJ_SURROGATES = {"Sigmoid": 4.0, "ATan": 2.0, "PiecewiseQuadratic": 1.0, "PiecewiseExp": 1.0, "Rect": 1.0,
+                 "SuperSpike": 1.0}      # SpikingJelly's name → its default alpha
+NORSE_SURROGATES = ("super",)
+NOT_PRESET_OPTIONS = {
+    "snntorch triangular": "its backward is +k for x < 0 and −k for x ≥ 0: negative above threshold, not a "
+                           "density and the derivative of no spike-like function, so no refsnn surrogate (a "
+                           "σ' ≥ 0 with a primitive, the smooth twin) is it; a known snnTorch bug",
+}
+
+
 def _snntorch_sg(spike_grad, alpha, slope):
-    _choice("spike_grad", spike_grad, ("atan", "fast_sigmoid"))
+    if spike_grad == "triangular":
+        raise PresetError("spike_grad='triangular' is not mapped: " + NOT_PRESET_OPTIONS["snntorch triangular"])
+    _choice("spike_grad", spike_grad, SNNTORCH_SURROGATES)
     if spike_grad == "atan":
         return surrogate("arctan", _real("alpha", alpha, 0, low_open=True))
     k = _real("slope", slope, 0, low_open=True)
-    return surrogate("superspike", k, gain=2.0 / k)
+    if spike_grad == "sigmoid":
+        return surrogate("sigmoid", k)                     # k e^{−kx}/(e^{−kx} + 1)² = k S(kx)(1 − S(kx))
+    return surrogate("superspike", k, gain=2.0 / k)        # fast_sigmoid: 1/(k|x| + 1)²
 
 
 def _sj_sg(name, alpha):
-    _choice("surrogate_function", name, ("Sigmoid", "ATan"))
-    a = _real("alpha", alpha, 0, low_open=True)
-    return surrogate("sigmoid", a) if name == "Sigmoid" else surrogate("arctan", a)
+    _choice("surrogate_function", name, tuple(SJ_SURROGATES))
+    a = _real("alpha", SJ_SURROGATES[name] if alpha is None else alpha, 0, low_open=True)
+    if name == "Sigmoid":
+        return surrogate("sigmoid", a)                     # α σ(αx)(1 − σ(αx))
+    if name == "ATan":
+        return surrogate("arctan", a)                      # (α/2)/(1 + (παx/2)²)
+    if name == "PiecewiseQuadratic":
+        return surrogate("triangle", 1.0 / a)              # α − α²|x| on |x| ≤ 1/α
+    if name == "PiecewiseExp":
+        return surrogate("exponential", a)                 # (α/2) e^{−α|x|}
+    if name == "Rect":
+        return surrogate("boxcar", 0.5 / a)                # α on |x| < 1/(2α)
+    return surrogate("superspike", 1.0, gain=2.0 * a)      # SuperSpike: α/(|x| + 1)²
 
 
 def _norse_sg(method):
-    _choice("method", method, ("super",))
+    _choice("method", method, NORSE_SURROGATES)
     # Norse 1.1.0's SuperSpike.backward is grad / (|x| + 1)²: α is never read.
     return surrogate("superspike", 1.0, gain=2.0)
 
@@ -705,7 +734,7 @@ register(Preset(
 # W = k W_P, b = k b_P + a V_r, γ = αθ (subtract), v_r = α v_reset (to a value, keeping the input).
 
 _SJ_DEFAULTS = dict(tau=2.0, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=False,
-                    surrogate_function="Sigmoid", alpha=4.0)
+                    surrogate_function="Sigmoid", alpha=None)     # None: the surrogate's own default alpha
 
 
 def _build_sj(kind):
@@ -1129,3 +1158,115 @@ def table(markdown=True):
     out = ["| preset | from | peer's equations | refsnn mapping | quirks |", "|---|---|---|---|---|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------
+# The reference: every preset's arguments, defaults, the peer's names and surrogates
+# ---------------------------------------------------------------------------------------
+
+# argument → (the peer's name for it, what it is); one dict per library, shared by its presets.
+_SNN_ARGS = {
+    "beta": ("`beta`", "membrane decay β; None: give it per layer (`\"<l>.beta\"`)"),
+    "threshold": ("`threshold`", "θ"),
+    "reset_mechanism": ("`reset_mechanism`", "\"subtract\", \"zero\" or \"none\""),
+    "reset_delay": ("`reset_delay`", "False: same-step reset, attached, post-reset membrane"),
+    "learn_beta": ("`learn_beta`", "checked only: gradients are returned for every parameter"),
+    "learn_threshold": ("`learn_threshold`", "checked only"),
+    "spike_grad": ("`spike_grad`", "the surrogate, by its `snntorch.surrogate` function name"),
+    "alpha": ("`surrogate.atan(alpha=)`", "the atan surrogate's α"),
+    "slope": ("`surrogate.fast_sigmoid(slope=)`, `surrogate.sigmoid(slope=)`", "their slope k"),
+    "alpha_syn": ("`Synaptic(alpha=)`", "synaptic decay (named alpha_syn here because alpha is the "
+                                        "surrogate's; the layer parameter keeps the state_dict name `alpha`)"),
+    "learn_alpha": ("`learn_alpha`", "checked only"),
+    "all_to_all": ("`all_to_all`", "True: `recurrent.weight` (N, N); False: a per-neuron gain V"),
+    "V": ("`V`", "the one-to-one recurrent gain (all_to_all=False)"),
+}
+_SJ_ARGS = {
+    "tau": ("`tau`", "membrane time constant τ > 1 (steps)"),
+    "init_tau": ("`init_tau`", "initial τ of ParametricLIFNode (w = −ln(τ − 1)) unless the layer gives `w`"),
+    "decay_input": ("`decay_input`", "True: the input is divided by τ"),
+    "v_threshold": ("`v_threshold`", "θ"),
+    "v_reset": ("`v_reset`", "reset value; None: soft reset (subtract θ)"),
+    "detach_reset": ("`detach_reset`", "detach the reset spike"),
+    "surrogate_function": ("`surrogate_function`", "the surrogate, by its `surrogate` class name"),
+    "alpha": ("`surrogate_function(alpha=)`", "its α; None: the class's own default"),
+}
+_NORSE_ARGS = {
+    "tau_syn_inv": ("`LIFParameters.tau_syn_inv`", "synaptic rate τ_s⁻¹"),
+    "tau_mem_inv": ("`LIFParameters.tau_mem_inv`", "membrane rate τ_m⁻¹"),
+    "tau_adapt_inv": ("`LSNNParameters.tau_adapt_inv`", "threshold adaptation rate τ_a⁻¹"),
+    "beta": ("`LSNNParameters.beta`", "threshold jump per spike"),
+    "v_leak": ("`v_leak`", "must be 0 (a leak potential is not mapped)"),
+    "v_th": ("`v_th`", "θ"),
+    "v_reset": ("`v_reset`", "reset value"),
+    "method": ("`method`", "the surrogate's name"),
+    "alpha": ("`alpha`", "the surrogate's α (read by nothing in 1.1.0's `super`)"),
+    "dt": ("the cell's `dt`", "time step (forward Euler)"),
+    "autapses": ("`LIFRecurrentCell(autapses=)`", "False: zero diagonal of recurrent_weights and its gradient"),
+}
+_EPROP_ARGS = {
+    "thr": ("v_th (`thr`)", "threshold, also the reset amount and the pseudo-derivative's width"),
+    "tau_m": ("τ_m (`tau`)", "membrane time constant: α = e^{−dt/τ_m}"),
+    "tau_a": ("τ_a (`tau_adaptation`)", "adaptation time constant: ρ = e^{−dt/τ_a}"),
+    "beta": ("β (`beta`)", "adaptation strength"),
+    "gamma_pd": ("γ_pd (`dampening_factor`)", "pseudo-derivative gain"),
+    "tau_out": ("τ_out", "readout time constant: κ = e^{−dt/τ_out}"),
+    "dt": ("dt", "time step"),
+    "detach_reset": ("—", "refsnn switch: detach the reset (the paper attaches it)"),
+}
+_SPY_ARGS = {
+    "tau_mem": ("`tau_mem`", "β = e^{−time_step/tau_mem}"),
+    "tau_syn": ("`tau_syn`", "α = e^{−time_step/tau_syn}"),
+    "time_step": ("`time_step`", "dt"),
+    "scale": ("`SurrGradSpike.scale`", "the surrogate's slope"),
+}
+_SURR = {
+    "snntorch": "`spike_grad`: " + ", ".join(f"`{s}`" for s in SNNTORCH_SURROGATES) + " (not `triangular`: "
+                + NOT_PRESET_OPTIONS["snntorch triangular"] + ")",
+    "spikingjelly": "`surrogate_function`: " + ", ".join(f"`{s}` (α = {a:g})" for s, a in SJ_SURROGATES.items()),
+    "norse": "`method`: " + ", ".join(f"`{s}`" for s in NORSE_SURROGATES),
+    "eprop": "fixed: the pseudo-derivative (γ_pd/v_th) max(0, 1 − |x|/v_th)",
+    "spytorch": "fixed: `SurrGradSpike`, 1/(scale|x| + 1)²",
+}
+PEER_ARGS = {"snntorch": _SNN_ARGS, "spikingjelly": _SJ_ARGS, "norse": _NORSE_ARGS, "eprop": _EPROP_ARGS,
+             "spytorch": _SPY_ARGS}
+
+
+def _fmt_default(v):
+    return "None" if v is None else f"`{v!r}`"
+
+
+def reference_table():
+    """Markdown: for every registered preset, its arguments (default, the peer's name, meaning), the
+    parameters each layer takes and the accepted surrogates. docs/presets.md carries this text between
+    the ``generated`` markers (tests/test_preset_surrogates.py checks it is current)."""
+    out = []
+    for p in PRESETS.values():
+        lib = p.name.split(".")[0]
+        names = PEER_ARGS[lib]
+        missing = sorted(set(p.defaults) - set(names))
+        if missing:
+            raise RuntimeError(f"preset {p.name!r}: arguments {missing} have no entry in PEER_ARGS[{lib!r}]")
+        keys = p.layer_keys(0, 1, dict(p.defaults))
+        req = ", ".join(f"`{k}`" for k in keys["required"])
+        opt = ", ".join(f"`{k}`" for k in keys["optional"])
+        out += [f"### `{p.name}` ({p.peer})", "",
+                f"Layer parameters: {req}" + (f"; optional {opt}" if opt else "") + ". Surrogates: " + _SURR[lib]
+                + ".", "", "| argument | default | peer's name | meaning |", "|---|---|---|---|"]
+        out += [f"| `{k}` | {_fmt_default(v)} | {names[k][0]} | {names[k][1]} |" for k, v in p.defaults.items()]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+REFERENCE_BEGIN = "<!-- BEGIN generated by refsnn.oracle.presets.reference_table(); do not edit -->"
+REFERENCE_END = "<!-- END generated -->"
+
+
+def write_reference(path):
+    """Replace the generated section of ``path`` (docs/presets.md) with :func:`reference_table`."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    i, j = text.index(REFERENCE_BEGIN), text.index(REFERENCE_END)
+    new = text[:i] + REFERENCE_BEGIN + "\n\n" + reference_table() + "\n" + text[j:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(new)
