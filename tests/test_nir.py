@@ -405,3 +405,50 @@ def test_nir_check_names_the_first_node_that_differs(tmp_path, capsys):
     assert "--dt" in capsys.readouterr().err
     assert main(["nir-check", str(tmp_path / "missing.nir"), r, "--dt", "1e-3"]) == 2
     assert "missing.nir" in capsys.readouterr().err
+
+
+def test_nested_recurrent_subgraph_equals_its_flattened_form():
+    """snnTorch writes RLeaky as a nested graph {input → lif ⇄ w_rec, lif → output}; nirtorch flattens it.
+    Both forms import to the same recurrent layer, and the loop's weight is R = k W_rec."""
+    rng = np.random.default_rng(0)
+    N = 4
+    lif = lambda: nir.LIF(tau=np.full(N, 0.02), r=np.full(N, 20.0), v_leak=np.zeros(N),  # noqa: E731
+                          v_threshold=np.ones(N), v_reset=np.zeros(N))
+    W, Wr = rng.normal(1.0, 1.0, (N, 3)), rng.normal(0, 0.5, (N, N))
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([N])), "lif": lif(), "w_rec": nir.Linear(Wr),
+                              "output": nir.Output(output_type=np.array([N]))},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
+    nested = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])), "fc": nir.Affine(W, np.zeros(N)),
+                                 "rec": sub, "output": nir.Output(output_type=np.array([N]))},
+                          edges=[("input", "fc"), ("fc", "rec"), ("rec", "output")])
+    flat = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])), "fc": nir.Affine(W, np.zeros(N)),
+                               "lif": lif(), "w_rec": nir.Linear(Wr), "output": nir.Output(output_type=np.array([N]))},
+                        edges=[("input", "fc"), ("fc", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
+    x = rng.uniform(0, 2, (30, 2, 3))
+    a, b = from_nir(nested, dt=1e-3), from_nir(flat, dt=1e-3)
+    assert a.layers == [("fc", "rec.lif")] and b.layers == [("fc", "lif")]
+    np.testing.assert_allclose(a.params[0]["R"], (1e-3 / 0.02) * 20.0 * Wr, rtol=1e-15)
+    ta, tb = a.forward(x)[0], b.forward(x)[0]
+    assert 0 < ta.s.sum() < ta.s.size
+    assert np.array_equal(ta.s, tb.s) and np.array_equal(ta.v, tb.v)
+
+
+def test_sum_pooling_and_membrane_records():
+    """SumPool2d adds the spikes of each window; run() names every node's output and each neuron's membrane."""
+    C = 2
+    conv = nir.Conv2d(input_shape=None, weight=np.ones((C, 1, 1, 1)), stride=1, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(C))
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([1, 4, 4])), "conv": conv,
+                            "if": nir.IF(r=np.ones((C, 4, 4)), v_threshold=np.full((C, 4, 4), 0.5)),
+                            "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                                  padding=np.array([0, 0])),
+                            "output": nir.Output(output_type=np.array([C, 2, 2]))},
+                     edges=[("input", "conv"), ("conv", "if"), ("if", "pool"), ("pool", "output")])
+    x = np.zeros((3, 1, 1, 4, 4))
+    x[0, 0, 0, :2, :2] = 1.0           # one window fully driven at step 0
+    out = from_nir(g, convention="norse").run(x)      # norse IF: v ← v + R x, so one step crosses 0.5
+    assert set(out) == {"conv", "if", "if.v", "pool"}
+    assert out["pool"].shape == (3, 1, C, 2, 2)
+    assert out["pool"][0, 0, :, 0, 0].tolist() == [4.0, 4.0] and out["pool"].sum() == 8.0
+    np.testing.assert_array_equal(out["if"][0, 0, 0], (x[0, 0, 0] > 0).astype(float))   # the driven window fires
+    assert not out["if.v"][0].any()      # fired neurons read post-reset (v_reset = 0), the others got no input
