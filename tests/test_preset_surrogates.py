@@ -128,3 +128,25 @@ def test_network_gradients_with_each_new_surrogate_match(preset, kw):
     worst = {"membranes": rel_error(res.membranes, run.membranes[-1], 1e-3)[0]}
     worst.update({k: rel_error(v, g[k], 1e-3)[0] for k, v in res.grads.items()})
     assert max(worst.values()) <= TOL, worst
+
+
+def test_norse_lsnn_stack_matches_norse():
+    """Stacked LSNNCells: each layer adds its input after its spike test, so it sees the layer below one step
+    late; the preset delays every layer's input by one step (input_delay) and matches Norse in float64."""
+    if peers.available("norse"):
+        pytest.skip(peers.available("norse"))
+    res = peers.run_peer("norse.LSNNCell", w_gain=30.0, beta=0.5, tau_adapt_inv=50.0, sizes=(4, 6, 3), T=14)
+    assert len(res.layers) == 2
+    args = {k: v for k, v in res.kwargs.items() if k not in ("seed", "T", "B", "sizes", "x_scale", "w_gain")}
+    net = P.build(res.preset, res.layers, **args)
+    run = net.forward(res.x)
+    g = net.backward(run, [None, res.probe_s], [None, res.probe_v])
+    assert 0 < res.spikes.sum() < res.spikes.size and run.spikes[0].sum() > 0
+    assert np.array_equal(run.spikes[-1], res.spikes)
+    worst = {"membranes": rel_error(res.membranes, run.membranes[-1], 1e-3)[0]}
+    worst.update({k: rel_error(v, g[k], 1e-3)[0] for k, v in res.grads.items()})
+    assert max(worst.values()) <= TOL, worst
+    # without the delay between layers the same weights give other spikes: the delay is what Norse does
+    flat = P.build(res.preset, res.layers, **args)
+    flat.layers[1].input_delay = 0
+    assert not np.array_equal(flat.forward(res.x).spikes[-1], res.spikes)

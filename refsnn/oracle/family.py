@@ -62,6 +62,7 @@ _POINTS = [
     ("norse.LIFBoxCell", dict(), "box"),
     ("norse.LIFRecurrentCell", dict(autapses=True), "recurrent"),
     ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn"),   # autapses=False zeroes a gradient on purpose
+    ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn_stack"),   # two layers: a step's delay between them
     ("eprop.ALIF", dict(thr=0.6, tau_m=20.0, tau_a=50.0, beta=0.7), "alif"),
     ("spytorch.tutorial", dict(), "tutorial"),
 ]
@@ -108,7 +109,7 @@ def make_net(point: PresetPoint, seed=0, T=6, B=2, M=3, H=3, K=2):
                       {"weight": g * W(K, H), "bias": g * rng.uniform(0.8, 1.2, K)}]
         layers[0]["tau_mem_inv"] = rng.uniform(80, 150, H)
         layers[0]["v_th"] = np.asarray(0.9)
-        if pre == "norse.LSNNCell":
+        if pre == "norse.LSNNCell" and point.label != "lsnn_stack":
             layers = layers[:1]
     elif pre == "eprop.ALIF":
         layers = [{"w_in": W(H, M, 2.0), "w_rec": W(H, H, 0.8)}, {"w_out": W(K, H), "b_out": rng.normal(0, 0.1, K)}]

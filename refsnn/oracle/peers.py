@@ -197,11 +197,13 @@ def run_spikingjelly(preset="spikingjelly.LIFNode", seed=0, T=10, B=3, sizes=(4,
     return _finish(torch, preset, dict(kw), layers, x, xt, inp, mem, rng, named)
 
 
-def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=(4, 6, 3), x_scale=1.0, w_gain=3.0, **kw):
+def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=None, x_scale=1.0, w_gain=3.0, **kw):
     import norse.torch as nt
     from norse.torch.functional.lif import LIFParameters
     from norse.torch.functional.lif_box import LIFBoxParameters
     from norse.torch.functional.lsnn import LSNNParameters
+    one_lsnn = preset == "norse.LSNNCell" and sizes is None     # LSNNCell: one layer unless sizes say more
+    sizes = (4, 6, 3) if sizes is None else tuple(sizes)
     torch, rng, x = _setup(seed, T, B, sizes, x_scale)
     f64 = lambda v: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)  # noqa: E731
     dt = kw.get("dt", 0.001)
@@ -211,7 +213,8 @@ def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=(4, 6, 3), x_scal
     if preset == "norse.LSNNCell":
         vals["tau_adapt_inv"] = kw.get("tau_adapt_inv", 1.0 / 800)
         vals["beta"] = kw.get("beta", 1.8)
-        sizes = sizes[:2]
+        if one_lsnn:
+            sizes = sizes[:2]
     cells, fcs, ps = [], [], []
     for l in range(len(sizes) - 1):
         pt = {k: f64(v) for k, v in vals.items()}

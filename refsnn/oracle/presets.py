@@ -154,6 +154,7 @@ class LayerMap:
     view: View = field(default_factory=View)
     spike_shift: int = 0
     check_run: Callable | None = None   # raises PeerQuirkError where the map does not hold
+    input_delay: int = 0                # layers l > 0: the layer below's spikes reach it this many steps late
 
     def params(self, peer=None):
         return self.to_refsnn(self.peer if peer is None else peer)
@@ -283,6 +284,8 @@ class OracleNet:
             p = lm.params()
             st = lm.state0(lm.peer, B)
             sr = None if s_reset is None else s_reset[l]
+            if l and lm.input_delay:
+                inp = _shift(inp, lm.input_delay)
             tr = layer_forward(cfg, p, inp, st, sr)
             if lm.check_run is not None and twin is None:
                 lm.check_run(lm.peer, tr)
@@ -320,7 +323,7 @@ class OracleNet:
             peer_g = lm.vjp(lm.peer, {**g.params, "state0": g.state0})
             for k, v in peer_g.items():
                 out[f"{l}.{k}"] = np.asarray(v, np.float64).reshape(np.shape(lm.peer[k]))
-            from_above = g.x
+            from_above = _unshift(g.x, lm.input_delay) if l else g.x
         gx = from_above
         if self.input_shift:
             gx2 = np.zeros_like(gx)
@@ -970,11 +973,14 @@ def _build_lsnn(layers, **kw):
     dt = _real("dt", kw["dt"], 0, low_open=True)
     if _real("v_leak", kw["v_leak"]) != 0.0:
         raise PresetError("v_leak must be 0 in the Norse presets (a nonzero leak potential is not mapped)")
-    if len(layers) != 1:
-        raise PresetError("norse.LSNNCell is mapped for one layer: it adds its input after the spike test, so a "
-                          "stack would need a one-step delay between layers, which refsnn's Network does not have")
-    d = layers[0]
-    N, M = _weight("layer 0 weight", d["weight"], d.get("bias"))
+    return [_lsnn_layer(l, d, kw, sg, dt) for l, d in enumerate(layers)], 1
+
+
+def _lsnn_layer(l, d, kw, sg, dt):
+    """One LSNNCell layer. Every layer adds its input after its spike test, so each sees the spikes
+    of the layer below one step late: the network input is shifted once (input_shift = 1) and every
+    higher layer's input once more (``input_delay=1``); δx is shifted back in the backward pass."""
+    N, M = _weight(f"layer {l} weight", d["weight"], d.get("bias"))
     peer = {"weight": d["weight"], "bias": d.get("bias", np.zeros(N))}
     for name in _LSNN_P:
         v = np.asarray(d.get(name, kw[name]), np.float64)
@@ -1025,7 +1031,7 @@ def _build_lsnn(layers, **kw):
                 "v_reset": _unb((1.0 - a) * g["v_reset"], P["v_reset"]),
                 "beta": _unb(rho_a * g["beta_a"], P["beta"])}
 
-    return [LayerMap(cfg, peer, phi, vjp, state0, View())], 1
+    return LayerMap(cfg, peer, phi, vjp, state0, View(), input_delay=1)
 
 
 register(Preset("norse.LSNNCell", "Norse 1.1.0",
@@ -1034,10 +1040,11 @@ register(Preset("norse.LSNNCell", "Norse 1.1.0",
                 "v̂_t = V_{t−1} + dt τ_m⁻¹(v_leak − V_{t−1} + i_{t−1}), b̂_t = b_{t−1} + dt τ_a⁻¹(v_th − b_{t−1}), "
                 "z_t = H(v̂_t − b̂_t), V_t = (1 − z_t) v̂_t + z_t v_reset, b_t = b̂_t + β z_t, "
                 "i_t = (1 − dt τ_s⁻¹) i_{t−1} + X_t (input after the spike test)",
-                "one layer, input (and bias: c_{−1} = −a b/λ) fed one step late; adaptive threshold θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β; "
+                "every layer's input (and bias: c_{−1} = −a b/λ) fed one step late; adaptive threshold θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β; "
                 "W = a W_P, b = a b_P, α = 1 − a, λ = 1 − dt τ_s⁻¹, hard_keep_input v_r = α v_reset, attached, "
                 "post-reset membrane",
-                "A one-step input delay per layer: stacks are not mapped. The initial threshold is "
+                "A one-step input delay per layer (stacks: each layer sees the one below a step late). "
+                "The initial threshold is "
                 "v_th.detach(), so ∂b̂_t/∂v_th = 1 − ρ_a^{t+1}, not 1 (mapped through a_{−1}). " + _NORSE_Q))
 
 
