@@ -452,3 +452,27 @@ def test_sum_pooling_and_membrane_records():
     assert out["pool"][0, 0, :, 0, 0].tolist() == [4.0, 4.0] and out["pool"].sum() == 8.0
     np.testing.assert_array_equal(out["if"][0, 0, 0], (x[0, 0, 0] > 0).astype(float))   # the driven window fires
     assert not out["if.v"][0].any()      # fired neurons read post-reset (v_reset = 0), the others got no input
+
+
+def test_nir_check_refuses_bad_files(tmp_path, capsys):
+    import os
+    import zipfile
+    from refsnn.cli import main
+    g, r = _check_files(tmp_path)
+    fifo = tmp_path / "p.npz"
+    os.mkfifo(fifo)
+    assert main(["nir-check", g, str(fifo), "--dt", "1e-3"]) == 2          # no hang on a FIFO
+    assert "is not a regular file" in capsys.readouterr().err
+    big = tmp_path / "big.npz"
+    with zipfile.ZipFile(big, "w") as z:                                      # a header declaring 8 TB
+        hdr = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }"
+        hdr = hdr + " " * (63 - len(hdr) % 64) + "\n"
+        z.writestr("input.npy", b"\x93NUMPY\x01\x00" + len(hdr).to_bytes(2, "little") + hdr.encode())
+    assert main(["nir-check", g, str(big), "--dt", "1e-3"]) == 2
+    assert "declare more than 1 GiB" in capsys.readouterr().err
+    obj = tmp_path / "obj.npz"
+    np.savez(obj, input=np.array([{"a": 1}], dtype=object))
+    assert main(["nir-check", g, str(obj), "--dt", "1e-3"]) == 2
+    assert "expected numbers" in capsys.readouterr().err
+    assert main(["nir-check", r, r, "--dt", "1e-3"]) == 2                   # an npz is not a graph
+    assert "is not a NIR graph file" in capsys.readouterr().err

@@ -768,6 +768,46 @@ def check_recording(model: NIRNetwork, recording, rtol=1e-9, atol=1e-12):
     return checks, first
 
 
+RECORDING_CAP = 1 << 30      # bytes of arrays a recording may declare (1 GiB)
+
+
+def _read_recording(path):
+    """The arrays of an .npz, each member's header read first: numbers only, no pickles, and at
+    most :data:`RECORDING_CAP` bytes declared in total before anything is decompressed."""
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise NIRImportError(f"not a readable .npz ({e})") from None
+    out, total = {}, 0
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise NIRImportError(f"member {info.filename!r} is not an .npy array")
+            name = info.filename[:-4]
+            try:
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                    else:
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                    if dtype.hasobject or dtype.kind not in "fiub":
+                        raise NIRImportError(f"entry {name!r} has dtype {dtype}; expected numbers")
+                    total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if total > RECORDING_CAP:
+                        raise NIRImportError(f"the arrays declare more than {RECORDING_CAP >> 30} GiB (entry "
+                                             f"{name!r} has shape {shape})")
+                    f.seek(0)
+                    out[name] = np.lib.format.read_array(f, allow_pickle=False)
+            except NIRImportError:
+                raise
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+                raise NIRImportError(f"entry {name!r} cannot be read ({e})") from None
+    return out
+
+
 def main_check(args):
     """``refsnn nir-check GRAPH RECORDING``: exit 0 if every recorded node agrees, 1 if one
     differs (named), 2 for unusable arguments or files."""
@@ -799,15 +839,9 @@ def main_check(args):
     except Exception as e:     # h5py/nir raise many types on a file that is not a NIR graph
         return fail(f"GRAPH {args.graph!r} is not a NIR graph file ({type(e).__name__}: {e})")
     try:
-        with np.load(args.recording, allow_pickle=False) as z:
-            rec = {}
-            for k in z.files:
-                a = z[k]
-                if a.dtype.kind not in "fiub":
-                    return fail(f"RECORDING entry {k!r} has dtype {a.dtype}; expected numbers")
-                rec[k] = a
-    except (OSError, ValueError) as e:
-        return fail(f"RECORDING {args.recording!r} is not a readable .npz ({e})")
+        rec = _read_recording(args.recording)
+    except NIRImportError as e:
+        return fail(f"RECORDING {args.recording!r}: {e}")
     try:
         model = from_nir(graph, dt=args.dt, method=args.method if args.convention == "nir" else "euler",
                          convention=args.convention)
