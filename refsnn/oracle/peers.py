@@ -210,7 +210,7 @@ def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=None, x_scale=1.0
     vals = dict(tau_mem_inv=kw.get("tau_mem_inv", 100.0), v_th=kw.get("v_th", 1.0), v_reset=kw.get("v_reset", 0.0))
     if preset != "norse.LIFBoxCell":
         vals["tau_syn_inv"] = kw.get("tau_syn_inv", 200.0)
-    if preset == "norse.LSNNCell":
+    if preset in ("norse.LSNNCell", "norse.LSNNRecurrentCell"):
         vals["tau_adapt_inv"] = kw.get("tau_adapt_inv", 1.0 / 800)
         vals["beta"] = kw.get("beta", 1.8)
         if one_lsnn:
@@ -220,13 +220,17 @@ def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=None, x_scale=1.0
         pt = {k: f64(v) for k, v in vals.items()}
         if preset == "norse.LIFBoxCell":
             p = LIFBoxParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), **pt)
-        elif preset == "norse.LSNNCell":
+        elif preset in ("norse.LSNNCell", "norse.LSNNRecurrentCell"):
             p = LSNNParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), alpha=100.0, **pt)
         else:
             p = LIFParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), alpha=torch.tensor(100.0), **pt)
         ps.append(pt)
         if preset == "norse.LIFRecurrentCell":
             cells.append(nt.LIFRecurrentCell(sizes[l], sizes[l + 1], p=p, dt=dt).double())
+            fcs.append(None)
+        elif preset == "norse.LSNNRecurrentCell":
+            cells.append(nt.LSNNRecurrentCell(sizes[l], sizes[l + 1], p=p, dt=dt,
+                                              autapses=kw.get("autapses", False)).double())
             fcs.append(None)
         else:
             cls = {"norse.LIFBoxCell": nt.LIFBoxCell, "norse.LSNNCell": nt.LSNNCell}.get(preset, nt.LIFCell)

@@ -262,12 +262,13 @@ class OracleNet:
             return y
         return x
 
-    def forward(self, x, twin=None, s_reset=None) -> Run:
+    def forward(self, x, twin=None, s_reset=None, s_threshold=None) -> Run:
         """Run the network on ``x`` ``(T, B, n_in)``; ``twin`` is None, "smooth" or "piecewise".
 
         ``s_reset[l]`` holds layer l's reset spikes fixed (:func:`refsnn.neurons.lif.layer_forward`;
         with a post-reset membrane it has a row T): finite differences of a detached reset
-        differentiate with them held at their nominal values.
+        differentiate with them held at their nominal values; ``s_threshold[l]`` does the same
+        for the spikes of a detached threshold jump (lif S3, ``detach_threshold``).
         """
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[2] != self._net.layers[0].n_in:
@@ -286,7 +287,8 @@ class OracleNet:
             sr = None if s_reset is None else s_reset[l]
             if l and lm.input_delay:
                 inp = _shift(inp, lm.input_delay)
-            tr = layer_forward(cfg, p, inp, st, sr)
+            sth = None if s_threshold is None else s_threshold[l]
+            tr = layer_forward(cfg, p, inp, st, sr, s_threshold=sth)
             if lm.check_run is not None and twin is None:
                 lm.check_run(lm.peer, tr)
             trajs.append(tr)
@@ -976,26 +978,40 @@ def _build_lsnn(layers, **kw):
     return [_lsnn_layer(l, d, kw, sg, dt) for l, d in enumerate(layers)], 1
 
 
-def _lsnn_layer(l, d, kw, sg, dt):
-    """One LSNNCell layer. Every layer adds its input after its spike test, so each sees the spikes
-    of the layer below one step late: the network input is shifted once (input_shift = 1) and every
-    higher layer's input once more (``input_delay=1``); δx is shifted back in the backward pass."""
-    N, M = _weight(f"layer {l} weight", d["weight"], d.get("bias"))
-    peer = {"weight": d["weight"], "bias": d.get("bias", np.zeros(N))}
+def _lsnn_layer(l, d, kw, sg, dt, recurrent=False, autapses=False):
+    """One LSNNCell (or LSNNRecurrentCell) layer. Every layer adds its input after its spike test, so
+    each sees the spikes of the layer below one step late: the network input is shifted once
+    (input_shift = 1) and every higher layer's input once more (``input_delay=1``); δx is shifted back
+    in the backward pass. The recurrent cell also adds its recurrent spikes after the spike test:
+    ``z_{t−2}`` drives ``v̂_t``, refsnn's ``recurrent_delay=2`` (lif S6), and it detaches both the reset
+    and the threshold jump (``z_new.detach()``)."""
+    Wk = "input_weights" if recurrent else "weight"
+    N, M = _weight(f"layer {l} {Wk}", d[Wk], None if recurrent else d.get("bias"))
+    if recurrent:
+        peer = {Wk: d[Wk], "recurrent_weights": d["recurrent_weights"]}
+        if peer["recurrent_weights"].shape != (N, N):
+            raise PresetError(f"layer {l} recurrent_weights must be ({N}, {N})")
+    else:
+        peer = {Wk: d[Wk], "bias": d.get("bias", np.zeros(N))}
     for name in _LSNN_P:
         v = np.asarray(d.get(name, kw[name]), np.float64)
         _vec(name, v, N)
         peer[name] = v
-    cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="hard_keep_input", detach_reset=False, synapse=True,
-                    adaptive_threshold=True, membrane_view="post_reset")
+    cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="hard_keep_input", detach_reset=recurrent, synapse=True,
+                    adaptive_threshold=True, detach_threshold=recurrent, membrane_view="post_reset",
+                    recurrent=recurrent, recurrent_delay=2 if recurrent else 1)
+    zeros = np.zeros(N)
 
     def phi(P):
         a = dt * _vec("tau_mem_inv", P["tau_mem_inv"], N)
         rho_a = 1.0 - dt * _vec("tau_adapt_inv", P["tau_adapt_inv"], N)
-        return {"W": a[:, None] * P["weight"], "b": a * P["bias"], "alpha": 1.0 - a,
-                "theta": _vec("v_th", P["v_th"], N), "v_reset": (1.0 - a) * _vec("v_reset", P["v_reset"], N),
-                "lam": 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N),
-                "beta_a": rho_a * _vec("beta", P["beta"], N), "rho_a": rho_a}
+        out = {"W": a[:, None] * P[Wk], "b": a * P.get("bias", zeros), "alpha": 1.0 - a,
+               "theta": _vec("v_th", P["v_th"], N), "v_reset": (1.0 - a) * _vec("v_reset", P["v_reset"], N),
+               "lam": 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N),
+               "beta_a": rho_a * _vec("beta", P["beta"], N), "rho_a": rho_a}
+        if recurrent:
+            out["R"] = a[:, None] * P["recurrent_weights"]
+        return out
 
     b_init = _vec("v_th", peer["v_th"], N).copy()   # Norse's initial b = v_th.detach(): a constant
 
@@ -1008,7 +1024,7 @@ def _lsnn_layer(l, d, kw, sg, dt):
             raise PresetError("dt * tau_syn_inv must be < 1 for norse.LSNNCell")
         beta_a = (1.0 - dt * _vec("tau_adapt_inv", P["tau_adapt_inv"], N)) * _vec("beta", P["beta"], N)
         a0 = (b_init - _vec("v_th", P["v_th"], N)) / beta_a
-        return {"v": np.zeros((B, N)), "c": np.broadcast_to(-a * P["bias"] / lam, (B, N)).copy(),
+        return {"v": np.zeros((B, N)), "c": np.broadcast_to(-a * P.get("bias", zeros) / lam, (B, N)).copy(),
                 "a": np.broadcast_to(a0, (B, N)).copy()}
 
     def vjp(P, g):
@@ -1017,21 +1033,42 @@ def _lsnn_layer(l, d, kw, sg, dt):
         lam = 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N)
         beta = _vec("beta", P["beta"], N)
         vres = _vec("v_reset", P["v_reset"], N)
+        bias = P.get("bias", zeros)
         gc0 = g["state0"]["c"].sum(axis=0)                       # c_{-1} = −a b / λ
-        ga = (g["W"] * P["weight"]).sum(axis=1) + g["b"] * P["bias"] - g["alpha"] - vres * g["v_reset"]
-        ga = ga - gc0 * P["bias"] / lam
-        glam = g["lam"] + gc0 * a * P["bias"] / lam ** 2
+        ga = (g["W"] * P[Wk]).sum(axis=1) + g["b"] * bias - g["alpha"] - vres * g["v_reset"]
+        ga = ga - gc0 * bias / lam
+        glam = g["lam"] + gc0 * a * bias / lam ** 2
         g_rho = g["rho_a"] + beta * g["beta_a"]                 # β_a = ρ_a β
-        return {"weight": a[:, None] * g["W"], "bias": a * g["b"] - gc0 * a / lam,
-                "tau_mem_inv": _unb(dt * ga, P["tau_mem_inv"]),
-                "tau_syn_inv": _unb(-dt * glam, P["tau_syn_inv"]),
-                "tau_adapt_inv": _unb(-dt * g_rho, P["tau_adapt_inv"]),
-                # Norse starts from b_{-1} = v_th.detach(): a_{-1} = (b_{-1} − v_th)/β_a is 0 with ∂/∂v_th = −1/β_a
-                "v_th": _unb(g["theta"] - g["state0"]["a"].sum(axis=0) / (rho_a * beta), P["v_th"]),
-                "v_reset": _unb((1.0 - a) * g["v_reset"], P["v_reset"]),
-                "beta": _unb(rho_a * g["beta_a"], P["beta"])}
+        out = {Wk: a[:, None] * g["W"],
+               "tau_mem_inv": None,
+               "tau_syn_inv": _unb(-dt * glam, P["tau_syn_inv"]),
+               "tau_adapt_inv": _unb(-dt * g_rho, P["tau_adapt_inv"]),
+               # Norse starts from b_{-1} = v_th.detach(): a_{-1} = (b_{-1} − v_th)/β_a is 0 with ∂/∂v_th = −1/β_a
+               "v_th": _unb(g["theta"] - g["state0"]["a"].sum(axis=0) / (rho_a * beta), P["v_th"]),
+               "v_reset": _unb((1.0 - a) * g["v_reset"], P["v_reset"]),
+               "beta": _unb(rho_a * g["beta_a"], P["beta"])}
+        if recurrent:
+            ga = ga + (g["R"] * P["recurrent_weights"]).sum(axis=1)          # R = a W_rec
+            gR = a[:, None] * g["R"]
+            if not autapses:
+                gR = gR.copy()
+                np.fill_diagonal(gR, 0.0)      # Norse's gradient hook zeroes the autapses' gradient
+            out["recurrent_weights"] = gR
+        else:
+            out["bias"] = a * g["b"] - gc0 * a / lam
+        out["tau_mem_inv"] = _unb(dt * ga, P["tau_mem_inv"])
+        return out
 
     return LayerMap(cfg, peer, phi, vjp, state0, View(), input_delay=1)
+
+
+def _build_lsnn_rec(layers, **kw):
+    sg = _norse_sg(kw["method"])
+    dt = _real("dt", kw["dt"], 0, low_open=True)
+    if _real("v_leak", kw["v_leak"]) != 0.0:
+        raise PresetError("v_leak must be 0 in the Norse presets (a nonzero leak potential is not mapped)")
+    autapses = _flag("autapses", kw["autapses"])
+    return [_lsnn_layer(l, d, kw, sg, dt, recurrent=True, autapses=autapses) for l, d in enumerate(layers)], 1
 
 
 register(Preset("norse.LSNNCell", "Norse 1.1.0",
@@ -1046,6 +1083,20 @@ register(Preset("norse.LSNNCell", "Norse 1.1.0",
                 "A one-step input delay per layer (stacks: each layer sees the one below a step late). "
                 "The initial threshold is "
                 "v_th.detach(), so ∂b̂_t/∂v_th = 1 − ρ_a^{t+1}, not 1 (mapped through a_{−1}). " + _NORSE_Q))
+
+
+register(Preset("norse.LSNNRecurrentCell", "Norse 1.1.0",
+                {**_NORSE_DEFAULTS, "tau_adapt_inv": 1.0 / 800, "beta": 1.8, "autapses": False}, _build_lsnn_rec,
+                lambda l, n, kw: _keys(["input_weights", "recurrent_weights"], list(_LSNN_P)),
+                "v̂_t = V_{t−1} + dt τ_m⁻¹(v_leak − V_{t−1} + i_{t−1}), b̂_t = b_{t−1} + dt τ_a⁻¹(v_th − b_{t−1}), "
+                "z_t = H(v̂_t − b̂_t), V_t = (1 − z̄_t) v̂_t + z̄_t v_reset, b_t = b̂_t + β z̄_t (z̄ detached), "
+                "i_t = (1 − dt τ_s⁻¹) i_{t−1} + x_t W_inᵀ + z_{t−1} W_recᵀ (after the spike test)",
+                "input fed one step late and recurrent spikes two steps late (recurrent_delay=2, lif S6): "
+                "W = a W_in, R = a W_rec, b = 0; adaptive threshold θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β, "
+                "detach_threshold; α = 1 − a, λ = 1 − dt τ_s⁻¹, hard_keep_input v_r = α v_reset, detached, "
+                "post-reset membrane",
+                "Recurrent spikes reach the membrane two steps after they are emitted. " + _NORSE_Q
+                + "; autapses=False zeroes the diagonal of recurrent_weights' gradient"))
 
 
 # --- e-prop ALIF (Bellec et al. 2020) -------------------------------------------------------
