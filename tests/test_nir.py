@@ -476,3 +476,36 @@ def test_nir_check_refuses_bad_files(tmp_path, capsys):
     assert "expected numbers" in capsys.readouterr().err
     assert main(["nir-check", r, r, "--dt", "1e-3"]) == 2                   # an npz is not a graph
     assert "is not a NIR graph file" in capsys.readouterr().err
+
+
+def test_check_recording_of_a_norse_network_names_the_first_wrong_node():
+    """A recording of the Norse network itself (every layer's Linear output, spikes and membrane):
+    read with Norse's convention every node agrees; read as NIR defines it the first LIF node differs."""
+    _need("norse")
+    import norse.torch as nt
+    from norse.torch.functional.lif import LIFParameters
+    from refsnn.oracle.nir import check_recording
+    f64 = torch.float64
+    torch.manual_seed(2)
+    t = lambda v: torch.tensor(v, dtype=f64)  # noqa: E731
+    p = LIFParameters(tau_syn_inv=t(200.0), tau_mem_inv=t(100.0), v_th=t(1.0), v_leak=t(0.0), v_reset=t(0.0))
+    model = nt.SequentialState(torch.nn.Linear(3, 5), nt.LIFCell(p), torch.nn.Linear(5, 2), nt.LIFCell(p)).double()
+    with torch.no_grad():
+        model[2].weight.mul_(4)
+    x = 20 * torch.rand(40, 2, 3, dtype=f64)
+    graph = nt.to_nir(model, x[0])
+    rec = {k: [] for k in ("0", "1.v", "3", "3.v")}     # SequentialState returns the last layer's spikes only
+    state = None
+    for k in range(len(x)):
+        out, state = model(x[k], state)
+        rec["0"].append(model[0](x[k]).detach().numpy())
+        rec["1.v"].append(state[1].v.detach().numpy())
+        rec["3"].append(out.detach().numpy())
+        rec["3.v"].append(state[3].v.detach().numpy())
+    rec = {k: np.stack(v) for k, v in rec.items()}
+    rec["input"] = x.numpy()
+    checks, first = check_recording(from_nir(graph, convention="norse"), rec)
+    assert first is None and {c.node for c in checks} == {"0", "1.v", "3", "3.v"}
+    checks, first = check_recording(from_nir(graph, dt=1e-3, method="exp"), rec)
+    assert first == "1.v"
+    assert [c.ok for c in checks][:2] == [True, False]
