@@ -509,3 +509,38 @@ def test_check_recording_of_a_norse_network_names_the_first_wrong_node():
     checks, first = check_recording(from_nir(graph, dt=1e-3, method="exp"), rec)
     assert first == "1.v"
     assert [c.ok for c in checks][:2] == [True, False]
+
+
+def test_norse_box_if_and_li_exports_reproduce_the_norse_network():
+    """LIFBoxCell → LIF, IAFCell → IF (v ← v + x, no dt) and LIBoxCell → LI, read with convention='norse'."""
+    _need("norse")
+    import norse.torch as nt
+    from norse.torch.functional.iaf import IAFParameters
+    from norse.torch.functional.leaky_integrator_box import LIBoxParameters
+    from norse.torch.functional.lif_box import LIFBoxParameters
+    f64 = torch.float64
+    t = lambda v: torch.tensor(v, dtype=f64)  # noqa: E731
+    torch.manual_seed(0)
+    model = nt.SequentialState(
+        torch.nn.Linear(3, 5), nt.LIFBoxCell(LIFBoxParameters(tau_mem_inv=t(100.0), v_leak=t(0.0), v_th=t(1.0),
+                                                               v_reset=t(0.0))),
+        torch.nn.Linear(5, 4), nt.IAFCell(IAFParameters(v_th=t(1.0), v_reset=t(0.0))),
+        torch.nn.Linear(4, 2), nt.LIBoxCell(LIBoxParameters(tau_mem_inv=t(50.0), v_leak=t(0.0)))).double()
+    with torch.no_grad():
+        model[0].weight.mul_(20)
+        model[2].weight.mul_(4)
+        model[2].bias.add_(0.3)
+    x = torch.rand(40, 2, 3, dtype=f64)
+    graph = nt.to_nir(model, x[0])
+    assert [type(graph.nodes[k]).__name__ for k in "135"] == ["LIF", "IF", "LI"]
+    state, out, v1, v3 = None, [], [], []
+    for k in range(len(x)):
+        o, state = model(x[k], state)
+        out.append(o.detach().numpy())
+        v1.append(state[1].v.detach().numpy())
+        v3.append(state[3].v.detach().numpy())
+    ours = from_nir(graph, convention="norse").forward(x.numpy())
+    assert ours[0].s.sum() > 0 and ours[1].s.sum() > 0
+    np.testing.assert_allclose(ours[0].membrane, np.stack(v1), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(ours[1].membrane, np.stack(v3), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(ours[2].v, np.stack(out), rtol=0, atol=1e-13)
