@@ -83,3 +83,15 @@ def test_cli(capsys):
     assert "2 reproducers: 1 present, 1 absent, 0 skipped" in out
     assert main(["audit", "--only", "nosuch"]) == 2
     assert "--only names no reproducer" in capsys.readouterr().err
+
+
+def test_a_reproducer_that_cannot_run_is_reported_not_raised(monkeypatch, capsys):
+    def broken():
+        raise AttributeError("module 'snntorch.surrogate' has no attribute 'sigmoid'")
+    monkeypatch.setattr(audit, "REPRODUCERS", [("snntorch-427", "snntorch", "t", "b", broken)])
+    (f,) = audit.run_audit()
+    assert f.status == "error" and "AttributeError" in f.detail
+    assert "1 could not run" in audit.format_report([f])
+    from refsnn.cli import main
+    assert main(["audit", "--json"]) == 0
+    assert '"status": "error"' in capsys.readouterr().out

@@ -7,8 +7,9 @@ surrogate, a NIR import or an equation of the thread) against what the installed
 computes. What each bug does to training is in ``docs/audit.md``.
 
 A finding is ``present`` when the installed peer disagrees with the reference by more than
-the reproducer's tolerance (or fails where it should run), ``absent`` when it agrees, and
-``skipped`` when the peer is not installed. ``error`` is the measured disagreement: a
+the reproducer's tolerance (or fails where it should run), ``absent`` when it agrees,
+``skipped`` when the peer is not installed, and ``error`` when the reproducer itself could not
+run (a peer version whose API moved; the message says what failed). ``error`` is the measured disagreement: a
 relative or absolute difference (the ``unit`` says which), or a count.
 """
 
@@ -544,8 +545,13 @@ def run_audit(only=None):
         if reason:
             out.append(Finding(key, lib, thread, bug, "skipped", float("nan"), "", reason))
             continue
-        with _quiet():
-            present, err, unit, detail = fn()
+        try:
+            with _quiet():
+                present, err, unit, detail = fn()
+        except Exception as exc:        # a peer version whose API moved: say so, do not stop the audit
+            out.append(Finding(key, lib, thread, bug, "error", float("nan"), "",
+                               f"the reproducer could not run: {type(exc).__name__}: {str(exc)[:200]}"))
+            continue
         out.append(Finding(key, lib, thread, bug, "present" if present else "absent", float(err), unit, detail))
     return out
 
@@ -567,8 +573,9 @@ def format_report(findings):
         lines.append(f"[{f.status.upper():^7}] {f.key:<18} {f.thread}")
         lines.append(f"          {f.bug}")
         lines.append(f"          measured: {err} ({f.unit}) — {f.detail}" if f.unit else f"          {f.detail}")
-    n = {s: sum(f.status == s for f in findings) for s in ("present", "absent", "skipped")}
-    lines += ["", f"{len(findings)} reproducers: {n['present']} present, {n['absent']} absent, {n['skipped']} skipped"]
+    n = {s: sum(f.status == s for f in findings) for s in ("present", "absent", "skipped", "error")}
+    lines += ["", f"{len(findings)} reproducers: {n['present']} present, {n['absent']} absent, {n['skipped']} skipped"
+              + (f", {n['error']} could not run" if n["error"] else "")]
     return "\n".join(lines)
 
 

@@ -846,7 +846,7 @@ def main_check(args):
         model = from_nir(graph, dt=args.dt, method=args.method if args.convention == "nir" else "euler",
                          convention=args.convention)
         checks, first = check_recording(model, rec, rtol=args.rtol, atol=args.atol)
-    except NIRImportError as e:
+    except (NIRImportError, ValueError, TypeError) as e:     # NIRImportError is a ValueError
         return fail(str(e))
     print(f"{'node':<24} {'shape':<20} {'max |diff|':>11} {'mismatches':>12}  result")
     for c in checks:
