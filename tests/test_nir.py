@@ -544,3 +544,20 @@ def test_norse_box_if_and_li_exports_reproduce_the_norse_network():
     np.testing.assert_allclose(ours[0].membrane, np.stack(v1), rtol=0, atol=1e-13)
     np.testing.assert_allclose(ours[1].membrane, np.stack(v3), rtol=0, atol=1e-13)
     np.testing.assert_allclose(ours[2].v, np.stack(out), rtol=0, atol=1e-13)
+
+
+def test_export_names_bad_params():
+    from refsnn.oracle.nir import NIRExportError, to_nir
+    net, params = _refsnn_net("plain")
+    bad = [dict(p) for p in params]
+    del bad[1]["theta"]
+    with pytest.raises(NIRExportError, match=r"params\[1\] lacks \['theta'\]"):
+        to_nir(net, bad, dt=1e-3)
+    bad = [dict(p) for p in params]
+    bad[0]["W"] = bad[0]["W"][:, :2]
+    with pytest.raises(NIRExportError, match=r"params\[0\]\['W'\] must be a finite \(6, 4\) array"):
+        to_nir(net, bad, dt=1e-3)
+    bad = [dict(p) for p in params]
+    bad[0]["alpha"] = np.full(6, 1.5)
+    with pytest.raises(NIRExportError, match="alpha must lie in"):
+        to_nir(net, bad, dt=1e-3)

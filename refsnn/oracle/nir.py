@@ -685,9 +685,25 @@ def to_nir(net: Network, params, dt, method="euler"):
             raise NIRExportError(f"layer {l}: reset={cfg.reset!r} has no NIR node (NIR resets to v_reset and keeps "
                                  "the input: reset='hard_keep_input')")
         N = cfg.n
-        vec = lambda k: np.broadcast_to(np.asarray(p[k], np.float64), (N,)).copy()  # noqa: E731
+        if not isinstance(p, dict):
+            raise NIRExportError(f"params[{l}] must be a dict of layer {l}'s parameters, got {type(p).__name__}")
+        missing = [k for k in _lif.param_names(cfg) if k not in p]
+        if missing:
+            raise NIRExportError(f"params[{l}] lacks {missing} (layer {l} needs {list(_lif.param_names(cfg))})")
+
+        def vec(k):
+            try:
+                a = np.broadcast_to(np.asarray(p[k], np.float64), (N,)).copy()
+            except (TypeError, ValueError):
+                raise NIRExportError(f"params[{l}][{k!r}] must be a scalar or ({N},) array of numbers") from None
+            if not np.all(np.isfinite(a)):
+                raise NIRExportError(f"params[{l}][{k!r}] is not finite")
+            return a
+
         alpha = vec("alpha")
         W, b = np.asarray(p["W"], np.float64), vec("b")
+        if W.shape != (N, cfg.n_in) or not np.all(np.isfinite(W)):
+            raise NIRExportError(f"params[{l}]['W'] must be a finite ({N}, {cfg.n_in}) array, got shape {W.shape}")
         leak = np.all(alpha == 1.0)
         if leak and cfg.synapse:
             raise NIRExportError(f"layer {l}: α = 1 with a synapse has no NIR node (CubaLIF needs τ_mem)")
