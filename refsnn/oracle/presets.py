@@ -1048,11 +1048,11 @@ def _lsnn_layer(l, d, kw, sg, dt, recurrent=False, autapses=False):
                "v_reset": _unb((1.0 - a) * g["v_reset"], P["v_reset"]),
                "beta": _unb(rho_a * g["beta_a"], P["beta"])}
         if recurrent:
-            ga = ga + (g["R"] * P["recurrent_weights"]).sum(axis=1)          # R = a W_rec
+            ga = ga + (P["recurrent_weights"] * g["R"]).sum(axis=1)          # R = a W_rec (LSNN)
             gR = a[:, None] * g["R"]
             if not autapses:
                 gR = gR.copy()
-                np.fill_diagonal(gR, 0.0)      # Norse's gradient hook zeroes the autapses' gradient
+                np.fill_diagonal(gR, 0.0)      # Norse's hook: no gradient on the autapses (LSNN)
             out["recurrent_weights"] = gR
         else:
             out["bias"] = a * g["b"] - gc0 * a / lam
