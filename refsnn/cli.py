@@ -14,6 +14,10 @@
                       ``nn.Sequential`` (read with ``weights_only=True``, never
                       unpickled) plus its stated preset and arguments, or a NIR graph
                       (:mod:`refsnn.oracle.check`).
+``refsnn audit``      reproduce the known bugs of the installed peers (snnTorch, Norse,
+                      SpikingJelly) and print each one's status and measured error.
+``refsnn nir-check``  run a NIR graph in refsnn and name the first node whose output
+                      differs from a recording (:mod:`refsnn.oracle.nir`).
 
 Exit status: 0 on success, 1 if a check fails, 2 for bad arguments (and for a
 checkpoint that does not fit the run or cannot be used), 3 when training diverges
@@ -149,6 +153,22 @@ def _parser():
     k.add_argument("--B", type=int, default=4, help="batch of the generated input (default 4)")
     k.add_argument("--seed", type=int, default=0, help="seed of the input and the linear loss's probes")
     k.add_argument("--json", action="store_true", help="print the report as JSON")
+    a = sub.add_parser("audit", help="reproduce the known bugs of the installed peer libraries "
+                                     "(present/absent, measured error)")
+    a.add_argument("--json", action="store_true", help="print the findings as JSON")
+    a.add_argument("--only", action="append", metavar="KEY",
+                   help="only this reproducer (e.g. snntorch-427) or library (e.g. norse); repeatable")
+    n = sub.add_parser("nir-check", help="run a NIR graph in refsnn and name the first node whose output "
+                                         "differs from a recording (.npz)")
+    n.add_argument("graph", help="the NIR graph (.nir, as nir.write writes it)")
+    n.add_argument("recording", help="an .npz with 'input' (T, B, ...) and one entry per recorded node output")
+    n.add_argument("--convention", choices=("nir", "snntorch", "norse"), default="nir",
+                   help="how the exporter wrote its time constants (default nir; see refsnn.oracle.nir)")
+    n.add_argument("--dt", type=_positive_float, default=None,
+                   help="time step (required for --convention nir; default 1e-4 snntorch, 1e-3 norse)")
+    n.add_argument("--method", choices=("euler", "exp"), default="euler", help="discretisation (default euler)")
+    n.add_argument("--rtol", type=_positive_float, default=1e-9, help="relative tolerance (default 1e-9)")
+    n.add_argument("--atol", type=_positive_float, default=1e-12, help="absolute tolerance (default 1e-12)")
     return p
 
 
@@ -367,6 +387,12 @@ def main(argv=None):
         from .oracle.check import main as check_main
         return check_main(args.file, args.preset, args.kwargs, x=args.x, T=args.T, B=args.B, seed=args.seed,
                           as_json=args.json)
+    if args.command == "audit":
+        from .oracle.audit import main as audit_main
+        return audit_main(as_json=args.json, only=args.only)
+    if args.command == "nir-check":
+        from .oracle.nir import main_check
+        return main_check(args)
     return 2  # unreachable: argparse requires a known command
 
 

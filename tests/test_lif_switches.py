@@ -37,13 +37,15 @@ SAMPLE = [ROWS[n] for n in (
     "refrac_attached/subtract/attach/adapt/syn/trace_mse",
     "refrac1_attached/hard_drop_input/detach/adapt/syn/ce_count",
     "all/hard_keep_input/attach/rec/l1",
+    "rec_delay2/hard_drop_input/detach/rec/membrane",
+    "rec_delay2/subtract/attach/adapt/syn/rec/membrane",
 )]
 
 
 def test_family_is_registered_and_small():
     from refsnn.checking import families
     assert "lif-switches" in families.families()
-    assert len(ROWS) == len(G.points()) <= 64
+    assert len(ROWS) == len(G.points()) <= 72
     switches = {p.switch for p in G.points()}
     assert switches == set(G.SWITCHES)
     for sw in switches:           # every switch meets every reset kind it allows, attached and detached
@@ -210,3 +212,27 @@ def test_refractory_gate_attached_or_detached():
     # the gate override reproduces the trajectory exactly
     tr2 = layer_forward(cfg, p, x, st, gate=tr.gate)
     assert np.array_equal(tr2.s, tr.s) and np.array_equal(tr2.v, tr.v)
+
+
+def test_s6_recurrent_spikes_arrive_two_steps_late():
+    """S6: neuron 0 spikes at t = 0 only; through R its spike reaches neuron 1's current at t = 1
+    (recurrent_delay=1) or t = 2 (recurrent_delay=2), and s_{-1} reaches I_1, s_{-2} = 0 nothing."""
+    sg = surrogate("superspike", 5.0)
+    vs = {}
+    for delay in (1, 2):
+        cfg = LIFConfig(1, 2, surrogate=sg, reset="subtract", recurrent=True, recurrent_delay=delay,
+                        init_spike="zero", h0=0.0)
+        p = init_params(cfg, np.random.default_rng(0))
+        p.update(W=np.array([[1.5], [0.0]]), b=np.zeros(2), alpha=np.full(2, 0.5), theta=np.ones(2),
+                 gamma=np.ones(2), R=np.array([[0.0, 0.0], [0.25, 0.0]]))
+        x = np.zeros((5, 1, 1))
+        x[0] = 1.0
+        tr = layer_forward(cfg, p, x)
+        assert tr.s[:, 0, 0].tolist() == [1, 0, 0, 0, 0]
+        vs[delay] = tr.v[:, 0, 1]
+    np.testing.assert_allclose(vs[1], [0, 0.25, 0.125, 0.0625, 0.03125])
+    np.testing.assert_allclose(vs[2], [0, 0, 0.25, 0.125, 0.0625])
+    with pytest.raises(ValueError, match="recurrent_delay=2 needs recurrent=True"):
+        LIFConfig(1, 2, recurrent_delay=2)
+    with pytest.raises(ValueError, match="recurrent_delay must be 1 or 2"):
+        LIFConfig(1, 2, recurrent=True, recurrent_delay=3)

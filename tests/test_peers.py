@@ -63,6 +63,9 @@ CASES = [
     # One layer (its input arrives a step late); τ_a⁻¹ = 50: with Norse's default 1/800 the v_th
     # gradient is two terms cancelling to 1e-6 of their size and agrees to 4e-10 only.
     ("norse.LSNNCell", dict(w_gain=30.0, beta=0.5, tau_adapt_inv=50.0)),
+    # two layers; recurrent spikes two steps late (lif S6); autapses on and off
+    ("norse.LSNNRecurrentCell", dict(x_scale=20.0, beta=0.5, tau_adapt_inv=50.0, T=16)),
+    ("norse.LSNNRecurrentCell", dict(x_scale=20.0, beta=0.5, tau_adapt_inv=50.0, T=16, autapses=True)),
 ]
 
 

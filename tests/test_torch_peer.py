@@ -106,7 +106,7 @@ def twin_layer(cfg, p, x, st0):
     """One layer over all steps; returns (v, s), each (T, B, N); v is the membrane the
     losses see (the post-reset membrane with membrane_view="post_reset").
 
-    The switches of lif's docstring (S1–S5): init_spike "zero" makes s_{-1} a zero
+    The switches of lif's docstring (S1–S6): recurrent_delay 2 feeds s_{t−2} (s_{-2} = 0) to R; init_spike "zero" makes s_{-1} a zero
     constant; the adaptive threshold A_t = θ + β_a a_t, a_t = ρ_a a_{t-1} + s_{t-1}
     replaces θ in the spike; the refractory gate multiplies the spike by
     Π_{k=1..n}(1 − s_{t−k}) (detached with detach_refractory); the post-reset membrane is
@@ -130,8 +130,10 @@ def twin_layer(cfg, p, x, st0):
     vs, ss = [], []
     for t in range(x.shape[0]):
         I = x[t] @ p["W"].T + p["b"]                                    # F1
-        if cfg.recurrent:
-            I = I + s_prev @ p["R"].T
+        if cfg.recurrent:                                               # S6: s_{t−2} with delay 2
+            delay = getattr(cfg, "recurrent_delay", 1)
+            s_rec = s_prev if delay == 1 else history[-2] if len(history) > 1 else torch.zeros_like(s_prev)
+            I = I + s_rec @ p["R"].T
         c = p["lam"] * c_prev + I if cfg.synapse else I                 # F2
         m = p["alpha"] * v_prev                                         # F3
         d = c - p["beta"] * u_prev if cfg.adaptation else c

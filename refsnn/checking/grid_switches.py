@@ -25,6 +25,8 @@ switch                  what the layers get
 ``refrac``              ``refractory=2``, detached gate (the default)
 ``refrac_attached``     ``refractory=2, detach_refractory=False``: the gate's gradient path
 ``refrac1_attached``    the same with n_ref = 1
+``rec_delay2``          ``recurrent=True, recurrent_delay=2``: F1' reads s_{t−2} (S6; every row
+                        recurrent, whatever the cycled features say)
 ``all``                 every switch at once (s_{-1} = 0, adaptive threshold, post-reset view,
                         attached refractory gate, shared α, θ, β_a)
 ======================  ======================================================================
@@ -32,7 +34,7 @@ switch                  what the layers get
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import losses as L
 from .families import Family
@@ -54,6 +56,7 @@ SWITCHES = {
     "refrac": (dict(refractory=2), (), False),
     "refrac_attached": (dict(refractory=2, detach_refractory=False), (), False),
     "refrac1_attached": (dict(refractory=1, detach_refractory=False), (), False),
+    "rec_delay2": (dict(recurrent_delay=2), (), False),
     "all": (dict(init_spike="zero", adaptive_threshold=True, membrane_view="post_reset", refractory=2,
                  detach_refractory=False), ("alpha", "theta", "beta_a"), True),
 }
@@ -102,7 +105,8 @@ def points():
             + _rows("post_reset", resets=_POST_RESETS, offset=4)
             + _rows("refrac", offset=5) + _rows("refrac_attached", offset=6)
             + _rows("refrac1_attached", resets=("subtract", "hard_drop_input"), offset=7)
-            + _rows("all", resets=_POST_RESETS, offset=1))
+            + _rows("all", resets=_POST_RESETS, offset=1)
+            + [replace(r, recurrent=True) for r in _rows("rec_delay2", offset=2)])
 
 
 # hard_drop_input has no post-reset membrane (lif's S4)

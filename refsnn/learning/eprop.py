@@ -207,6 +207,9 @@ def _supported(config: LIFConfig):
     if config.refractory:
         raise ValueError("eligibility traces do not support a refractory period (refractory > 0): "
                          "its gate depends on the spike history, which the step-by-step loop does not carry")
+    if config.recurrent_delay != 1:
+        raise ValueError("eligibility traces do not support recurrent_delay=2 (lif S6): their recurrent "
+                         "current reads s_{t−1}")
     if config.spiking and config.membrane_view != "pre_reset":
         raise ValueError("eligibility traces need membrane_view='pre_reset' for a spiking layer "
                          "(the post-reset membrane adds the partials P1-P2 that E1 does not carry)")

@@ -22,7 +22,7 @@ For t = 0, ..., T-1:
 
 and ``s_{-1} = f(v_{-1} - θ)``. Without a synapse (``synapse=False``) F2 is
 ``c_t = I_t`` (λ = 0); without adaptation there is no ``u`` (β = κ = 0); without
-recurrence there is no ``R``. The model switches S1–S5 below (the initial spike, shared
+recurrence there is no ``R``. The model switches S1–S6 below (the initial spike, shared
 parameters, an adaptive threshold F7, the post-reset membrane view, a refractory gate)
 change these equations where they say; their defaults are the equations above.
 
@@ -239,6 +239,28 @@ The finite differences of a detached gate hold ``G`` fixed (``layer_forward(...,
 as ``s_reset`` for the reset). e-prop's ``n_refractory = n`` blocks n − 1 steps: refsnn's
 ``n_ref = n − 1``.
 
+**S6. Recurrent delay** (``recurrent_delay = 2``; default 1). The recurrent spikes reach
+F1 two steps late (Norse's ``LSNNRecurrentCell``, whose current takes its recurrent spikes
+after the spike test: docs/presets.md, Quirks):
+
+.. math::
+
+    I_t = x_t W^\top + s_{t-2} R^\top + b                                  && \text{(F1')}
+
+with ``s_{-1}`` from S1 and ``s_{-2} = 0``, a constant. Only F1 changes, so only the two
+terms of F1's adjoint move: ``s_t`` now enters ``I_{t+2}``, and R multiplies ``s_{t−2}``,
+
+.. math::
+
+    δs_t \mathrel{+}= δI_{t+2} R \;\;(\text{instead of } δI_{t+1} R), \qquad
+    ∂L/∂R = \textstyle\sum_t δI_t^\top s_{t-2}                                  && \text{(B1', G1')}
+
+(terms with t+2 ≥ T vanish). A recurrent cycle s → I → v → s then spans two steps; no
+relabelling of time turns it into F1's one-step cycle (a cycle's delay is invariant), which is
+why it is a switch and not a parameter map. A run from ``state0`` knows no spike before
+``s_{-1}``: a chunked run (TBPTT) starts each chunk with ``s_{-2} = 0``, as below for
+``init_spike="zero"``; e-prop's step-by-step traces refuse the switch.
+
 *Continuing a run from a state* (TBPTT windows, :mod:`refsnn.learning.tbptt`). A run
 started from ``state0`` recomputes ``s_{-1}`` by S1 and knows no spikes before it, so a
 chunked run equals the unchunked one with ``init_spike="from_v0"`` (then
@@ -385,6 +407,9 @@ class LIFConfig:
     detach_refractory : bool
         Treat the gate ``G_t`` as a constant in the backward pass (default, as e-prop);
         ``False`` attaches it: the gradient then also flows to the past spikes that set it.
+    recurrent_delay : {1, 2}
+        The step lag of the recurrent spikes in F1: ``s_{t−1} R`` (default) or ``s_{t−2} R``
+        (S6; Norse's ``LSNNRecurrentCell``). 2 needs ``recurrent=True``.
     """
 
     n_in: int
@@ -404,6 +429,7 @@ class LIFConfig:
     membrane_view: str = "pre_reset"
     refractory: int = 0
     detach_refractory: bool = True
+    recurrent_delay: int = 1
 
     def __post_init__(self):
         check_positive_int("n_in", self.n_in)
@@ -426,6 +452,12 @@ class LIFConfig:
                 or self.refractory < 0):
             raise ValueError(f"refractory must be a non-negative integer (steps; 0 = off), got {self.refractory!r}")
         object.__setattr__(self, "refractory", int(self.refractory))
+        if (isinstance(self.recurrent_delay, (bool, np.bool_)) or not isinstance(self.recurrent_delay, numbers.Integral)
+                or self.recurrent_delay not in (1, 2)):
+            raise ValueError(f"recurrent_delay must be 1 or 2 (steps), got {self.recurrent_delay!r}")
+        object.__setattr__(self, "recurrent_delay", int(self.recurrent_delay))
+        if self.recurrent_delay == 2 and not self.recurrent:
+            raise ValueError("recurrent_delay=2 needs recurrent=True (it delays the recurrent spikes)")
         if self.membrane_view == "post_reset" and self.reset == "hard_drop_input":
             raise ValueError(
                 "membrane_view='post_reset' cannot be combined with reset='hard_drop_input': that reset "
@@ -696,6 +728,17 @@ class Trajectory:
         out[1:] = cur[:-1]
         return out
 
+    def recurrent_spikes(self):
+        """The spikes that F1's ``R`` multiplies at t = 0..T-1: ``s_{t−1}`` (``prev("s")``), or
+        ``s_{t−2}`` with ``recurrent_delay=2`` (S6: ``s_{-2} = 0``, ``s_{-1}``, ``s_0``, ...)."""
+        if self.config.recurrent_delay == 1:
+            return self.prev("s")
+        out = np.zeros_like(self.s)
+        if len(out) > 1:
+            out[1] = self.s_init
+            out[2:] = self.s[:-2]
+        return out
+
     @property
     def membrane(self):
         """The membrane that losses read: ``v_post`` (post-reset view) or ``v``."""
@@ -912,8 +955,12 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
     else:
         s_init = np.zeros_like(v_prev)                                        # s_{-1} = 0
     s_prev = s_init
+    s_prev2 = np.zeros_like(s_init) if config.recurrent_delay == 2 else None   # s_{-2} = 0 (S6)
     for t in range(T):
-        I = I_ff[t] + s_prev @ p["R"].T if config.recurrent else I_ff[t]     # F1
+        if config.recurrent:                                                  # F1 (F1': s_{t−2})
+            I = I_ff[t] + (s_prev if s_prev2 is None else s_prev2) @ p["R"].T
+        else:
+            I = I_ff[t]
         c_t = p["lam"] * c_prev + I if config.synapse else I                  # F2
         d = c_t - p["beta"] * u_prev if config.adaptation else c_t            # F3
         sr = s_prev if s_reset is None else s_reset[t]
@@ -949,6 +996,8 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
             else:
                 gate[t] = gate_fixed[t]
             s[t] *= gate[t]
+        if s_prev2 is not None:
+            s_prev2 = s_prev
         v_prev, s_prev = v_t, s[t]
     traj = Trajectory(config, None, v, s, u, c, state0, s_init, s_reset, I_ff, a, s_free=s_free, gate=gate,
                       s_threshold=s_threshold)
@@ -1251,6 +1300,7 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratc
     hard = cfg.reset.startswith("hard")
     v_prev = traj.prev("v") if hard or r_m else None
     s_prev = traj.prev("s") if cfg.recurrent or cfg.adaptation or traj.s_reset is None and (r_m or r_d) else None
+    s_rec = (s_prev if cfg.recurrent_delay == 1 else traj.recurrent_spikes()) if cfg.recurrent else None
     sr = traj.s_reset[:T] if traj.s_reset is not None else s_prev    # s̃_{t-1}, as traj.reset_spikes()
     u_prev = traj.prev("u") if cfg.adaptation else None
     c_prev = traj.prev("c") if cfg.synapse else None
@@ -1270,7 +1320,7 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratc
             if drive is None:  # no synapse: c_t = I_t, rebuilt from I^ff_t and s_{t-1}
                 drive = traj.I_ff
                 if cfg.recurrent:
-                    drive = drive + s_prev @ p["R"].T
+                    drive = drive + s_rec @ p["R"].T
             d = drive - p["beta"] * u_prev if cfg.adaptation else drive
             r = m + d - p["v_reset"]
         else:
@@ -1323,10 +1373,12 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratc
         if nxt and cfg.spiking:
             if cfg.adaptation:
                 ds_t += np.multiply(p["kappa"], du_n, out=buf)
-            if cfg.recurrent:
+            if cfg.recurrent and cfg.recurrent_delay == 1:
                 ds_t += dc_n @ p["R"]                # δI_{t+1} = δc_{t+1} (B5)
             if athr and not cfg.detach_threshold:
                 ds_t += da_n                         # (B1) + δa_{t+1}, from F7
+        if cfg.recurrent and cfg.recurrent_delay == 2 and t + 2 < T:
+            ds_t += dc_[t + 2] @ p["R"]              # (B1') δI_{t+2} R (S6)
         if cfg.spiking and gate_attached:
             ds_t += ds_gate[t + 1]                   # (B7) from the gates G_{t+1..t+n_ref}
             if now:                                  # push δs_t to the spikes that set G_t
@@ -1400,7 +1452,7 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratc
     dI2 = dI.reshape(T * B, N)
     g = {}
     if cfg.recurrent:                                                 # (G1)
-        g["R"] = dI2.T @ s_prev.reshape(T * B, N)
+        g["R"] = dI2.T @ s_rec.reshape(T * B, N)                     # (G1') s_{t−2} with S6
     scratch = np.empty((T, B, N), dtype)     # one buffer for the elementwise products below
     if g_m is None:                                                   # (G2)
         g["alpha"] = _sum_tb(_times_prev(dv_, traj.v, traj.state0["v"], scratch))

@@ -4,10 +4,13 @@
 neurons onto refsnn networks; ``compare`` (also ``refsnn.compare``, the ``refsnn compare``
 command) checks a saved peer run; ``family`` puts the presets' chain rules on the gradcheck
 grid; ``peers`` runs the real libraries (needs torch and the peers); ``nir`` imports NIR
-graphs. :func:`check` (module ``refsnn.oracle.check``) checks a live PyTorch network in one
-call: it reads the network, records the run and compares (torch is imported only then);
-:class:`Custom` declares the preset a hand-written neuron follows. :func:`fixture` gives the
-path of a recorded run shipped with the package.
+graphs (dense, recurrent, convolutional; each exporter's convention), exports refsnn networks
+and checks a graph against a recording (``refsnn nir-check``); ``audit`` reproduces the peers'
+known bugs on the installed versions (``refsnn audit``). :func:`check` (module
+``refsnn.oracle.check``) checks a live PyTorch network in one call: it reads the network,
+records the run and compares (torch is imported only then); :class:`Custom` declares the
+preset a hand-written neuron follows. :func:`fixture` gives the path of a recorded run
+shipped with the package.
 """
 
 from pathlib import Path

@@ -62,6 +62,8 @@ _POINTS = [
     ("norse.LIFBoxCell", dict(), "box"),
     ("norse.LIFRecurrentCell", dict(autapses=True), "recurrent"),
     ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn"),   # autapses=False zeroes a gradient on purpose
+    ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn_stack"),   # two layers: a step's delay between them
+    ("norse.LSNNRecurrentCell", dict(tau_adapt_inv=50.0, beta=0.5, autapses=True), "lsnn_recurrent"),
     ("eprop.ALIF", dict(thr=0.6, tau_m=20.0, tau_a=50.0, beta=0.7), "alif"),
     ("spytorch.tutorial", dict(), "tutorial"),
 ]
@@ -100,7 +102,7 @@ def make_net(point: PresetPoint, seed=0, T=6, B=2, M=3, H=3, K=2):
             layers[1]["w"] = np.asarray(-0.3)
     elif pre.startswith("norse"):
         g = 25.0 if pre != "norse.LIFBoxCell" else 12.0
-        if pre == "norse.LIFRecurrentCell":
+        if pre in ("norse.LIFRecurrentCell", "norse.LSNNRecurrentCell"):
             layers = [{"input_weights": g * W(H, M), "recurrent_weights": g * W(H, H, 0.5)},
                       {"input_weights": g * W(K, H), "recurrent_weights": g * W(K, K, 0.5)}]
         else:
@@ -108,7 +110,7 @@ def make_net(point: PresetPoint, seed=0, T=6, B=2, M=3, H=3, K=2):
                       {"weight": g * W(K, H), "bias": g * rng.uniform(0.8, 1.2, K)}]
         layers[0]["tau_mem_inv"] = rng.uniform(80, 150, H)
         layers[0]["v_th"] = np.asarray(0.9)
-        if pre == "norse.LSNNCell":
+        if pre == "norse.LSNNCell" and point.label != "lsnn_stack":
             layers = layers[:1]
     elif pre == "eprop.ALIF":
         layers = [{"w_in": W(H, M, 2.0), "w_rec": W(H, H, 0.8)}, {"w_out": W(K, H), "b_out": rng.normal(0, 0.1, K)}]
@@ -140,10 +142,11 @@ def _adjoint_checks(net, x, probes, twin, eps, rtol, piecewise=False, seed=0):
     g = net.backward(run, a_s, a_v)
     value = _loss(run, probes)
     frozen = [tr.reset_spikes() if tr.config.detach_reset else None for tr in run.trajs]
+    frozen_thr = [tr.prev("s") if tr.config.detach_threshold else None for tr in run.trajs]
     nominal = [tr.s for tr in run.trajs]
 
     def fwd(flat):
-        return net.with_peer_params(flat).forward(flat["x"], twin=twin, s_reset=frozen)
+        return net.with_peer_params(flat).forward(flat["x"], twin=twin, s_reset=frozen, s_threshold=frozen_thr)
 
     def f(flat):
         return _loss(fwd(flat), probes)

@@ -49,10 +49,10 @@ class PeerResult:
 
 
 def float64_spike_grad(kind, value):
-    """snnTorch's atan/fast_sigmoid with a forward that keeps the input dtype (backward unchanged)."""
+    """snnTorch's atan/fast_sigmoid/sigmoid with a forward that keeps the input dtype (backward unchanged)."""
     from snntorch import surrogate as sgm
 
-    base = sgm.ATan if kind == "atan" else sgm.FastSigmoid
+    base = {"atan": sgm.ATan, "fast_sigmoid": sgm.FastSigmoid, "sigmoid": sgm.Sigmoid}[kind]
 
     class Keep(base):
         @staticmethod
@@ -165,10 +165,11 @@ def run_snntorch(preset="snntorch.Leaky", seed=0, T=10, B=3, sizes=(4, 6, 3), x_
 def run_spikingjelly(preset="spikingjelly.LIFNode", seed=0, T=10, B=3, sizes=(4, 6, 3), x_scale=1.0, w_gain=3.0, **kw):
     from spikingjelly.activation_based import neuron, surrogate as sjs
     torch, rng, x = _setup(seed, T, B, sizes, x_scale)
-    sgname, a = kw.get("surrogate_function", "Sigmoid"), kw.get("alpha", 4.0)
+    sgname, a = kw.get("surrogate_function", "Sigmoid"), kw.get("alpha")
+    sg = getattr(sjs, sgname)() if a is None else getattr(sjs, sgname)(alpha=a)   # None: SpikingJelly's default
     common = dict(v_threshold=kw.get("v_threshold", 1.0), v_reset=kw.get("v_reset", 0.0),
                   detach_reset=kw.get("detach_reset", False),
-                  surrogate_function=getattr(sjs, sgname)(alpha=a), step_mode="m", store_v_seq=True)
+                  surrogate_function=sg, step_mode="m", store_v_seq=True)
     fcs, nodes = [], []
     for l in range(len(sizes) - 1):
         fcs.append(_linear(torch, sizes[l], sizes[l + 1], w_gain))
@@ -196,33 +197,40 @@ def run_spikingjelly(preset="spikingjelly.LIFNode", seed=0, T=10, B=3, sizes=(4,
     return _finish(torch, preset, dict(kw), layers, x, xt, inp, mem, rng, named)
 
 
-def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=(4, 6, 3), x_scale=1.0, w_gain=3.0, **kw):
+def run_norse(preset="norse.LIFCell", seed=0, T=10, B=3, sizes=None, x_scale=1.0, w_gain=3.0, **kw):
     import norse.torch as nt
     from norse.torch.functional.lif import LIFParameters
     from norse.torch.functional.lif_box import LIFBoxParameters
     from norse.torch.functional.lsnn import LSNNParameters
+    one_lsnn = preset == "norse.LSNNCell" and sizes is None     # LSNNCell: one layer unless sizes say more
+    sizes = (4, 6, 3) if sizes is None else tuple(sizes)
     torch, rng, x = _setup(seed, T, B, sizes, x_scale)
     f64 = lambda v: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)  # noqa: E731
     dt = kw.get("dt", 0.001)
     vals = dict(tau_mem_inv=kw.get("tau_mem_inv", 100.0), v_th=kw.get("v_th", 1.0), v_reset=kw.get("v_reset", 0.0))
     if preset != "norse.LIFBoxCell":
         vals["tau_syn_inv"] = kw.get("tau_syn_inv", 200.0)
-    if preset == "norse.LSNNCell":
+    if preset in ("norse.LSNNCell", "norse.LSNNRecurrentCell"):
         vals["tau_adapt_inv"] = kw.get("tau_adapt_inv", 1.0 / 800)
         vals["beta"] = kw.get("beta", 1.8)
-        sizes = sizes[:2]
+        if one_lsnn:
+            sizes = sizes[:2]
     cells, fcs, ps = [], [], []
     for l in range(len(sizes) - 1):
         pt = {k: f64(v) for k, v in vals.items()}
         if preset == "norse.LIFBoxCell":
             p = LIFBoxParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), **pt)
-        elif preset == "norse.LSNNCell":
+        elif preset in ("norse.LSNNCell", "norse.LSNNRecurrentCell"):
             p = LSNNParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), alpha=100.0, **pt)
         else:
             p = LIFParameters(v_leak=torch.tensor(0.0, dtype=torch.float64), alpha=torch.tensor(100.0), **pt)
         ps.append(pt)
         if preset == "norse.LIFRecurrentCell":
             cells.append(nt.LIFRecurrentCell(sizes[l], sizes[l + 1], p=p, dt=dt).double())
+            fcs.append(None)
+        elif preset == "norse.LSNNRecurrentCell":
+            cells.append(nt.LSNNRecurrentCell(sizes[l], sizes[l + 1], p=p, dt=dt,
+                                              autapses=kw.get("autapses", False)).double())
             fcs.append(None)
         else:
             cls = {"norse.LIFBoxCell": nt.LIFBoxCell, "norse.LSNNCell": nt.LSNNCell}.get(preset, nt.LIFCell)

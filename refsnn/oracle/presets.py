@@ -154,6 +154,7 @@ class LayerMap:
     view: View = field(default_factory=View)
     spike_shift: int = 0
     check_run: Callable | None = None   # raises PeerQuirkError where the map does not hold
+    input_delay: int = 0                # layers l > 0: the layer below's spikes reach it this many steps late
 
     def params(self, peer=None):
         return self.to_refsnn(self.peer if peer is None else peer)
@@ -261,12 +262,13 @@ class OracleNet:
             return y
         return x
 
-    def forward(self, x, twin=None, s_reset=None) -> Run:
+    def forward(self, x, twin=None, s_reset=None, s_threshold=None) -> Run:
         """Run the network on ``x`` ``(T, B, n_in)``; ``twin`` is None, "smooth" or "piecewise".
 
         ``s_reset[l]`` holds layer l's reset spikes fixed (:func:`refsnn.neurons.lif.layer_forward`;
         with a post-reset membrane it has a row T): finite differences of a detached reset
-        differentiate with them held at their nominal values.
+        differentiate with them held at their nominal values; ``s_threshold[l]`` does the same
+        for the spikes of a detached threshold jump (lif S3, ``detach_threshold``).
         """
         x = _array("x", x)
         if x.ndim != 3 or x.shape[2] != self._net.layers[0].n_in:
@@ -283,7 +285,10 @@ class OracleNet:
             p = lm.params()
             st = lm.state0(lm.peer, B)
             sr = None if s_reset is None else s_reset[l]
-            tr = layer_forward(cfg, p, inp, st, sr)
+            if l and lm.input_delay:
+                inp = _shift(inp, lm.input_delay)
+            sth = None if s_threshold is None else s_threshold[l]
+            tr = layer_forward(cfg, p, inp, st, sr, s_threshold=sth)
             if lm.check_run is not None and twin is None:
                 lm.check_run(lm.peer, tr)
             trajs.append(tr)
@@ -330,7 +335,7 @@ class OracleNet:
             peer_g = lm.vjp(lm.peer, {**g.params, "state0": g.state0})
             for k, v in peer_g.items():
                 out[f"{l}.{k}"] = np.asarray(v, np.float64).reshape(np.shape(lm.peer[k]))
-            from_above = g.x
+            from_above = _unshift(g.x, lm.input_delay) if l else g.x
         gx = from_above
         if self.input_shift:
             gx2 = np.zeros_like(gx)
@@ -520,22 +525,51 @@ def _keys(required, optional=()):
 
 # --- surrogates, as the peers code them (refsnn.surrogates' table) -------------------------
 
+# Every surrogate that docs/conventions.md lists for snnTorch, SpikingJelly and Norse, as a preset
+# option (tests/test_preset_surrogates.py matches each against the library in float64), or the reason
+# it is not one.
+
+SNNTORCH_SURROGATES = ("atan", "fast_sigmoid", "sigmoid")
+SJ_SURROGATES = {"Sigmoid": 4.0, "ATan": 2.0, "PiecewiseQuadratic": 1.0, "PiecewiseExp": 1.0, "Rect": 1.0,
+                 "SuperSpike": 1.0}      # SpikingJelly's name → its default alpha
+NORSE_SURROGATES = ("super",)
+NOT_PRESET_OPTIONS = {
+    "snntorch triangular": "its backward is +k for x < 0 and −k for x ≥ 0: negative above threshold, not a "
+                           "density and the derivative of no spike-like function, so no refsnn surrogate (a "
+                           "σ' ≥ 0 with a primitive, the smooth twin) is it; a known snnTorch bug",
+}
+
+
 def _snntorch_sg(spike_grad, alpha, slope):
-    _choice("spike_grad", spike_grad, ("atan", "fast_sigmoid"))
+    if spike_grad == "triangular":
+        raise PresetError("spike_grad='triangular' is not mapped: " + NOT_PRESET_OPTIONS["snntorch triangular"])
+    _choice("spike_grad", spike_grad, SNNTORCH_SURROGATES)
     if spike_grad == "atan":
         return surrogate("arctan", _real("alpha", alpha, 0, low_open=True))
     k = _real("slope", slope, 0, low_open=True)
-    return surrogate("superspike", k, gain=2.0 / k)
+    if spike_grad == "sigmoid":
+        return surrogate("sigmoid", k)                     # k e^{−kx}/(e^{−kx} + 1)² = k S(kx)(1 − S(kx))
+    return surrogate("superspike", k, gain=2.0 / k)        # fast_sigmoid: 1/(k|x| + 1)²
 
 
 def _sj_sg(name, alpha):
-    _choice("surrogate_function", name, ("Sigmoid", "ATan"))
-    a = _real("alpha", alpha, 0, low_open=True)
-    return surrogate("sigmoid", a) if name == "Sigmoid" else surrogate("arctan", a)
+    _choice("surrogate_function", name, tuple(SJ_SURROGATES))
+    a = _real("alpha", SJ_SURROGATES[name] if alpha is None else alpha, 0, low_open=True)
+    if name == "Sigmoid":
+        return surrogate("sigmoid", a)                     # α σ(αx)(1 − σ(αx))
+    if name == "ATan":
+        return surrogate("arctan", a)                      # (α/2)/(1 + (παx/2)²)
+    if name == "PiecewiseQuadratic":
+        return surrogate("triangle", 1.0 / a)              # α − α²|x| on |x| ≤ 1/α
+    if name == "PiecewiseExp":
+        return surrogate("exponential", a)                 # (α/2) e^{−α|x|}
+    if name == "Rect":
+        return surrogate("boxcar", 0.5 / a)                # α on |x| < 1/(2α)
+    return surrogate("superspike", 1.0, gain=2.0 * a)      # SuperSpike: α/(|x| + 1)²
 
 
 def _norse_sg(method):
-    _choice("method", method, ("super",))
+    _choice("method", method, NORSE_SURROGATES)
     # Norse 1.1.0's SuperSpike.backward is grad / (|x| + 1)²: α is never read.
     return surrogate("superspike", 1.0, gain=2.0)
 
@@ -784,7 +818,7 @@ register(Preset(
 # W = k W_P, b = k b_P + a V_r, γ = αθ (subtract), v_r = α v_reset (to a value, keeping the input).
 
 _SJ_DEFAULTS = dict(tau=2.0, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=False,
-                    surrogate_function="Sigmoid", alpha=4.0)
+                    surrogate_function="Sigmoid", alpha=None)     # None: the surrogate's own default alpha
 
 
 def _build_sj(kind):
@@ -1020,26 +1054,43 @@ def _build_lsnn(layers, **kw):
     dt = _real("dt", kw["dt"], 0, low_open=True)
     if _real("v_leak", kw["v_leak"]) != 0.0:
         raise PresetError("v_leak must be 0 in the Norse presets (a nonzero leak potential is not mapped)")
-    if len(layers) != 1:
-        raise PresetError("norse.LSNNCell is mapped for one layer: it adds its input after the spike test, so a "
-                          "stack would need a one-step delay between layers, which refsnn's Network does not have")
-    d = layers[0]
-    N, M = _weight("layer 0 weight", d["weight"], d.get("bias"))
-    peer = {"weight": d["weight"], "bias": d.get("bias", np.zeros(N))}
+    return [_lsnn_layer(l, d, kw, sg, dt) for l, d in enumerate(layers)], 1
+
+
+def _lsnn_layer(l, d, kw, sg, dt, recurrent=False, autapses=False):
+    """One LSNNCell (or LSNNRecurrentCell) layer. Every layer adds its input after its spike test, so
+    each sees the spikes of the layer below one step late: the network input is shifted once
+    (input_shift = 1) and every higher layer's input once more (``input_delay=1``); δx is shifted back
+    in the backward pass. The recurrent cell also adds its recurrent spikes after the spike test:
+    ``z_{t−2}`` drives ``v̂_t``, refsnn's ``recurrent_delay=2`` (lif S6), and it detaches both the reset
+    and the threshold jump (``z_new.detach()``)."""
+    Wk = "input_weights" if recurrent else "weight"
+    N, M = _weight(f"layer {l} {Wk}", d[Wk], None if recurrent else d.get("bias"))
+    if recurrent:
+        peer = {Wk: d[Wk], "recurrent_weights": d["recurrent_weights"]}
+        if peer["recurrent_weights"].shape != (N, N):
+            raise PresetError(f"layer {l} recurrent_weights must be ({N}, {N})")
+    else:
+        peer = {Wk: d[Wk], "bias": d.get("bias", np.zeros(N))}
     for name in _LSNN_P:
         v = np.asarray(d.get(name, kw[name]), np.float64)
         _vec(name, v, N)
         peer[name] = v
-    cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="hard_keep_input", detach_reset=False, synapse=True,
-                    adaptive_threshold=True, membrane_view="post_reset")
+    cfg = LIFConfig(M, N, surrogate=sg, h0=0.0, reset="hard_keep_input", detach_reset=recurrent, synapse=True,
+                    adaptive_threshold=True, detach_threshold=recurrent, membrane_view="post_reset",
+                    recurrent=recurrent, recurrent_delay=2 if recurrent else 1)
+    zeros = np.zeros(N)
 
     def phi(P):
         a = dt * _vec("tau_mem_inv", P["tau_mem_inv"], N)
         rho_a = 1.0 - dt * _vec("tau_adapt_inv", P["tau_adapt_inv"], N)
-        return {"W": a[:, None] * P["weight"], "b": a * P["bias"], "alpha": 1.0 - a,
-                "theta": _vec("v_th", P["v_th"], N), "v_reset": (1.0 - a) * _vec("v_reset", P["v_reset"], N),
-                "lam": 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N),
-                "beta_a": rho_a * _vec("beta", P["beta"], N), "rho_a": rho_a}
+        out = {"W": a[:, None] * P[Wk], "b": a * P.get("bias", zeros), "alpha": 1.0 - a,
+               "theta": _vec("v_th", P["v_th"], N), "v_reset": (1.0 - a) * _vec("v_reset", P["v_reset"], N),
+               "lam": 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N),
+               "beta_a": rho_a * _vec("beta", P["beta"], N), "rho_a": rho_a}
+        if recurrent:
+            out["R"] = a[:, None] * P["recurrent_weights"]
+        return out
 
     b_init = _vec("v_th", peer["v_th"], N).copy()   # Norse's initial b = v_th.detach(): a constant
 
@@ -1052,7 +1103,7 @@ def _build_lsnn(layers, **kw):
             raise PresetError("dt * tau_syn_inv must be < 1 for norse.LSNNCell")
         beta_a = (1.0 - dt * _vec("tau_adapt_inv", P["tau_adapt_inv"], N)) * _vec("beta", P["beta"], N)
         a0 = (b_init - _vec("v_th", P["v_th"], N)) / beta_a
-        return {"v": np.zeros((B, N)), "c": np.broadcast_to(-a * P["bias"] / lam, (B, N)).copy(),
+        return {"v": np.zeros((B, N)), "c": np.broadcast_to(-a * P.get("bias", zeros) / lam, (B, N)).copy(),
                 "a": np.broadcast_to(a0, (B, N)).copy()}
 
     def vjp(P, g):
@@ -1061,21 +1112,42 @@ def _build_lsnn(layers, **kw):
         lam = 1.0 - dt * _vec("tau_syn_inv", P["tau_syn_inv"], N)
         beta = _vec("beta", P["beta"], N)
         vres = _vec("v_reset", P["v_reset"], N)
+        bias = P.get("bias", zeros)
         gc0 = g["state0"]["c"].sum(axis=0)                       # c_{-1} = −a b / λ
-        ga = (g["W"] * P["weight"]).sum(axis=1) + g["b"] * P["bias"] - g["alpha"] - vres * g["v_reset"]
-        ga = ga - gc0 * P["bias"] / lam
-        glam = g["lam"] + gc0 * a * P["bias"] / lam ** 2
+        ga = (g["W"] * P[Wk]).sum(axis=1) + g["b"] * bias - g["alpha"] - vres * g["v_reset"]
+        ga = ga - gc0 * bias / lam
+        glam = g["lam"] + gc0 * a * bias / lam ** 2
         g_rho = g["rho_a"] + beta * g["beta_a"]                 # β_a = ρ_a β
-        return {"weight": a[:, None] * g["W"], "bias": a * g["b"] - gc0 * a / lam,
-                "tau_mem_inv": _unb(dt * ga, P["tau_mem_inv"]),
-                "tau_syn_inv": _unb(-dt * glam, P["tau_syn_inv"]),
-                "tau_adapt_inv": _unb(-dt * g_rho, P["tau_adapt_inv"]),
-                # Norse starts from b_{-1} = v_th.detach(): a_{-1} = (b_{-1} − v_th)/β_a is 0 with ∂/∂v_th = −1/β_a
-                "v_th": _unb(g["theta"] - g["state0"]["a"].sum(axis=0) / (rho_a * beta), P["v_th"]),
-                "v_reset": _unb((1.0 - a) * g["v_reset"], P["v_reset"]),
-                "beta": _unb(rho_a * g["beta_a"], P["beta"])}
+        out = {Wk: a[:, None] * g["W"],
+               "tau_mem_inv": None,
+               "tau_syn_inv": _unb(-dt * glam, P["tau_syn_inv"]),
+               "tau_adapt_inv": _unb(-dt * g_rho, P["tau_adapt_inv"]),
+               # Norse starts from b_{-1} = v_th.detach(): a_{-1} = (b_{-1} − v_th)/β_a is 0 with ∂/∂v_th = −1/β_a
+               "v_th": _unb(g["theta"] - g["state0"]["a"].sum(axis=0) / (rho_a * beta), P["v_th"]),
+               "v_reset": _unb((1.0 - a) * g["v_reset"], P["v_reset"]),
+               "beta": _unb(rho_a * g["beta_a"], P["beta"])}
+        if recurrent:
+            ga = ga + (P["recurrent_weights"] * g["R"]).sum(axis=1)          # R = a W_rec (LSNN)
+            gR = a[:, None] * g["R"]
+            if not autapses:
+                gR = gR.copy()
+                np.fill_diagonal(gR, 0.0)      # Norse's hook: no gradient on the autapses (LSNN)
+            out["recurrent_weights"] = gR
+        else:
+            out["bias"] = a * g["b"] - gc0 * a / lam
+        out["tau_mem_inv"] = _unb(dt * ga, P["tau_mem_inv"])
+        return out
 
-    return [LayerMap(cfg, peer, phi, vjp, state0, View())], 1
+    return LayerMap(cfg, peer, phi, vjp, state0, View(), input_delay=1)
+
+
+def _build_lsnn_rec(layers, **kw):
+    sg = _norse_sg(kw["method"])
+    dt = _real("dt", kw["dt"], 0, low_open=True)
+    if _real("v_leak", kw["v_leak"]) != 0.0:
+        raise PresetError("v_leak must be 0 in the Norse presets (a nonzero leak potential is not mapped)")
+    autapses = _flag("autapses", kw["autapses"])
+    return [_lsnn_layer(l, d, kw, sg, dt, recurrent=True, autapses=autapses) for l, d in enumerate(layers)], 1
 
 
 register(Preset("norse.LSNNCell", "Norse 1.1.0",
@@ -1084,11 +1156,26 @@ register(Preset("norse.LSNNCell", "Norse 1.1.0",
                 "v̂_t = V_{t−1} + dt τ_m⁻¹(v_leak − V_{t−1} + i_{t−1}), b̂_t = b_{t−1} + dt τ_a⁻¹(v_th − b_{t−1}), "
                 "z_t = H(v̂_t − b̂_t), V_t = (1 − z_t) v̂_t + z_t v_reset, b_t = b̂_t + β z_t, "
                 "i_t = (1 − dt τ_s⁻¹) i_{t−1} + X_t (input after the spike test)",
-                "one layer, input (and bias: c_{−1} = −a b/λ) fed one step late; adaptive threshold θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β; "
+                "every layer's input (and bias: c_{−1} = −a b/λ) fed one step late; adaptive threshold θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β; "
                 "W = a W_P, b = a b_P, α = 1 − a, λ = 1 − dt τ_s⁻¹, hard_keep_input v_r = α v_reset, attached, "
                 "post-reset membrane",
-                "A one-step input delay per layer: stacks are not mapped. The initial threshold is "
+                "A one-step input delay per layer (stacks: each layer sees the one below a step late). "
+                "The initial threshold is "
                 "v_th.detach(), so ∂b̂_t/∂v_th = 1 − ρ_a^{t+1}, not 1 (mapped through a_{−1}). " + _NORSE_Q))
+
+
+register(Preset("norse.LSNNRecurrentCell", "Norse 1.1.0",
+                {**_NORSE_DEFAULTS, "tau_adapt_inv": 1.0 / 800, "beta": 1.8, "autapses": False}, _build_lsnn_rec,
+                lambda l, n, kw: _keys(["input_weights", "recurrent_weights"], list(_LSNN_P)),
+                "v̂_t = V_{t−1} + dt τ_m⁻¹(v_leak − V_{t−1} + i_{t−1}), b̂_t = b_{t−1} + dt τ_a⁻¹(v_th − b_{t−1}), "
+                "z_t = H(v̂_t − b̂_t), V_t = (1 − z̄_t) v̂_t + z̄_t v_reset, b_t = b̂_t + β z̄_t (z̄ detached), "
+                "i_t = (1 − dt τ_s⁻¹) i_{t−1} + x_t W_inᵀ + z_{t−1} W_recᵀ (after the spike test)",
+                "input fed one step late and recurrent spikes two steps late (recurrent_delay=2, lif S6): "
+                "W = a W_in, R = a W_rec, b = 0; adaptive threshold θ = v_th, ρ_a = 1 − dt τ_a⁻¹, β_a = ρ_a β, "
+                "detach_threshold; α = 1 − a, λ = 1 − dt τ_s⁻¹, hard_keep_input v_r = α v_reset, detached, "
+                "post-reset membrane",
+                "Recurrent spikes reach the membrane two steps after they are emitted. " + _NORSE_Q
+                + "; autapses=False zeroes the diagonal of recurrent_weights' gradient"))
 
 
 # --- e-prop ALIF (Bellec et al. 2020) -------------------------------------------------------
@@ -1208,3 +1295,115 @@ def table(markdown=True):
     out = ["| preset | from | peer's equations | refsnn mapping | quirks |", "|---|---|---|---|---|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------
+# The reference: every preset's arguments, defaults, the peer's names and surrogates
+# ---------------------------------------------------------------------------------------
+
+# argument → (the peer's name for it, what it is); one dict per library, shared by its presets.
+_SNN_ARGS = {
+    "beta": ("`beta`", "membrane decay β; None: give it per layer (`\"<l>.beta\"`)"),
+    "threshold": ("`threshold`", "θ"),
+    "reset_mechanism": ("`reset_mechanism`", "\"subtract\", \"zero\" or \"none\""),
+    "reset_delay": ("`reset_delay`", "False: same-step reset, attached, post-reset membrane"),
+    "learn_beta": ("`learn_beta`", "checked only: gradients are returned for every parameter"),
+    "learn_threshold": ("`learn_threshold`", "checked only"),
+    "spike_grad": ("`spike_grad`", "the surrogate, by its `snntorch.surrogate` function name"),
+    "alpha": ("`surrogate.atan(alpha=)`", "the atan surrogate's α"),
+    "slope": ("`surrogate.fast_sigmoid(slope=)`, `surrogate.sigmoid(slope=)`", "their slope k"),
+    "alpha_syn": ("`Synaptic(alpha=)`", "synaptic decay (named alpha_syn here because alpha is the "
+                                        "surrogate's; the layer parameter keeps the state_dict name `alpha`)"),
+    "learn_alpha": ("`learn_alpha`", "checked only"),
+    "all_to_all": ("`all_to_all`", "True: `recurrent.weight` (N, N); False: a per-neuron gain V"),
+    "V": ("`V`", "the one-to-one recurrent gain (all_to_all=False)"),
+}
+_SJ_ARGS = {
+    "tau": ("`tau`", "membrane time constant τ > 1 (steps)"),
+    "init_tau": ("`init_tau`", "initial τ of ParametricLIFNode (w = −ln(τ − 1)) unless the layer gives `w`"),
+    "decay_input": ("`decay_input`", "True: the input is divided by τ"),
+    "v_threshold": ("`v_threshold`", "θ"),
+    "v_reset": ("`v_reset`", "reset value; None: soft reset (subtract θ)"),
+    "detach_reset": ("`detach_reset`", "detach the reset spike"),
+    "surrogate_function": ("`surrogate_function`", "the surrogate, by its `surrogate` class name"),
+    "alpha": ("`surrogate_function(alpha=)`", "its α; None: the class's own default"),
+}
+_NORSE_ARGS = {
+    "tau_syn_inv": ("`LIFParameters.tau_syn_inv`", "synaptic rate τ_s⁻¹"),
+    "tau_mem_inv": ("`LIFParameters.tau_mem_inv`", "membrane rate τ_m⁻¹"),
+    "tau_adapt_inv": ("`LSNNParameters.tau_adapt_inv`", "threshold adaptation rate τ_a⁻¹"),
+    "beta": ("`LSNNParameters.beta`", "threshold jump per spike"),
+    "v_leak": ("`v_leak`", "must be 0 (a leak potential is not mapped)"),
+    "v_th": ("`v_th`", "θ"),
+    "v_reset": ("`v_reset`", "reset value"),
+    "method": ("`method`", "the surrogate's name"),
+    "alpha": ("`alpha`", "the surrogate's α (read by nothing in 1.1.0's `super`)"),
+    "dt": ("the cell's `dt`", "time step (forward Euler)"),
+    "autapses": ("`LIFRecurrentCell(autapses=)`", "False: zero diagonal of recurrent_weights and its gradient"),
+}
+_EPROP_ARGS = {
+    "thr": ("v_th (`thr`)", "threshold, also the reset amount and the pseudo-derivative's width"),
+    "tau_m": ("τ_m (`tau`)", "membrane time constant: α = e^{−dt/τ_m}"),
+    "tau_a": ("τ_a (`tau_adaptation`)", "adaptation time constant: ρ = e^{−dt/τ_a}"),
+    "beta": ("β (`beta`)", "adaptation strength"),
+    "gamma_pd": ("γ_pd (`dampening_factor`)", "pseudo-derivative gain"),
+    "tau_out": ("τ_out", "readout time constant: κ = e^{−dt/τ_out}"),
+    "dt": ("dt", "time step"),
+    "detach_reset": ("—", "refsnn switch: detach the reset (the paper attaches it)"),
+}
+_SPY_ARGS = {
+    "tau_mem": ("`tau_mem`", "β = e^{−time_step/tau_mem}"),
+    "tau_syn": ("`tau_syn`", "α = e^{−time_step/tau_syn}"),
+    "time_step": ("`time_step`", "dt"),
+    "scale": ("`SurrGradSpike.scale`", "the surrogate's slope"),
+}
+_SURR = {
+    "snntorch": "`spike_grad`: " + ", ".join(f"`{s}`" for s in SNNTORCH_SURROGATES) + " (not `triangular`: "
+                + NOT_PRESET_OPTIONS["snntorch triangular"] + ")",
+    "spikingjelly": "`surrogate_function`: " + ", ".join(f"`{s}` (α = {a:g})" for s, a in SJ_SURROGATES.items()),
+    "norse": "`method`: " + ", ".join(f"`{s}`" for s in NORSE_SURROGATES),
+    "eprop": "fixed: the pseudo-derivative (γ_pd/v_th) max(0, 1 − |x|/v_th)",
+    "spytorch": "fixed: `SurrGradSpike`, 1/(scale|x| + 1)²",
+}
+PEER_ARGS = {"snntorch": _SNN_ARGS, "spikingjelly": _SJ_ARGS, "norse": _NORSE_ARGS, "eprop": _EPROP_ARGS,
+             "spytorch": _SPY_ARGS}
+
+
+def _fmt_default(v):
+    return "None" if v is None else f"`{v!r}`"
+
+
+def reference_table():
+    """Markdown: for every registered preset, its arguments (default, the peer's name, meaning), the
+    parameters each layer takes and the accepted surrogates. docs/presets.md carries this text between
+    the ``generated`` markers (tests/test_preset_surrogates.py checks it is current)."""
+    out = []
+    for p in PRESETS.values():
+        lib = p.name.split(".")[0]
+        names = PEER_ARGS[lib]
+        missing = sorted(set(p.defaults) - set(names))
+        if missing:
+            raise RuntimeError(f"preset {p.name!r}: arguments {missing} have no entry in PEER_ARGS[{lib!r}]")
+        keys = p.layer_keys(0, 1, dict(p.defaults))
+        req = ", ".join(f"`{k}`" for k in keys["required"])
+        opt = ", ".join(f"`{k}`" for k in keys["optional"])
+        out += [f"### `{p.name}` ({p.peer})", "",
+                f"Layer parameters: {req}" + (f"; optional {opt}" if opt else "") + ". Surrogates: " + _SURR[lib]
+                + ".", "", "| argument | default | peer's name | meaning |", "|---|---|---|---|"]
+        out += [f"| `{k}` | {_fmt_default(v)} | {names[k][0]} | {names[k][1]} |" for k, v in p.defaults.items()]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+REFERENCE_BEGIN = "<!-- BEGIN generated by refsnn.oracle.presets.reference_table(); do not edit -->"
+REFERENCE_END = "<!-- END generated -->"
+
+
+def write_reference(path):
+    """Replace the generated section of ``path`` (docs/presets.md) with :func:`reference_table`."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    i, j = text.index(REFERENCE_BEGIN), text.index(REFERENCE_END)
+    new = text[:i] + REFERENCE_BEGIN + "\n\n" + reference_table() + "\n" + text[j:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(new)

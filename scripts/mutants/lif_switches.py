@@ -1,7 +1,7 @@
-"""Mutants of the adjoint terms of lif's model switches (S1–S5 of refsnn/neurons/lif.py):
+"""Mutants of the adjoint terms of lif's model switches (S1–S6 of refsnn/neurons/lif.py):
 S1 the initial spike, S2 shared parameters, S3 the adaptive threshold (B1's δa term, B6,
 G6), S4 the post-reset membrane view (P1, P2, G7), S5 the refractory gate (its factor on
-σ', B7)."""
+σ', B7), S6 the recurrent delay (B1', G1')."""
 
 LIF = "refsnn/neurons/lif.py"
 
@@ -65,6 +65,15 @@ MUTANTS = [
      LIF, "pbuf *= traj.s_free[t]", "pbuf *= traj.s[t]"),
     ("B7 without the path to s_{-1}",
      LIF, "if t - k >= -1:", "if t - k >= 0:"),
+    # S6
+    ("recurrent_delay=2: δI_{t+1} R instead of δI_{t+2} R (B1')",
+     LIF, 'ds_t += dc_[t + 2] @ p["R"]', 'ds_t += dc_[t + 1] @ p["R"]'),
+    ("recurrent_delay=2: the B1' term dropped at t = −1 (the path of s_{-1} to I_1)",
+     LIF, "if cfg.recurrent and cfg.recurrent_delay == 2 and t + 2 < T:",
+     "if cfg.recurrent and cfg.recurrent_delay == 2 and t + 2 < T and t >= 0:"),
+    ("recurrent_delay=2: ∂L/∂R with s_{t−1} instead of s_{t−2} (G1')",
+     LIF, "s_rec = (s_prev if cfg.recurrent_delay == 1 else traj.recurrent_spikes()) if cfg.recurrent else None",
+     "s_rec = s_prev if cfg.recurrent else None"),
 ]
 
 TESTS = ["tests/test_lif_switches.py",

@@ -44,8 +44,14 @@ MUTANTS = [
      '"v_th": _unb(g["theta"], P["v_th"]),'),
     ("Norse LSNNCell: ∂L/∂β without the ρ_a of β_a = ρ_a β",
      PRE, '"beta": _unb(rho_a * g["beta_a"], P["beta"])', '"beta": _unb(g["beta_a"], P["beta"])'),
+    ("Norse LSNNRecurrentCell: drop the R = a W_rec term of ∂L/∂a",
+     PRE, 'ga = ga + (P["recurrent_weights"] * g["R"]).sum(axis=1)', "ga = ga"),
+    ("Norse LSNNRecurrentCell: the autapses' gradient kept with autapses=False",
+     PRE, "np.fill_diagonal(gR, 0.0)      # Norse's hook: no gradient on the autapses (LSNN)", "pass"),
+    ("LSNN stack: δx of a delayed layer not shifted back (adjoint of input_delay)",
+     PRE, "from_above = _unshift(g.x, lm.input_delay) if l else g.x", "from_above = g.x"),
     ("SpyTorch: record shift undone on the wrong side (adjoint of the delay)",
      PRE, "    out[:-k] = a[k:]\n    return out", "    out[k:] = a[:-k]\n    return out"),
 ]
 
-TESTS = ["tests/test_presets.py", "tests/test_peers.py"]
+TESTS = ["tests/test_presets.py", "tests/test_peers.py", "tests/test_preset_surrogates.py"]
