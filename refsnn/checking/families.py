@@ -40,6 +40,7 @@ FAMILY_MODULES = (
     "refsnn.checking.lee2016",
     "refsnn.checking.eprop_grid",
     "refsnn.checking.robust_family",
+    "refsnn.checking.first_spike_target_family",
 )
 
 
