@@ -13,6 +13,20 @@ mean ± sd over the seeds (the seed draws the split, the initialisation and the 
     python benchmarks/bench_robust.py [--seeds 0 1 2] [--hidden 64] [--epochs 20]
 
 This is a script: it prints numbers, asserts nothing.
+
+Measured once with the defaults (``OMP_NUM_THREADS=1 python benchmarks/bench_robust.py``,
+seeds 0 1 2, hidden 64, T = 8, 20 epochs, ε_train = 0.05, K_train = 3, λ = 6; 1400 train /
+397 test; a shared 2-core machine, 20–80 s per run), test accuracy (%), mean ± sd:
+
+==========  ==========  ==========  ==========  ==========  ==========  ==========
+ε           0           0.025       0.05        0.075       0.1         0.15
+==========  ==========  ==========  ==========  ==========  ==========  ==========
+plain       96.7 ± 0.0  81.5 ± 1.4  45.8 ± 0.6  16.1 ± 0.7  4.4 ± 0.3   0.5 ± 0.4
+min-max     95.6 ± 0.5  85.1 ± 2.5  65.3 ± 3.2  41.2 ± 1.0  21.7 ± 1.7  5.2 ± 2.1
+==========  ==========  ==========  ==========  ==========  ==========  ==========
+
+The min-max objective costs 1.1 points of clean accuracy and keeps 19.5 more points at
+ε_train (65.3 against 45.8), 25 more at 1.5 ε_train; at 3 ε_train both are near chance.
 """
 
 from __future__ import annotations
