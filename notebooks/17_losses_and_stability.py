@@ -345,3 +345,9 @@ assert att[0] < det[0] and att[-1] > det[-1], (att, det)      # −γσ' speeds 
 assert att[-1] > np.log(0.9) > att[0], att                      # ... past the linear neuron's rate
 assert hard[-1] < det[-1] and hard[-1] < att[-1], (hard, det, att)
 print(f"all checks passed in {elapsed:.0f} s")
+
+# %% [markdown]
+# **Exercise.** Implement the stubs in `exercises/ex17_losses_and_stability.py`, then run
+# `python exercises/check.py ex17`; it compares your decoder partial 17.1, first-spike
+# partial 17.3 and Jacobian 17.5 with refsnn's and names the term that differs (for
+# instance an adjoint filter run forward in time, $S_\tau$ for $S_{\tau-1}$, or $R^\top$ for $R$).
