@@ -45,21 +45,13 @@ def points():
 
 
 @dataclass
-class TargetProblem(verify.Problem):
+class TargetProblem(FG.FTSProblem):
     kind: str = "time_mse"
 
-    def loss(self, trajs, probe=False):
-        out = trajs[-1]
-        main = (L.first_spike_time_mse(out, self.target) if self.kind == "time_mse"
-                else L.first_spike_likelihood(out, self.target, eps=0.05))
-        parts = [(len(trajs) - 1, main)]
-        if probe:
-            parts += [(i, L.membrane_rate_loss(tr, y)) for i, (tr, y) in enumerate(zip(trajs, self.probe))]
-        per = [[] for _ in trajs]
-        for i, l in parts:
-            per[i].append(l)
-        comb = [L.combine(*ls) if ls else L.Loss(0.0, None, None) for ls in per]
-        return sum(c.value for c in comb), [c.ds for c in comb], [c.dv for c in comb]
+    def main_loss(self, out):
+        if self.kind == "time_mse":
+            return L.first_spike_time_mse(out, self.target)
+        return L.first_spike_likelihood(out, self.target, eps=0.05)
 
 
 def make_problem(point: TargetPoint, seed=0, **kw):
