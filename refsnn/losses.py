@@ -118,6 +118,38 @@ partial and, the dynamics being causal, no adjoint reaches it from later steps, 
 ``δv_t = δs_t = 0`` for ``t > t_f`` in the output layer (and, in the layers below,
 after the last output neuron's t_f). Notebook 10 shows this in a figure of δv.
 With the smooth twin the same statements hold with ``S_{τ−1}`` small instead of 0.
+
+*The seed's own first-spike losses* (a first spike at a target step). Two readings of
+"maximise the probability of the first spike at t_f", both on the same survival
+product, beside L3's cross-entropy:
+
+.. math::
+
+    L_{ftm} = \frac{1}{2B}\sum_{b,k} (\hat t_{b,k} - t^*_{b,k})^2, \qquad
+    a^s_τ = \frac{\hat t - t^*}{B}\,\frac{∂\hat t}{∂s_τ} = -\frac{\hat t - t^*}{B}\, S_{τ-1} R_τ  \qquad (L5)
+
+(``first_spike_time_mse``: the soft first-spike time regressed onto the target step
+t* of every neuron, R of L4), and the seed's literal probability, for integer t*,
+
+.. math::
+
+    P = S_{t^*-1}\, s_{t^*}, \qquad L_{ftp} = -\frac{1}{B}\sum_{b,k} \log(P_{b,k} + ε), \qquad
+    \frac{∂P}{∂s_τ} = \begin{cases} S_{t^*-1} & τ = t^*\\
+                                  -s_{t^*}\, S_{τ-1}\, Q_τ & τ < t^*\\ 0 & τ > t^* \end{cases},
+    \quad Q_τ = \prod_{τ<τ'<t^*}(1 - s_{τ'}),                                      \qquad (L6)
+
+``a^s_τ = −(∂P/∂s_τ)/(B (P + ε))`` (``first_spike_likelihood``; Q is a backward
+product, with no division by ``1 − s_τ``). ε > 0 keeps the value finite on Heaviside
+spikes, where P is 0 or 1 (the earlier docstring's "0 or +∞" is the ε = 0 limit).
+Both losses have the seed's property exactly: nothing after the first spike (L5) or
+after t* (L6) gets a partial. They differ where it matters for training: L5's partial
+is never zero before t_f, so a neuron that fires too early or too late is moved in
+surrogate mode; L6 on binary spikes is multilinear in the spikes, and its partial
+vanishes whenever two spikes disagree with the target (a neuron that fires early and
+not at t* has ``∂P/∂s_{t*} = S_{t*−1} = 0`` and ``∂P/∂s_τ ∝ s_{t*} = 0``): the
+seed's literal probability is a loss for a stochastic neuron (the smooth twin's
+reading, where ``s_t`` is a spike probability), not for the Heaviside forward pass.
+Notebook 17 shows both.
 """
 
 from __future__ import annotations
@@ -143,6 +175,9 @@ __all__ = [
     "first_spike_times",
     "soft_first_spike_time",
     "first_spike_cross_entropy",
+    "first_spike_time_partial",
+    "first_spike_time_mse",
+    "first_spike_likelihood",
     "combine",
     "membrane_l1",
     "membrane_l2",
@@ -347,14 +382,72 @@ def first_spike_cross_entropy(traj, labels, tau=1.0) -> Loss:
     g = np.exp(logp)
     g[np.arange(B), labels] -= 1.0
     g *= -1.0 / (B * tau)                                        # ∂L/∂t̂ (L3)
-    ds = np.empty_like(s)
-    R = np.ones((B, N), s.dtype)                                  # R_{T−1} = 1
+    return Loss(float(value), g * first_spike_time_partial(s, S), None)   # a^s_t = g ∂t̂/∂s_t
+
+
+def first_spike_time_partial(s, S=None):
+    """L4: ``∂t̂/∂s_t = −S_{t−1} R_t`` ``(T, B, N)`` for spikes ``s`` (``S`` from
+    :func:`soft_first_spike_time`, recomputed if not given)."""
+    if S is None:
+        S = soft_first_spike_time(s)[1]
+    T = s.shape[0]
+    out = np.empty_like(s)
+    R = np.ones(s.shape[1:], s.dtype)                             # R_{T−1} = 1
     for t in range(T - 1, -1, -1):
         if t < T - 1:
             R = 1.0 + (1.0 - s[t + 1]) * R                        # R_t = 1 + (1 − s_{t+1}) R_{t+1}
         S_prev = S[t - 1] if t else 1.0                          # S_{t−1}, S_{−1} = 1
-        ds[t] = -g * S_prev * R                                   # a^s_t = g ∂t̂/∂s_t (L4)
-    return Loss(float(value), ds, None)
+        out[t] = -S_prev * R                                      # ∂t̂/∂s_t (L4)
+    return out
+
+
+def _target_steps(name, t_star, B, N, T, integer):
+    t_star = np.asarray(t_star)
+    if t_star.shape != (B, N):
+        raise ValueError(f"{name} has shape {t_star.shape}, expected ({B}, {N}): one target step per neuron")
+    if integer and not np.issubdtype(t_star.dtype, np.integer):
+        raise TypeError(f"{name} must be integer time steps, got dtype {t_star.dtype}")
+    if not np.all(np.isfinite(t_star)) or np.any(t_star < 0) or np.any(t_star > (T - 1 if integer else T)):
+        raise ValueError(f"{name} must lie in [0, {T - 1 if integer else T}] (steps of the trial"
+                         + ("" if integer else f"; {T} = no spike") + ")")
+    return t_star
+
+
+def first_spike_time_mse(traj, t_star) -> Loss:
+    """L5: ``(1/2B) Σ (t̂ − t*)²`` with t̂ the soft first-spike time L2 and target steps
+    ``t_star`` (B, N) in ``[0, T]`` (T: no spike wanted). Partial ``−(t̂ − t*) S_{t−1} R_t/B``."""
+    traj = _traj(traj)
+    _spiking(traj, "first_spike_time_mse")
+    s = traj.s
+    T, B, N = s.shape
+    t_star = _target_steps("t_star", t_star, B, N, T, integer=False)
+    t_hat, S = soft_first_spike_time(s)
+    err = t_hat - t_star
+    ds = (err / B) * first_spike_time_partial(s, S)
+    return Loss(float(0.5 * np.sum(err ** 2) / B), _flush_subnormal(ds.astype(s.dtype), s.dtype), None)
+
+
+def first_spike_likelihood(traj, t_star, eps=1e-3) -> Loss:
+    """L6: ``−(1/B) Σ log(S_{t*−1} s_{t*} + ε)``, the seed's probability of the first spike
+    at the integer step ``t_star`` (B, N) in ``[0, T−1]``; ε > 0."""
+    traj = _traj(traj)
+    _spiking(traj, "first_spike_likelihood")
+    eps = real_scalar("eps", eps, 0.0, low_open=True)
+    s = traj.s
+    T, B, N = s.shape
+    t_star = _target_steps("t_star", t_star, B, N, T, integer=True)
+    S = soft_first_spike_time(s)[1]
+    S_before = np.where(t_star > 0, np.take_along_axis(S, np.maximum(t_star - 1, 0)[None], 0)[0], 1.0)
+    s_star = np.take_along_axis(s, t_star[None], 0)[0]
+    P = S_before * s_star
+    dP = np.zeros_like(s)
+    Q = np.ones((B, N), s.dtype)                                  # Q_τ = Π_{τ<τ'<t*} (1 − s_τ')
+    for tau in range(T - 1, -1, -1):
+        S_prev = S[tau - 1] if tau else 1.0                      # S_{τ−1}
+        dP[tau] = np.where(tau == t_star, S_before, np.where(tau < t_star, -s_star * S_prev * Q, 0.0))
+        Q = np.where(tau < t_star, Q * (1.0 - s[tau]), Q)
+    ds = -dP / (B * (P + eps))
+    return Loss(float(-np.sum(np.log(P + eps)) / B), _flush_subnormal(ds.astype(s.dtype), s.dtype), None)
 
 
 def combine(*losses) -> Loss:

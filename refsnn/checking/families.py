@@ -39,6 +39,8 @@ FAMILY_MODULES = (
     "refsnn.checking.trainable_family",
     "refsnn.checking.lee2016",
     "refsnn.checking.eprop_grid",
+    "refsnn.checking.robust_family",
+    "refsnn.checking.first_spike_target_family",
 )
 
 
