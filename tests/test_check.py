@@ -629,3 +629,15 @@ def test_a_peer_quirk_is_reported_not_hidden():
                               _lin(6, 3), snn.Leaky(beta=0.9, reset_delay=False, init_hidden=True))
     rep = check(net, _x())
     assert not rep.passed and "reset_delay=False quirk" in rep.explanation
+
+
+def test_command_refuses_a_fifo_without_opening_it(tmp_path):
+    """`refsnn check` on a named pipe: exit 2 naming it (opening it would block forever)."""
+    import os
+    import subprocess
+    import sys
+    fifo = tmp_path / "net.pt"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-m", "refsnn", "check", str(fifo), "--preset", "snntorch.Leaky"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "FIFO" in r.stderr and "Traceback" not in r.stderr, r.stderr

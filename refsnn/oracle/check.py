@@ -989,6 +989,12 @@ def main(path, preset=None, kwargs="{}", x=None, T=20, B=4, seed=0, loss="linear
         if loss not in C.LOSSES or C.LOSSES[loss][1] is not None:
             raise CheckError(f"--loss must be one without a target here: linear (got {loss!r}); save the recording "
                              "with refsnn.oracle.check(..., save=) for the others")
+        from .._npz import NpzError, check_regular_file
+        try:                                     # before anything opens it: a FIFO would block forever
+            check_regular_file(path)
+        except NpzError as exc:
+            raise CheckError(str(exc).replace("regular .npz file", "regular file (a state dict or a .nir graph)")) \
+                from None
         if _is_hdf5(path):
             if kw:
                 raise CheckError("--kwargs: a NIR graph states its own parameters; leave --kwargs out")
