@@ -209,7 +209,8 @@ print("                 largest weight change:", np.abs(sig_run["params"]["W"] -
 plt.figure(figsize=(6, 3.2))
 plt.plot(true_run["losses"], label="true derivative (σ' = 0)")
 plt.plot(sig_run["losses"], label="sigmoid surrogate, slope 5")
-plt.xlabel("gradient step"); plt.ylabel("loss"); plt.yscale("log"); plt.legend(); plt.show()
+plt.xlabel("gradient step"); plt.ylabel("loss"); plt.yscale("log")
+plt.legend(loc="center right"); plt.show()             # the empty region between the two curves
 
 # %% [markdown]
 # *Figure 3.* The loss over gradient steps (log scale) with the true derivative ($\sigma' = 0$: the weights never move, the line is flat) and with the sigmoid surrogate of slope 5, which learns.
