@@ -381,6 +381,30 @@ for name in ("arctan", "superspike"):
     far = np.array([100.0, 1000.0, 10000.0])
     tail = far ** 2 * sg.derivative(far)
     assert np.allclose(tail, tail[-1], rtol=0.03) and tail[-1] > 1e-3, (name, tail)
+# 0b. Section 1's table and text: each family is even, non-negative, peaked at 0, with the
+#     σ' of the table; F rises from 0 to 1; straight_through has σ' = 1 and F = x + 1/2;
+#     seed 004's g(x) = sigmoid(αx) is the sigmoid family's primitive.
+S_log = lambda z: 1.0 / (1.0 + np.exp(-z))
+table_formula = {
+    "triangle": lambda x, a: np.maximum(0.0, 1.0 - np.abs(x) / a) / a,
+    "sigmoid": lambda x, k: k * S_log(k * x) * (1.0 - S_log(k * x)),
+    "boxcar": lambda x, a: np.where(np.abs(x) < a, 1.0 / (2.0 * a), 0.0),
+    "exponential": lambda x, k: k / 2.0 * np.exp(-k * np.abs(x)),
+    "arctan": lambda x, k: (k / 2.0) / (1.0 + (np.pi * k * x / 2.0) ** 2),
+    "superspike": lambda x, k: (k / 2.0) / (1.0 + k * np.abs(x)) ** 2,
+}
+grid = np.linspace(-3.0, 3.0, 6001) + 1e-4                  # off the boxcar's edges
+for name in families:
+    for scale in (0.5, 1.0, 3.0):
+        sg = surrogate(name, scale)
+        d = sg.derivative(grid)
+        assert np.allclose(d, table_formula[name](grid, scale), rtol=1e-12, atol=1e-15), (name, scale)
+        assert np.allclose(sg.derivative(-grid), d, rtol=1e-14, atol=0) and np.all(d >= 0), name
+        assert np.all(d <= float(sg.derivative(0.0))) and np.isclose(float(sg.derivative(0.0)), sg.height), name
+        assert float(sg.primitive(-400.0)) < 1e-2 and float(sg.primitive(400.0)) > 0.99, name
+ste_sg = surrogate("straight_through")
+assert np.all(ste_sg.derivative(xs) == 1.0) and np.allclose(ste_sg.primitive(xs), xs + 0.5, rtol=0, atol=1e-15)
+assert np.allclose(surrogate("sigmoid", 3.0).primitive(xs), S_log(3.0 * xs), rtol=1e-12, atol=1e-15)
 # 1. Unit area, F(0) = 1/2, F' = σ' (central differences), height as in the table.
 expected_height = {"triangle": lambda s: 1 / s, "sigmoid": lambda s: s / 4, "boxcar": lambda s: 1 / (2 * s),
                    "exponential": lambda s: s / 2, "arctan": lambda s: s / 2, "superspike": lambda s: s / 2}

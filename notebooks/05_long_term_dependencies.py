@@ -325,6 +325,10 @@ for W in (0.0, 0.3 * W_crit, W_crit, 2.0 * W_crit):
     J = J_euler(W)
     assert np.isclose(np.linalg.det(np.eye(2) - J), dt**2 * (1 / (tau_m * tau_s) - W), rtol=1e-12, atol=1e-15)
 assert np.isclose(np.abs(np.linalg.eigvals(J_euler(W_crit)) - 1.0).min(), 0.0, atol=1e-12)
+#    The eigenvalues of J are 1 + Δ × those of A (5.2).
+for W in (0.3 * W_crit, 2.0 * W_crit):
+    A = np.array([[-1 / tau_m, 1.0], [W, -1 / tau_s]])
+    assert np.allclose(np.sort(np.linalg.eigvals(J_euler(W)).real), np.sort(1 + dt * np.linalg.eigvals(A).real), atol=1e-14)
 # 3. Both numerical routes find W_crit = 1/(τ_m τ_s).
 assert abs(W_eig - W_crit) < 1e-9 * W_crit
 assert abs(W_adj - W_crit) < 1e-3 * W_crit
