@@ -209,7 +209,8 @@ print("                 largest weight change:", np.abs(sig_run["params"]["W"] -
 plt.figure(figsize=(6, 3.2))
 plt.plot(true_run["losses"], label="true derivative (σ' = 0)")
 plt.plot(sig_run["losses"], label="sigmoid surrogate, slope 5")
-plt.xlabel("gradient step"); plt.ylabel("loss"); plt.yscale("log"); plt.legend(); plt.show()
+plt.xlabel("gradient step"); plt.ylabel("loss"); plt.yscale("log")
+plt.legend(loc="center right"); plt.show()             # the empty region between the two curves
 
 # %% [markdown]
 # *Figure 3.* The loss over gradient steps (log scale) with the true derivative ($\sigma' = 0$: the weights never move, the line is flat) and with the sigmoid surrogate of slope 5, which learns.
@@ -241,22 +242,43 @@ g_counts = layer_backward(traj, params0, ds=counts.ds)
 print("|dL/dW| with the true derivative, membrane loss:   ", np.abs(g_membrane.params["W"]).max())
 print("|dL/dW| with the true derivative, spike-count loss:", np.abs(g_counts.params["W"]).max())
 
+# Is it exact? Central differences of the membrane loss in a few weights (step 1e-7, small
+# enough that no spike flips) against the backward pass.
+def membrane_loss_at(i, jj, w):
+    p = {k: v.copy() for k, v in params0.items()}
+    p["W"][i, jj] = w
+    return membrane_rate_loss(layer_forward(cfg, p, x), np.full((B, N), 0.5)).value
+
+fd_membrane = np.array([(membrane_loss_at(i, jj, params0["W"][i, jj] + 1e-7)
+                         - membrane_loss_at(i, jj, params0["W"][i, jj] - 1e-7)) / 2e-7
+                        for i, jj in [(0, 3), (1, 7), (0, 12)]])
+bp_membrane = np.array([g_membrane.params["W"][i, jj] for i, jj in [(0, 3), (1, 7), (0, 12)]])
+print("central differences:", fd_membrane)
+print("backward pass:      ", bp_membrane)
+
 # %% [markdown]
 # ## 5. Checks
 #
 # The claims of this notebook, as assertions.
 
 # %%
-# 1. The sigmoid bumps: the area on [-2, 2] is S(2k) - S(-2k) -> 1, the height is k/4.
+# 1. The sigmoid bumps: the area on [-2, 2] is S(2k) - S(-2k) -> 1, the height is k/4;
+#    on the whole line (Figure 1's "area 1 each") the area is 1.
+xs_wide = np.linspace(-60.0, 60.0, 240001)
 for k in (2.0, 8.0, 32.0):
     sg = surrogate("sigmoid", k)
     area = trapezoid(sg.derivative(xs), xs)
     assert abs(area - (sg.primitive(2.0) - sg.primitive(-2.0))) < 1e-5, k
+    assert abs(trapezoid(sg.derivative(xs_wide), xs_wide) - 1.0) < 1e-6, k
     assert sg.height == k / 4
+# 1b. "A membrane computed in floating point practically never lands on θ exactly":
+#     none of the T·B·N membranes of the initial layer does.
+assert not np.any(layer_forward(cfg, params0, x).v == params0["theta"])
 # 2. The loss along a weight is a staircase: most central differences are exactly 0.
 assert n_zero >= 0.9 * len(fd), n_zero
 assert len(np.unique(scan)) > 3
 assert abs(fd_jump) > 1e4          # a jump of the loss divided by 2e-6
+assert np.isclose(fd_jump * 2 * eps, scan[i + 1] - scan[i], rtol=1e-9)   # "(jump height)/(2 × 10⁻⁶)"
 # 3. True derivative: every adjoint is zero, the gradient is zero, the weights never move.
 assert not np.any(true_run["grads"].adjoints["dv"])
 assert not np.any(true_run["grads"].params["W"])
@@ -269,6 +291,8 @@ assert sig_run["accuracy"] == 1.0
 # 5. With the true derivative a membrane loss still has a gradient, a spike loss has none.
 assert np.abs(g_membrane.params["W"]).max() > 1e-3
 assert not np.any(g_counts.params["W"])
+# 6. ... and that membrane-loss gradient is exact: it matches central differences.
+assert np.allclose(bp_membrane, fd_membrane, rtol=1e-5, atol=1e-6), (bp_membrane, fd_membrane)
 print("all checks passed")
 
 # %% [markdown]

@@ -105,7 +105,7 @@ print("max |δv_(T-1-k) - α^k| =", np.abs(dv_leak - alpha ** k).max())
 #   of the membrane potential, a common normalisation), the loop gain is $W$ and the
 #   critical coupling is $W_\text{crit} = 1$;
 # * discretised exactly, with $\alpha = e^{-\Delta/\tau_m}$ and $\lambda = e^{-\Delta/\tau_s}$
-#   in (5.4), $p(1) = 0$ at $W\Delta^2 = (1 - \alpha)(1 - \lambda)$, which is 12% below
+#   in (5.4), $p(1) = 0$ at $W\Delta^2 = (1 - \alpha)(1 - \lambda)$, which is about 12% below
 #   $\Delta^2/(\tau_m\tau_s)$ for $\Delta = 1$, $\tau_m = 20$, $\tau_s = 5$.
 #
 # Section 4 checks both numerically.
@@ -159,12 +159,14 @@ fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 3.8))
 ax0.plot(ratios, rho)
 ax0.axhline(1.0, color="k", lw=0.8); ax0.axvline(1.0, color="gray", ls=":")
 ax0.set(xlabel="$W / W_{crit}$", ylabel="$\\rho(J)$", title="spectral radius of the Euler Jacobian (5.4)")
+adjoint_norms = {}                                                     # r -> ||δ|| by steps back
 for r in (0.5, 1.0, 1.5):
     J = J_euler(r * W_crit)
     delta, norms = np.array([1.0, 0.0]), []
     for _ in range(300):
         norms.append(np.linalg.norm(delta))
         delta = J.T @ delta
+    adjoint_norms[r] = np.array(norms)
     ax1.semilogy(np.arange(300), norms[::-1], label=f"W = {r:g} W_crit")   # δ_t, t = 0..299
 ax1.set(xlabel="step t (the adjoint starts at t = 299)", ylabel="$\\|\\delta_t\\|$",
         title="a backpropagated adjoint")
@@ -303,10 +305,12 @@ plt.tight_layout(); plt.show()
 # *Figure 2.* $\delta v_t$ of one recurrent spiking neuron against the step $t$, for the loss
 # $v_{T-1}$, with its linear upper and lower bounds, for a weak (left) and a strong (right)
 # self-coupling. On the left the upper bound itself decays, so the spiking gradient must. On the right
-# the bound explodes, but the spiking gradient does not: the strong self-excitation
-# locks the neuron into firing almost every step, its membrane far above the threshold
-# where $\sigma' \approx 0$, and the gradient decays like the pure leak. Only in the
-# first steps, while the membrane still passes near the threshold, does it grow.
+# the bound explodes (to about $10^{16}$ at $t = 0$), but the spiking gradient does not
+# (about $10^{-5}$): the strong self-excitation locks the neuron into firing at every step
+# from its first spike (step 84) on, its membrane soon far above the threshold where
+# $\sigma' \approx 0$ (below 1% of the peak from step 100 on), and from there to the
+# loss the gradient decays like the pure leak (within 1% of it). Only in the steps before,
+# while the membrane approaches and crosses the threshold, does it rise above the leak.
 # Saturation is the other way for a surrogate gradient to vanish: a neuron whose
 # membrane never comes near $\theta$ passes nothing back, whether it is silent or
 # firing at every step.
@@ -321,6 +325,10 @@ for W in (0.0, 0.3 * W_crit, W_crit, 2.0 * W_crit):
     J = J_euler(W)
     assert np.isclose(np.linalg.det(np.eye(2) - J), dt**2 * (1 / (tau_m * tau_s) - W), rtol=1e-12, atol=1e-15)
 assert np.isclose(np.abs(np.linalg.eigvals(J_euler(W_crit)) - 1.0).min(), 0.0, atol=1e-12)
+#    The eigenvalues of J are 1 + Δ × those of A (5.2).
+for W in (0.3 * W_crit, 2.0 * W_crit):
+    A = np.array([[-1 / tau_m, 1.0], [W, -1 / tau_s]])
+    assert np.allclose(np.sort(np.linalg.eigvals(J_euler(W)).real), np.sort(1 + dt * np.linalg.eigvals(A).real), atol=1e-14)
 # 3. Both numerical routes find W_crit = 1/(τ_m τ_s).
 assert abs(W_eig - W_crit) < 1e-9 * W_crit
 assert abs(W_adj - W_crit) < 1e-3 * W_crit
@@ -336,6 +344,34 @@ assert abs(R_found - R_crit) < 1e-6 * R_crit
 for mult, (lower, dv, upper) in squeeze.items():
     assert np.all(lower <= dv * (1 + 1e-12)) and np.all(dv <= upper * (1 + 1e-12)), mult
 assert squeeze[0.5][1][0] < 1e-2                       # below the bound's threshold: vanishing
+assert squeeze[0.5][2][0] < squeeze[0.5][2][-1]         # ... because the upper bound itself decays
+# 7. Figure 2, right: the bound explodes, the spiking gradient does not; the neuron fires at
+#    every step from step 84 on; σ' < 1% of the peak from step 100 on, where δv follows the
+#    pure leak within 1%; before that it rises above the leak.
+lower4, dv4, upper4 = squeeze[4.0]
+traj4, _ = spiking_adjoint(4.0 * R_crit / sg.height)
+s4, v4 = traj4.s[:, 0, 0], traj4.v[:, 0, 0]
+first = int(np.flatnonzero(s4)[0])
+assert first == 84 and np.all(s4[first:] == 1) and not np.any(s4[:first])
+assert np.all(sg.derivative(v4[100:] - 1.0) < 0.01 * sg.height)
+assert 1e15 < upper4[0] < 1e17 and 1e-6 < dv4[0] < 1e-4
+assert np.all(np.abs(dv4[100:] / lower4[100:] - 1) < 0.01)
+assert np.all(dv4[:first] > 2 * lower4[:first])
+# 8. Section 2's argument: real eigenvalues for W >= 0, p(-1) > 0 beyond W_crit, so ρ(J) < 1
+#    exactly below W_crit on the whole scan of Figure 1; the exact-decay crossing is about 12%
+#    lower; J_R has another spectral radius than (5.4) but the same crossing.
+for W in (0.0, 0.5 * W_crit, W_crit, 2.0 * W_crit):
+    assert np.all(np.isreal(np.linalg.eigvals(J_euler(W))))
+    assert (1 + alpha) * (1 + lam) - W * dt**2 > 0
+rho_scan = np.array(rho)
+assert np.all(rho_scan[ratios < 0.999] < 1) and np.all(rho_scan[ratios > 1.001] > 1)
+assert 0.11 < 1 - W_exp / W_crit < 0.13
+assert abs(spectral_radius(J_R(0.5 * R_crit)) - spectral_radius(J_euler(0.5 * R_crit / dt**2))) > 1e-4
+# 9. Figure 1, right: below W_crit the adjoint shrinks towards early steps, above it grows,
+#    at W_crit it levels off.
+assert adjoint_norms[0.5][-1] < 1e-2 * adjoint_norms[0.5][0]
+assert adjoint_norms[1.5][-1] > 1e2 * adjoint_norms[1.5][0]
+assert np.allclose(adjoint_norms[1.0][200:], adjoint_norms[1.0][-1], rtol=1e-3)
 print("all checks passed")
 
 # %% [markdown]
