@@ -36,10 +36,10 @@ def make(args):
     return cfg, enc
 
 
-def predict(cfg, params, t_in, batch=500):
+def predict(cfg, params, t_in, args, batch=500):
     out = []
     for i in range(0, t_in.shape[0], batch):
-        recs = E.forward(cfg, [params["W1"], params["W2"]], t_in[i:i + batch], max_spikes_last=1)
+        recs = E.forward(cfg, [params["W1"], params["W2"]], t_in[i:i + batch], max_spikes=[args.hidden_spikes, 1])
         tf = E.first_spike_times(recs[1])
         pred = np.argmin(tf, axis=1)
         pred[~np.isfinite(tf).any(axis=1)] = -1           # no output spike: wrong
@@ -49,7 +49,7 @@ def predict(cfg, params, t_in, batch=500):
 
 def loss_and_grads(cfg, params, t_in, y, args):
     Ws = [params["W1"], params["W2"]]
-    recs = E.forward(cfg, Ws, t_in, max_spikes_last=1)
+    recs = E.forward(cfg, Ws, t_in, max_spikes=[args.hidden_spikes, 1])
     tf = E.first_spike_times(recs[1])
     val, g = E.first_spike_loss(tf, y, args.tau0, args.alpha, args.tau1, t_silent=cfg.t_end)
     (g1, g2), _ = E.backward(cfg, Ws, recs, E.grad_first_spike(recs[1], g))
@@ -60,7 +60,8 @@ def loss_and_grads(cfg, params, t_in, y, args):
         np.add.at(g2, y[silent_label], -args.nu * n[silent_label] / B)
     dead = recs[0].counts.sum(axis=0) == 0                 # −ν Σ_j W_ij for hidden neurons silent in the batch
     g1[dead] -= args.nu
-    return val, {"W1": g1, "W2": g2}
+    stats = (float(silent_label.mean()), float(recs[0].counts.mean()), float(dead.mean()))
+    return val, {"W1": g1, "W2": g2}, stats
 
 
 def train(seed, cfg, enc, args, log=print):
@@ -76,29 +77,34 @@ def train(seed, cfg, enc, args, log=print):
         lr = args.lr * args.decay ** ep
         opt = optim.Adam(lr=lr)
         order = rng.permutation(xt.shape[0])
-        losses = []
+        losses, stats = [], []
         for i in range(0, xt.shape[0], args.batch):
             idx = order[i:i + args.batch]
-            val, g = loss_and_grads(cfg, params, xt[idx], yt[idx], args)
+            val, g, st = loss_and_grads(cfg, params, xt[idx], yt[idx], args)
+            if args.clip:
+                g = optim.clip_by_global_norm(g, args.clip)[0]
             params, state = optim.step(opt, params, g, state)
             losses.append(val)
-        acc_v = float(np.mean(predict(cfg, params, xv) == yv))
+            stats.append(st)
+        acc_v = float(np.mean(predict(cfg, params, xv, args) == yv))
         if acc_v > best[0]:
             best = (acc_v, {k: v.copy() for k, v in params.items()})
+        st = np.mean(stats, axis=0)
         log(f"seed {seed} epoch {ep + 1}: loss {np.mean(losses):.4f} validation {acc_v:.4f} "
-            f"({time.time() - t0:.0f} s)")
-    acc_test = float(np.mean(predict(cfg, best[1], xs) == ys))
+            f"(silent label {st[0]:.3f}, hidden spikes/neuron {st[1]:.2f}, dead hidden {st[2]:.3f}; "
+            f"{time.time() - t0:.0f} s)", flush=True)
+    acc_test = float(np.mean(predict(cfg, best[1], xs, args) == ys))
     return acc_test, best[0], time.time() - t0
 
 
-def main(argv=None):
+def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--hidden", type=int, default=120)
-    ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=0.005)
-    ap.add_argument("--decay", type=float, default=0.97, help="learning rate factor per epoch")
+    ap.add_argument("--batch", type=int, default=150)
+    ap.add_argument("--lr", type=float, default=0.002)
+    ap.add_argument("--decay", type=float, default=0.98, help="learning rate factor per epoch")
     ap.add_argument("--tau-s", dest="tau_s", type=float, default=5.0)
     ap.add_argument("--t-end", dest="t_end", type=float, default=30.0)
     ap.add_argument("--t-late", dest="t_late", type=float, default=10.0)
@@ -106,13 +112,25 @@ def main(argv=None):
     ap.add_argument("--tau0", type=float, default=1.0)
     ap.add_argument("--alpha", type=float, default=0.003)
     ap.add_argument("--tau1", type=float, default=10.0)
-    ap.add_argument("--nu", type=float, default=0.01)
-    ap.add_argument("--mu1", type=float, default=1.0)
+    ap.add_argument("--nu", type=float, default=0.3)
+    ap.add_argument("--mu1", type=float, default=1.5)
     ap.add_argument("--sd1", type=float, default=1.5)
-    ap.add_argument("--mu2", type=float, default=0.1)
-    ap.add_argument("--sd2", type=float, default=0.3)
+    ap.add_argument("--mu2", type=float, default=0.15)
+    ap.add_argument("--sd2", type=float, default=0.4)
+    ap.add_argument("--hidden-spikes", dest="hidden_spikes", type=int, default=1,
+                    help="spikes per hidden neuron (1: a time-to-first-spike network; 0: unlimited)")
+    ap.add_argument("--clip", type=float, default=0.0, help="global-norm clipping (0: off)")
+    ap.add_argument("--train-size", dest="train_size", type=int, default=5000)
     args = ap.parse_args(argv)
+    args.hidden_spikes = args.hidden_spikes or None
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
     cfg, enc = make(args)
+    x, y = enc["train"]
+    enc["train"] = (x[:args.train_size], y[:args.train_size])
     accs, times = [], []
     for s in args.seeds:
         acc, acc_v, secs = train(s, cfg, enc, args)

@@ -39,6 +39,7 @@ FAMILY_MODULES = (
     "refsnn.checking.trainable_family",
     "refsnn.checking.lee2016",
     "refsnn.checking.eprop_grid",
+    "refsnn.checking.eventprop_grid",
 )
 
 

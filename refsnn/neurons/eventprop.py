@@ -245,7 +245,7 @@ def crossing(cfg, V, I, h):
     th = cfg.theta
     out = np.full(np.shape(V), np.inf)
     has = np.zeros(np.shape(V), bool)
-    may = I > th                                                     # R0
+    may = (I > th) & (V < th)                                        # R0 (V ≥ θ: past a crossing already)
     if not may.any():
         return out, has
     V, I, h = V[may], I[may], np.broadcast_to(h, may.shape)[may]
@@ -271,19 +271,21 @@ def crossing(cfg, V, I, h):
     return out, has
 
 
-def _bracket_root(cfg, V0, I0, lo, hi):
-    """R3–R5: the root of M5 = θ inside the monotone bracket [lo, hi]."""
+def _bracket_root(cfg, V0, I0, lo, hi, method=None):
+    """R3–R5: the root of M5 = θ inside the monotone bracket [lo, hi] (``method``: force
+    ``"bisection"``; default ``cfg.kind``)."""
     th = cfg.theta
     d = None
+    method = cfg.kind if method is None else method
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if cfg.kind == "quadratic":                                  # R3: I0 x² − (V0+I0) x + θ = 0
+        if method == "quadratic":                                  # R3: I0 x² − (V0+I0) x + θ = 0
             b = -(V0 + I0)
             disc = np.maximum(b * b - 4.0 * I0 * th, 0.0)
             q = -0.5 * (b + np.copysign(np.sqrt(disc), b))           # the stable pair of roots
             roots = np.stack([q / I0, th / q])
             cand = -cfg.tau_m * np.log(np.where(roots > 0, roots, np.nan))
             d = _pick(cand, lo, hi)
-        elif cfg.kind == "lambert":                                  # R4
+        elif method == "lambert":                                  # R4
             z = -(th / I0) * np.exp(-V0 / I0)
             cand = np.stack([cfg.tau_m * (-V0 / I0 - lambertw(z, k).real) for k in (0, -1)])
             cand = np.where(np.isfinite(z) & (z >= -np.exp(-1.0)), cand, np.nan)
@@ -333,12 +335,14 @@ def _check_times(name, t_in, M=None):
     return t_in
 
 
-def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None) -> LayerRecord:
+def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None, path="auto") -> LayerRecord:
     """Simulate one layer exactly (M1–M5, R1–R6), event by event, vectorised over (B, N).
 
     ``W`` (N, M) float64; ``t_in`` (B, M, K) input spike times (``inf``: no spike).
     ``max_spikes``: stop each neuron after that many spikes (a readout whose loss reads only
     the first spike needs 1; nothing it has not simulated can change its gradient).
+    ``path``: ``"auto"`` takes the fast path :func:`_forward_first` when ``max_spikes == 1``;
+    ``"readable"`` always runs the event loop below.
     """
     W = float_array("W", W, (None, None)).astype(np.float64)
     N, M = W.shape
@@ -358,6 +362,10 @@ def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None) -> LayerRecord
     WT = W.T
     if max_spikes is not None:
         max_spikes = check_positive_int("max_spikes", max_spikes)
+    if path not in ("auto", "readable"):
+        raise ValueError(f"path must be 'auto' or 'readable', got {path!r}")
+    if max_spikes == 1 and path == "auto":
+        return _forward_first(cfg, W, te, ch, kk, valid)
     done = np.zeros((B, N), bool)
     for p in range(P + 1):
         t_next = np.where(valid[:, p], te[:, p], cfg.t_end) if p < P else np.full(B, cfg.t_end)
@@ -388,6 +396,50 @@ def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None) -> LayerRecord
     return LayerRecord(times[:, :, :K], cur[:, :, :K], itv[:, :, :K], te, ch, kk, valid)
 
 
+def _kernels(cfg, t, J, t0):
+    """``(V, I)`` right after each event from the jumps ``J`` (B, P, N) at times ``t`` (B, P), no
+    spike: M4–M5 summed over the past events, as cumulative sums of ``J e^{(t_q − t_0)/τ}``."""
+    u = (t - t0[:, None])[:, :, None]
+    es = np.exp(u / cfg.tau_s)
+    I = np.cumsum(J * es, axis=1) / es                                          # M4 summed
+    if cfg.tau_m == cfg.tau_s:
+        V = (u / cfg.tau_m * np.cumsum(J * es, axis=1) - np.cumsum(J * es * u / cfg.tau_m, axis=1)) / es
+    else:
+        em = np.exp(u / cfg.tau_m)
+        a = cfg.tau_s / (cfg.tau_s - cfg.tau_m)
+        V = a * (I - np.cumsum(J * em, axis=1) / em)                             # M5 summed
+    return V, I
+
+
+def _forward_first(cfg, W, te, ch, kk, valid):
+    """Fast path of :func:`layer_forward` with ``max_spikes=1``: every interval at once.
+
+    Before its first spike a neuron is linear in its inputs, so the state right after each
+    input event is a sum over the past events (:func:`_kernels`); R0–R6 then run on all
+    intervals ``[t_p, t_{p+1})`` together and the first interval that crosses holds the spike.
+    The same arithmetic as the event loop, up to rounding (tested to 1e-12).
+    """
+    B, P = te.shape
+    N = W.shape[0]
+    times = np.full((B, N, 1), np.inf)
+    cur = np.zeros((B, N, 1))
+    itv = np.full((B, N, 1), -1, np.int64)
+    if P:
+        t = np.where(valid, te, cfg.t_end)
+        J = np.where(valid[:, :, None], W.T[ch], 0.0)                          # M2's jumps (B, P, N)
+        V, I = _kernels(cfg, t, J, t[:, 0])
+        h = np.concatenate([t[:, 1:], np.full((B, 1), cfg.t_end)], axis=1) - t  # interval lengths
+        d, has = crossing(cfg, V, I, np.broadcast_to(h[:, :, None], V.shape).copy())
+        any_ = has.any(axis=1)                                                  # (B, N)
+        p = np.argmax(has, axis=1)                                              # first crossing interval
+        b, n = np.nonzero(any_)
+        pp = p[b, n]
+        times[b, n, 0] = t[b, pp] + d[b, pp, n]
+        cur[b, n, 0] = I[b, pp, n] * np.exp(-d[b, pp, n] / cfg.tau_s)
+        itv[b, n, 0] = pp + 1
+    return LayerRecord(times, cur, itv, te, ch, kk, valid)
+
+
 def _back(cfg, lV, lI, d):
     """A3–A4: the multipliers a time ``d ≥ 0`` earlier."""
     em = np.exp(-d / cfg.tau_m)
@@ -399,16 +451,21 @@ def _back(cfg, lV, lI, d):
     return lV * em, lI_new                                                     # A3
 
 
-def layer_backward(cfg: EventPropConfig, W, rec: LayerRecord, g_out):
+def layer_backward(cfg: EventPropConfig, W, rec: LayerRecord, g_out, path="auto"):
     """The adjoint pass of one layer: A3–A4 between events, J4 at its spikes, G1–G2 at its inputs.
 
     ``g_out`` (B, N, K): the gradient arriving at each output spike (``∂l/∂t_e`` plus the
-    layer above's G2). Returns ``(dℒ/dW (N, M), dℒ/dt_in (B, M, K_in))``.
+    layer above's G2). Returns ``(dℒ/dW (N, M), dℒ/dt_in (B, M, K_in))``. ``path="auto"``
+    takes the fast path :func:`_backward_single` when every neuron spiked at most once.
     """
     W = np.asarray(W, dtype=np.float64)
     N, M = W.shape
     g_out = float_array("g_out", g_out, rec.times.shape)
     g_out = np.where(np.isfinite(rec.times), g_out, 0.0)
+    if path not in ("auto", "readable"):
+        raise ValueError(f"path must be 'auto' or 'readable', got {path!r}")
+    if rec.times.shape[2] == 1 and path == "auto":
+        return _backward_single(cfg, W, rec, g_out)
     B, _, K = rec.times.shape
     te, ch, valid = rec.t_in, rec.ch_in, rec.valid_in
     P = te.shape[1]
@@ -442,22 +499,55 @@ def layer_backward(cfg: EventPropConfig, W, rec: LayerRecord, g_out):
     return gWT.T, g_in
 
 
+def _backward_single(cfg, W, rec, g_out):
+    """Fast path of :func:`layer_backward` when each neuron spiked at most once (K = 1).
+
+    After a neuron's last spike nothing depends on its state, so ``λ^+ = 0`` there; J4 gives
+    ``λ_V^- = g/(I − θ)``, J3 ``λ_I^- = 0``, and A3–A4 give λ at every earlier input event at
+    once; G1–G2 sum over them.
+    """
+    N, M = W.shape
+    te, ch, valid = rec.t_in, rec.ch_in, rec.valid_in
+    B, P = te.shape
+    gWT = np.zeros((M, N))
+    g_ev = np.zeros((B, P))
+    if P:
+        ts, Is, itv = rec.times[:, :, 0], rec.current[:, :, 0], rec.interval[:, :, 0]
+        lV_s = np.where(np.isfinite(ts), g_out[:, :, 0] / (Is - cfg.theta), 0.0)      # J4 with λ^+ = 0
+        before = (np.arange(P)[None, :, None] < itv[:, None, :]) & valid[:, :, None]  # events before the spike
+        D = np.where(before, ts[:, None, :] - np.where(valid, te, 0.0)[:, :, None], 0.0)
+        lV, lI = _back(cfg, lV_s[:, None, :], np.zeros_like(lV_s)[:, None, :], D)    # A3–A4 from λ^-(t_s)
+        lV, lI = np.where(before, lV, 0.0), np.where(before, lI, 0.0)
+        np.add.at(gWT, ch[valid], -cfg.tau_s * lI[valid])                             # G1
+        g_ev = np.where(valid, np.sum((lV - lI) * W.T[ch], axis=2), 0.0)             # G2
+    g_in = np.zeros((B, M, _k_in(rec)))
+    b = np.broadcast_to(np.arange(B)[:, None], te.shape)
+    np.add.at(g_in, (b[valid], ch[valid], rec.k_in[valid]), g_ev[valid])
+    return gWT.T, g_in
+
+
 def _k_in(rec):
     return int(rec.k_in.max()) + 1 if rec.k_in.size else 1
 
 
-def forward(cfg: EventPropConfig, Ws, t_in, max_spikes_last=None):
+def forward(cfg: EventPropConfig, Ws, t_in, max_spikes_last=None, max_spikes=None):
     """Every layer bottom-up; returns the list of :class:`LayerRecord`. ``max_spikes_last``
-    is the last layer's ``max_spikes`` (1 for a first-spike readout)."""
+    is the last layer's ``max_spikes`` (1 for a first-spike readout); ``max_spikes`` a list with
+    one entry (or None) per layer sets every layer's (1 everywhere: a time-to-first-spike
+    network, each neuron firing at most once, as in Göltz et al. 2021)."""
     if not isinstance(cfg, EventPropConfig):
         raise TypeError(f"cfg must be an EventPropConfig, got {type(cfg).__name__}")
     if not isinstance(Ws, (list, tuple)) or not Ws:
         raise ValueError("Ws must be a non-empty list of weight matrices (N_l, M_l)")
+    if max_spikes is None:
+        max_spikes = [None] * (len(Ws) - 1) + [max_spikes_last]
+    elif not isinstance(max_spikes, (list, tuple)) or len(max_spikes) != len(Ws):
+        raise ValueError(f"max_spikes must be a list with one entry (int or None) per layer ({len(Ws)} layers)")
     recs = []
     t = _check_times("t_in", t_in)
     for l, W in enumerate(Ws):
         W = float_array(f"Ws[{l}]", W, (None, t.shape[1]))
-        rec = layer_forward(cfg, W, t, max_spikes_last if l == len(Ws) - 1 else None)
+        rec = layer_forward(cfg, W, t, max_spikes[l])
         recs.append(rec)
         t = rec.times
     return recs
