@@ -100,10 +100,10 @@ def train(seed, cfg, enc, args, log=print):
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=50)
+    ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--hidden", type=int, default=120)
     ap.add_argument("--batch", type=int, default=150)
-    ap.add_argument("--lr", type=float, default=0.002)
+    ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--decay", type=float, default=0.98, help="learning rate factor per epoch")
     ap.add_argument("--tau-s", dest="tau_s", type=float, default=5.0)
     ap.add_argument("--t-end", dest="t_end", type=float, default=30.0)

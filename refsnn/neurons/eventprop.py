@@ -160,7 +160,7 @@ __all__ = ["EventPropConfig", "LayerRecord", "layer_forward", "layer_backward", 
            "spike_counts", "grid_twin", "encode_yin_yang"]
 
 _NEWTON = 3    # R6: Newton steps after the closed form or bisection (each roughly doubles the digits)
-_BISECT = 60   # R5: bisection steps (the bracket shrinks by 2^-60, below one ulp of T)
+_BISECT = 40   # R5: bisection steps (the bracket shrinks by 2^-40; R6 finishes to the ulp)
 
 
 @dataclass(frozen=True)
