@@ -41,7 +41,8 @@ def test_closed_form_equals_bisection(taus):
     assert has.sum() > 100
     lo = np.zeros(has.sum())
     d_bis = E._bracket_root(cfg, V[has], I[has], lo, d[has] * 1.5 + 1e-3, method="bisection")
-    np.testing.assert_allclose(d[has], d_bis, rtol=1e-12)
+    # R5 alone (no Newton polish): 40 halvings of a bracket shorter than 50 leave < 5e-11
+    np.testing.assert_allclose(d[has], d_bis, rtol=0, atol=5e-11)
 
 
 @pytest.mark.parametrize("taus", [(10.0, 5.0), (5.0, 5.0), (20.0, 5.0)])
@@ -103,7 +104,7 @@ def test_max_spikes_one_is_the_first_spike():
 
 
 def _small(point, seed=0):
-    return G.make_problem(point, seed, B=2, M=3, K_in=2, N1=4, N2=2)
+    return G.make_problem(point, seed, B=1, M=3, K_in=2, N1=4, N2=2)
 
 
 @pytest.mark.parametrize("point", G.points(), ids=lambda p: p.name)
@@ -121,8 +122,8 @@ def test_adjoint_matches_central_differences(point):
 
 def test_perturbations_that_change_a_spike_are_skipped():
     # One neuron, one input, weight just above the firing boundary: W = 4(1 + 1e-5) peaks at
-    # W/4 = θ(1 + 1e-5) (τ_m = 2τ_s), so W − 1e-4 makes it silent: every step of the check
-    # either flips the spike (skipped) or not; the spike's gradient is huge (grazing crossing).
+    # W/4 = θ(1 + 1e-5) (τ_m = 2τ_s), so W − 1e-3 makes it silent: the weight's only step
+    # flips the spike (skipped); shifting the input time shifts the spike (checked).
     cfg = E.EventPropConfig(10.0, 5.0, 1.0, 40.0)
     prob = G.Problem(cfg, [np.array([[4.0 * (1 + 1e-5)]])], np.array([[[1.0]]]), "all_spikes",
                      [np.ones((1, 1, 64))], np.zeros(1, np.int64))

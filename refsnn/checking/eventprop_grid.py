@@ -4,7 +4,7 @@ Spike times of :mod:`refsnn.neurons.eventprop` are smooth functions of the weigh
 the input spike times wherever no spike appears or disappears, and G1–G2 are then their
 exact gradient. So every weight of both layers and every input spike time is perturbed
 entry by entry, the loss recomputed by the exact forward, and the gradient compared with
-4th-order central differences (steps ±ε, ±2ε; further steps of :data:`EPS_EVENTPROP` tried
+6th-order central differences (steps ±ε, ±2ε, ±3ε; further steps of :data:`EPS_EVENTPROP` tried
 only where the first does not fit, the best one counted); an entry whose perturbation
 changes any neuron's spike count at every step is skipped (the "piecewise" columns: the entries checked and
 skipped; the spike counts of both layers). The tolerance is :data:`RTOL_EVENTPROP`
@@ -33,10 +33,10 @@ __all__ = ["FAMILY", "EventPropPoint", "points", "make_problem", "check", "RTOL_
            "fd_check"]
 
 RTOL_EVENTPROP = 1e-9
-# 4th-order differences at each of these steps; an entry's error is the smallest over them. Truncation
-# (~ε⁴ times the 5th derivative, large where a crossing is nearly tangent) and rounding (~1e-16·|ℒ|/ε)
+# 6th-order differences at these steps; an entry's error is the smallest over the steps tried. Truncation
+# (~ε⁶ times the 7th derivative, large where a crossing is nearly tangent) and rounding (~1e-16·|ℒ|/ε)
 # trade off differently per entry; a wrong gradient matches at none of them.
-EPS_EVENTPROP = (1e-4, 1e-5, 1e-3, 1e-6)
+EPS_EVENTPROP = (1e-3, 3e-3, 1e-4, 1e-2, 1e-5)
 _FLOOR = 1e-6             # relative errors are taken against max(|numerical|, _FLOOR · the problem's largest entry)
 _TAU0 = 5.0               # the check's softmax temperature: no saturated (exponentially small) entries
 _TAUS = {"quadratic": (10.0, 5.0), "lambert": (5.0, 5.0), "bisection": (20.0, 5.0)}
@@ -120,10 +120,10 @@ def _draw(point, seed, B, M, K_in, N1, N2):
 
 
 def fd_check(problem: Problem, grads, g_in, eps=EPS_EVENTPROP, rtol=RTOL_EVENTPROP):
-    """4th-order central differences of every weight and input time, skipping spike-count changes.
+    """6th-order central differences of every weight and input time, skipping spike-count changes.
 
     Every entry is first differenced at ``eps[0]``; an entry whose error exceeds ``rtol`` (or
-    whose perturbations change a spike count) is retried at the further steps, and its error
+    whose six perturbations change a spike count) is retried at the further steps, and its error
     is the smallest over the steps tried; it is skipped if every step changes a spike count.
     Errors are relative to ``max(|numerical|, _FLOOR · s)``, s the largest ``eps[0]`` estimate.
     Returns ``[(name, worst rel error, worst index, checked, skipped)]`` for ``W0, W1, ..., t_in``.
@@ -134,7 +134,7 @@ def fd_check(problem: Problem, grads, g_in, eps=EPS_EVENTPROP, rtol=RTOL_EVENTPR
 
     def estimate(name, X, idx, e):
         vals = []
-        for k in (1, -1, 2, -2):
+        for k in (1, -1, 2, -2, 3, -3):
             Xp = X.copy()
             Xp[idx] += k * e
             if name == "t_in":
@@ -146,7 +146,7 @@ def fd_check(problem: Problem, grads, g_in, eps=EPS_EVENTPROP, rtol=RTOL_EVENTPR
             if not all(np.array_equal(a, b) for a, b in zip(E.spike_counts(rr), base)):
                 return None
             vals.append(v)
-        return (8.0 * (vals[0] - vals[1]) - (vals[2] - vals[3])) / (12.0 * e)
+        return (45.0 * (vals[0] - vals[1]) - 9.0 * (vals[2] - vals[3]) + (vals[4] - vals[5])) / (60.0 * e)
 
     first = {(name, idx): estimate(name, X, idx, eps[0])
              for name, X, _ in targets for idx in np.ndindex(X.shape) if np.isfinite(X[idx])}

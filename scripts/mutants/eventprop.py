@@ -43,4 +43,9 @@ MUTANTS = [
      EP, "D = np.where(before, ts[:, None, :] - np.where(valid, te, 0.0)[:, :, None], 0.0)", "D = np.zeros(before.shape)"),
 ]
 
-TESTS = ["tests/test_eventprop.py"]
+# The adjoint's central-difference checks (the event loop: multi-spike layers; the fast path: the
+# first-spike readout; τ_m = τ_s for A4's second form) and the fast paths against the event loop.
+TESTS = ["tests/test_eventprop.py::test_adjoint_matches_central_differences[quadratic/all_spikes]",
+         "tests/test_eventprop.py::test_adjoint_matches_central_differences[quadratic/first_spike]",
+         "tests/test_eventprop.py::test_adjoint_matches_central_differences[lambert/first_spike]",
+         "tests/test_eventprop.py::test_fast_paths_equal_the_event_loop"]
