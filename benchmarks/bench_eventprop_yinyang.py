@@ -77,14 +77,13 @@ def train(seed, cfg, enc, args, log=print):
     rng = np.random.default_rng(seed)
     params = {"W1": rng.normal(args.mu1, args.sd1, (args.hidden, 5)),
               "W2": rng.normal(args.mu2, args.sd2, (3, args.hidden))}
-    opt = optim.Adam(lr=args.lr)
-    state = optim.init_state(opt, params)
+    lr2 = args.lr2 or args.lr
+    state = {k: optim.init_state(optim.Adam(), {k: v}) for k, v in params.items()}
     (xt, yt), (xv, yv), (xs, ys) = enc["train"], enc["validation"], enc["test"]
     best = (-1.0, params)
     t0 = time.time()
     for ep in range(args.epochs):
-        lr = args.lr * args.decay ** ep
-        opt = optim.Adam(lr=lr)
+        opts = {"W1": optim.Adam(lr=args.lr * args.decay ** ep), "W2": optim.Adam(lr=lr2 * args.decay ** ep)}
         order = rng.permutation(xt.shape[0])
         losses, stats = [], []
         for i in range(0, xt.shape[0], args.batch):
@@ -92,7 +91,9 @@ def train(seed, cfg, enc, args, log=print):
             val, g, st = loss_and_grads(cfg, params, xt[idx], yt[idx], args)
             if args.clip:
                 g = optim.clip_by_global_norm(g, args.clip)[0]
-            params, state = optim.step(opt, params, g, state)
+            for k in params:           # one Adam per layer: W2's rate sets how fast a readout's 120 weights move together
+                new, state[k] = optim.step(opts[k], {k: params[k]}, {k: g[k]}, state[k])
+                params = {**params, k: new[k]}
             losses.append(val)
             stats.append(st)
         acc_v = float(np.mean(predict(cfg, params, xv, args) == yv))
@@ -113,6 +114,7 @@ def parse(argv=None):
     ap.add_argument("--hidden", type=int, default=120)
     ap.add_argument("--batch", type=int, default=150)
     ap.add_argument("--lr", type=float, default=0.001)
+    ap.add_argument("--lr2", type=float, default=0.0, help="the output layer's learning rate (0: --lr)")
     ap.add_argument("--decay", type=float, default=0.98, help="learning rate factor per epoch")
     ap.add_argument("--tau-s", dest="tau_s", type=float, default=5.0)
     ap.add_argument("--t-end", dest="t_end", type=float, default=30.0)
