@@ -40,7 +40,7 @@ EPS_EVENTPROP = (1e-3, 3e-3, 1e-4, 1e-2, 1e-5)
 _FLOOR = 1e-6             # relative errors are taken against max(|numerical|, _FLOOR · the problem's largest entry)
 _TAU0 = 5.0               # the check's softmax temperature: no saturated (exponentially small) entries
 _TAUS = {"quadratic": (10.0, 5.0), "lambert": (5.0, 5.0), "bisection": (20.0, 5.0)}
-_SCALE = {"quadratic": (0.8, 0.6), "lambert": (0.8, 0.5), "bisection": (1.2, 1.5)}
+_SCALE = {"quadratic": (0.8, 0.6), "lambert": (0.6, 0.4), "bisection": (1.2, 1.5)}
 
 
 @dataclass(frozen=True)
