@@ -297,6 +297,15 @@ MISTAKES = [
                  ["time index of σ'", "σ'_{t−1}"], id="ex13-sg-now"),
     pytest.param("ex13", "factorised_gradient", 'grad += np.einsum("bj,bji->ji", signal[t], e)',
                  'grad += np.einsum("bj,bji->ji", signal[t], eps_v)', ["L_t · e_t"], id="ex13-eps-not-e"),
+    pytest.param("ex16", "jump_at_spike", "(current * lam_v_plus + g) / (current - theta)",
+                 "(current * lam_v_plus + g) / current", ["crossing's slope", "I − θ"], id="ex16-no-threshold-term"),
+    pytest.param("ex16", "jump_at_spike", "lam_i_minus = lam_i_plus ", "lam_i_minus = 0 * lam_i_plus ",
+                 ["J3", "continuous"], id="ex16-lambda-i-reset"),
+    pytest.param("ex16", "jump_at_spike", "(current * lam_v_plus + g) / (current - theta)",
+                 "(g) / (current - theta)", ["reset term I λ_V^+"], id="ex16-no-reset-term"),
+    pytest.param("ex16", "arriving_gradient", "(lam_v_above - lam_i_above)", "(lam_v_above + lam_i_above)",
+                 ["minus sign"], id="ex16-plus-lambda-i"),
+    pytest.param("ex16", "weight_gradient", "+= -tau_s", "+= tau_s", ["the sign"], id="ex16-sign"),
 ]
 
 

@@ -41,6 +41,7 @@ FAMILY_MODULES = (
     "refsnn.checking.eprop_grid",
     "refsnn.checking.robust_family",
     "refsnn.checking.first_spike_target_family",
+    "refsnn.checking.eventprop_grid",
 )
 
 
