@@ -47,6 +47,9 @@ class TaskSpec:
     kind: str                    # a key of KINDS: "classification" or "regression"
     init: list = field(default_factory=list)   # per-layer init_params keywords
     defaults: dict = field(default_factory=dict)  # default training hyper-parameters
+    # An optional validation split: scored after every epoch; it chooses the reported epoch.
+    x_val: Optional[np.ndarray] = None
+    y_val: Optional[np.ndarray] = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class TaskKind:
     train_score             whether the running training score is reported
     baseline                if set, history[baseline] holds the test score before training
     plot_targets            whether the traces figure overlays the targets
+    higher_is_better        whether a higher score is better (chooses the epoch on a validation split)
     """
 
     name: str
@@ -79,6 +83,7 @@ class TaskKind:
     train_score: bool = True
     baseline: Optional[str] = None
     plot_targets: bool = False
+    higher_is_better: bool = True
 
 
 TASKS: dict = {}
@@ -176,7 +181,8 @@ register_kind(TaskKind(
     finish=lambda total, n, y: total / float(np.sum((y - y.mean(axis=(0, 1))) ** 2)),
     summary=lambda h: dict(nmse_before=h.get("nmse_before"),
                            nmse_after=h["test_score"][-1] if h["test_score"] else None),
-    label="normalised MSE", train_score=False, baseline="nmse_before", plot_targets=True))
+    label="normalised MSE", train_score=False, baseline="nmse_before", plot_targets=True,
+    higher_is_better=False))
 
 
 # ---------------------------------------------------------------- built-in tasks
