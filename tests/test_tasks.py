@@ -52,10 +52,15 @@ def test_yinyang_task_uses_the_published_splits():
     from refsnn import data
     t = tasks.build_yinyang(seed=5, hidden=4)
     s = data.yin_yang_splits()
-    assert len(t.y_train) == 5000 and len(t.y_test) == 1000
+    assert len(t.y_train) == 5000 and len(t.y_val) == 1000 and len(t.y_test) == 1000
     np.testing.assert_array_equal(t.y_train, s["train"][1])
+    np.testing.assert_array_equal(t.y_val, s["validation"][1])
     np.testing.assert_array_equal(t.y_test, s["test"][1])
-    np.testing.assert_array_equal(t.x_test, data.latency_encode(s["test"][0], 60, bias=True))
+    # rate coded: the coordinates as constant currents over the trial
+    np.testing.assert_array_equal(t.x_test, data.current_encode(s["test"][0], tasks.YINYANG_STEPS,
+                                                                tasks.YINYANG_CURRENT))
+    np.testing.assert_array_equal(t.x_val, data.current_encode(s["validation"][0], tasks.YINYANG_STEPS,
+                                                               tasks.YINYANG_CURRENT))
 
 
 def test_randman_task_is_the_unsaturated_benchmark_setting():

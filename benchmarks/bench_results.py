@@ -1,0 +1,150 @@
+"""Training results on the standard splits: Yin-Yang and Randman, over seeds, beside their ceilings.
+
+Each run is ``refsnn train --task NAME --seed S`` with the task's default recipe
+(refsnn/training/tasks.py). For each task the script prints one JSON row per seed and
+a table: the test accuracy (mean ± sd over the seeds, and the worst seed), and the
+time per run.
+
+- Yin-Yang: the published splits (5000 train / 1000 validation / 1000 test). The
+  validation split chooses the epoch; the table reports the test accuracy at that
+  epoch (and at the last epoch). Ceiling: scikit-learn MLPs (120 hidden units, and
+  two layers of 120) on the same points.
+- Randman: the benchmark setting (10 classes, 20 units, D = 3, α = 2, T = 100);
+  ceilings: a 128-unit MLP and 5-nearest-neighbours on the spike-time matrix
+  (benchmarks/bench_randman.py).
+
+Time per run: the wall-clock seconds of the training run and the CPU seconds of this
+process during it. Run with ``OMP_NUM_THREADS=1``: the CPU seconds are then what the
+run takes on a quiet machine, whatever else shares it. The ceilings need scikit-learn
+(the ``digits`` extra).
+
+Runs are kept in ``--out`` (default ``runs-results``); a seed whose run is already
+there (same recipe) is read back, not retrained. So the seeds can be run by separate
+processes (``--tasks yinyang --seeds 3``) and the tables printed afterwards.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_results.py [--tasks yinyang randman]
+        [--yinyang-seeds 0 1 2 3 4] [--randman-seeds 0 1 2] [--out runs-results]
+
+It prints numbers and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from refsnn.train import RunConfig, make_task, train
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_seed(name, seed, out, hidden=128):
+    """Train (or read back) one seed; returns its row."""
+    task = make_task(name, seed, hidden)
+    d = task.defaults
+    cfg = RunConfig(task=name, epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"], clip=d["clip"],
+                    seed=seed, hidden=hidden)
+    folder = os.path.join(out, name, f"seed{seed}")
+    row_path = os.path.join(folder, "bench.json")
+    if os.path.exists(row_path):
+        with open(row_path) as f:
+            row = json.load(f)
+        if row.get("run") == asdict(cfg):
+            row["reused"] = True
+            return row
+    os.makedirs(folder, exist_ok=True)
+    wall, cpu = time.perf_counter(), time.process_time()
+    s = train(cfg, folder, progress=False, task=task, log=lambda *a, **k: None)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    h = s["history"]
+    row = dict(task=name, seed=seed, run=asdict(cfg), epochs=cfg.epochs, test_last=s["test_accuracy"],
+               train_last=s["train_accuracy"], wall_s=round(wall, 1), cpu_s=round(cpu, 1),
+               threads=os.environ.get("OMP_NUM_THREADS", "unset"))
+    if "selected" in s:
+        sel = s["selected"]
+        row.update(test=sel["test_accuracy"], selected_epoch=sel["epoch"], val=sel["val_score"])
+    else:
+        row.update(test=s["test_accuracy"])
+    row["test_curve"] = [round(v, 4) for v in h["test_score"]]
+    with open(row_path, "w") as f:
+        json.dump(row, f)
+    return row
+
+
+def yinyang_ceilings(seeds):
+    from sklearn.neural_network import MLPClassifier
+    from refsnn import data
+    sp = data.yin_yang_splits()
+    (p_tr, y_tr), (p_te, y_te) = sp["train"], sp["test"]
+    out = {}
+    for name, layers in (("MLP 120", (120,)), ("MLP 120-120", (120, 120))):
+        acc = [float(np.mean(MLPClassifier(layers, max_iter=2000, random_state=s).fit(p_tr, y_tr).predict(p_te)
+                             == y_te)) for s in seeds]
+        out[name] = acc
+    return out
+
+
+def randman_ceilings(seeds):
+    from bench_randman import ceilings
+    rows = [ceilings(make_task("randman", s, 4), s) for s in seeds]
+    return {"MLP 128 on spike times": [r[0] for r in rows], "5-NN on spike times": [r[1] for r in rows]}
+
+
+def msd(v):
+    v = np.asarray(v, dtype=float)
+    return v.mean(), (v.std(ddof=1) if len(v) > 1 else 0.0)
+
+
+def table(title, rows, ceilings):
+    print(f"\n{title}")
+    print(f"{'model':<44} {'mean':>6} {'± sd':>6} {'worst':>6}  seeds")
+    acc = [r["test"] for r in rows]
+    m, sd = msd(acc)
+    ep = rows[0]["epochs"]
+    label = f"refsnn SNN ({ep} epochs" + (", epoch chosen on validation)" if "selected_epoch" in rows[0] else ")")
+    print(f"{label:<44} {100 * m:6.2f} {100 * sd:6.2f} {100 * min(acc):6.2f}  "
+          + " ".join(f"{100 * a:.1f}" for a in acc))
+    if "selected_epoch" in rows[0]:
+        last = [r["test_last"] for r in rows]
+        m2, sd2 = msd(last)
+        print(f"{'  the same runs, last epoch':<44} {100 * m2:6.2f} {100 * sd2:6.2f} {100 * min(last):6.2f}  "
+              + " ".join(f"{100 * a:.1f}" for a in last))
+        print(f"{'  chosen epochs':<44} " + " ".join(str(r["selected_epoch"]) for r in rows))
+    for name, v in ceilings.items():
+        m3, sd3 = msd(v)
+        print(f"{name + ' (ceiling)':<44} {100 * m3:6.2f} {100 * sd3:6.2f} {100 * min(v):6.2f}  "
+              + " ".join(f"{100 * a:.1f}" for a in v))
+    wall, cpu = msd([r["wall_s"] for r in rows]), msd([r["cpu_s"] for r in rows])
+    print(f"time per run: {cpu[0]:.0f} ± {cpu[1]:.0f} CPU s (OMP_NUM_THREADS={rows[0]['threads']}), "
+          f"{wall[0]:.0f} ± {wall[1]:.0f} s wall on this machine")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", nargs="+", choices=("yinyang", "randman"), default=["yinyang", "randman"])
+    ap.add_argument("--yinyang-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--randman-seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--out", default="runs-results")
+    ap.add_argument("--no-ceilings", action="store_true", help="skip the scikit-learn ceilings")
+    args = ap.parse_args()
+    for name in args.tasks:
+        seeds = args.yinyang_seeds if name == "yinyang" else args.randman_seeds
+        rows = []
+        for seed in seeds:
+            row = run_seed(name, seed, args.out)
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "run"}), flush=True)
+        ceil = {} if args.no_ceilings else (yinyang_ceilings if name == "yinyang" else randman_ceilings)(seeds)
+        title = ("Yin-Yang, published splits (5000/1000/1000), test accuracy %" if name == "yinyang" else
+                 "Randman (10 classes, 20 units, D = 3, alpha = 2, T = 100), test accuracy %")
+        table(title, rows, ceil)
+
+
+if __name__ == "__main__":
+    main()
