@@ -44,6 +44,12 @@ from refsnn.train import RunConfig, make_task, train
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+def recipe(task):
+    """What a stored run must share with this one to be reused: the network and its initialisation."""
+    from refsnn.train import architecture
+    return json.loads(json.dumps(dict(architecture=architecture(task.net), init=task.init)))
+
+
 def run_seed(name, seed, out, hidden=128):
     """Train (or read back) one seed; returns its row."""
     task = make_task(name, seed, hidden)
@@ -55,7 +61,7 @@ def run_seed(name, seed, out, hidden=128):
     if os.path.exists(row_path):
         with open(row_path) as f:
             row = json.load(f)
-        if row.get("run") == asdict(cfg):
+        if row.get("run") == asdict(cfg) and row.get("recipe") == recipe(task):
             row["reused"] = True
             return row
     os.makedirs(folder, exist_ok=True)
@@ -63,7 +69,7 @@ def run_seed(name, seed, out, hidden=128):
     s = train(cfg, folder, progress=False, task=task, log=lambda *a, **k: None)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     h = s["history"]
-    row = dict(task=name, seed=seed, run=asdict(cfg), epochs=cfg.epochs, test_last=s["test_accuracy"],
+    row = dict(task=name, seed=seed, run=asdict(cfg), recipe=recipe(task), epochs=cfg.epochs, test_last=s["test_accuracy"],
                train_last=s["train_accuracy"], wall_s=round(wall, 1), cpu_s=round(cpu, 1),
                threads=os.environ.get("OMP_NUM_THREADS", "unset"))
     if "selected" in s:
@@ -139,7 +145,7 @@ def main():
         for seed in seeds:
             row = run_seed(name, seed, args.out)
             rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if k != "run"}), flush=True)
+            print(json.dumps({k: v for k, v in row.items() if k not in ("run", "recipe")}), flush=True)
         ceil = {} if args.no_ceilings else (yinyang_ceilings if name == "yinyang" else randman_ceilings)(seeds)
         title = ("Yin-Yang, published splits (5000/1000/1000), test accuracy %" if name == "yinyang" else
                  "Randman (10 classes, 20 units, D = 3, alpha = 2, T = 100), test accuracy %")
