@@ -71,7 +71,6 @@ class TaskKind:
     train_score             whether the running training score is reported
     baseline                if set, history[baseline] holds the test score before training
     plot_targets            whether the traces figure overlays the targets
-    higher_is_better        whether a higher score is better (chooses the epoch on a validation split)
     """
 
     name: str
@@ -83,7 +82,6 @@ class TaskKind:
     train_score: bool = True
     baseline: Optional[str] = None
     plot_targets: bool = False
-    higher_is_better: bool = True
 
 
 TASKS: dict = {}
@@ -181,8 +179,7 @@ register_kind(TaskKind(
     finish=lambda total, n, y: total / float(np.sum((y - y.mean(axis=(0, 1))) ** 2)),
     summary=lambda h: dict(nmse_before=h.get("nmse_before"),
                            nmse_after=h["test_score"][-1] if h["test_score"] else None),
-    label="normalised MSE", train_score=False, baseline="nmse_before", plot_targets=True,
-    higher_is_better=False))
+    label="normalised MSE", train_score=False, baseline="nmse_before", plot_targets=True))
 
 
 # ---------------------------------------------------------------- built-in tasks
@@ -247,8 +244,8 @@ def build_yinyang(seed=0, hidden=128, small=False):
     """The published splits (data.yin_yang_splits: 5000 train / 1000 validation / 1000
     test, seeds 42 / 41 / 40); ``seed`` seeds the initialisation and batch order only.
     ``small`` takes the first 1000 training, 300 validation and 300 test samples. The
-    validation split chooses the reported epoch (the summary's ``selected``); it is not
-    trained on.
+    validation split chooses the reported epoch (the summary's ``selected``: the lowest
+    validation loss); it is not trained on.
 
     Rate coded: each coordinate is a constant input current (data.current_encode) for
     T = 20 steps. The readout is a leaky integrator scored by the max over time of its
