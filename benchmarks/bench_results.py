@@ -147,9 +147,10 @@ def table(title, rows, ceilings):
         m3, sd3 = msd(v)
         print(f"{name + ' (ceiling)':<44} {100 * m3:6.2f} {100 * sd3:6.2f} {100 * min(v):6.2f}  "
               + " ".join(f"{100 * a:.1f}" for a in v))
-    wall, cpu = msd([r["wall_s"] for r in rows]), msd([r["cpu_s"] for r in rows])
-    print(f"time per run: {cpu[0]:.0f} ± {cpu[1]:.0f} CPU s (OMP_NUM_THREADS={rows[0]['threads']}), "
-          f"{wall[0]:.0f} ± {wall[1]:.0f} s wall on this machine")
+    timed = [r["cpu_s"] for r in rows if r["cpu_s"] is not None]   # a run kept from elsewhere may lack it
+    wall, cpu = msd([r["wall_s"] for r in rows]), msd(timed) if timed else (float("nan"), 0.0)
+    print(f"time per run: {cpu[0]:.0f} ± {cpu[1]:.0f} CPU s ({len(timed)} of {len(rows)} runs timed; "
+          f"OMP_NUM_THREADS={rows[0]['threads']}), {wall[0]:.0f} ± {wall[1]:.0f} s wall on this machine")
 
 
 def main():
@@ -159,9 +160,13 @@ def main():
     ap.add_argument("--randman-seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default="runs-results")
     ap.add_argument("--no-ceilings", action="store_true", help="skip the scikit-learn ceilings")
+    ap.add_argument("--ceilings-only", action="store_true", help="only compute (and keep) the ceilings")
     args = ap.parse_args()
     for name in args.tasks:
         seeds = args.yinyang_seeds if name == "yinyang" else args.randman_seeds
+        if args.ceilings_only:
+            print(name, json.dumps(ceilings(name, seeds, args.out)), flush=True)
+            continue
         rows = []
         for seed in seeds:
             row = run_seed(name, seed, args.out)
