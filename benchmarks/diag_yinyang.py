@@ -9,8 +9,10 @@ epoch, on the validation split:
 - rate       the hidden layer's mean spike probability per step;
 - dead/sat   the share of hidden units that never spike / spike on > 90% of the steps;
 - latched    the share of readout (sample, class) pairs whose maximum over time is at
-             step 0: the max-over-time logit then no longer depends on the input, and
-             its gradient reaches only the first step;
+             step 0: that logit is then its step-0 value, and its gradient reaches only
+             the first step. A trained network has some (a wrong class's membrane that
+             never rises above its start; about a third on Yin-Yang); at 1.00 every
+             logit is the same for every input and the network is at chance;
 - logit sd   the standard deviation of the logits over samples, mean over classes;
 - |g| W0 W1  the mean gradient norms of the hidden and readout weights over the quarter.
 
