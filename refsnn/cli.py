@@ -348,6 +348,10 @@ def _train(args):
     key = "test_accuracy" if "test_accuracy" in summary else "nmse_after"
     print(f"{args.task}: {key} = {summary[key]:.4f}; wrote {out}/checkpoint.npz, curves.png, traces.png, "
           "summary.json")
+    sel = summary.get("selected")
+    if sel is not None:
+        print(f"{args.task}: the validation split chose epoch {sel['epoch']} (validation score {sel['val_score']:.4f}, "
+              f"{key} {sel[key]:.4f}); wrote {out}/selected.npz")
     return 0
 
 

@@ -446,3 +446,25 @@ def test_batches_bad_input_raises_at_call():
 def test_randman_bad_arguments(kwargs, arg, exc):
     with pytest.raises(exc, match=named(arg)):
         data.randman(**{**SMALL, **kwargs})
+
+
+def test_current_encode_is_the_value_on_every_step():
+    v = np.array([[0.0, 0.25, 1.0], [0.5, -2.0, 3.0]])
+    x = data.current_encode(v, 4, scale=2.0)
+    assert x.shape == (2, 4, 3) and x.dtype == np.float32
+    for t in range(4):
+        np.testing.assert_array_equal(x[:, t], (2.0 * v).astype(np.float32))
+    assert data.current_encode(v, 1, dtype=np.float64).dtype == np.float64
+
+
+def test_current_encode_rejects_bad_input():
+    with pytest.raises(ValueError, match=named("values")):
+        data.current_encode(np.array([0.2, 0.3]), 5)       # 1-D
+    with pytest.raises(ValueError, match=named("values")):
+        data.current_encode(np.array([[np.inf]]), 5)
+    with pytest.raises(TypeError, match=named("values")):
+        data.current_encode(np.array([[1, 0]]), 5)          # integers are not converted silently
+    with pytest.raises(ValueError, match=named("scale")):
+        data.current_encode(np.array([[0.5]]), 5, scale=0.0)
+    with pytest.raises(ValueError, match=named("n_steps")):
+        data.current_encode(np.array([[0.5]]), 0)

@@ -115,3 +115,46 @@ def test_cli_resume_with_another_architecture_exits_2(tmp_path):
                    "--resume", "--no-progress")
     assert proc.returncode == 2
     assert "different architecture" in proc.stderr
+
+
+def test_progress_in_a_log_is_one_short_line_per_epoch(tmp_path, capsys):
+    """stderr that is not a terminal (pytest captures it) gets one line per epoch, not
+    the bar's frames (one per batch, joined by carriage returns into one huge line)."""
+    T.train(cfg(3), tmp_path, progress=True, log=quiet, task=tiny_task())
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 3, err
+    assert "\r" not in err and len(err) < 3 * 200
+    assert lines[0].startswith("randman epoch 1/3: train loss ") and "test accuracy" in lines[0]
+
+
+def test_progress_on_a_terminal_is_a_bar(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(T, "_is_terminal", lambda stream: True)
+    T.train(cfg(1), tmp_path, progress=True, log=quiet, task=tiny_task())
+    err = capsys.readouterr().err
+    assert "\r" in err and "batch" in err and "epoch 1/1" not in err
+
+
+def test_validation_split_chooses_the_reported_epoch(tmp_path):
+    task = tiny_task()
+    task = dataclasses.replace(task, x_val=task.x_train[-24:], y_val=task.y_train[-24:])
+    s = T.train(cfg(3), tmp_path, progress=False, log=quiet, task=task)
+    h, sel = s["history"], s["selected"]
+    assert len(h["val_score"]) == len(h["val_loss"]) == 3
+    e = sel["epoch"] - 1
+    assert sel["val_loss"] == min(h["val_loss"]) and sel["n_val"] == 24
+    assert sel["val_score"] == h["val_score"][e]
+    assert sel["test_accuracy"] == h["test_score"][e] and sel["train_accuracy"] == h["train_score"][e]
+    # selected.npz holds that epoch's parameters: they reproduce its validation score
+    params, _, meta = T.load_checkpoint(tmp_path / "selected.npz", task.net)
+    assert meta["epoch"] == sel["epoch"]
+    assert T.evaluate(task, params, task.x_val, task.y_val)[1] == sel["val_score"]
+    assert "selected" not in T.train(cfg(1), tmp_path / "b", progress=False, log=quiet, task=tiny_task())
+
+
+def test_epoch_selection_rule():
+    """The lowest validation loss, ties going to the later epoch; not the best accuracy."""
+    task = T.make_task("randman", seed=0, hidden=4, small=True)
+    h = dict(val_score=[0.5, 0.99, 0.9, 0.9, 0.7], val_loss=[1.0, 0.4, 0.3, 0.3, 0.35])
+    assert T._selected_epoch(task, h) == 3
+    assert T._selected_epoch(task, dict(val_score=[], val_loss=[])) is None

@@ -54,6 +54,7 @@ __all__ = [
     "yin_yang_label",
     "yin_yang_splits",
     "latency_encode",
+    "current_encode",
     "poisson_encode",
     "trajectory_regression",
     "digits",
@@ -575,6 +576,40 @@ def latency_encode(values, n_steps, t_min=0, t_max=None, bias=False, larger_firs
     if bias:
         out[:, 0, F] = 1
     return out
+
+
+def current_encode(values, n_steps, scale=1.0, dtype=np.float32):
+    r"""Each feature as a constant input current over the trial (no spikes in the input).
+
+    .. math::
+
+        x_{i,t,f} = \text{scale}\cdot v_{i,f}, \qquad t = 0, …, T − 1.
+
+    The first layer's neurons integrate the current and fire at a rate that grows
+    with it, so the network is rate coded from its first spiking layer on (the
+    "direct" input of snnTorch's and SpikingJelly's tutorials). Unlike Bernoulli
+    spikes (:func:`poisson_encode`) it adds no sampling noise, and unlike one
+    spike per feature (:func:`latency_encode`) it drives the neurons on every step.
+
+    Parameters
+    ----------
+    values : float array (N, F), finite (any range: it is a current, not a probability)
+    n_steps : int
+        T.
+    scale : float > 0
+    dtype : np.float32 or np.float64
+
+    Returns
+    -------
+    ndarray, shape (N, T, F), ``dtype``.
+    """
+    v = float_array("values", values).astype(np.float64)    # finite floats
+    if v.ndim != 2:
+        raise ValueError(f"values has shape {v.shape}, expected (N, F): samples × features")
+    n_steps = check_positive_int("n_steps", n_steps)
+    scale = real_scalar("scale", scale, low=0, low_open=True)
+    dt = _float_dtype("dtype", dtype)
+    return np.repeat((scale * v)[:, None, :], n_steps, axis=1).astype(dt)
 
 
 def poisson_encode(rates, n_steps, rng, dtype=np.float32):
