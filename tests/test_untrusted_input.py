@@ -120,6 +120,17 @@ def test_a_fresh_run_never_replaces_a_checkpoint_it_did_not_write(tmp_path, caps
         T.train(T.RunConfig("randman", 1, 1e-3, 200, 1.0, 0, 6, small=True), out, progress=False)
 
 
+def test_a_fresh_run_never_replaces_a_chosen_epochs_checkpoint_it_did_not_write(tmp_path, capsys):
+    """selected.npz (the checkpoint of the epoch the validation split chose) is guarded like checkpoint.npz."""
+    out = tmp_path / "run"
+    out.mkdir()
+    sel = out / "selected.npz"
+    sel.write_bytes(b"another run's chosen epoch")
+    assert _train(out) == 2
+    assert "already holds a checkpoint" in capsys.readouterr().err
+    assert sel.read_bytes() == b"another run's chosen epoch"
+
+
 # ------------------------------------------------------------------ 3. lr at float32's maximum: exit 3
 
 def test_lr_beyond_float32_is_a_divergence_with_a_summary(tmp_path, capsys):

@@ -281,7 +281,7 @@ def remove_stale_temporaries(out_dir):
 
 
 #: The files :func:`train` writes into its folder.
-OUTPUTS = ("checkpoint.npz", "summary.json", "curves.png", "traces.png")
+OUTPUTS = ("checkpoint.npz", "selected.npz", "summary.json", "curves.png", "traces.png")
 
 
 def _check_outputs(out_dir, resume, overwrite):
@@ -302,15 +302,18 @@ def _check_outputs(out_dir, resume, overwrite):
             kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
             raise CheckpointError(f"{path} is {kind}, where this run writes its {name}; remove it or choose "
                                   "another --out")
-    ckpt = os.path.join(out_dir, "checkpoint.npz")
-    if resume or not os.path.exists(ckpt):
+    if resume:
         return
-    if overwrite:
-        os.unlink(ckpt)
-        return
-    raise CheckpointError(f"{out_dir} already holds a checkpoint from another run ({ckpt}); a fresh run does not "
-                          "replace it. Continue that run with --resume, write this one to another --out, or "
-                          "replace it with --overwrite")
+    for name in ("checkpoint.npz", "selected.npz"):   # the checkpoints: the last epoch's and the chosen one
+        ckpt = os.path.join(out_dir, name)
+        if not os.path.exists(ckpt):
+            continue
+        if overwrite:
+            os.unlink(ckpt)
+            continue
+        raise CheckpointError(f"{out_dir} already holds a checkpoint from another run ({ckpt}); a fresh run does "
+                              "not replace it. Continue that run with --resume, write this one to another --out, "
+                              "or replace it with --overwrite")
 
 
 @dataclass
