@@ -287,7 +287,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._numerics import EXPONENTIAL_TAILS, flush_subnormal
 from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
 from .lif_fused import backward_fused, covers
@@ -989,28 +988,6 @@ def _rows(a, B, N):
     if a.ndim == 0 or (a == first).all():
         return first
     return np.ascontiguousarray(np.broadcast_to(a, (B, N)))
-
-
-def _times_prev(a, cur, first, out):
-    """``a_t · X_{t-1}`` for t = 0..T-1 into ``out``, without building ``X_{t-1}``
-    (:meth:`Trajectory.prev`): the same products as ``a * traj.prev(...)``."""
-    np.multiply(a[0], first, out=out[0])
-    np.multiply(a[1:], cur[:-1], out=out[1:])
-    return out
-
-
-# Elements per block for σ'(v − θ): its float64 temporaries then stay in cache.
-_SG_BLOCK = 1 << 16
-
-
-def _surrogate_derivative(sur, v, theta):
-    """``σ'(v_t − θ)`` for all t, a few steps at a time (the same values, elementwise)."""
-    out = np.empty_like(v)
-    step = max(1, _SG_BLOCK // max(1, v[0].size))
-    per_step = np.ndim(theta) == 3       # a threshold A_t per step (adaptive threshold)
-    for i in range(0, v.shape[0], step):
-        out[i:i + step] = sur.derivative(v[i:i + step] - (theta[i:i + step] if per_step else theta))
-    return out
 
 
 class LayerGradients:
