@@ -765,18 +765,24 @@ def _linear_chunk(A, a, w, P, z0):
     (B, N, S, Pn). Returns ``(Σ_t Σ_b w_t·z_t as (N, Pn), z_{K−1})``."""
     K, S, B, N = a.shape
     Pn = P.shape[-1]
-    lam = np.empty_like(w)                                            # λ_t
-    Phi = np.empty((K + 1, S, S, B, N), a.dtype)                      # Φ_t, Φ_{−1} last
-    lam[-1] = w[-1]
-    Phi[K - 1] = 0.0
+    # Both backward recursions multiply row vectors by A_t from the right,
+    #     Φ_{t−1} = Φ_t A_t,   λ_{t−1}ᵀ = w_{t−1}ᵀ + λ_tᵀ A_t,
+    # so they run as one: R_t = [Φ_t; λ_tᵀ] ((S + 1) rows), R_{t−1} = R_t A_t + [0; w_{t−1}ᵀ].
+    # R[K] ends as R_{−1} = R_0 A_0 = [Φ_{−1}; (A_0ᵀ λ_0)ᵀ].
+    R = np.zeros((K + 1, S + 1, S, B, N), a.dtype)
     for s in range(S):
-        Phi[K - 1, s, s] = 1.0
+        R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
+    R[K - 1, S] = w[-1]                                               # λ_{K−1} = w_{K−1}
+    prod = np.empty((S + 1, S, S, B, N), a.dtype)
     for t in range(K - 1, -1, -1):
-        if t < K - 1:                                                 # λ_t = w_t + A_{t+1}ᵀ λ_{t+1}
-            lam[t] = w[t] + (A[t + 1] * lam[t + 1][:, None]).sum(axis=0)
-        # Φ_{t−1} = Φ_t A_t: (Φ_t A_t)[o, q] = Σ_r Φ_t[o, r] A_t[r, q]
-        Phi[t - 1 if t else K] = (Phi[t][:, :, None] * A[t][None]).sum(axis=1)
-    nu = (A[0] * lam[0][:, None]).sum(axis=0)                         # A_0ᵀ λ_0, (S, B, N)
+        prev = t - 1 if t else K
+        np.multiply(R[t][:, :, None], A[t][None], out=prod)           # R_t[o, r] A_t[r, q]
+        np.add.reduce(prod, axis=1, out=R[prev])                      # Σ_r
+        if t:
+            R[prev, S] += w[t - 1]
+    lam = R[:K, S]                                                    # λ_t, (K, S, B, N)
+    Phi = R[:, :S]
+    nu = R[K, S]                                                      # A_0ᵀ λ_0
     coef = (lam * a).sum(axis=1)                                      # λ_t·a_t, (K, B, N)
     G = np.einsum("sbj,bjsi->ji", nu, z0) + coef.reshape(K * B, N).T @ P.reshape(K * B, Pn)
     M = (Phi[:K] * a[:, None]).sum(axis=2)                            # Φ_t a_t, (K, S, B, N)
