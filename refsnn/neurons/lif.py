@@ -831,7 +831,8 @@ def _layer_forward(config, params, x, state0=None, s_reset=None, gate=None, s_th
                                                                         s_threshold, T, B, dtype)
     # F1, the part that does not depend on the state: one matrix product for all T.
     I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
-    I_ff += params["b"]
+    if params["b"].any():            # (a zero bias, the default, adds nothing: skip the pass)
+        I_ff += params["b"]
     traj = _dynamics_forward(config, params, I_ff, state0, s_reset, gate, s_threshold)
     traj.x = x
     return traj
@@ -1078,9 +1079,9 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused", wrt
                                                   post-reset view, b_t = dv[t] = ∂L/∂v⁺_t
 
     Numerics: σ' is zeroed below the dtype's smallest normal number, and with the
-    sigmoid or exponential surrogate (whose tails make σ'·δs subnormal) δs_t and δv_t
-    are too, at every step, in both loops; no gradient above 1e-30 changes
-    (``tests/test_subnormals.py``).
+    sigmoid or exponential surrogate (whose tails make σ'·δs subnormal) the fused loop
+    zeroes δs_t and δv_t too, at every step (a speed device: the readable loop does not,
+    and no gradient above 1e-30 differs; ``tests/test_subnormals.py``).
     """
     return _layer_backward(traj, params, ds, dv, path, wrt=wrt)
 
@@ -1200,12 +1201,14 @@ def _post_reset_partials(traj, p, a_s, b):
 
 
 def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratch=False):
-    """B1–B5, G2–G5 and ∂L/∂R on checked arguments (see :func:`layer_backward`).
+    """B1–B7, G1's ∂L/∂R and G2–G7 on checked arguments (see :func:`layer_backward`).
 
-    This is the readable reverse loop. With ``path="fused"`` the same equations are
-    evaluated by :func:`refsnn.neurons.lif_fused.backward_fused` where it covers the
-    configuration (:func:`refsnn.neurons.lif_fused.covers`); ``a_s_scratch=True``
-    lets it write δs over ``a_s`` (the readable loop never writes into its inputs)."""
+    This is the readable reverse loop: the module docstring's equations as plain NumPy
+    expressions, one line per term, in their order and symbols, with no buffers and no
+    speed devices (the fused loop has those). With ``path="fused"`` the same equations are
+    evaluated by :func:`refsnn.neurons.lif_fused.backward_fused`, which covers every
+    configuration (:func:`refsnn.neurons.lif_fused.covers`); ``a_s_scratch=True`` lets it
+    write δs over ``a_s`` (the readable loop never writes into its inputs)."""
     check_choice("path", path, BACKWARD_PATHS)
     cfg = traj.config
     dtype = traj.v.dtype

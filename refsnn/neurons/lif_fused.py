@@ -1,4 +1,4 @@
-r"""The fast path of :func:`refsnn.neurons.lif.layer_backward`: B1–B5 and G2–G5 fused into one reverse loop.
+r"""The fast path of :func:`refsnn.neurons.lif.layer_backward`: B1–B7 and G2–G6 fused into one reverse loop.
 
 The readable reverse loop of :mod:`refsnn.neurons.lif` is the reference. It computes the
 per-step coefficients (σ'(v_t − θ), the gates g^m_t, g^d_t, the reset amounts r_t) and
@@ -53,11 +53,23 @@ a step, and ``scipy.signal.lfilter`` (constant coefficients only) 46x and 17x. (
 compiled loop was tried and measured, and is not part of refsnn; see the README's
 benchmarks.)
 
-It covers the configurations of the verification grid (every reset kind, detached or
-attached, adaptation, synapse, recurrence, both forward modes, any surrogate);
-:func:`covers` says which, and every other configuration takes the readable loop.
+It covers every configuration of :class:`~refsnn.neurons.lif.LIFConfig`: every reset kind,
+detached or attached, adaptation, synapse, recurrence, both forward modes, any surrogate,
+and the switches S1–S5 (``init_spike="zero"``: no σ' term at t = −1; shared 0-d
+parameters: a scalar in the loop, the gradient summed over the neurons by the caller; the
+adaptive threshold: σ'_t = σ'(v_t − θ − β_a a_t), B1's δa_{t+1}, B6 and G6 (β_a's sum in
+the loop, ρ_a's after it); the post-reset view: P1–P2 applied to the partials before
+either loop and G7 added after, by :func:`refsnn.neurons.lif._dynamics_backward`; the
+refractory gate: σ'_t times G_t in the σ' blocks, and with an attached gate B7's terms
+gathered in a ring of n_ref + 1 (B, N) rows instead of a (T + 1, B, N) array). So
+``refsnn compare``, the presets and every peer-matched network run here.
+``tests/test_lif_fused.py`` holds each switch and every preset to the readable loop at
+sizes past SG_BLOCK, in both dtypes. :func:`covers` lists the fields implemented; a field
+added to LIFConfig later takes the readable loop until this loop implements it.
 :func:`refsnn.neurons.lif.layer_backward` and :func:`~refsnn.neurons.lif.dynamics_backward`
-use it unless called with ``path="readable"``.
+use it unless called with ``path="readable"``. Every speed device (the blocking, the
+in-place σ', the scalar parameters, the subnormal flush, the scratch δs, the einsum sums)
+lives here; the readable loop has none of them.
 """
 
 from __future__ import annotations
