@@ -773,11 +773,9 @@ def _linear_chunk(A, a, w, P, z0):
     for s in range(S):
         R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
     R[K - 1, S] = w[-1]                                               # λ_{K−1} = w_{K−1}
-    prod = np.empty((S + 1, S, S, B, N), a.dtype)
     for t in range(K - 1, -1, -1):
         prev = t - 1 if t else K
-        np.multiply(R[t][:, :, None], A[t][None], out=prod)           # R_t[o, r] A_t[r, q]
-        np.add.reduce(prod, axis=1, out=R[prev])                      # Σ_r
+        np.einsum("orbj,rqbj->oqbj", R[t], A[t], out=R[prev])        # Σ_r R_t[o, r] A_t[r, q]
         if t:
             R[prev, S] += w[t - 1]
     lam = R[:K, S]                                                    # λ_t, (K, S, B, N)
