@@ -162,7 +162,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._validate import float_array
+from .._validate import all_finite, float_array
 from ..neurons.lif import LIFConfig, _layer_forward, check_params, state_names, zero_state
 from ..neurons.network import Network
 
@@ -928,10 +928,15 @@ def _eprop_chunked(hidden, readout, ph, po, x, readout_loss, Bfb, own, st0, filt
         sg_h = co[4][-1]
         dy = np.empty((K, B, readout.n), dtype)
         for i in range(K):
-            y = tr_o.v[i]
-            val, d = readout_loss(t0 + i, y)
+            val, d = readout_loss(t0 + i, tr_o.v[i])
             value += val
-            dy[i] = float_array(f"readout_loss's dL/dy at t={t0 + i}", d, (B, readout.n), dtype=dtype)
+            d = np.asarray(d)
+            if d.shape != (B, readout.n) or d.dtype != dtype:      # float_array names what is wrong
+                float_array(f"readout_loss's dL/dy at t={t0 + i}", d, (B, readout.n), dtype=dtype)
+            dy[i] = d
+        if not all_finite(dy):                                     # (one check a chunk, not a step)
+            i = int(np.argwhere(~np.isfinite(dy))[0][0])
+            float_array(f"readout_loss's dL/dy at t={t0 + i}", dy[i], (B, readout.n), dtype=dtype)
         if track_max:
             m = tr_o.v.max(axis=0)
             y_max = m if y_max is None else np.maximum(y_max, m)
