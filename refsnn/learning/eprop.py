@@ -305,34 +305,17 @@ def layer_steps(config: LIFConfig, params, x, state0=None, chunk=CHUNK):
 def _chunk_steps(config, p, x, state, sg_prev, first):
     """The :class:`Step` s of one chunk ``x`` ``(K, B, M)`` run from ``state`` (checked
     arguments); returns ``(steps, state after the chunk, σ'_{last})``. The per-step
-    coefficients r_t, g^m_t, g^d_t, σ'_t are computed for the whole chunk at once."""
-    cfg = config if first or not config.spiking else replace(config, init_spike="from_v0")
-    tr = _layer_forward(cfg, p, x, state, trusted=True)
-    K = len(x)
+    coefficients r_t, g^m_t, g^d_t, σ'_t come for the whole chunk from
+    :func:`_chunk_coefficients`."""
+    tr, r, g_m, g_d, sg, sgp = _chunk_coefficients(config, p, x, state, sg_prev, first)
     v_prev, s_prev = tr.prev("v"), tr.prev("s")
-    r = g_m = g_d = None
-    if config.spiking and config.reset != "none":
-        r_m, r_d = config.reset_partials
-        g_m = 1.0 - s_prev * r_m
-        g_d = 1.0 - s_prev * r_d
-        if config.reset == "subtract":
-            r = np.broadcast_to(p["gamma"], tr.v.shape)
-        else:
-            r = r_m * p["alpha"] * v_prev - p["v_reset"]
-            if r_d:
-                c_t = tr.c if config.synapse else (tr.I_ff + s_prev @ p["R"].T if config.recurrent else tr.I_ff)
-                r = r + (c_t - p["beta"] * tr.prev("u") if config.adaptation else c_t)
-    sg = _sg(config, p, tr.v, tr.a) if config.spiking else None
     names = state_names(config)
     steps = []
-    for i in range(K):
+    for i in range(len(x)):
         new = {k: getattr(tr, k)[i] for k in names}
-        sg_i = None if sg is None else sg[i]
         steps.append(Step(x[i], s_prev[i], v_prev[i], tr.v[i], tr.s[i], new,
-                          None if r is None else r[i], None if g_m is None else g_m[i],
-                          None if g_d is None else g_d[i], sg_prev, sg_i))
-        sg_prev = sg_i
-    return steps, {k: getattr(tr, k)[-1] for k in names}, sg_prev
+                          *(None if c is None else c[i] for c in (r, g_m, g_d, sgp, sg))))
+    return steps, {k: getattr(tr, k)[-1] for k in names}, (None if sg is None else sg[-1])
 
 
 def _current(config, p, x_t, s_prev):
