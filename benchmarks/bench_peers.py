@@ -8,7 +8,11 @@ in float32 and float64, for
                 every gradient (W, α, θ, γ), and ``refsnn (W)`` with ``wrt={"W"}``: ∂L/∂W
                 only, as the peers compute it (their α, θ require no gradient);
 * snnTorch      ``nn.Linear`` + ``snn.Leaky`` stepped over T, ``loss.backward()``;
-* SpikingJelly  ``layer.Linear`` + ``neuron.LIFNode`` in multi-step mode.
+* SpikingJelly  ``layer.Linear`` + ``neuron.LIFNode`` in multi-step mode;
+* refsnn, preset  refsnn with the snnTorch preset's conventions (``init_spike="zero"``, a
+                detached reset, shared α, θ), every gradient;
+* JAX lax.scan  the same network as a jitted ``lax.scan`` with ``jax.grad``, when JAX is
+                installed (optional: ``pip install jax``; it changes no result, only adds a row).
 
 All three run the same neuron: α = β = 0.9, θ = 1, a subtractive reset, the arctan
 surrogate with slope 2 (snnTorch's and SpikingJelly's ``ATan(2)``), the same weights
@@ -25,6 +29,7 @@ any BPTT keeping it in the dtype must make (see :func:`floors`).
 It also times one training epoch (Adam, the same mini-batches of 64) of the same network
 on ``--epoch-samples`` samples of input spikes in refsnn and in snnTorch.
 
+A ``targets`` block prints the ratios issue 19 sets, each of two best times of this run.
 A script, not a test: it prints numbers and asserts nothing about time.
 
     python benchmarks/bench_peers.py [--repeats 7] [--threads 1] [--rate 0.2] [--w-scale 1]
@@ -49,6 +54,9 @@ def _threads(argv):
     ns, _ = pre.parse_known_args(argv)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(ns.threads)
+    if ns.threads == 1:     # JAX (if installed): XLA's CPU backend on one thread too
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                                   " intra_op_parallelism_threads=1").strip()
     return ns.threads
 
 
@@ -98,6 +106,79 @@ class RefsnnW(Refsnn):
 
     name = "refsnn (W)"
     wrt = {"W"}
+
+
+class RefsnnPreset(Refsnn):
+    """refsnn with the conventions of the snnTorch preset (``refsnn.oracle.presets``,
+    ``snntorch.Leaky``): s_{−1} = 0 (``init_spike="zero"``), a detached reset, H(0) = 0, one
+    α and one θ shared by all neurons (0-d parameters), every gradient."""
+
+    name = "refsnn, preset"
+
+    def __init__(self, weights, dtype):
+        sg = surrogate("arctan", SLOPE)
+        self.net = Network(tuple(LIFConfig(a, b, surrogate=sg, h0=0.0, init_spike="zero", detach_reset=True)
+                                 for a, b in zip(SIZES[:-1], SIZES[1:])))
+        shared = dict(alpha=np.array(BETA), theta=np.array(THETA))
+        self.params = network_init(self.net, 0, dtype, [shared] * 2)
+        for p, w in zip(self.params, weights):
+            p["W"] = w.astype(dtype)
+
+
+class Jax:
+    """The same network in JAX: each layer's LIF loop a ``lax.scan`` (the input projection
+    one matrix product before it, as in refsnn), the arctan surrogate as a ``custom_jvp``,
+    ``jax.grad`` of the spike-count cross-entropy with respect to both W, under ``jax.jit``
+    (compiled in the warm-up round; every timed call runs the compiled function)."""
+
+    name = "JAX lax.scan"
+
+    def __init__(self, weights, dtype):
+        import jax
+        if np.dtype(dtype) == np.float64:
+            jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+
+        self.jax, self.jnp = jax, jnp
+        jdt = jnp.dtype(np.dtype(dtype).name)
+
+        @jax.custom_jvp
+        def spike(x):                                   # H(v − θ), H(0) = 0
+            return (x > 0).astype(x.dtype)
+
+        @spike.defjvp
+        def spike_jvp(primals, tangents):
+            (x,), (dx,) = primals, tangents
+            sg = (SLOPE / 2) / (1 + (np.pi / 2 * SLOPE * x) ** 2)      # arctan surrogate, slope 2
+            return spike(x), sg * dx
+
+        def layer(I):                                   # v_t = β v_{t−1} + I_t − s_{t−1} θ; s_t = H(v_t − θ)
+            def step(carry, I_t):
+                v, s = carry
+                v = BETA * v + I_t - s * THETA
+                s = spike(v - THETA)
+                return (v, s), s
+            z = jnp.zeros(I.shape[1:], I.dtype)
+            return jax.lax.scan(step, (z, z), I)[1]
+
+        def loss(Ws, x, y):
+            h, rates = x, []
+            for W in Ws:
+                T, B, _ = h.shape
+                h = layer((h.reshape(T * B, -1) @ W.T).reshape(T, B, -1))
+                rates.append(h.mean())
+            logits = h.sum(0)
+            return -(jax.nn.log_softmax(logits)[jnp.arange(logits.shape[0]), y]).sum(), rates
+
+        self.grad = jax.jit(jax.value_and_grad(loss, has_aux=True))
+        self.Ws = [jnp.asarray(w, jdt) for w in weights]
+        self.jdt = jdt
+
+    def step(self, x, y):
+        (val, rates), g = self.grad(self.Ws, self.jnp.asarray(x, self.jdt), self.jnp.asarray(y))
+        for a in g:
+            a.block_until_ready()
+        return float(val), [float(r) for r in rates], g
 
 
 def _torch():
@@ -301,12 +382,13 @@ def main(argv=None):
     for dtype in args.dtypes:
         x = (rng.random((args.steps, args.batch, SIZES[0])) < args.rate).astype(dtype)
         y = rng.integers(0, SIZES[-1], args.batch)
-        systems = [Refsnn(weights, dtype), RefsnnW(weights, dtype)]
-        for cls in (SnnTorch, SpikingJelly):
+        systems = [Refsnn(weights, dtype), RefsnnW(weights, dtype), RefsnnPreset(weights, dtype)]
+        for cls in (SnnTorch, SpikingJelly, Jax):
             try:
                 systems.append(cls(weights, dtype))
             except ImportError as exc:
-                print(f"  ({cls.name} not installed: {exc}; see the README's peer install step)")
+                extra = "pip install jax (optional)" if cls is Jax else "see the README's peer install step"
+                print(f"  ({cls.name} not installed: {exc}; {extra})")
         fns = {s.name: (lambda s=s: s.step(x, y)) for s in systems}
         fns.update(floors(systems[0], x, y))
         times = interleaved(fns, args.repeats)
@@ -323,6 +405,18 @@ def main(argv=None):
             b, m = min(times[name]), statistics.median(times[name])
             print(f"  {name:<13} {b * 1e3:8.1f} {m * 1e3:8.1f} {b / best_ref:16.2f}  ({what})")
         fb, fmem = min(times["matmul floor"]), min(times["memory floor"])
+        print("  targets (ratios of best times in this run):")
+
+        def target(label, num, den, bound):
+            r = min(times[num]) / min(times[den]) if den in times else None
+            if r is not None:
+                print(f"    {label:<44} {r:5.2f}  (target <= {bound:.2f}: {'met' if r <= bound else 'missed'})")
+
+        target("refsnn, preset / refsnn", "refsnn, preset", "refsnn", 1.1)
+        target("refsnn / memory floor", "refsnn", "memory floor", 1.3)
+        print(f"    {'refsnn / matmul floor (the five products)':<44} {min(times['refsnn']) / fb:5.2f}  (no target)")
+        target("refsnn / JAX lax.scan", "refsnn", "JAX lax.scan", 1.0)
+        target("refsnn / snnTorch", "refsnn", "snnTorch", 1 / 3)
         if "snnTorch" in times:
             snt = min(times["snnTorch"])
             for name in ("refsnn", "refsnn (W)"):

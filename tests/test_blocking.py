@@ -1,7 +1,7 @@
 """Fast paths at sizes past their blocking thresholds, against an unblocked computation.
 
-``lif._surrogate_derivative`` evaluates σ'(v_t − θ) a few steps at a time once
-T·B·N exceeds ``lif._SG_BLOCK`` elements. The samples of a batch are independent, so
+The fused reverse loop (``refsnn.neurons.lif_fused``) evaluates σ'(v_t − θ) a few steps
+at a time once T·B·N exceeds ``lif_fused.SG_BLOCK`` elements. The samples of a batch are independent, so
 for a loss that is a sum over samples the batch gradient is the sum of the per-sample
 gradients; with B = 1 each per-sample run stays below the threshold (one block). The
 comparison therefore checks every block of the batched run against unblocked runs.
@@ -9,12 +9,12 @@ comparison therefore checks every block of the batched run against unblocked run
 
 import numpy as np
 
-from refsnn import lif
+from refsnn.neurons import lif_fused
 from refsnn.lif import LIFConfig
 from refsnn.network import Network, network_backward, network_forward, network_init
 from refsnn.surrogates import surrogate
 
-THRESHOLD = getattr(lif, "_SG_BLOCK", 1 << 16)
+THRESHOLD = lif_fused.SG_BLOCK
 
 
 def test_surrogate_derivative_blocks_match_unblocked_per_sample_runs():

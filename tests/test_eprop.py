@@ -3,6 +3,7 @@
 
 import itertools
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -221,11 +222,12 @@ def test_eprop_cross_entropy_is_exact_too():
 
 
 def test_eprop_memory_is_flat_in_T():
-    """The forward loop keeps no trajectory: peak memory at T = 200 is that at T = 25."""
+    """The forward loop keeps no trajectory beyond a chunk of eprop.CHUNK steps: peak memory
+    at T = 8 chunks is that at T = 2 chunks."""
     net, params, _, _, _ = _eprop_problem("subtract", True, True, True, True, T=5)
     rng = np.random.default_rng(0)
     peaks = []
-    for T in (25, 200):
+    for T in (2 * eprop.CHUNK, 8 * eprop.CHUNK):
         x = rng.normal(0.5, 1.0, (T, 3, 4))
         y = rng.normal(size=(T, 3, 2))
         loss = eprop.step_mse(y)
@@ -325,3 +327,41 @@ def test_gradcheck_cli_runs_an_eprop_row(capsys):
     assert code == 0 and out["n_configurations"] == 1
     row = out["rows"][0]
     assert row["passed"] and row["bptt_max_rel"] <= 1e-12 and row["switch"] == "athr"
+
+
+@pytest.mark.parametrize("structure", STRUCTURES[::5], ids=_name)
+def test_chunked_eprop_equals_the_step_loop_across_chunks(structure):
+    """eprop_gradients sums E3/E4 a chunk at a time (no record); with record=True it runs
+    E3 step by step. Over several chunks (T = 2·CHUNK + 7: two full chunks and a partial
+    one, the trace carried across each boundary) the two agree for every feedback, split,
+    filter and an adaptive threshold, and where e-prop is exact both are BPTT."""
+    T = 2 * eprop.CHUNK + 7
+    net, params, x, y, bptt = _eprop_problem(*structure, T=T)
+    fb = eprop.random_feedback(net, 3)
+    for kw in (dict(), dict(feedback=fb), dict(own=eprop.BELLEC_OWN), dict(filtered=False)):
+        fast = eprop.eprop_gradients(net, params, x, eprop.step_mse(y), track_max=True, **kw)
+        slow = eprop.eprop_gradients(net, params, x, eprop.step_mse(y), track_max=True, record=True, **kw)
+        assert _max_rel(fast.grads, slow.grads) <= 1e-11, kw
+        assert fast.value == pytest.approx(slow.value, rel=1e-13)
+        np.testing.assert_array_equal(fast.y_max, slow.y_max)
+        for a, b in zip(fast.final_state, slow.final_state):
+            for k in a:
+                np.testing.assert_array_equal(a[k], b[k])
+    if not structure[4]:
+        assert _max_rel(eprop.eprop_gradients(net, params, x, eprop.step_mse(y)).grads, bptt) <= 1e-11
+    hid = replace(net.layers[0], adaptive_threshold=True)
+    net2 = Network((hid, net.layers[1]))
+    p2 = [dict(params[0], beta_a=np.full(6, 0.3), rho_a=np.full(6, 0.9)), params[1]]
+    fast = eprop.eprop_gradients(net2, p2, x, eprop.step_mse(y))
+    slow = eprop.eprop_gradients(net2, p2, x, eprop.step_mse(y), record=True)
+    assert _max_rel(fast.grads, slow.grads) <= 1e-11
+
+
+def test_chunked_eprop_in_float32():
+    net, params, x, y, _ = _eprop_problem("hard_drop_input", False, True, True, True, T=eprop.CHUNK + 9)
+    p32 = [{k: v.astype(np.float32) for k, v in p.items()} for p in params]
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    fast = eprop.eprop_gradients(net, p32, x32, eprop.step_mse(y32))
+    slow = eprop.eprop_gradients(net, p32, x32, eprop.step_mse(y32), record=True)
+    assert all(v.dtype == np.float32 for g in fast.grads for v in g.values())
+    assert _max_rel(fast.grads, slow.grads) <= 1e-4

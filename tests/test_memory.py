@@ -35,9 +35,10 @@ print(json.dumps({"state": _memory.state, "faults": min(faults[1:])}))
 """
 
 
-def _child(value):
+def _child(value, T=100):
     env = {**os.environ, _memory.ENV: value, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD.replace("(100, 64, 50)", f"({T}, 64, 50)")], env=env,
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -56,8 +57,18 @@ def test_import_keeps_freed_memory_and_the_environment_can_turn_it_off():
     assert on["faults"] < off["faults"] / 20, (on, off)
 
 
+@glibc
+def test_arrays_above_the_mmap_threshold_are_reused_too():
+    # At T = 400 each (T, B, N) float64 array is 50 MiB, above glibc's largest mmap
+    # threshold (32 MiB): such blocks used to be mapped afresh and faulted in at every
+    # step (thousands of faults); from the heap (M_MMAP_MAX = 0) a repeated step reuses them.
+    on, off = _child("1", T=400), _child("0", T=400)
+    assert off["faults"] > 1000, off
+    assert on["faults"] < off["faults"] / 20, (on, off)
+
+
 @pytest.mark.parametrize("kw", [{"mmap_threshold": 0}, {"trim_threshold": 2 ** 31}, {"trim_threshold": True},
-                                {"mmap_threshold": 1.5}])
+                                {"mmap_threshold": 1.5}, {"mmap_max": -1}, {"mmap_max": 0.5}])
 def test_keep_freed_memory_refuses_bad_thresholds(kw):
     name = next(iter(kw))
     with pytest.raises(ValueError, match=name):

@@ -98,8 +98,9 @@ the sum of the per-neuron gradients). The refractory gate (S5) and the post-rese
 membrane view (S4) are refused.
 
 :func:`factorised_gradient` runs E3 as a forward loop, one step of the layer at a
-time (``layer_forward`` on a single step, so F1–F6 stay in one place), holding only
-the current state and the traces (O(1) memory in T), and accumulates E1.
+time: the layer itself runs a chunk of :data:`CHUNK` steps at a time through
+``layer_forward``'s loop (so F1–F7 stay in one place), and the loop holds only that
+chunk, the state and the traces (memory flat in T), and accumulates E1.
 :func:`learning_signal` builds E2 from BPTT's adjoints. Their product equals G1 to
 rounding (tests: ``tests/test_eprop.py``, grid family ``eprop``).
 
@@ -162,7 +163,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .._validate import all_finite, float_array, real_scalar
-from ..neurons.lif import LIFConfig, check_params, layer_forward, state_names, zero_state
+from ..neurons.lif import LIFConfig, _layer_forward, check_params, state_names, zero_state
 from ..neurons.network import Network
 
 __all__ = ["OWN_PATHS", "BELLEC_OWN", "own_paths", "trained_names", "Traces", "init_traces", "trace_step",
@@ -277,43 +278,47 @@ def _sg(config, p, v, a):
     return config.surrogate.derivative(v - A)
 
 
-def layer_steps(config: LIFConfig, params, x, state0=None):
-    """Run the layer one step at a time, yielding a :class:`Step` per t.
+# Steps of the layer run at once by each forward call of layer_steps: the memory it holds
+# is CHUNK steps of the trajectory, whatever T (64 steps of a 64-neuron layer, batch 8, in
+# float32: 128 KiB an array).
+CHUNK = 64
 
-    Each step is ``layer_forward`` on one time step from the carried state, so the
-    equations F1–F7 exist only in :mod:`refsnn.neurons.lif`; nothing of the trajectory
-    is kept. ``s_{t−1}`` is recomputed from the carried state by F6
-    (``init_spike="from_v0"`` for every step after the first), which is the same
-    number as the previous step's spike.
+
+def layer_steps(config: LIFConfig, params, x, state0=None, chunk=CHUNK):
+    """Run the layer forward, yielding a :class:`Step` per t.
+
+    The layer runs ``chunk`` steps at a time through :func:`refsnn.neurons.lif.layer_forward`'s
+    loop (so F1–F7 exist only in :mod:`refsnn.neurons.lif`), each chunk from the state the
+    previous one ended in; only the current chunk is kept, so the memory does not grow
+    with T. ``s_{t−1}`` of a chunk's first step is recomputed from the carried state by F6
+    (``init_spike="from_v0"`` for every chunk after the first), which is the same number
+    as the previous step's spike.
     """
     _supported(config)
     dtype, p = check_params(config, params)
     x = float_array("x", x, (None, None, config.n_in), dtype=dtype)
     T, B, _ = x.shape
     state = zero_state(config, B, dtype) if state0 is None else {k: state0[k] for k in state_names(config)}
-    later = replace(config, init_spike="from_v0") if config.spiking else config
-    r_m, r_d = config.reset_partials
     sg_prev = _sg(config, p, state["v"], state.get("a")) if config.spiking else None
-    for t in range(T):
-        tr = layer_forward(config if t == 0 else later, p, x[t:t + 1], state)
-        v_prev, s_prev = state["v"], tr.s_init
-        new = {k: getattr(tr, k)[0] for k in state_names(config)}
-        r = g_m = g_d = None
-        if config.spiking and config.reset != "none":
-            g_m = 1.0 - s_prev * r_m
-            g_d = 1.0 - s_prev * r_d
-            if config.reset == "subtract":
-                r = np.broadcast_to(p["gamma"], v_prev.shape)
-            else:
-                m = p["alpha"] * v_prev
-                r = r_m * m - p["v_reset"]
-                if r_d:
-                    c_t = new["c"] if config.synapse else _current(config, p, x[t], s_prev)
-                    d = c_t - p["beta"] * state["u"] if config.adaptation else c_t
-                    r = r + d
-        sg = _sg(config, p, tr.v[0], new.get("a")) if config.spiking else None
-        yield Step(x[t], s_prev, v_prev, tr.v[0], tr.s[0], new, r, g_m, g_d, sg_prev, sg)
-        state, sg_prev = new, sg
+    for t0 in range(0, T, chunk):
+        steps, state, sg_prev = _chunk_steps(config, p, x[t0:t0 + chunk], state, sg_prev, first=t0 == 0)
+        yield from steps
+
+
+def _chunk_steps(config, p, x, state, sg_prev, first):
+    """The :class:`Step` s of one chunk ``x`` ``(K, B, M)`` run from ``state`` (checked
+    arguments); returns ``(steps, state after the chunk, σ'_{last})``. The per-step
+    coefficients r_t, g^m_t, g^d_t, σ'_t come for the whole chunk from
+    :func:`_chunk_coefficients`."""
+    tr, r, g_m, g_d, sg, sgp = _chunk_coefficients(config, p, x, state, sg_prev, first)
+    v_prev, s_prev = tr.prev("v"), tr.prev("s")
+    names = state_names(config)
+    steps = []
+    for i in range(len(x)):
+        new = {k: getattr(tr, k)[i] for k in names}
+        steps.append(Step(x[i], s_prev[i], v_prev[i], tr.v[i], tr.s[i], new,
+                          *(None if c is None else c[i] for c in (r, g_m, g_d, sgp, sg))))
+    return steps, {k: getattr(tr, k)[-1] for k in names}, (None if sg is None else sg[-1])
 
 
 def _current(config, p, x_t, s_prev):
@@ -323,6 +328,10 @@ def _current(config, p, x_t, s_prev):
 
 
 def _presynaptic(name, step):
+    """p_t of E0 for ``name``: ``x_t`` (W), ``s_{t−1}`` (R), 1 (b); a name ``"W+R+b"`` is
+    the traces of several parameters side by side (they share every coefficient of E3)."""
+    if "+" in name:
+        return np.concatenate([_presynaptic(n, step) for n in name.split("+")], axis=1)
     if name == "W":
         return step.x
     if name == "R":
@@ -337,47 +346,66 @@ def trace_step(config: LIFConfig, params, traces: Traces, step: Step):
     membrane term of E1 alone.
     """
     p = _per_neuron(config, params)
-    alpha_gm = p["alpha"] if step.g_m is None else p["alpha"] * step.g_m
+
+    def col(a):                        # an (N,) or (B, N) coefficient against (B, N, P) traces
+        return np.asarray(a)[..., None]
+
+    alpha_gm = col(p["alpha"] if step.g_m is None else p["alpha"] * step.g_m)
     own_spike = traces.reset or traces.adapt or traces.thr
     out = {}
     for name, eps in traces.eps.items():
         pre = _presynaptic(name, step)[:, None, :]                       # p_t, (B, 1, P)
         ev = eps["v"]
-        es = ev - p["beta_a"][:, None] * eps["a"] if traces.thr else ev   # ε^s_{t−1} = ε^v − β_a ε^a
-        q = step.sg_prev[..., None] * es if own_spike else None          # dŝ_{t−1} = σ'_{t−1} ε^s_{t−1}
+        es = ev - col(p["beta_a"]) * eps["a"] if traces.thr else ev      # ε^s_{t−1} = ε^v − β_a ε^a
+        q = col(step.sg_prev) * es if own_spike else None                # dŝ_{t−1} = σ'_{t−1} ε^s_{t−1}
         if config.synapse:                                                # ε^c_t = λ ε^c_{t−1} + p_t
             ec = eps["c"]
-            ec *= p["lam"][:, None]
+            ec *= col(p["lam"])
             ec += pre
             drive = ec
         else:
             drive = pre
         if traces.adapt:                                                  # − β ε^u_{t−1}
-            drive = drive - p["beta"][:, None] * eps["u"]
-        gd = 1.0 if step.g_d is None else step.g_d[..., None]
-        new_v = _coef(alpha_gm, ev.shape[:2])[..., None] * ev + gd * drive   # α g^m ε^v + g^d (...)
-        if traces.reset:                                                  # − r_t dŝ_{t−1}
-            new_v -= step.r[..., None] * q
+            drive = drive - col(p["beta"]) * eps["u"]
+        ev *= alpha_gm                                                    # ε^v_t = α g^m ε^v_{t−1}
+        ev += drive if step.g_d is None else col(step.g_d) * drive        #       + g^d (...)
+        if traces.reset:                                                  #       − r_t dŝ_{t−1}
+            ev -= col(step.r) * q
         if traces.adapt:                                                  # ε^u_t = ρ ε^u + κ dŝ
             eu = eps["u"]
-            eu *= p["rho"][:, None]
-            eu += p["kappa"][:, None] * q
+            eu *= col(p["rho"])
+            eu += col(p["kappa"]) * q
         if traces.thr:                                                    # ε^a_t = ρ_a ε^a + dŝ
             ea = eps["a"]
-            ea *= p["rho_a"][:, None]
+            ea *= col(p["rho_a"])
             ea += q
-        eps["v"] = new_v
         if not config.spiking:
             out[name] = None
         elif traces.thr:                                                  # e_t = σ'_t (ε^v_t − β_a ε^a_t)
-            out[name] = step.sg[..., None] * (new_v - p["beta_a"][:, None] * eps["a"])
+            out[name] = col(step.sg) * (ev - col(p["beta_a"]) * eps["a"])
         else:                                                             # e_t = σ'_t ε^v_t
-            out[name] = step.sg[..., None] * new_v
+            out[name] = col(step.sg) * ev
     return out
 
 
-def _coef(a, shape):
-    return np.broadcast_to(a, shape)
+def _stacked(traces: Traces):
+    """The same traces with every parameter's side by side under one name (``"W+R+b"``):
+    one set of E3's operations a step instead of one per parameter."""
+    names = list(traces.eps)
+    comps = traces.eps[names[0]].keys()
+    eps = {"+".join(names): {c: np.concatenate([traces.eps[n][c] for n in names], axis=2) for c in comps}}
+    return replace(traces, eps=eps)
+
+
+def _unstack(grads, like):
+    """Split ``{"W+R+b": (N, P)}`` back into ``{"W": ..., "R": ..., "b": (N, 1)}``."""
+    (name, g), = grads.items()
+    out, i = {}, 0
+    for n in name.split("+"):
+        w = like[n]["v"].shape[2]
+        out[n] = g[:, i:i + w]
+        i += w
+    return out
 
 
 def _accumulate(grads, name, weight, trace):
@@ -672,26 +700,35 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
         Bfb = float_array("feedback", feedback, (hidden.n, readout.n), dtype=dtype)
     T, B, _ = x.shape
     st0 = [None, None] if state0 is None else list(state0)
-    tr_h = init_traces(hidden, B, dtype, own)
-    tr_o = init_traces(readout, B, dtype, ())
+    # every trained parameter's traces side by side (_stacked): one set of E3's operations a step
+    tr_h0, tr_o0 = init_traces(hidden, B, dtype, own), init_traces(readout, B, dtype, ())
+    tr_h, tr_o = _stacked(tr_h0), _stacked(tr_o0)
     groups = _filter_groups(readout, po)
     bar = [{n: {"c": np.zeros_like(e["v"]), "v": np.zeros_like(e["v"])} for n, e in tr_h.eps.items()}
            for _ in groups]
     g_h = {n: np.zeros(e["v"].shape[1:], dtype) for n, e in tr_h.eps.items()}
     g_o = {n: np.zeros(e["v"].shape[1:], dtype) for n, e in tr_o.eps.items()}
-    rec = {"signal": [], "e": []} if record else None
+    if not record:
+        return _eprop_chunked(hidden, readout, ph, po, x, readout_loss, Bfb, own, st0, filtered, track_max,
+                              tr_h0, tr_o0, groups)
+    # With record=True the traces run step by step (E3 as written), keeping e_t and L̂_t.
+    rec = {"signal": [], "e": []}
     value = 0.0
     y_max = None
-    hid = layer_steps(hidden, ph, x, st0[0])
-    # The readout's input at step t is the hidden spike s_t, known only after the hidden
-    # step: the readout is stepped by hand through the same single-step layer_steps.
-    state_o = zero_state(readout, B, dtype) if st0[1] is None else st0[1]
-    state_h = None
-    for t, sh in enumerate(hid):
+    # The hidden layer and then the readout (whose input is the hidden spikes) run forward a
+    # chunk of steps at a time (layer_steps' chunks); the traces and the loss go step by step.
+    state_h = zero_state(hidden, B, dtype) if st0[0] is None else {k: st0[0][k] for k in state_names(hidden)}
+    state_o = zero_state(readout, B, dtype) if st0[1] is None else {k: st0[1][k] for k in state_names(readout)}
+    sg_h = _sg(hidden, ph, state_h["v"], state_h.get("a"))
+    pairs = []
+    for t in range(T):
+        if t % CHUNK == 0:
+            hs, state_h, sg_h = _chunk_steps(hidden, ph, x[t:t + CHUNK], state_h, sg_h, first=t == 0)
+            os_, state_o, _ = _chunk_steps(readout, po, np.stack([s.s for s in hs]), state_o, None, first=t == 0)
+            pairs = list(zip(hs, os_))
+        sh, so = pairs[t % CHUNK]
         e_h = trace_step(hidden, ph, tr_h, sh)
-        so = next(layer_steps(readout, po, sh.s[None], state_o))
         trace_step(readout, po, tr_o, so)
-        state_o, state_h = so.state, sh.state
         if track_max:
             y_max = so.v.copy() if y_max is None else np.maximum(y_max, so.v)
         val, dy = readout_loss(t, so.v)
@@ -718,9 +755,10 @@ def eprop_gradients(net: Network, params, x, readout_loss, feedback="symmetric",
                     _accumulate(g_h, name, sig, e_h[name])
         if record:
             rec["signal"].append(sig_all)
-            rec["e"].append(e_h["W"].copy())
-    _finish(g_h, ph)
-    _finish(g_o, po)
+            (e_all,) = e_h.values()
+            rec["e"].append(e_all[..., :hidden.n_in].copy())             # the W part
+    g_h = _finish(_unstack(g_h, tr_h0.eps), ph)
+    g_o = _finish(_unstack(g_o, tr_o0.eps), po)
     _check_gradients([g_h, g_o])
     record_out = {k: np.stack(v) for k, v in rec.items()} if record else {}
     return EpropResult(value, [g_h, g_o], [state_h, state_o], record_out, y_max)
@@ -734,6 +772,228 @@ def _check_gradients(grads):
                 raise FloatingPointError(
                     f"eprop_gradients: the gradient of layer {l}'s {k} overflowed although the inputs are finite "
                     "(a feedback matrix, weights or loss partials too large for the dtype); use smaller ones")
+
+
+# ---------------------------------------------------------------- e-prop, a chunk at a time
+#
+# Per neuron j and batch row b, E3 and E4 are a linear recursion in the trace vector
+# z = (ε^c, ε^v, ε^u, ε^a, ē^c_g, ē^v_g, ...) (the components the layer has), one per
+# presynaptic unit i, driven by p_{i,t} (E0):
+#
+#     z_t = A_t z_{t−1} + a_t p_t,        and the gradient is  Σ_t w_t · z_t  (E1, E4)
+#
+# with A_t, a_t, w_t per (b, j) and the same for every i. Over a chunk of K steps started
+# from z_{−1} (the previous chunk's last trace) that sum and the trace at the chunk's end are
+#
+#     Σ_t w_t·z_t = (A_0ᵀ λ_0)·z_{−1} + Σ_t (λ_t·a_t) p_t,   λ_t = w_t + A_{t+1}ᵀ λ_{t+1}, λ_{K−1} = w_{K−1}
+#     z_{K−1} = Φ_{−1} z_{−1} + Σ_t (Φ_t a_t) p_t,           Φ_t = A_{K−1} ⋯ A_{t+1}, Φ_{K−1} = I
+#
+# (expand z_t and exchange the sums). The per-(b, j) factors are small (S ≤ 6 numbers);
+# the sums over t and b with p are matrix products. This is the same e-prop, not an
+# approximation: the online loop's gradient is these sums, grouped by chunk (tested
+# against eprop_gradients(record=True), which runs E3 step by step), and it still
+# keeps only a chunk, the state and the traces (memory flat in T).
+
+
+def _linear_chunk(A, a, w, P, z0):
+    """One chunk of ``z_t = A_t z_{t−1} + a_t ⊗ p_t`` (above): ``A`` (K, S, S, B, N) (row,
+    column, then the batch and neurons, which makes every sum over a component a sum of
+    contiguous (B, N) slices), ``a`` and ``w`` (K, S, B, N), ``P`` (K, B, Pn), ``z0``
+    (B, N, S, Pn). Returns ``(Σ_t Σ_b w_t·z_t as (N, Pn), z_{K−1})``."""
+    K, S, B, N = a.shape
+    Pn = P.shape[-1]
+    # Both backward recursions multiply row vectors by A_t from the right,
+    #     Φ_{t−1} = Φ_t A_t,   λ_{t−1}ᵀ = w_{t−1}ᵀ + λ_tᵀ A_t,
+    # so they run as one: R_t = [Φ_t; λ_tᵀ] ((S + 1) rows), R_{t−1} = R_t A_t + [0; w_{t−1}ᵀ].
+    # R[K] ends as R_{−1} = R_0 A_0 = [Φ_{−1}; (A_0ᵀ λ_0)ᵀ].
+    R = np.zeros((K + 1, S + 1, S, B, N), a.dtype)
+    for s in range(S):
+        R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
+    R[K - 1, S] = w[-1]                                               # λ_{K−1} = w_{K−1}
+    for t in range(K - 1, -1, -1):
+        prev = t - 1 if t else K
+        np.einsum("orbj,rqbj->oqbj", R[t], A[t], out=R[prev])        # Σ_r R_t[o, r] A_t[r, q]
+        if t:
+            R[prev, S] += w[t - 1]
+    lam = R[:K, S]                                                    # λ_t, (K, S, B, N)
+    Phi = R[:, :S]
+    nu = R[K, S]                                                      # A_0ᵀ λ_0
+    coef = (lam * a).sum(axis=1)                                      # λ_t·a_t, (K, B, N)
+    G = np.einsum("sbj,bjsi->ji", nu, z0) + coef.reshape(K * B, N).T @ P.reshape(K * B, Pn)
+    M = (Phi[:K] * a[:, None]).sum(axis=2)                            # Φ_t a_t, (K, S, B, N)
+    zK = np.einsum("orbj,bjri->bjoi", Phi[K], z0) + np.matmul(
+        M.transpose(2, 3, 1, 0).reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
+    return G, zK
+
+
+def _chunk_coefficients(config, p, x, state, sg_prev, first):
+    """The layer run over one chunk ``x`` (K, B, M) from ``state``: its trajectory and the
+    per-step coefficients of E3, ``(traj, r, g_m, g_d, σ'_t, σ'_{t−1})`` (None where absent)."""
+    cfg = config if first or not config.spiking else replace(config, init_spike="from_v0")
+    tr = _layer_forward(cfg, p, x, state, trusted=True)
+    r = g_m = g_d = sg = sgp = None
+    if config.spiking and config.reset != "none":
+        r_m, r_d = config.reset_partials
+        s_prev = tr.prev("s")
+        g_m = 1.0 - s_prev * r_m
+        g_d = 1.0 - s_prev * r_d
+        if config.reset == "subtract":
+            r = np.broadcast_to(p["gamma"], tr.v.shape)
+        else:
+            r = r_m * p["alpha"] * tr.prev("v") - p["v_reset"]
+            if r_d:
+                c_t = tr.c if config.synapse else (tr.I_ff + s_prev @ p["R"].T if config.recurrent else tr.I_ff)
+                r = r + (c_t - p["beta"] * tr.prev("u") if config.adaptation else c_t)
+    if config.spiking:
+        sg = _sg(config, p, tr.v, tr.a)
+        sgp = np.concatenate([sg_prev[None], sg[:-1]])
+    return tr, r, g_m, g_d, sg, sgp
+
+
+def _presynaptic_chunk(names, x, s_prev):
+    """E0's p_t for the stacked parameters ``names`` over a chunk: (K, B, P)."""
+    ones = np.ones(x.shape[:2] + (1,), x.dtype)
+    return np.concatenate([{"W": x, "R": s_prev, "b": ones}[n] for n in names], axis=2)
+
+
+def _hidden_system(cfg, p, co, flags, groups, filtered, sigs):
+    """A_t, a_t, w_t of the hidden layer's trace vector (E3, E4 with the readout's filters)."""
+    tr, r, g_m, g_d, sg, sgp = co
+    reset, adapt, thr = flags
+    K, B, N = tr.v.shape
+    comps = (["c"] if cfg.synapse else []) + ["v"] + (["u"] if adapt else []) + (["a"] if thr else [])
+    if filtered:
+        for g in range(len(groups)):
+            comps += ([f"ec{g}"] if groups[g][3] else []) + [f"ev{g}"]
+    ix = {c: i for i, c in enumerate(comps)}
+    S = len(comps)
+    A = np.zeros((K, S, S, B, N), tr.v.dtype)
+    a = np.zeros((K, S, B, N), tr.v.dtype)
+    one = np.ones((K, B, N), tr.v.dtype)
+    gd = one if g_d is None else g_d
+    c, v = ix.get("c"), ix["v"]
+    if c is not None:                                   # ε^c_t = λ ε^c_{t−1} + p_t
+        A[:, c, c] = p["lam"]
+        a[:, c] = 1.0
+        A[:, v, c] = gd * p["lam"]                    # ε^v_t ∋ g^d ε^c_t
+    a[:, v] = gd
+    A[:, v, v] = p["alpha"] * (one if g_m is None else g_m)         # α g^m ε^v_{t−1}
+    if adapt:
+        u = ix["u"]
+        A[:, v, u] = -gd * p["beta"]                  # − g^d β ε^u_{t−1}
+        A[:, u, u] = p["rho"]                         # ε^u_t = ρ ε^u_{t−1} + κ q_{t−1}
+        A[:, u, v] = p["kappa"] * sgp
+    if thr:
+        ai = ix["a"]
+        A[:, ai, ai] = p["rho_a"]                     # ε^a_t = ρ_a ε^a_{t−1} + q_{t−1}
+        A[:, ai, v] += sgp
+        A[:, ai, ai] -= sgp * p["beta_a"]
+        if adapt:
+            A[:, ix["u"], ai] = -p["kappa"] * sgp * p["beta_a"]
+    if reset:                                           # − r_t q_{t−1}, q = σ'_{t−1}(ε^v − β_a ε^a)
+        A[:, v, v] -= r * sgp
+        if thr:
+            A[:, v, ix["a"]] += r * sgp * p["beta_a"]
+    # e_t = σ'_t (ε^v_t − β_a ε^a_t), in terms of z_{t−1} and p_t
+    E_A = sg[:, None] * (A[:, v] - (p["beta_a"] * A[:, ix["a"]] if thr else 0.0))
+    E_a = sg * a[:, v]
+    w = np.zeros((K, S, B, N), tr.v.dtype)
+    if filtered:
+        for g, (a_o, l_o, _, syn_o) in enumerate(groups):
+            src_A, src_a = E_A, E_a
+            if syn_o:                                   # ē^c_t = λ_o ē^c_{t−1} + e_t
+                ec = ix[f"ec{g}"]
+                A[:, ec] = E_A
+                A[:, ec, ec] += l_o
+                a[:, ec] = E_a
+                src_A, src_a = A[:, ec], a[:, ec]
+            ev = ix[f"ev{g}"]                           # ē^v_t = α_o ē^v_{t−1} + ē^c_t
+            A[:, ev] = src_A
+            A[:, ev, ev] += a_o
+            a[:, ev] = src_a
+            w[:, ev] = sigs[g]
+    else:                                               # Σ_g L̂_g,t · e_t
+        sig = sum(sigs)
+        w[:, v] = sig * sg
+        if thr:
+            w[:, ix["a"]] = -sig * sg * p["beta_a"]
+    return A, a, w
+
+
+def _readout_system(cfg, p, K, B, dy, dtype):
+    """A_t, a_t, w_t of the readout's trace vector (own = ∅, non-spiking; E1's a^v term)."""
+    N = cfg.n
+    S = 2 if cfg.synapse else 1
+    v = S - 1
+    A = np.zeros((K, S, S, B, N), dtype)
+    a = np.zeros((K, S, B, N), dtype)
+    A[:, v, v] = p["alpha"]
+    a[:, v] = 1.0
+    if cfg.synapse:
+        A[:, 0, 0] = p["lam"]
+        A[:, v, 0] = p["lam"]
+        a[:, 0] = 1.0
+    w = np.zeros((K, S, B, N), dtype)
+    w[:, v] = dy
+    return A, a, w
+
+
+def _eprop_chunked(hidden, readout, ph, po, x, readout_loss, Bfb, own, st0, filtered, track_max,
+                   tr_h0, tr_o0, groups):
+    """:func:`eprop_gradients` without a record: the hidden layer, the readout and the traces
+    a chunk of :data:`CHUNK` steps at a time (see the comment above :func:`_linear_chunk`)."""
+    dtype = x.dtype
+    T, B, _ = x.shape
+    ph_n, po_n = _per_neuron(hidden, ph), _per_neuron(readout, po)
+    flags = own_paths(hidden, own)
+    groups = [(a_o, l_o, ks, readout.synapse) for a_o, l_o, ks in groups]
+    names_h, names_o = list(tr_h0.eps), list(tr_o0.eps)
+    state_h = zero_state(hidden, B, dtype) if st0[0] is None else {k: st0[0][k] for k in state_names(hidden)}
+    state_o = zero_state(readout, B, dtype) if st0[1] is None else {k: st0[1][k] for k in state_names(readout)}
+    sg_h = _sg(hidden, ph, state_h["v"], state_h.get("a"))
+    z_h = z_o = None
+    G_h = G_o = 0.0
+    value = 0.0
+    y_max = None
+    for t0 in range(0, T, CHUNK):
+        co = _chunk_coefficients(hidden, ph, x[t0:t0 + CHUNK], state_h, sg_h, t0 == 0)
+        tr_h = co[0]
+        tr_o = _layer_forward(readout, po, tr_h.s, state_o, trusted=True)
+        K = len(tr_h.v)
+        state_h = {k: getattr(tr_h, k)[-1] for k in state_names(hidden)}
+        state_o = {k: getattr(tr_o, k)[-1] for k in state_names(readout)}
+        sg_h = co[4][-1]
+        dy = np.empty((K, B, readout.n), dtype)
+        for i in range(K):
+            val, d = readout_loss(t0 + i, tr_o.v[i])
+            value += val
+            d = np.asarray(d)
+            if d.shape != (B, readout.n) or d.dtype != dtype:      # float_array names what is wrong
+                float_array(f"readout_loss's dL/dy at t={t0 + i}", d, (B, readout.n), dtype=dtype)
+            dy[i] = d
+        if not all_finite(dy):                                     # (one check a chunk, not a step)
+            i = int(np.argwhere(~np.isfinite(dy))[0][0])
+            float_array(f"readout_loss's dL/dy at t={t0 + i}", dy[i], (B, readout.n), dtype=dtype)
+        if track_max:
+            m = tr_o.v.max(axis=0)
+            y_max = m if y_max is None else np.maximum(y_max, m)
+        sigs = [dy[..., ks] @ Bfb[:, ks].T for _, _, ks, _ in groups]   # L̂_t of each group
+        A, a, w = _hidden_system(hidden, ph_n, co, flags, groups, filtered, sigs)
+        P = _presynaptic_chunk(names_h, tr_h.x, tr_h.prev("s"))
+        if z_h is None:
+            z_h = np.zeros((B, hidden.n, a.shape[1], P.shape[-1]), dtype)
+        G, z_h = _linear_chunk(A, a, w, P, z_h)
+        G_h = G_h + G
+        A, a, w = _readout_system(readout, po_n, K, B, dy, dtype)
+        P = _presynaptic_chunk(names_o, tr_h.s, None)
+        if z_o is None:
+            z_o = np.zeros((B, readout.n, a.shape[1], P.shape[-1]), dtype)
+        G, z_o = _linear_chunk(A, a, w, P, z_o)
+        G_o = G_o + G
+    g_h = _finish(_unstack({"+".join(names_h): G_h}, tr_h0.eps), ph)
+    g_o = _finish(_unstack({"+".join(names_o): G_o}, tr_o0.eps), po)
+    _check_gradients([g_h, g_o])
+    return EpropResult(value, [g_h, g_o], [state_h, state_o], {}, y_max)
 
 
 def alignment(grads, reference, names=None):

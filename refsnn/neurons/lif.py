@@ -313,7 +313,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._numerics import EXPONENTIAL_TAILS, flush_subnormal
 from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
 from .lif_fused import backward_fused, covers
@@ -879,7 +878,8 @@ def _layer_forward(config, params, x, state0=None, s_reset=None, gate=None, s_th
                                                                         s_threshold, T, B, dtype)
     # F1, the part that does not depend on the state: one matrix product for all T.
     I_ff = (x.reshape(T * B, -1) @ params["W"].T).reshape(T, B, config.n)
-    I_ff += params["b"]
+    if params["b"].any():            # (a zero bias, the default, adds nothing: skip the pass)
+        I_ff += params["b"]
     traj = _dynamics_forward(config, params, I_ff, state0, s_reset, gate, s_threshold)
     traj.x = x
     return traj
@@ -1044,28 +1044,6 @@ def _rows(a, B, N):
     return np.ascontiguousarray(np.broadcast_to(a, (B, N)))
 
 
-def _times_prev(a, cur, first, out):
-    """``a_t · X_{t-1}`` for t = 0..T-1 into ``out``, without building ``X_{t-1}``
-    (:meth:`Trajectory.prev`): the same products as ``a * traj.prev(...)``."""
-    np.multiply(a[0], first, out=out[0])
-    np.multiply(a[1:], cur[:-1], out=out[1:])
-    return out
-
-
-# Elements per block for σ'(v − θ): its float64 temporaries then stay in cache.
-_SG_BLOCK = 1 << 16
-
-
-def _surrogate_derivative(sur, v, theta):
-    """``σ'(v_t − θ)`` for all t, a few steps at a time (the same values, elementwise)."""
-    out = np.empty_like(v)
-    step = max(1, _SG_BLOCK // max(1, v[0].size))
-    per_step = np.ndim(theta) == 3       # a threshold A_t per step (adaptive threshold)
-    for i in range(0, v.shape[0], step):
-        out[i:i + step] = sur.derivative(v[i:i + step] - (theta[i:i + step] if per_step else theta))
-    return out
-
-
 class LayerGradients:
     """What :func:`layer_backward` returns.
 
@@ -1154,9 +1132,9 @@ def layer_backward(traj: Trajectory, params, ds=None, dv=None, path="fused", wrt
                                                   post-reset view, b_t = dv[t] = ∂L/∂v⁺_t
 
     Numerics: σ' is zeroed below the dtype's smallest normal number, and with the
-    sigmoid or exponential surrogate (whose tails make σ'·δs subnormal) δs_t and δv_t
-    are too, at every step, in both loops; no gradient above 1e-30 changes
-    (``tests/test_subnormals.py``).
+    sigmoid or exponential surrogate (whose tails make σ'·δs subnormal) the fused loop
+    zeroes δs_t and δv_t too, at every step (a speed device: the readable loop does not,
+    and no gradient above 1e-30 differs; ``tests/test_subnormals.py``).
     """
     return _layer_backward(traj, params, ds, dv, path, wrt=wrt)
 
@@ -1276,222 +1254,145 @@ def _post_reset_partials(traj, p, a_s, b):
 
 
 def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratch=False):
-    """B1–B5, G2–G5 and ∂L/∂R on checked arguments (see :func:`layer_backward`).
+    """B1–B7, G1's ∂L/∂R and G2–G7 on checked arguments (see :func:`layer_backward`).
 
-    This is the readable reverse loop. With ``path="fused"`` the same equations are
-    evaluated by :func:`refsnn.neurons.lif_fused.backward_fused` where it covers the
-    configuration (:func:`refsnn.neurons.lif_fused.covers`); ``a_s_scratch=True``
-    lets it write δs over ``a_s`` (the readable loop never writes into its inputs)."""
+    This is the readable reverse loop: the module docstring's equations as plain NumPy
+    expressions, one line per term, in their order and symbols, with no buffers and no
+    speed devices (the fused loop has those). With ``path="fused"`` the same equations are
+    evaluated by :func:`refsnn.neurons.lif_fused.backward_fused`, which covers every
+    configuration (:func:`refsnn.neurons.lif_fused.covers`); ``a_s_scratch=True`` lets it
+    write δs over ``a_s`` (the readable loop never writes into its inputs)."""
     check_choice("path", path, BACKWARD_PATHS)
-    names = [k for k in dynamics_param_names(traj.config) if need is None or k in need]
-    if path == "fused" and covers(traj.config, p):
-        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v, need, a_s_scratch)
-        g = {k: np.asarray(g[k]).astype(traj.v.dtype, copy=False) for k in names}
-        return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
     cfg = traj.config
     dtype = traj.v.dtype
-    T, B, N = traj.v.shape
-    g_post = None
+    names = [k for k in dynamics_param_names(cfg) if need is None or k in need]
+    g_post = {}
     if cfg.membrane_view == "post_reset" and cfg.reset != "none" and a_v is not None:
-        a_s, a_v, g_post = _post_reset_partials(traj, p, a_s, a_v)
+        a_s, a_v, g_post = _post_reset_partials(traj, p, a_s, a_v)   # (P1, P2, G7)
+    if path == "fused" and covers(cfg):
+        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v, need, a_s_scratch)
+        g = {k: _shaped(g[k] + g_post[k] if k in g_post else g[k], p[k], dtype) for k in names}
+        return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
+    # ---- the readable reverse loop: B1–B7, then G1–G6, as the module docstring writes them.
+    T, B, N = traj.v.shape
     r_m, r_d = cfg.reset_partials
-    attached = cfg.spiking and cfg.reset != "none" and not cfg.detach_reset
-    # X_{t-1} arrays (Trajectory.prev) are copies; build them only where they are needed.
-    hard = cfg.reset.startswith("hard")
-    v_prev = traj.prev("v") if hard or r_m else None
-    s_prev = traj.prev("s") if cfg.recurrent or cfg.adaptation or traj.s_reset is None and (r_m or r_d) else None
-    s_rec = (s_prev if cfg.recurrent_delay == 1 else traj.recurrent_spikes()) if cfg.recurrent else None
-    sr = traj.s_reset[:T] if traj.s_reset is not None else s_prev    # s̃_{t-1}, as traj.reset_spikes()
-    u_prev = traj.prev("u") if cfg.adaptation else None
-    c_prev = traj.prev("c") if cfg.synapse else None
-    drive = traj.c if cfg.synapse else None                    # d_t needs c_t when r_d = 1
+    spiking, adapt, syn, rec = cfg.spiking, cfg.adaptation, cfg.synapse, cfg.recurrent
+    athr, n_ref = cfg.adaptive_threshold, cfg.refractory
+    attached = spiking and cfg.reset != "none" and not cfg.detach_reset
+    from_v0 = spiking and cfg.init_spike == "from_v0"
 
-    # Per-step coefficients, vectorised over t = 0..T-1. A gate whose partial r_m (r_d)
-    # is 0 is identically 1; it is left out (None) instead of stored as an array of ones.
-    g_m = 1.0 - sr * r_m if r_m else None                     # g^m_t
-    g_d = 1.0 - sr * r_d if r_d else None                     # g^d_t
-    if cfg.reset == "subtract":
-        r = np.broadcast_to(p["gamma"], (T, B, N))
+    # Every per-step array below has T + 2 rows: row t is step t (0..T−1), row T is the
+    # step after the last (where every adjoint is zero), and row T + 1, which Python reads
+    # as X[-1], is the step before the first (t = −1). So X[t], X[t + 1] and X[-1] are
+    # written as in the equations.
+    def steps(X, first=0.0):
+        out = np.zeros((T + 2, B, N), dtype)
+        out[:T] = X
+        out[-1] = first
+        return out
+
+    v_prev, s_prev = traj.prev("v"), traj.prev("s")                 # v_{t−1}, s_{t−1}
+    lag = cfg.recurrent_delay                                       # F1 reads s_{t−lag} (S6: lag 2)
+    s_rec = traj.recurrent_spikes() if rec else None                # s_{t−lag}
+    s_tilde = traj.reset_spikes()[:T]                               # s̃_{t−1}
+    u_prev = traj.prev("u") if adapt else None
+    c_prev = traj.prev("c") if syn else None
+    a_prev = traj.prev("a") if athr else None
+    g_m = steps(1.0 - s_tilde * r_m)                                # g^m_t = 1 − s̃_{t−1} r_m
+    g_d = steps(1.0 - s_tilde * r_d)                                # g^d_t = 1 − s̃_{t−1} r_d (g^d_{−1} = 0: B4)
+    if cfg.reset == "subtract":                                     # r_t (the reset table)
+        r = steps(np.broadcast_to(p["gamma"], (T, B, N)))
     elif cfg.reset == "none":
-        r = None
+        r = steps(0.0)
     else:
-        m = p["alpha"] * v_prev
-        if r_d:
-            if drive is None:  # no synapse: c_t = I_t, rebuilt from I^ff_t and s_{t-1}
-                drive = traj.I_ff
-                if cfg.recurrent:
-                    drive = drive + s_rec @ p["R"].T
-            d = drive - p["beta"] * u_prev if cfg.adaptation else drive
-            r = m + d - p["v_reset"]
-        else:
-            r = m - p["v_reset"]
-    athr = cfg.adaptive_threshold
-    if cfg.spiking:
-        # σ'(v_t − A_t), with A_t = θ (+ β_a a_t with an adaptive threshold, F7).
-        sg = _surrogate_derivative(cfg.surrogate, traj.v, p["theta"] + p["beta_a"] * traj.a if athr else p["theta"])
-        # σ'(v_{-1} − A_{-1}): the path through s_{-1} = f(v_{-1} − A_{-1}); none when s_{-1} = 0.
-        from_v0 = cfg.init_spike == "from_v0"
+        I = traj.I_ff + s_rec @ p["R"].T if rec else traj.I_ff     # F1 (F1' with S6)
+        c_t = traj.c if syn else I                                  # F2
+        d = c_t - p["beta"] * u_prev if adapt else c_t              # F3: d_t
+        r = steps(p["alpha"] * v_prev + r_d * d - p["v_reset"])     # m_t (+ d_t) − v_r
+    if spiking:                                                     # σ'_t = σ'(v_t − A_t) G_t
+        A = p["theta"] + p["beta_a"] * traj.a if athr else p["theta"]
         A_init = p["theta"] + p["beta_a"] * traj.state0["a"] if athr else p["theta"]
-        sg_init = cfg.surrogate.derivative(traj.state0["v"] - A_init) if from_v0 else None
-        n_ref = cfg.refractory
-        if n_ref:
-            sg *= traj.gate                  # (S5) ∂s_t/∂v_t = σ'(v_t − A_t) G_t; s_{-1} has no gate
-        gate_attached = n_ref and not cfg.detach_refractory
-        # (B7) the attached gate's terms Σ_k ∂s_{t+k}/∂s_t δs_{t+k}, gathered as each δs_{t+k}
-        # is known: ds_gate[i + 1] collects those of s_i, i = −1..T−1.
-        ds_gate = np.zeros((T + 1, B, N), dtype) if gate_attached else None
-        pbuf = np.empty((B, N), dtype) if gate_attached else None
-    alpha_gm = p["alpha"] * g_m if r_m else None                    # α g^m_t (None: α)
-    beta_gd = p["beta"] * g_d if cfg.adaptation and r_d else None   # β g^d_t (None: β)
-
-    dv_ = np.empty((T, B, N), dtype)
-    ds_ = np.empty((T, B, N), dtype)
-    du_ = np.empty((T, B, N), dtype) if cfg.adaptation else None
-    da_ = np.empty((T, B, N), dtype) if athr else None
-    # δc_t = δI_t (B5); without a synapse and with r_d = 0 it is δv_t itself (B4).
-    dc_ = np.empty((T, B, N), dtype) if cfg.synapse or r_d else dv_
-    zero = np.zeros((B, N), dtype)
-    buf = np.empty((B, N), dtype)
-    alpha_b = _rows(p["alpha"], B, N)
-    gamma_b = _rows(p["gamma"], B, N) if cfg.reset == "subtract" else None
-    dv_n, du_n, dc_n, da_n = zero, zero, zero, zero         # δv_{t+1}, δu_{t+1}, δc_{t+1}, δa_{t+1}
-    flush = cfg.spiking and cfg.surrogate.name in EXPONENTIAL_TAILS      # (lif_fused explains)
-    # Each step writes its adjoints straight into dv_[t], ds_[t], ... (fresh arrays at
-    # t = −1), with the operations of B1–B5 in the same order.
-    for t in range(T - 1, -2, -1):
-        nxt = t + 1 < T      # is there a step t+1?
-        now = t >= 0
-        ds_t = ds_[t] if now else np.empty((B, N), dtype)
-        dv_t = dv_[t] if now else np.empty((B, N), dtype)
-        # (B1) δs_t = a^s_t − [attached] r_{t+1} δv_{t+1} + κ δu_{t+1} + δI_{t+1} R
-        a_s_t = a_s[t] if now else zero
-        if nxt and attached:
-            r_n = gamma_b if cfg.reset == "subtract" else r[t + 1]      # r_{t+1}
-            np.subtract(a_s_t, np.multiply(r_n, dv_n, out=buf), out=ds_t)
-        else:
-            np.copyto(ds_t, a_s_t)
-        if nxt and cfg.spiking:
-            if cfg.adaptation:
-                ds_t += np.multiply(p["kappa"], du_n, out=buf)
-            if cfg.recurrent and cfg.recurrent_delay == 1:
-                ds_t += dc_n @ p["R"]                # δI_{t+1} = δc_{t+1} (B5)
-            if athr and not cfg.detach_threshold:
-                ds_t += da_n                         # (B1) + δa_{t+1}, from F7
-        if cfg.recurrent and cfg.recurrent_delay == 2 and t + 2 < T:
-            ds_t += dc_[t + 2] @ p["R"]              # (B1') δI_{t+2} R (S6)
-        if cfg.spiking and gate_attached:
-            ds_t += ds_gate[t + 1]                   # (B7) from the gates G_{t+1..t+n_ref}
-            if now:                                  # push δs_t to the spikes that set G_t
-                for k in range(1, n_ref + 1):
-                    if t - k >= -1:
-                        # ∂s_t/∂s_{t−k} = −ŝ_t Π_{j≠k} (1 − s_{t−j})
-                        _refractory_gate(traj.s, traj.s_init, t, n_ref, out=pbuf, skip=k)
-                        pbuf *= traj.s_free[t]
-                        ds_gate[t - k + 1] -= np.multiply(pbuf, ds_t, out=pbuf)
-        if flush:                                    # no subnormal in δs, δv (lif_fused explains)
-            flush_subnormal(ds_t)
-        # (B2) δv_t = a^v_t + α g^m_{t+1} δv_{t+1} + σ'(v_t − θ) δs_t
-        if nxt:
-            np.multiply(alpha_b if alpha_gm is None else alpha_gm[t + 1], dv_n, out=dv_t)
-            if a_v is not None and now:
-                dv_t += a_v[t]
-        elif a_v is not None and now:
-            np.copyto(dv_t, a_v[t])
-        else:
-            dv_t[...] = 0
-        if cfg.spiking:
-            if now or from_v0:
-                dv_t += np.multiply(sg[t] if now else sg_init, ds_t, out=buf)
-            if flush:
-                flush_subnormal(dv_t)
-        # (B6) δa_t = ρ_a δa_{t+1} − β_a σ'(v_t − A_t) δs_t
-        if athr:
-            da_t = da_[t] if now else np.empty((B, N), dtype)
-            if nxt:
-                np.multiply(p["rho_a"], da_n, out=da_t)
-            else:
-                da_t[...] = 0
-            if now or from_v0:
-                da_t -= np.multiply(p["beta_a"], np.multiply(sg[t] if now else sg_init, ds_t, out=buf), out=buf)
-        # (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
-        if cfg.adaptation:
-            du_t = du_[t] if now else np.empty((B, N), dtype)
-            if nxt:
-                np.multiply(p["rho"], du_n, out=du_t)
-                du_t -= np.multiply(p["beta"] if beta_gd is None else beta_gd[t + 1], dv_n, out=buf)
-            else:
-                du_t[...] = 0
-        # (B4) δc_t = g^d_t δv_t + λ δc_{t+1}; (B5) δI_t = δc_t
-        if now:
-            dc_t = dc_[t]
-            if r_d:
-                np.multiply(g_d[t], dv_t, out=dc_t)
-            elif dc_ is not dv_:
-                np.copyto(dc_t, dv_t)
-            if cfg.synapse and nxt:
-                dc_t += np.multiply(p["lam"], dc_n, out=buf)
-        else:
-            dc_t = p["lam"] * dc_n if cfg.synapse else None
-        dv_n, dc_n = dv_t, dc_t
-        if cfg.adaptation:
-            du_n = du_t
-        if athr:
-            da_n = da_t
-    dv_init, ds_init = dv_n, ds_t
-    dstate0 = {"v": dv_init}
-    if cfg.adaptation:
-        dstate0["u"] = du_n
-    if cfg.synapse:
-        dstate0["c"] = dc_n
-    if athr:
-        dstate0["a"] = da_n
-
-    # Gradients G1-G5 (G1's projection part, W, b and x, is layer_backward's): sums over
-    # t and the batch; weight gradients are one matrix product each.
-    dI = dc_                                                          # (B5)
-    dI2 = dI.reshape(T * B, N)
-    g = {}
-    if cfg.recurrent:                                                 # (G1)
-        g["R"] = dI2.T @ s_rec.reshape(T * B, N)                     # (G1') s_{t−2} with S6
-    scratch = np.empty((T, B, N), dtype)     # one buffer for the elementwise products below
-    if g_m is None:                                                   # (G2)
-        g["alpha"] = _sum_tb(_times_prev(dv_, traj.v, traj.state0["v"], scratch))
+        G = traj.gate if n_ref else 1.0
+        sg = steps(cfg.surrogate.derivative(traj.v - A) * G,
+                   cfg.surrogate.derivative(traj.state0["v"] - A_init) if from_v0 else 0.0)
     else:
-        g["alpha"] = _sum_tb(np.multiply(np.multiply(g_m, dv_, out=scratch), v_prev, out=scratch))
-    if cfg.reset != "none":                                           # (G3)
-        if sr is None:
-            dv_sr = _times_prev(dv_, traj.s, traj.s_init, scratch)
-        else:
-            dv_sr = np.multiply(dv_, sr, out=scratch)
-        if cfg.reset == "subtract":
-            g["gamma"] = -_sum_tb(dv_sr)
-        else:
-            g["v_reset"] = _sum_tb(dv_sr)
-    if cfg.adaptation:
-        g["beta"] = -_sum_tb(dv_ * u_prev if g_d is None else g_d * dv_ * u_prev)
-        g["rho"] = _sum_tb(du_ * u_prev)                              # (G4)
-        g["kappa"] = _sum_tb(du_ * s_prev)
-    if cfg.synapse:
-        g["lam"] = _sum_tb(dc_ * c_prev)
-    if cfg.spiking:                                                   # (G5)
-        g["theta"] = -_sum_tb(np.multiply(sg, ds_, out=scratch))
-        if from_v0:
-            g["theta"] = g["theta"] - (sg_init * ds_init).sum(axis=0)
-    if athr:                                                          # (G6)
-        g["beta_a"] = -_sum_tb(sg * ds_ * traj.a)
-        if from_v0:
-            g["beta_a"] = g["beta_a"] - (sg_init * ds_init * traj.state0["a"]).sum(axis=0)
-        g["rho_a"] = _sum_tb(da_ * traj.prev("a"))
-    if g_post is not None:                                            # (G7)
-        for k, v in g_post.items():
-            g[k] = g[k] + v
-    g = {k: _shaped(g[k], p[k], dtype) for k in names}       # (the reference computes all)
-    adjoints = {"dv": dv_, "ds": ds_, "dc": dc_}
-    if cfg.adaptation:
-        adjoints["du"] = du_
+        sg = steps(0.0)
+    s_all = steps(traj.s, traj.s_init)                              # s_t, with s_{−1}
+    s_hat = steps(traj.s_free) if n_ref else None                   # ŝ_t (S5)
+    a_all = steps(traj.a, traj.state0["a"]) if athr else None       # a_t, with a_{−1}
+    a_s = steps(a_s)                                                # a^s_t (a^s_{−1} = 0)
+    a_v = steps(0.0 if a_v is None else a_v)                        # a^v_t
+    alpha = p["alpha"]
+    kappa, rho, beta = (p["kappa"], p["rho"], p["beta"]) if adapt else (0.0, 0.0, 0.0)
+    lam = p["lam"] if syn else 0.0
+    beta_a, rho_a = (p["beta_a"], p["rho_a"]) if athr else (0.0, 0.0)
+    R = p["R"] if rec else np.zeros((N, N), dtype)
+
+    ds, dv, du, dc, da = (steps(0.0) for _ in range(5))            # δs, δv, δu, δc, δa; zero at T
+    dI = dc                                                         # (B5) δI_t = δc_t
+    for t in range(T - 1, -2, -1):
+        ds[t] = a_s[t]                                              # (B1) δs_t = a^s_t
+        if spiking:
+            ds[t] -= attached * r[t + 1] * dv[t + 1]                #      − [attached] r_{t+1} δv_{t+1}
+            ds[t] += kappa * du[t + 1]                              #      + κ δu_{t+1}
+            if t + lag <= T:
+                ds[t] += dI[t + lag] @ R                            #      + δI_{t+1} R (B1': δI_{t+2} R, S6)
+            if athr and not cfg.detach_threshold:
+                ds[t] += da[t + 1]                                  #      + δa_{t+1} (S3)
+            if n_ref and not cfg.detach_refractory:                 # (B7)
+                for k in range(1, n_ref + 1):
+                    if t + k < T:                                   # −ŝ_{t+k} Π_{j≠k}(1 − s_{t+k−j}) δs_{t+k}
+                        ds[t] -= s_hat[t + k] * _gate_but(s_all, t + k, k, n_ref) * ds[t + k]
+        dv[t] = a_v[t] + alpha * g_m[t + 1] * dv[t + 1] + sg[t] * ds[t]   # (B2)
+        du[t] = rho * du[t + 1] - beta * g_d[t + 1] * dv[t + 1]          # (B3)
+        dc[t] = g_d[t] * dv[t] + lam * dc[t + 1]                          # (B4)
+        da[t] = rho_a * da[t + 1] - beta_a * sg[t] * ds[t]                # (B6)
+
+    def total(X):                                                   # Σ over t = 0..T−1 and the batch
+        return X[:T].sum(axis=(0, 1))
+
+    g = {}
+    if rec:
+        g["R"] = dI[:T].reshape(T * B, N).T @ s_rec.reshape(T * B, N)     # (G1) Σ_t δI_t^T s_{t−1} (G1': s_{t−2})
+    g["alpha"] = total(g_m * dv * steps(v_prev))                    # (G2) Σ g^m_t δv_t v_{t−1}
+    if adapt:
+        g["beta"] = -total(g_d * dv * steps(u_prev))                #      −Σ g^d_t δv_t u_{t−1}
+    if cfg.reset == "subtract":
+        g["gamma"] = -total(dv * steps(s_tilde))                    # (G3) −Σ δv_t s̃_{t−1}
+    elif cfg.reset != "none":
+        g["v_reset"] = total(dv * steps(s_tilde))                   #      Σ δv_t s̃_{t−1}
+    if adapt:
+        g["rho"] = total(du * steps(u_prev))                        # (G4) Σ δu_t u_{t−1}
+        g["kappa"] = total(du * steps(s_prev))                      #      Σ δu_t s_{t−1}
+    if syn:
+        g["lam"] = total(dc * steps(c_prev))                        #      Σ δc_t c_{t−1}
+    if spiking:
+        g["theta"] = -(sg * ds).sum(axis=(0, 1))                    # (G5) −Σ_{t=−1}^{T−1} σ'_t δs_t
     if athr:
-        adjoints["da"] = da_
-    return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
+        g["beta_a"] = -(sg * ds * a_all).sum(axis=(0, 1))           # (G6) −Σ σ'_t δs_t a_t
+        g["rho_a"] = total(da * steps(a_prev))                      #      Σ_{t≥0} δa_t a_{t−1}
+    for k, v in g_post.items():                                     # (G7)
+        g[k] = g[k] + v
+    g = {k: _shaped(g[k], p[k], dtype) for k in names}             # (the reference computes all)
+
+    dstate0 = {"v": dv[-1]}                                         # the initial state's gradients
+    adjoints = {"dv": dv[:T], "ds": ds[:T], "dc": dc[:T]}
+    if adapt:
+        dstate0["u"], adjoints["du"] = du[-1], du[:T]
+    if syn:
+        dstate0["c"] = dc[-1]
+    if athr:
+        dstate0["a"], adjoints["da"] = da[-1], da[:T]
+    return DynamicsGradients(g, dstate0, adjoints, ds[-1], dI[:T])
+
+
+def _gate_but(s_all, t, k, n_ref):
+    """``Π_{j=1..n_ref, j≠k} (1 − s_{t−j})`` with ``s_i = 0`` for ``i < −1`` (S5)."""
+    out = 1.0
+    for j in range(1, n_ref + 1):
+        if j != k and t - j >= -1:
+            out = out * (1.0 - s_all[t - j])
+    return out
 
 
 def _shaped(grad, param, dtype):

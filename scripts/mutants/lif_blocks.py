@@ -1,19 +1,19 @@
-"""Mutants of the blocked σ'(v − θ) of refsnn/neurons/lif.py (only active past _SG_BLOCK elements)."""
+"""Mutants of the blocked σ'_t of the fused loop (refsnn/neurons/lif_fused.py; only active
+past SG_BLOCK elements)."""
 
-LIF = "refsnn/neurons/lif.py"
+F = "refsnn/neurons/lif_fused.py"
 
 MUTANTS = [
-    ("every block reads the first block's membranes", LIF,
-     "out[i:i + step] = sur.derivative(v[i:i + step] - (theta[i:i + step] if per_step else theta))",
-     "out[i:i + step] = sur.derivative(v[0:len(out[i:i + step])] - (theta[0:len(out[i:i + step])] if per_step else theta))"),
-    ("the blocks after the first are not computed", LIF,
-     "for i in range(0, v.shape[0], step):",
-     "for i in range(0, min(step, v.shape[0]), step):"),
-    ("blocks shifted by one step", LIF,
-     "out[i:i + step] = sur.derivative(v[i:i + step] - (theta[i:i + step] if per_step else theta))",
-     "out[i:i + step] = sur.derivative(v[max(0, i - 1):max(0, i - 1) + len(out[i:i + step])] - (theta[i:i + step] if per_step else theta))"),
+    ("every block reads the first block's membranes", F,
+     "sg_blk = np.subtract(v[sg_lo:t + 1], theta, out=sg_buf[:n_blk])",
+     "sg_blk = np.subtract(v[0:n_blk], theta, out=sg_buf[:n_blk])"),
+    ("the refractory gate of a block read from the first steps (blocking offset, S5)", F,
+     "sg_blk *= traj.gate[sg_lo:t + 1]", "sg_blk *= traj.gate[:n_blk]"),
+    ("blocks shifted by one step", F,
+     "sg_blk = np.subtract(v[sg_lo:t + 1], theta, out=sg_buf[:n_blk])",
+     "sg_blk = np.subtract(v[max(0, sg_lo - 1):max(0, sg_lo - 1) + n_blk], theta, out=sg_buf[:n_blk])"),
 ]
 
-# test_blocking exercises the default (fused) path; test_lif_fused holds the readable loop, whose
-# blocks these mutants change, to the fused one past the threshold.
+# test_blocking exercises the default (fused) path against unblocked per-sample runs;
+# test_lif_fused holds it to the readable loop (which does not block) past the threshold.
 TESTS = ["tests/test_blocking.py", "tests/test_lif_fused.py"]
