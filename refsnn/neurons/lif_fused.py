@@ -87,7 +87,7 @@ SG_BLOCK = 1 << 16
 # The LIFConfig fields this loop implements (all of them). A field added later is outside
 # it until the loop implements it: such a configuration takes the readable loop, so a new
 # switch can never be silently ignored here.
-_COVERED = {"forward", "h0", "reset", "detach_reset", "adaptation", "synapse", "recurrent",
+_COVERED = {"forward", "h0", "reset", "detach_reset", "adaptation", "synapse", "recurrent", "recurrent_delay",
             "spiking", "surrogate", "n_in", "n", "init_spike", "adaptive_threshold", "detach_threshold",
             "membrane_view", "refractory", "detach_refractory"}
 
@@ -159,7 +159,8 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
 
     # d_t (the drive of F3) is needed only for r_t when r_d = 1 (hard_drop_input).
     drive = None
-    s_prev_all = traj.prev("s") if rec else None      # s_{t-1} for ∂L/∂R (G1) and the drive
+    lag = cfg.recurrent_delay                          # F1 reads s_{t−lag} (S6: 2)
+    s_prev_all = traj.recurrent_spikes() if rec else None   # s_{t−lag} for ∂L/∂R (G1) and the drive
     if r_d:
         if syn:
             drive = c
@@ -240,10 +241,12 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
         if nxt and spiking:
             if adapt:
                 ds_t += np.multiply(rows["kappa"], du_n, out=buf)
-            if rec:
+            if rec and lag == 1:
                 ds_t += dc_n @ p["R"]
             if a_attached:
                 ds_t += da_n
+        if spiking and rec and lag == 2 and t + 2 < T:
+            ds_t += dc_[t + 2] @ p["R"]                               # (B1') δI_{t+2} R (S6)
         if gate_attached:
             slot = ring[t % (n_ref + 1)]
             ds_t += slot                                              # (B7) from G_{t+1..t+n_ref}

@@ -14,7 +14,7 @@ MUTANTS = [
     ("drop κ·δu_{t+1} (B1)",
      LIF, "ds[t] += kappa * du[t + 1]", "pass"),
     ("flip sign of the recurrent term δI_{t+1} R (B1)",
-     LIF, "ds[t] += dI[t + 1] @ R", "ds[t] -= dI[t + 1] @ R"),
+     LIF, "ds[t] += dI[t + lag] @ R", "ds[t] -= dI[t + lag] @ R"),
     ("drop the gate g^m_{t+1} of α g^m δv_{t+1} (B2)",
      LIF, "alpha * g_m[t + 1] * dv[t + 1]", "alpha * dv[t + 1]"),
     ("g^m_t instead of g^m_{t+1} (B2)",

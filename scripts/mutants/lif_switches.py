@@ -2,7 +2,7 @@
 the readable loop and in the fused one (refsnn/neurons/lif_fused.py): S1 the initial spike,
 S2 shared parameters, S3 the adaptive threshold (B1's δa term, B6, G6), S4 the post-reset
 membrane view (P1, P2, G7), S5 the refractory gate (its factor on σ', B7), S6 the recurrent
-delay (B1', G1'; the readable loop only: the fused one does not cover it)."""
+delay (B1', G1')."""
 
 LIF = "refsnn/neurons/lif.py"
 F = "refsnn/neurons/lif_fused.py"
@@ -102,6 +102,10 @@ MUTANTS = [
      LIF, "ds[t] += dI[t + lag] @ R", "ds[t] += dI[t + 1] @ R"),
     ("recurrent_delay=2: the B1' term dropped at t = −1 (the path of s_{-1} to I_1)",
      LIF, "            if t + lag <= T:\n", "            if t + lag <= T and (lag == 1 or t >= 0):\n"),
+    ("fused: recurrent_delay=2 with δI_{t+1} R instead of δI_{t+2} R (B1')",
+     F, "ds_t += dc_[t + 2] @ p[\"R\"]", "ds_t += dc_[t + 1] @ p[\"R\"] if t + 1 < T else 0"),
+    ("fused: recurrent_delay=2, ∂L/∂R with s_{t−1} instead of s_{t−2} (G1')",
+     F, "s_prev_all = traj.recurrent_spikes() if rec else None", "s_prev_all = traj.prev(\"s\") if rec else None"),
     ("recurrent_delay=2: ∂L/∂R with s_{t−1} instead of s_{t−2} (G1')",
      LIF, "s_rec = traj.recurrent_spikes() if rec else None", "s_rec = traj.prev(\"s\") if rec else None"),
 ]
