@@ -290,9 +290,10 @@ assert np.allclose(V_any + (X_any - (V_any - V_reset)) / tau,
                    (1 - 1 / tau) * V_any + X_any / tau + V_reset / tau, rtol=0, atol=1e-15)
 # 6. SpikingJelly's defaults as recorded in refsnn's preset (checked against the library by
 #    the oracle's tests): Θ(0) = 1 is refsnn's default h0, reset attached, Sigmoid(alpha=4).
-from refsnn.oracle.presets import PRESETS
-sj = PRESETS["spikingjelly.LIFNode"].defaults
-assert sj["detach_reset"] is False and (sj["surrogate_function"], sj["alpha"]) == ("Sigmoid", 4.0)
+from refsnn.oracle.presets import PRESETS, SJ_SURROGATES
+sj = PRESETS["spikingjelly.LIFNode"].defaults       # alpha None: the surrogate class's own default
+assert sj["detach_reset"] is False and sj["surrogate_function"] == "Sigmoid"
+assert sj["alpha"] is None and SJ_SURROGATES["Sigmoid"] == 4.0
 assert LIFConfig(1, 1).h0 == 1.0 and LIFConfig(1, 1).detach_reset is False
 # 7. Figure 1's legend (a row at the bottom of the axes, from -1) covers no plotted point.
 for name in ("LIF, soft", "LIF, hard"):

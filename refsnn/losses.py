@@ -509,7 +509,12 @@ def firing_rate_regularizer(traj, target_rate, strength=1.0) -> Loss:
     _spiking(traj, "firing_rate_regularizer")
     strength = real_scalar("strength", strength, 0.0)
     T, B, N = traj.s.shape
-    if np.ndim(target_rate) == 0:
+    try:
+        scalar = np.ndim(target_rate) == 0
+    except ValueError:                      # a ragged sequence: NumPy cannot even count its axes
+        raise ValueError(f"target_rate must be a number or an (N,) = ({N},) array of rates, got a ragged "
+                         f"{type(target_rate).__name__}") from None
+    if scalar:
         f0 = np.full(N, real_scalar("target_rate", target_rate, 0.0, 1.0))
     else:
         f0 = float_array("target_rate", target_rate, (N,))

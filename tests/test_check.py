@@ -641,3 +641,23 @@ def test_command_refuses_a_fifo_without_opening_it(tmp_path):
     r = subprocess.run([sys.executable, "-m", "refsnn", "check", str(fifo), "--preset", "snntorch.Leaky"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "FIFO" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_snntorchs_global_neuron_list_is_left_as_it_was(tmp_path):
+    """snnTorch's SpikingNeuron.instances (walked by snntorch.utils.reset) holds after check and
+    after a refused command exactly what it held before: no copies, no half-built neurons."""
+    snn = pytest.importorskip("snntorch")
+    import torch
+    from snntorch._neurons.neurons import SpikingNeuron
+    from refsnn.oracle import check as check_fn
+    from refsnn.oracle.check import main
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), snn.Leaky(beta=0.9, init_hidden=True),
+                              torch.nn.Linear(4, 2), snn.Leaky(beta=0.9, init_hidden=True))
+    before = list(SpikingNeuron.instances)
+    check_fn(net, torch.rand(6, 2, 3))
+    assert SpikingNeuron.instances == before
+    path = tmp_path / "net.pt"
+    torch.save({k: v for k, v in net.state_dict().items()}, path)
+    import io
+    main(str(path), "snntorch.Leaky", '{"reset_mechanism": "no-such-reset"}', out=io.StringIO(), err=io.StringIO())
+    assert SpikingNeuron.instances == before

@@ -78,6 +78,10 @@ TRAJECTORY_LOSSES = {
     "membrane_l1": (lambda tr: L.membrane_l1(tr, 0.7), "v"),
     "membrane_l2": (lambda tr: L.membrane_l2(tr, 0.7), "v"),
     "firing_rate_regularizer": (lambda tr: L.firing_rate_regularizer(tr, 0.2, 0.7), "s"),
+    "first_spike_time_mse": (lambda tr: L.first_spike_time_mse(tr, np.tile([[1.0, 2.5, 0.0, 4.0]], (B, 1))[:, :N]),
+                             "s"),
+    "first_spike_likelihood": (lambda tr: L.first_spike_likelihood(tr, np.tile([[1, 2, 0, 3]], (B, 1))[:, :N]
+                                                                     % T), "s"),
     "combine (ce + l2 + membrane_l2)": (
         lambda tr: L.combine(L.spike_count_cross_entropy(tr, LABELS), L.spike_count_l2(tr, 0.3),
                              L.membrane_l2(tr, 0.2)), "sv"),

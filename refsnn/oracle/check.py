@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -749,7 +750,24 @@ def record(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, r
     return _check_module(net, x, loss, target, probes, seed, records, peer)
 
 
-def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rtol=None, records=None, save=None,
+@contextlib.contextmanager
+def _snntorch_instances_kept():
+    """snnTorch appends every neuron it constructs to the class-level list
+    ``SpikingNeuron.instances`` (which ``snntorch.utils.reset`` walks), even one whose
+    constructor then fails. What check builds or copies must not stay in the user's
+    process: the list is restored on the way out."""
+    import sys
+    mod = sys.modules.get("snntorch._neurons.neurons")
+    saved = list(mod.SpikingNeuron.instances) if mod is not None else None
+    try:
+        yield
+    finally:
+        mod = sys.modules.get("snntorch._neurons.neurons")
+        if mod is not None:
+            mod.SpikingNeuron.instances[:] = saved if saved is not None else []
+
+
+def _check_impl(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rtol=None, records=None, save=None,
           search=True):
     """Check ``net``'s gradients on input ``x`` against refsnn; returns a :class:`~refsnn.oracle.compare.Report`.
 
@@ -772,6 +790,13 @@ def check(net, x, loss="linear", peer=None, target=None, probes=None, seed=0, rt
     rep.path = label
     rep.notes.extend(notes)
     return rep
+
+
+
+@functools.wraps(_check_impl)
+def check(*args, **kwargs):
+    with _snntorch_instances_kept():
+        return _check_impl(*args, **kwargs)
 
 
 def _compare_reads_records():
@@ -969,8 +994,15 @@ def _is_hdf5(path):
         return False
 
 
-def main(path, preset=None, kwargs="{}", x=None, T=20, B=4, seed=0, loss="linear", as_json=False, out=None, err=None):
+def main(*args, **kwargs):
     """``refsnn check``: exit 0 agree, 1 disagree, 2 bad input (never a traceback)."""
+    with _snntorch_instances_kept():
+        return _main(*args, **kwargs)
+
+
+def _main(path, preset=None, kwargs="{}", x=None, T=20, B=4, seed=0, loss="linear", as_json=False, out=None,
+          err=None):
+    """The command's body (see :func:`main`)."""
     import sys
 
     out = out or sys.stdout
