@@ -1127,6 +1127,16 @@ def _dI(cfg, p, tr, dv, split=False):
     return dc, lam_part
 
 
+def _from_above(net, l, dI, lam_part, W):
+    """What layer l + 1's current adjoint sends down to layer l's spikes: ``(δI, λ part, W)``,
+    moved back by the steps the upper layer reads this layer late (``LayerMap.input_delay``,
+    Norse's LSNN stacks)."""
+    k = net.layers[l + 1].input_delay
+    if k:
+        dI, lam_part = P._unshift(dI, k), P._unshift(lam_part, k)
+    return dI, lam_part, W
+
+
 def _terms(net, ref, l, M, S, above, from_mem=False):
     """The terms of layer l's two equations with the user's adjoints plugged in.
 
@@ -1191,7 +1201,8 @@ def _terms(net, ref, l, M, S, above, from_mem=False):
         dv = _charged(cfg, p, tr, M, S, not from_mem)
         dI, _ = _dI(cfg, p, tr, dv)
         rec = np.zeros_like(S)
-        rec[:-1] = dI[1:] @ p["R"]
+        lag = cfg.recurrent_delay                        # δI_{t+1} R, or δI_{t+2} R (lif S6)
+        rec[:-lag] = dI[lag:] @ p["R"]
         S_terms["B1.recurrent"] = (rec, 1.0)
     if above is not None:
         dI_up, lam_part, W = above
@@ -1319,7 +1330,7 @@ def _mutated_input_gradient(prob, ref, term, coef):
             Mu, Su = users[l + 1]
             dI, lam_part = _dI(up.config, net.layers[l + 1].params(), up,
                                _charged(up.config, net.layers[l + 1].params(), up, Mu, Su, conv[l + 1][2], rc))
-            above = (dI, lam_part, net.layers[l + 1].params()["W"])
+            above = _from_above(net, l, dI, lam_part, net.layers[l + 1].params()["W"])
         for _ in range(2 * len(M) + 2):
             eqs = _terms(net, ref, l, M, S, above, not conv[l][2])
             new = {}
@@ -1420,7 +1431,7 @@ def adjoint_terms(prob, ref, rtol):
             else:
                 dvu = ref["adj"][l + 1]["dv"]
             dI, lam_part = _dI(cu, pu, tru, dvu)
-            above = (dI, lam_part, pu["W"])
+            above = _from_above(net, l, dI, lam_part, pu["W"])
         eqs = _terms(net, ref, l, M, S if cfg.spiking else None, above, not conventions(prob)[l][2])
         for eq, (lhs, terms) in eqs.items():
             if eq == "S" and l not in prob.dspikes:
