@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 16 · EventProp: the exact gradient that the surrogate gradient approximates
 #
-# Seed 001 calls the surrogate gradient a useful lie: the spike is a step, its derivative
+# Seed 001 (summarised in `docs/seeds.md`) calls the surrogate gradient a useful lie: the spike is a step, its derivative
 # is zero almost everywhere, and BPTT replaces it by a bump. Notebooks 02–06 checked that
 # refsnn's surrogate adjoints are the exact derivatives of their *smooth twins*. They could not
 # say how far the lie is from the truth, because a network on a time grid has no useful truth:

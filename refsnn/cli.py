@@ -324,8 +324,9 @@ def _train(args):
     if need > have:
         gib = need // 2**30
         gib = f"{need / 2**30:.1f}" if gib < 10**15 else f"1e{len(str(gib)) - 1}"
-        print(f"refsnn train: error: --hidden {args.hidden} with batch size {cfg.batch_size} needs about "
-              f"{gib} GiB, more than this machine's {have / 2**30:.1f} GiB of memory", file=sys.stderr)
+        print(f"refsnn train: error: --hidden {args.hidden} with --batch-size {cfg.batch_size} needs about "
+              f"{gib} GiB, more than this machine's {have / 2**30:.1f} GiB of memory; use a smaller --batch-size "
+              "or --hidden", file=sys.stderr)
         return 2
     cfg.train_dynamics = dynamics
     from .learning.rules import check_rule
