@@ -194,6 +194,18 @@ def _bptt_grads(net, lif_params, x, Y):
     return value, [g.params[0]["W"], g.params[1]["W"]]
 
 
+def _bptt_epoch(lif, p0, flat, opt, state, s_tr, Y, rng, dt):
+    """One epoch of surrogate-gradient BPTT on the grid twin (W trained; θ and γ fixed), batches of 32."""
+    order = rng.permutation(s_tr.batch)
+    for start in range(0, s_tr.batch, 32):
+        idx = order[start:start + 32]
+        params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
+        net, lp = lif(params)
+        _, g = _bptt_grads(net, lp, LN.to_grid(s_tr.take(idx), dt, None), Y[idx])
+        flat, state = optim.step(opt, flat, {"L0.W": g[0], "L1.W": g[1]}, state)
+    return flat, state
+
+
 def _cos(a, b):
     return float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
 
@@ -237,13 +249,7 @@ def section_bptt(args, data):
     acc_bp = []
     t0 = time.perf_counter()
     for ep in range(args.epochs):
-        order = rng.permutation(s_tr.batch)
-        for start in range(0, s_tr.batch, 32):
-            idx = order[start:start + 32]
-            params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
-            net, lp = lif(params)
-            _, g = _bptt_grads(net, lp, LN.to_grid(s_tr.take(idx), dt, None), Y[idx])
-            flat, state = optim.step(opt, flat, {"L0.W": g[0], "L1.W": g[1]}, state)
+        flat, state = _bptt_epoch(lif, p0, flat, opt, state, s_tr, Y, rng, dt)
         params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
         net, lp = lif(params)
         n_te = network_forward(net, lp, x_te)[-1].s.sum(axis=0)
@@ -319,13 +325,7 @@ def _bptt_run(p0, s_tr, y_tr, s_te, y_te, epochs, seed, lr):
     rng = np.random.default_rng(seed)
     Y = np.eye(10)[y_tr]
     for _ in range(epochs):
-        order = rng.permutation(s_tr.batch)
-        for start in range(0, s_tr.batch, 32):
-            idx = order[start:start + 32]
-            params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
-            net, lp = lif(params)
-            _, g = _bptt_grads(net, lp, LN.to_grid(s_tr.take(idx), dt, None), Y[idx])
-            flat, state = optim.step(opt, flat, {"L0.W": g[0], "L1.W": g[1]}, state)
+        flat, state = _bptt_epoch(lif, p0, flat, opt, state, s_tr, Y, rng, dt)
     params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
     net, lp = lif(params)
     tr = network_forward(net, lp, LN.to_grid(s_te, dt))
