@@ -141,11 +141,21 @@ def check_positive_int(name, value, high=MAX_INT):
     return int(value)
 
 
+def as_array(name, a):
+    """``np.asarray(a)``, with NumPy's own failures (a ragged nested list, a number too large
+    for any dtype) raised as a ValueError that names the argument."""
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{name} must be an array (a rectangular nested list or an ndarray), got a "
+                         f"{type(a).__name__} NumPy cannot convert ({exc})") from None
+
+
 def check_float_dtype(name, dtype):
     """``np.float32`` or ``np.float64`` (as a dtype), from a dtype, type or string."""
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):         # NumPy raises either for a string it cannot parse
         raise TypeError(f"{name} must be float32 or float64, got {dtype!r} (not a NumPy dtype)") from None
     if dt not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got {dt}")

@@ -160,7 +160,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from ._numerics import flush_subnormal
-from ._validate import check_choice, float_array, real_scalar
+from ._validate import as_array, check_choice, float_array, real_scalar
 from .neurons.lif import Trajectory
 
 __all__ = [
@@ -218,7 +218,7 @@ def _spiking(traj, what):
 
 
 def _labels(labels, B, N):
-    labels = np.asarray(labels)
+    labels = as_array("labels", labels)
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be an integer array of class indices, got dtype {labels.dtype}")
     if labels.shape != (B,):
@@ -288,7 +288,7 @@ def membrane_cross_entropy(traj, labels, reduce="max", at=None) -> Loss:
     if reduce not in ("max", "mean"):
         raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
     if at is not None:
-        at = np.asarray(at)
+        at = as_array("at", at)
         if reduce != "max" or not np.issubdtype(at.dtype, np.integer) or at.shape != (B, N) \
                 or np.any(at < 0) or np.any(at >= T):
             raise ValueError(f"at must be integer time steps in [0, {T}) of shape ({B}, {N}), with reduce='max'")
@@ -352,7 +352,7 @@ def first_spike_times(s):
     """L1: the discrete first-spike step ``t_f`` of every neuron, ``(B, N)`` int (T if none).
 
     ``s`` is a spike array ``(T, B, N)`` of zeros and ones (or a Trajectory)."""
-    s = s.s if isinstance(s, Trajectory) else np.asarray(s)
+    s = s.s if isinstance(s, Trajectory) else as_array("s", s)
     T = s.shape[0]
     fired = s >= 0.5
     return np.where(fired.any(axis=0), np.argmax(fired, axis=0), T)
@@ -402,7 +402,7 @@ def first_spike_time_partial(s, S=None):
 
 
 def _target_steps(name, t_star, B, N, T, integer):
-    t_star = np.asarray(t_star)
+    t_star = as_array("t_star", t_star)
     if t_star.shape != (B, N):
         raise ValueError(f"{name} has shape {t_star.shape}, expected ({B}, {N}): one target step per neuron")
     if integer and not np.issubdtype(t_star.dtype, np.integer):
@@ -524,6 +524,9 @@ def firing_rate_regularizer(traj, target_rate, strength=1.0) -> Loss:
     err = f - f0
     value = strength * np.sum(err ** 2)
     ds = np.broadcast_to(2.0 * strength * err / (T * B), traj.s.shape).astype(traj.s.dtype)
+    if not np.isfinite(value) or not np.all(np.isfinite(ds[0, 0])):
+        raise FloatingPointError(f"firing_rate_regularizer overflowed: strength {strength!r} times the squared rate "
+                                 "error exceeds the float range of the spikes' dtype; use a smaller strength")
     return Loss(float(value), ds, None)
 
 
