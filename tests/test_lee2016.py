@@ -341,7 +341,7 @@ def test_normalised_output_layer_gradients_are_the_exact_ones_times_positive_lay
 def test_the_gradcheck_family_passes():
     from refsnn.checking import lee2016 as fam
     reports = [fam.check(p) for p in fam.points()]
-    assert len(reports) == 6 and all(r.passed for r in reports), [(r.point.name, r.smooth_max_rel) for r in reports]
+    assert len(reports) == 7 and all(r.passed for r in reports), [(r.point.name, r.smooth_max_rel) for r in reports]
 
 
 def test_count_loss_with_the_normaliser_held_constant_by_hand():
@@ -475,10 +475,13 @@ def test_regulariser_alternatives():
     np.testing.assert_allclose(g_l2[0]["W"] - g_none[0]["W"], 2 * 2.0 * 0.1 * params[0]["W"], rtol=1e-12)
     np.testing.assert_array_equal(g_l2[1]["W"], g_none[1]["W"])
     for p in params:
-        p["W"] = p["W"] * 3.0                          # hidden rows far above α² = 1
+        p["W"] = p["W"] * 3.0                          # hidden rows far above α² = 1 ...
+    params[0]["W"][0] *= 0.01                          # ... but row 0, which max-norm must leave alone
+    assert np.sum(params[0]["W"][0] ** 2) < 0.5
     recipe.regulariser, recipe.eta_w = "maxnorm", 1e-9
     new, _ = LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0))
-    np.testing.assert_allclose(np.sum(new[0]["W"] ** 2, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.sum(new[0]["W"][1:] ** 2, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(new[0]["W"][0], params[0]["W"][0], rtol=1e-6, atol=1e-9)
     assert np.sum(new[1]["W"] ** 2, axis=1).max() > 1.5
     recipe.regulariser, recipe.threshold_reg = "none", False
     new, _ = LR.train_epoch(cfgs, params, recipe, stream, Y, np.random.default_rng(0))

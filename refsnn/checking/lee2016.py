@@ -29,16 +29,16 @@ __all__ = ["FAMILY", "LeePoint", "points", "check"]
 
 @dataclass(frozen=True)
 class LeePoint:
-    kind: str       # "regulariser", "steady_state" or "linearised"
-    value: float    # λ for the regulariser, μ otherwise
+    kind: str       # "regulariser", "l2", "steady_state" or "linearised"
+    value: float    # λ for the regularisers, μ otherwise
 
     @property
     def name(self):
-        return f"{self.kind}/{'lam' if self.kind == 'regulariser' else 'mu'}={self.value:g}"
+        return f"{self.kind}/{'lam' if self.kind in ('regulariser', 'l2') else 'mu'}={self.value:g}"
 
 
 def points():
-    return ([LeePoint("regulariser", lam) for lam in (0.002, 0.04)]
+    return ([LeePoint("regulariser", lam) for lam in (0.002, 0.04)] + [LeePoint("l2", 0.04)]
             + [LeePoint("steady_state", mu) for mu in (0.0, -0.1)]
             + [LeePoint("linearised", mu) for mu in (0.0, -0.4)])
 
@@ -59,6 +59,24 @@ def _results(point, seed, rtol):
         _, g = LR.weight_regulariser(W, 1.5, 10.0, point.value)
         return [check_gradient(lambda w: LR.weight_regulariser(w, 1.5, 10.0, point.value)[0], W.copy(), g,
                                name="W", eps=1e-4, rtol=rtol, order=4, floor=1e-6)]
+    if point.kind == "l2":
+        # lee_gradients' regulariser="l2" (the alternative to L7 that LeeRecipe offers): with the
+        # counts fixed, its value minus the unregularised one is βλΣw², whose gradient must be
+        # the difference of the two W gradients of the hidden layer.
+        cfgs = [LeeConfig(), LeeConfig()]
+        params = [{"W": rng.normal(0.0, 0.8, (5, 4)), "v_th": rng.uniform(1, 2, 5)},
+                  {"W": rng.normal(0.0, 0.8, (3, 5)), "v_th": rng.uniform(1, 2, 3)}]
+        x_hat, counts, y = rng.uniform(1, 5, (2, 4)), [rng.uniform(0, 4, (2, 5)), rng.uniform(0.5, 4, (2, 3))], \
+            np.eye(3)[[0, 2]]
+
+        def grads(W0, reg):
+            ps = [dict(params[0], W=W0), params[1]]
+            return LR.lee_gradients(cfgs, ps, x_hat, counts, y, 2.0, point.value, [1.0, 1.0], True, False, reg)
+
+        W0 = params[0]["W"]
+        g = grads(W0, "l2")[1][0]["W"] - grads(W0, "none")[1][0]["W"]
+        return [check_gradient(lambda w: grads(w, "l2")[0] - grads(w, "none")[0], W0.copy(), g, name="W",
+                               eps=1e-4, rtol=rtol, order=4, floor=1e-6)]
     if point.kind == "steady_state":
         W = rng.uniform(0.2, 1.0, (6, 4))
         v_th = rng.uniform(0.5, 1.5, 6)

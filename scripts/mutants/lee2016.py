@@ -34,6 +34,14 @@ MUTANTS = [
      LR, "np.where(spiked, N, -n_w)", "np.where(spiked, n_w, -N)"),
     ("scale the floored neuron's weights by V_old/V_floor (2.3.2)",
      LR, "1.0 + (v_old - v_new) / v_old", "v_old / v_floor"),
+    ("the L2 alternative's gradient without its factor 2 (2βλw)",
+     LR, "2.0 * beta * lam * W", "beta * lam * W"),
+    ("Adam's threshold step takes the weights' learning rate, not η_th",
+     LR, "opt_w, opt_th = optim.Adam(lr=recipe.eta_w), optim.Adam(lr=recipe.eta_w * recipe.eta_th_ratio)",
+     "opt_w, opt_th = optim.Adam(lr=recipe.eta_w), optim.Adam(lr=recipe.eta_w)"),
+    ("max-norm scales every hidden row, not only those above α²",
+     LR, "W = W * np.where(sq > recipe.alpha[l] ** 2, recipe.alpha[l] / np.sqrt(np.maximum(sq, 1e-300)), 1.0)",
+     "W = W * (recipe.alpha[l] / np.sqrt(np.maximum(sq, 1e-300)))"),
 ]
 
 TESTS = ["tests/test_lee2016.py"]
