@@ -132,11 +132,11 @@ def check_first_spike_mismatch(fn):
 
 def check_max_rel_error(fn):
     rng = np.random.default_rng(3)
-    r = rng.normal(size=(5, 6))
+    r = 50.0 * rng.normal(size=(5, 6))            # max|r| ≫ 1: an absolute floor would differ from floor·max|r|
     r[0, 0] = 0.0
     r[1, 2] = 1e-9
     a = r * (1 + 1e-7 * rng.normal(size=r.shape))
-    a[0, 0] = 3e-12
+    a[0, 0] = 3e-9
     worst = 0.0
     for floor in (1e-4, 1e-2):
         want = rel_error(a, r, floor)[0]
@@ -177,12 +177,17 @@ CHECKS = [
 def check_first_adjoint_step(fn):
     rng = np.random.default_rng(5)
     r = rng.normal(size=(9, 2, 3))
+    r[4] *= 1e-7                                  # a step of tiny entries: compared absolutely, by the floor
     cases = []
     for steps in ((), (2,), (1, 6), (0, 3, 8)):
         a = r.copy()
         for t in steps:
             a[t, 1, 2] *= 1.0 + 1e-6
         cases.append((a, max(steps) if steps else None, steps))
+    a = r.copy()                                  # step 4 differs by 1e-6 of its own (tiny) size: within the
+    a[4] *= 1.0 + 1e-6                            # floor, so not a difference; step 2 is the last real one
+    a[2, 1, 2] *= 1.0 + 1e-6
+    cases.append((a, 2, (2, 4)))
     for a, want, steps in cases:
         got = call(fn, a, r, 1e-9, 1e-4)
         if want is None:

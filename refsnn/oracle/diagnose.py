@@ -92,15 +92,9 @@ class Hypothesis:
 
 
 def _shift_time(a, k):
-    """``a`` delayed by k steps (k > 0: row t holds a_{t−k}; zeros enter), early for k < 0."""
-    if not k:
-        return a
-    out = np.zeros_like(a)
-    if k > 0:
-        out[k:] = a[:-k]
-    else:
-        out[:k] = a[-k:]
-    return out
+    """``a`` delayed by k steps (k > 0: row t holds a_{t−k}; zeros enter), early for k < 0:
+    the presets' own ``_shift`` and ``_unshift``."""
+    return P._shift(a, k) if k >= 0 else P._unshift(a, -k)
 
 
 def _net(prob, hyp: Hypothesis):
