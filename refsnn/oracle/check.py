@@ -208,9 +208,9 @@ def _read_snntorch(name, m, preset):
 def _read_sj(name, m, preset):
     sf = m.surrogate_function
     sgname = type(sf).__name__
-    if type(sf).__module__ != "spikingjelly.activation_based.surrogate" or sgname not in ("Sigmoid", "ATan"):
-        raise CheckError(f"{name} ({type(m).__name__}): surrogate_function {sgname} is not SpikingJelly's Sigmoid "
-                         "or ATan, the surrogates the SpikingJelly presets map")
+    if type(sf).__module__ != "spikingjelly.activation_based.surrogate" or sgname not in P.SJ_SURROGATES:
+        raise CheckError(f"{name} ({type(m).__name__}): surrogate_function {sgname} is not one of SpikingJelly's "
+                         f"{', '.join(P.SJ_SURROGATES)}, the surrogates the SpikingJelly presets map")
     if not getattr(sf, "spiking", True):
         raise CheckError(f"{name}: surrogate_function must have spiking=True")
     kw = {"v_threshold": float(m.v_threshold), "v_reset": None if m.v_reset is None else float(m.v_reset),

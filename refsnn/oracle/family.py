@@ -52,7 +52,10 @@ _POINTS = [
     ("snntorch.Synaptic", dict(beta=0.85, alpha_syn=0.7, reset_mechanism="zero"), "zero"),
     ("snntorch.RLeaky", dict(beta=0.85), "all_to_all"),
     ("snntorch.RLeaky", dict(beta=0.85, all_to_all=False, reset_mechanism="zero"), "one_to_one/zero"),
+    ("snntorch.Leaky", dict(beta=0.85, spike_grad="sigmoid", slope=5.0), "subtract/sigmoid"),
     ("spikingjelly.LIFNode", dict(tau=2.0), "hard"),
+    *[("spikingjelly.LIFNode", dict(tau=2.0, surrogate_function=sg), "hard/" + sg)
+      for sg in ("PiecewiseQuadratic", "PiecewiseExp", "Rect", "SuperSpike")],
     ("spikingjelly.LIFNode", dict(tau=3.0, v_reset=None, surrogate_function="ATan", alpha=2.0), "soft"),
     ("spikingjelly.LIFNode", dict(tau=2.0, v_reset=-0.2, detach_reset=True, decay_input=False), "hard/detach"),
     ("spikingjelly.ParametricLIFNode", dict(init_tau=2.5), "hard"),
@@ -61,8 +64,9 @@ _POINTS = [
     ("norse.LIFCell", dict(v_reset=-0.2), "ff"),
     ("norse.LIFBoxCell", dict(), "box"),
     ("norse.LIFRecurrentCell", dict(autapses=True), "recurrent"),
-    ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn"),   # autapses=False zeroes a gradient on purpose
+    ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn"),
     ("norse.LSNNCell", dict(tau_adapt_inv=50.0, beta=0.5), "lsnn_stack"),   # two layers: a step's delay between them
+    # autapses=True: autapses=False zeroes a gradient (the diagonal of R) on purpose
     ("norse.LSNNRecurrentCell", dict(tau_adapt_inv=50.0, beta=0.5, autapses=True), "lsnn_recurrent"),
     ("eprop.ALIF", dict(thr=0.6, tau_m=20.0, tau_a=50.0, beta=0.7), "alif"),
     ("spytorch.tutorial", dict(), "tutorial"),
