@@ -20,7 +20,7 @@ run takes on a quiet machine, whatever else shares it. The ceilings need scikit-
 
 Runs are kept in ``--out`` (default ``runs-results``); a seed whose run is already
 there (same recipe) is read back, not retrained. So the seeds can be run by separate
-processes (``--tasks yinyang --seeds 3``) and the tables printed afterwards.
+processes (``--tasks yinyang --yinyang-seeds 3``) and the tables printed afterwards.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_results.py [--tasks yinyang randman]
         [--yinyang-seeds 0 1 2 3 4] [--randman-seeds 0 1 2] [--out runs-results]
@@ -46,9 +46,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def recipe(task):
-    """What a stored run must share with this one to be reused: the network and its initialisation."""
+    """What a stored run must share with this one to be reused: the network, its initialisation,
+    the encoded data (a changed encoding must not reuse an old run) and the training settings."""
+    import hashlib
     from refsnn.train import architecture
-    return json.loads(json.dumps(dict(architecture=architecture(task.net), init=task.init)))
+    data = hashlib.sha1(np.ascontiguousarray(task.x_train).tobytes()
+                        + np.ascontiguousarray(task.x_test).tobytes()).hexdigest()
+    return json.loads(json.dumps(dict(architecture=architecture(task.net), init=task.init, data=data,
+                                      defaults=task.defaults), default=str))
 
 
 def run_seed(name, seed, out, hidden=128):

@@ -338,9 +338,14 @@ def test_chunked_eprop_equals_the_step_loop_across_chunks(structure):
     T = 2 * eprop.CHUNK + 7
     net, params, x, y, bptt = _eprop_problem(*structure, T=T)
     fb = eprop.random_feedback(net, 3)
-    for kw in (dict(), dict(feedback=fb), dict(own=eprop.BELLEC_OWN), dict(filtered=False)):
-        fast = eprop.eprop_gradients(net, params, x, eprop.step_mse(y), track_max=True, **kw)
-        slow = eprop.eprop_gradients(net, params, x, eprop.step_mse(y), track_max=True, record=True, **kw)
+    s0 = [dict(st) for st in eprop.eprop_gradients(net, params, x[:20], eprop.step_mse(y[:20])).final_state]
+    labels = np.arange(x.shape[1]) % net.layers[1].n
+    for kw, loss in ((dict(), eprop.step_mse(y)), (dict(feedback=fb), eprop.step_mse(y)),
+                     (dict(own=eprop.BELLEC_OWN), eprop.step_mse(y)), (dict(filtered=False), eprop.step_mse(y)),
+                     (dict(own=()), eprop.step_mse(y)), (dict(state0=s0), eprop.step_mse(y)),
+                     (dict(), eprop.step_cross_entropy(labels))):
+        fast = eprop.eprop_gradients(net, params, x, loss, track_max=True, **kw)
+        slow = eprop.eprop_gradients(net, params, x, loss, track_max=True, record=True, **kw)
         assert _max_rel(fast.grads, slow.grads) <= 1e-11, kw
         assert fast.value == pytest.approx(slow.value, rel=1e-13)
         np.testing.assert_array_equal(fast.y_max, slow.y_max)

@@ -152,6 +152,22 @@ def test_validation_split_chooses_the_reported_epoch(tmp_path):
     assert "selected" not in T.train(cfg(1), tmp_path / "b", progress=False, log=quiet, task=tiny_task())
 
 
+def test_the_chosen_epochs_parameters_are_kept_when_it_is_not_the_last(tmp_path, monkeypatch):
+    """selected.npz holds the chosen epoch's parameters, not the last epoch's: with the rule forced
+    to choose epoch 1 of 3, the file is epoch 1's and differs from the final checkpoint, and its
+    validation loss is epoch 1's (the tiny task's loss only falls, so the real rule always picks the last)."""
+    task = tiny_task()
+    task = dataclasses.replace(task, x_val=task.x_train[-24:], y_val=task.y_train[-24:])
+    monkeypatch.setattr(T, "_selected_epoch", lambda task, h: 0 if h.get("val_loss") else None)
+    s = T.train(cfg(3), tmp_path, progress=False, log=quiet, task=task)
+    assert s["selected"]["epoch"] == 1
+    sel, _, meta = T.load_checkpoint(tmp_path / "selected.npz", task.net)
+    last, _, _ = T.load_checkpoint(tmp_path / "checkpoint.npz", task.net)
+    assert meta["epoch"] == 1
+    assert any(np.any(a[k] != b[k]) for a, b in zip(sel, last) for k in a)
+    assert T.evaluate(task, sel, task.x_val, task.y_val)[0] == pytest.approx(s["history"]["val_loss"][0], rel=1e-6)
+
+
 def test_epoch_selection_rule():
     """The lowest validation loss, ties going to the later epoch; not the best accuracy."""
     task = T.make_task("randman", seed=0, hidden=4, small=True)
