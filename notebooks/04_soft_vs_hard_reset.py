@@ -107,11 +107,15 @@ def jacobian(cfg, params, traj):
     attached = 0.0 if cfg.detach_reset else 1.0
     return p["alpha"] * (1 - s_prev * r_m) - attached * r * sgp
 
-worst = 0.0
+from refsnn.neurons import stability
+
+worst = pkg_gap = 0.0
 for reset in RESETS:
     for detach in (False, True):
         cfg, params, traj, dv = run(surrogate("triangle", 1.0), reset, detach)
         J = jacobian(cfg, params, traj)
+        # the package's J1 (refsnn.neurons.stability, which adds recurrence) is this same (4.1)
+        pkg_gap = max(pkg_gap, np.abs(stability.step_jacobians(traj, params)[1:, 0, 0, 0] - J).max())
         err = np.abs(dv[:-1] - J * dv[1:]).max()
         worst = max(worst, err)
         print(f"{reset:16s} detach={detach!s:5s}: max |δv_(t-1) - J_t δv_t| = {err:.1e}")
@@ -451,6 +455,8 @@ below = (v_prev > 0) & (v_prev < 1.0)
 assert below.sum() > 10 and np.allclose(J_a[below], 1.0 - v_prev[below] - 0.05, rtol=0, atol=1e-14)
 for reset in ("hard_keep_input", "hard_drop_input"):
     assert abs(flows["triangle, height 1", reset, False][0][0]) < 1e-6 * 0.95 ** 49, reset
+# (4.1) by hand is the package's J1 (refsnn.neurons.stability.step_jacobians) for this layer.
+assert pkg_gap < 1e-14, pkg_gap
 print("all checks passed")
 
 # %% [markdown]

@@ -79,3 +79,15 @@ def test_unsupported_layers_are_refused_with_the_reason():
     traj = layer_forward(cfg, init_params(cfg, 0), np.ones((3, 1, 2)))
     with pytest.raises(ValueError, match="synapse, adaptation"):
         S.step_jacobians(traj, init_params(cfg, 0))
+
+
+def test_growth_rate_is_the_norm_of_the_transposed_product():
+    """(1/T) log ‖J_0ᵀ ⋯ J_{T−1}ᵀ‖₂ on random non-symmetric J, where the order and the transpose
+    matter (a constant diagonal J cannot tell them apart)."""
+    J = np.random.default_rng(0).normal(0, 0.6, (6, 2, 3, 3))
+    got = S.growth_rate(J)
+    for b in range(2):
+        P = np.eye(3)
+        for t in range(6):
+            P = P @ J[t, b].T
+        assert got[b] == pytest.approx(np.log(np.linalg.norm(P, 2)) / 6, rel=1e-12)

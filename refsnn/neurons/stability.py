@@ -68,6 +68,9 @@ def _check_supported(cfg):
 def step_jacobians(traj, params):
     """J1 for every step and batch row: ``(T, B, N, N)``, ``J[t, b] = ∂v_t/∂v_{t−1}``.
 
+    For one neuron without recurrence this is notebook 04's (4.1), which the notebook
+    writes by hand and asserts equal to this function; J1 adds the recurrent term.
+
     ``traj`` is the layer's :class:`~refsnn.neurons.lif.Trajectory` and ``params`` its
     parameters (``theta``, ``alpha``, ``gamma`` or ``v_reset``, ``R`` if recurrent)."""
     check_instance("traj", traj, Trajectory, "a refsnn.lif.Trajectory (from layer_forward)")
@@ -112,7 +115,8 @@ def adjoint_from_jacobians(J, a_last):
 
 
 def growth_rate(J):
-    """Per batch row, ``(1/T) log ‖J_0ᵀ ⋯ J_{T−1}ᵀ‖₂`` (B,): the adjoint's growth per step
+    """Per batch row, ``(1/T) log ‖J_0ᵀ ⋯ J_{T−1}ᵀ‖₂`` (B,): the adjoint's growth per step; −inf
+    where some J_t is zero (a hard reset that cuts every neuron at one step)
     (the product is renormalised as it is formed, so it neither overflows nor underflows)."""
     T, B, N, _ = J.shape
     log_norm = np.zeros(B)

@@ -23,6 +23,8 @@ MUTANTS = [
      STAB,
      "sg = cfg.surrogate.derivative(v_prev - params[\"theta\"])",
      "sg = cfg.surrogate.derivative(traj.v - params[\"theta\"])"),
+    ("growth rate: J P instead of Jᵀ P",
+     STAB, '"bji,bjk->bik"', '"bij,bjk->bik"'),
 ]
 
 TESTS = ["tests/test_stability.py"]
