@@ -114,7 +114,8 @@ plt.show()
 #
 # The reset gives $\delta V^+ = -\dot V^+\delta t_e$ with $\tau_m \dot V^+ = I$. In the layer
 # above, the jump of $I_j$ moves with the spike. Collect the terms in $\delta V^-$ and in
-# $\delta I^-$ and set them to zero. This gives the jumps:
+# $\delta I^-$ and set them to zero. (At an *input* event nothing crosses a threshold, so
+# $\lambda_V$ and $\lambda_I$ are continuous there: J2.) At the neuron's own spike this gives the jumps:
 #
 # $$ \lambda_I^- = \lambda_I^+ \tag{J3} $$
 #
@@ -178,7 +179,7 @@ for r in rows:
 # The forward losses agree more and more closely as $dt$ shrinks. The gradients do not.
 #
 # - With a surrogate at or above its default width (triangle 1 and 2, sigmoid 2.5 and 5), the
-#   surrogate gradient's norm grows as $dt \to 0$, from about 1 to 6–100 times the exact norm,
+#   surrogate gradient's norm grows as $dt \to 0$ to more than four times its value at the coarsest step,
 #   and its cosine with the exact gradient falls. BPTT sums $\sigma'$ over every step the membrane
 #   spends inside the surrogate's window, including subthreshold excursions that never become
 #   spikes, and the number of such steps grows like $1/dt$.

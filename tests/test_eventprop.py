@@ -178,6 +178,10 @@ def test_surrogate_vs_exact_rows():
     assert [r[2] for r in rows] == [0.5, 0.05]
     for fam, k, dt, cos, rel, ratio, gap in rows:
         assert -1 <= cos <= 1 and rel >= 0 and ratio > 0
+    # at the coarse step the wide triangle tracks the exact gradient; as dt → 0 its norm grows
+    # (a wrong chain-rule factor dt/τ_m in the grid twin would move both)
+    assert rows[0][3] > 0.85 and 0.7 < rows[0][5] < 1.5, rows[0]
+    assert rows[1][5] > 2 * rows[0][5], rows
     assert rows[1][6] < rows[0][6]              # the forward passes converge
 
 

@@ -301,6 +301,8 @@ MISTAKES = [
                  ["time index of σ'", "σ'_{t−1}"], id="ex13-sg-now"),
     pytest.param("ex13", "factorised_gradient", 'grad += np.einsum("bj,bji->ji", signal[t], e)',
                  'grad += np.einsum("bj,bji->ji", signal[t], eps_v)', ["L_t · e_t"], id="ex13-eps-not-e"),
+    pytest.param("ex16", "jump_at_spike", "(current - theta)", "(current - 1.0)", ["J3–J4"],
+                 id="ex16-theta-hardcoded"),
     pytest.param("ex16", "jump_at_spike", "(current * lam_v_plus + g) / (current - theta)",
                  "(current * lam_v_plus + g) / current", ["crossing's slope", "I − θ"], id="ex16-no-threshold-term"),
     pytest.param("ex16", "jump_at_spike", "lam_i_minus = lam_i_plus ", "lam_i_minus = 0 * lam_i_plus ",

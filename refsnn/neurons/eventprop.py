@@ -102,7 +102,7 @@ i's own spikes (J3); the term in ``δV_i^-`` vanishes if
 
 .. math::
 
-    λ_{V,i}^- &\text{ and } λ_{V,i}^+ \text{ are continuous at input events}, \quad λ_I \text{ too}  && \text{(J2)}\\
+    λ_{V,i}^- &= λ_{V,i}^+, \quad λ_{I,i}^- = λ_{I,i}^+ \quad \text{at input events}                  && \text{(J2)}\\
     λ_{I,i}^- &= λ_{I,i}^+ \quad \text{at i's own spikes}                                                && \text{(J3)}\\
     (I - θ)\, λ_{V,i}^- &= I\, λ_{V,i}^+ + \frac{∂l}{∂t_e}
         + \sum_j W_{ji}\,(λ_{V,j} - λ_{I,j})(t_e)                                                        && \text{(J4) the jump at a spike}
