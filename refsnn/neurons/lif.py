@@ -23,7 +23,8 @@ For t = 0, ..., T-1:
 and ``s_{-1} = f(v_{-1} - θ)``. Without a synapse (``synapse=False``) F2 is
 ``c_t = I_t`` (λ = 0); without adaptation there is no ``u`` (β = κ = 0); without
 recurrence there is no ``R``. The model switches S1–S6 below (the initial spike, shared
-parameters, an adaptive threshold F7, the post-reset membrane view, a refractory gate)
+parameters, an adaptive threshold F7, the post-reset membrane view, a refractory gate, a
+two-step recurrent delay)
 change these equations where they say; their defaults are the equations above.
 
 ``f`` is the Heaviside step ``H`` (``forward="heaviside"``, with ``H(0)`` = ``h0``)

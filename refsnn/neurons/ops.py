@@ -16,7 +16,10 @@ An event-driven machine does the work of O2: every nonzero input (a spike) is de
 to each of its targets, one addition per delivery (an *accumulate*, AC, when the input
 is a binary spike: the weight is added, nothing is multiplied). A clock-driven machine
 multiplies every weight by its input at every step, O3. O4 is the same layer computed
-once as an ANN layer, the baseline of seed 003's comparison. ``SynOps ≤ MACs`` always,
+once as an ANN layer, the baseline of seed 003's comparison: it counts every synapse the
+layer has, so a recurrent layer's ``R`` counts once (an ANN with the same recurrent weights,
+one pass), while the Lee layer's lateral WTA inhibition, which has no weight matrix, counts
+none (an ANN layer has no such circuit). ``SynOps ≤ MACs`` always,
 with equality when every input is nonzero at every step.
 
 Synapses of each kind (``N`` targets, ``M`` inputs):
