@@ -243,6 +243,8 @@ class ConvLIFConfig:
         if isinstance(self.padding, (bool, np.bool_)) or not isinstance(self.padding, numbers.Integral) \
                 or self.padding < 0:
             raise ValueError(f"padding must be an integer >= 0, got {self.padding!r}")
+        if self.padding > 2**31:                # a padded grid this large has more neurons than an index holds
+            raise ValueError(f"padding must be at most 2**31, got an integer of {len(str(self.padding))} digits")
         kh, kw = self.kernel_size
         if self.height + 2 * self.padding < kh or self.width + 2 * self.padding < kw:
             raise ValueError(

@@ -151,9 +151,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import lambertw
+from scipy.special import lambertw, log_softmax
 
 from .._validate import check_positive_int, float_array, real_scalar
+from ..losses import _labels
 
 __all__ = ["EventPropConfig", "LayerRecord", "layer_forward", "layer_backward", "forward", "backward",
            "advance", "crossing", "first_spike_times", "first_spike_loss", "grad_first_spike",
@@ -587,16 +588,12 @@ def first_spike_loss(t_first, labels, tau0, alpha=0.0, tau1=1.0, t_silent=None):
     (a constant: no gradient reaches it). Returns ``(value, ∂l/∂t (B, N))``."""
     t = np.asarray(t_first, dtype=np.float64)
     B, N = t.shape
-    labels = np.asarray(labels)
-    if labels.shape != (B,) or labels.dtype.kind not in "iu" or (labels < 0).any() or (labels >= N).any():
-        raise ValueError(f"labels must be integers in [0, {N}) of shape ({B},)")
+    labels = _labels(labels, B, N)
     silent = ~np.isfinite(t)
     if silent.any() and t_silent is None:
         raise ValueError("t_first has silent neurons (inf): pass t_silent, the time that stands in for them")
     tt = np.where(silent, t_silent if t_silent is not None else 0.0, t)
-    z = -tt / tau0
-    z = z - z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    logp = log_softmax(-tt / tau0, axis=1)
     r = np.arange(B)
     ty = tt[r, labels]
     value = float(np.mean(-logp[r, labels] + alpha * (np.exp(ty / tau1) - 1.0)))
