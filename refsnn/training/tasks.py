@@ -188,8 +188,16 @@ register_kind(TaskKind(
 ALPHA = float(np.exp(-1 / 20))
 LAM = float(np.exp(-1 / 5))
 # A constant input drives a leaky integrator with a synapse to 1/((1-α)(1-λ)) ≈ 110 times
-# its value; readout weights are scaled down by that gain so that logits start near O(1).
-READOUT_SCALE = 3.0 * (1 - ALPHA) * (1 - LAM)
+# its value (1/(1-α) without a synapse); readout weights are scaled down by that gain so
+# that logits start near O(1).
+
+
+def readout_scale(alpha, lam=None):
+    """``w_scale`` of a leaky-integrator readout: 3 divided by its DC gain (λ None: no synapse)."""
+    return 3.0 * (1 - alpha) * (1.0 if lam is None else 1 - lam)
+
+
+READOUT_SCALE = readout_scale(ALPHA, LAM)
 
 
 def _layer_init(w_scale, **kw):
@@ -226,7 +234,7 @@ def build_randman(seed=0, hidden=128, small=False, dim_manifold=RANDMAN_DIM):
                         n_samples_per_class=per_class, alpha=2.0, n_spikes=1, seed=seed)
     x_tr, x_te, y_tr, y_te = data.train_test_split(X, y, 0.2, seed)
     net = _classifier(20, hidden, 10, readout_synapse=False)
-    init = [dict(alpha=RANDMAN_ALPHA, lam=LAM, w_scale=3.0), dict(alpha=ALPHA, w_scale=3.0 * (1 - ALPHA))]
+    init = [dict(alpha=RANDMAN_ALPHA, lam=LAM, w_scale=3.0), dict(alpha=ALPHA, w_scale=readout_scale(ALPHA))]
     return TaskSpec("randman", net, x_tr, y_tr, x_te, y_te, "classification", init,
                     dict(epochs=15, lr=5e-3, batch_size=64, clip=5.0))
 
@@ -259,9 +267,8 @@ def build_yinyang(seed=0, hidden=128, small=False):
     enc = lambda p: data.current_encode(p, YINYANG_STEPS, YINYANG_CURRENT)  # noqa: E731
     net = _classifier(4, hidden, 3)
     # readout: the same initial logit scale as the other tasks, for this task's gain
-    gain = (1 - YINYANG_ALPHA) * (1 - YINYANG_LAM)
     init = [dict(alpha=YINYANG_ALPHA, lam=YINYANG_LAM, w_scale=1.0),
-            dict(alpha=YINYANG_ALPHA, lam=YINYANG_LAM, w_scale=3.0 * gain)]
+            dict(alpha=YINYANG_ALPHA, lam=YINYANG_LAM, w_scale=readout_scale(YINYANG_ALPHA, YINYANG_LAM))]
     return TaskSpec("yinyang", net, enc(p_tr), y_tr, enc(p_te), y_te, "classification", init,
                     dict(epochs=12, lr=2e-3, batch_size=32, clip=5.0), x_val=enc(p_va), y_val=y_va)
 
