@@ -58,18 +58,10 @@ import sys
 import time
 
 
-def _preset_threads(argv):
-    """Apply --threads before NumPy (and its BLAS) is loaded."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--threads", type=int)
-    ns, _ = pre.parse_known_args(argv)
-    if ns.threads is not None and ns.threads >= 1:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(ns.threads)
-
-
-if __name__ == "__main__":
-    _preset_threads(sys.argv[1:])
+if __name__ == "__main__":            # --threads before NumPy (and its BLAS) is loaded
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _threads import preset_threads
+    preset_threads(sys.argv[1:], default=None)
 
 import numpy as np  # noqa: E402
 

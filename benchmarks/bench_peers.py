@@ -48,19 +48,10 @@ import sys
 import time
 
 
-def _threads(argv):
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--threads", type=int, default=1)
-    ns, _ = pre.parse_known_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(ns.threads)
-    if ns.threads == 1:     # JAX (if installed): XLA's CPU backend on one thread too
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
-                                   " intra_op_parallelism_threads=1").strip()
-    return ns.threads
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _threads import preset_threads  # noqa: E402
 
-
-THREADS = _threads(sys.argv[1:])
+THREADS = preset_threads(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 

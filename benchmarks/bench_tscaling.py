@@ -22,15 +22,10 @@ import os
 import sys
 
 
-def _pre():
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--threads", type=int, default=1)
-    a, _ = ap.parse_known_args()
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[k] = str(a.threads)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _threads import preset_threads  # noqa: E402
 
-
-_pre()
+preset_threads(sys.argv[1:])
 
 import resource  # noqa: E402
 import time  # noqa: E402
