@@ -20,8 +20,8 @@ snnTorch 1.0      ``Leaky``, ``Synaptic``, ``RLeaky`` (stock ``atan`` /         
                   ``fast_sigmoid`` surrogates)                                       with ``init_hidden=True``),
                                                                                      or a module whose forward
                                                                                      runs the time loop
-SpikingJelly 2.0  ``LIFNode``, ``ParametricLIFNode``, ``IFNode`` (``Sigmoid`` /      ``nn.Sequential`` or any
-                  ``ATan`` surrogates; multi- or single-step)                        module
+SpikingJelly 2.0  ``LIFNode``, ``ParametricLIFNode``, ``IFNode`` (every surrogate   ``nn.Sequential`` or any
+                  of ``presets.SJ_SURROGATES``; multi- or single-step)               module
 Norse 1.1         ``LIFCell``, ``LIFBoxCell``, ``LIFRecurrentCell``, ``LSNNCell``    ``SequentialState``, or a
                   (``method="super"``)                                               module with a time loop
 ================  =================================================================  =========================
