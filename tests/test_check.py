@@ -88,6 +88,9 @@ def make(kind):
                                    _lin(6, 3), snn.Leaky(beta=0.8, init_hidden=True, learn_threshold=True))
     if kind == "snntorch.Leaky (time loop)":
         return SnnLoop()
+    if kind == "snntorch.Leaky (sigmoid surrogate)":
+        return torch.nn.Sequential(_lin(4, 6), snn.Leaky(beta=0.9, init_hidden=True, spike_grad=surrogate.sigmoid(slope=5.0)),
+                                   _lin(6, 3), snn.Leaky(beta=0.8, init_hidden=True, spike_grad=surrogate.sigmoid(slope=5.0)))
     if kind == "snntorch.Synaptic":
         return SynLoop()
     if kind == "snntorch.RLeaky":
@@ -116,7 +119,8 @@ def make(kind):
     raise KeyError(kind)
 
 
-KINDS = ["snntorch.Leaky (Sequential)", "snntorch.Leaky (time loop)", "snntorch.Synaptic", "snntorch.RLeaky",
+KINDS = ["snntorch.Leaky (Sequential)", "snntorch.Leaky (time loop)", "snntorch.Leaky (sigmoid surrogate)",
+         "snntorch.Synaptic", "snntorch.RLeaky",
          "spikingjelly.LIFNode", "spikingjelly.ParametricLIFNode", "spikingjelly.IFNode", "norse.LIFCell",
          "norse.LIFBoxCell", "norse.LIFRecurrentCell", "norse.LSNNCell"]
 
@@ -489,7 +493,7 @@ def test_command_refuses_what_it_cannot_read_safely(tmp_path, capsys):
                       (["--kwargs", '{"tau": 2}'], "--kwargs ['tau'] are not arguments of Leaky"),
                       (["--kwargs", "[1]"], "--kwargs must be a JSON object"),
                       (["--kwargs", '{"alpha": "x"}'], "--kwargs: alpha must be a number, got 'x'"),
-                      (["--kwargs", '{"spike_grad": "sigmoid"}'], "spike_grad must be 'atan' or 'fast_sigmoid'"),
+                      (["--kwargs", '{"spike_grad": "triangle"}'], "spike_grad must be 'atan', 'fast_sigmoid' or 'sigmoid'"),
                       (["--kwargs", '{"reset_mechanism": "bogus"}'], "snntorch.Leaky cannot be built with them"),
                       (["--preset", "snntorch.Alpha"], "--preset 'snntorch.Alpha': the command builds"),
                       (["--T", "0"], "--T must be a positive integer")):

@@ -16,8 +16,8 @@ What it reads (:data:`SUPPORTED`):
 ================  =================================================================  =========================
 library           neuron classes                                                     network forms
 ================  =================================================================  =========================
-snnTorch 1.0      ``Leaky``, ``Synaptic``, ``RLeaky`` (stock ``atan`` /              ``nn.Sequential`` (neurons
-                  ``fast_sigmoid`` surrogates)                                       with ``init_hidden=True``),
+snnTorch 1.0      ``Leaky``, ``Synaptic``, ``RLeaky`` (stock ``atan``,               ``nn.Sequential`` (neurons
+                  ``fast_sigmoid`` or ``sigmoid`` surrogates)                        with ``init_hidden=True``),
                                                                                      or a module whose forward
                                                                                      runs the time loop
 SpikingJelly 2.0  ``LIFNode``, ``ParametricLIFNode``, ``IFNode`` (every surrogate   ``nn.Sequential`` or any
@@ -98,7 +98,7 @@ class CheckError(C.BadInput):
     """The network (or an argument) cannot be checked; the message names the module or argument."""
 
 
-SUPPORTED = ("snnTorch Leaky, Synaptic, RLeaky (stock atan / fast_sigmoid surrogates) in nn.Sequential "
+SUPPORTED = ("snnTorch Leaky, Synaptic, RLeaky (stock atan / fast_sigmoid / sigmoid surrogates) in nn.Sequential "
              "(init_hidden=True) or a module with a time loop; SpikingJelly LIFNode, ParametricLIFNode, IFNode; "
              "Norse LIFCell, LIFBoxCell, LIFRecurrentCell, LSNNCell in SequentialState or a module with a time loop; "
              "each layer a torch.nn.Linear followed by one neuron module (nn.Flatten/nn.Identity may precede the "
@@ -160,17 +160,19 @@ def _neuron_kinds():
 
 
 def _snn_surrogate(name, m):
-    """snnTorch's ``spike_grad``: ``("atan", {"alpha": a})`` or ``("fast_sigmoid", {"slope": k})``."""
+    """snnTorch's ``spike_grad``: ``("atan", {"alpha": a})``, ``("fast_sigmoid", {"slope": k})`` or
+    ``("sigmoid", {"slope": k})``."""
     fn = getattr(m, "spike_grad", None)
     qual = getattr(fn, "__qualname__", "")
     if getattr(fn, "__module__", None) == "snntorch.surrogate" and qual in ("atan.<locals>.inner",
-                                                                           "fast_sigmoid.<locals>.inner"):
+                                                                           "fast_sigmoid.<locals>.inner",
+                                                                           "sigmoid.<locals>.inner"):
         kind = qual.split(".")[0]
         var = "alpha" if kind == "atan" else "slope"
         value = fn.__closure__[fn.__code__.co_freevars.index(var)].cell_contents
         return kind, {var: float(value)}
-    raise CheckError(f"{name} ({type(m).__name__}): spike_grad {fn!r} is not snnTorch's surrogate.atan(alpha) or "
-                     "surrogate.fast_sigmoid(slope), the surrogates the snnTorch presets map. Build the layer with "
+    raise CheckError(f"{name} ({type(m).__name__}): spike_grad {fn!r} is not snnTorch's surrogate.atan(alpha), "
+                     "surrogate.fast_sigmoid(slope) or surrogate.sigmoid(slope), the surrogates the snnTorch presets map. Build the layer with "
                      "one of them (check keeps its spikes float64 itself), or check a hand-written surrogate with "
                      "refsnn.oracle.Custom")
 
@@ -277,7 +279,7 @@ def _state_memo(net):
 @contextlib.contextmanager
 def float64_surrogates(modules):
     """Within the context, every snnTorch neuron in ``modules`` whose ``spike_grad`` is a stock
-    ``atan``/``fast_sigmoid`` has one whose forward keeps the input's dtype (the backward is
+    ``atan``/``fast_sigmoid``/``sigmoid`` has one whose forward keeps the input's dtype (the backward is
     snnTorch's own, :func:`refsnn.oracle.peers.float64_spike_grad`); on exit the original
     surrogate objects are put back. :func:`check` applies it to its float64 copy."""
     from .peers import float64_spike_grad
@@ -877,14 +879,15 @@ def _cli_snntorch(cls):
         from snntorch import surrogate
 
         _kw(kw, ("spike_grad", "alpha", "slope", "reset_mechanism", "reset_delay", "alpha_syn", "all_to_all"), cls)
-        if kw.get("spike_grad", "atan") not in ("atan", "fast_sigmoid"):
-            raise CheckError(f"--kwargs: spike_grad must be 'atan' or 'fast_sigmoid' (the snnTorch surrogates the "
-                             f"presets map), got {kw['spike_grad']!r}")
+        if kw.get("spike_grad", "atan") not in ("atan", "fast_sigmoid", "sigmoid"):
+            raise CheckError(f"--kwargs: spike_grad must be 'atan', 'fast_sigmoid' or 'sigmoid' (the snnTorch "
+                             f"surrogates the presets map), got {kw['spike_grad']!r}")
         for name in ("alpha", "slope"):
             if name in kw and (isinstance(kw[name], bool) or not isinstance(kw[name], (int, float))):
                 raise CheckError(f"--kwargs: {name} must be a number, got {kw[name]!r}")
-        sg = (surrogate.atan(kw.get("alpha", 2.0)) if kw.get("spike_grad", "atan") == "atan"
-              else surrogate.fast_sigmoid(kw.get("slope", 25.0)))
+        kind = kw.get("spike_grad", "atan")
+        sg = (surrogate.atan(kw.get("alpha", 2.0)) if kind == "atan"
+              else getattr(surrogate, kind)(kw.get("slope", 25.0)))
         # beta and threshold are in every snnTorch state dict (buffers or parameters); load_state_dict sets them
         common = dict(beta=sd.get("beta", torch.tensor(0.9)).clone(),
                       threshold=sd.get("threshold", torch.tensor(1.0)).clone(),
