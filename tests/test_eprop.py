@@ -329,6 +329,27 @@ def test_gradcheck_cli_runs_an_eprop_row(capsys):
     assert row["passed"] and row["bptt_max_rel"] <= 1e-12 and row["switch"] == "athr"
 
 
+def _plain(loss):
+    """The same per-step loss as a plain ``(t, y_t)`` callable, without ``.steps``: the chunked
+    loop then calls it a step at a time."""
+    return lambda t, y: loss(t, y)
+
+
+def test_step_losses_over_a_chunk_equal_their_steps():
+    """``loss.steps(t0, Y)`` (the chunked loop's call) is the sum of ``loss(t, y_t)`` over the
+    chunk's steps, and its partials are theirs, for both step losses, from an offset t0."""
+    rng = np.random.default_rng(3)
+    T, B, K = 12, 4, 3
+    Y, target = rng.normal(size=(T, B, K)), rng.normal(size=(T, B, K))
+    for loss in (eprop.step_mse(target, 0.5), eprop.step_cross_entropy(np.array([0, 2, 1, 2]), 0.5)):
+        value, grad = loss.steps(5, Y[5:11])
+        per = [loss(t, Y[t]) for t in range(5, 11)]
+        assert value == pytest.approx(sum(v for v, _ in per), rel=1e-14)
+        np.testing.assert_allclose(grad, np.stack([g for _, g in per]), rtol=1e-14)
+    with pytest.raises(ValueError, match="target has 12 time steps"):
+        eprop.step_mse(target).steps(8, Y[:5])
+
+
 @pytest.mark.parametrize("structure", STRUCTURES[::5], ids=_name)
 def test_chunked_eprop_equals_the_step_loop_across_chunks(structure):
     """eprop_gradients sums E3/E4 a chunk at a time (no record); with record=True it runs
@@ -343,7 +364,8 @@ def test_chunked_eprop_equals_the_step_loop_across_chunks(structure):
     for kw, loss in ((dict(), eprop.step_mse(y)), (dict(feedback=fb), eprop.step_mse(y)),
                      (dict(own=eprop.BELLEC_OWN), eprop.step_mse(y)), (dict(filtered=False), eprop.step_mse(y)),
                      (dict(own=()), eprop.step_mse(y)), (dict(state0=s0), eprop.step_mse(y)),
-                     (dict(), eprop.step_cross_entropy(labels))):
+                     (dict(), eprop.step_cross_entropy(labels)),
+                     (dict(), _plain(eprop.step_mse(y))), (dict(), _plain(eprop.step_cross_entropy(labels)))):
         fast = eprop.eprop_gradients(net, params, x, loss, track_max=True, **kw)
         slow = eprop.eprop_gradients(net, params, x, loss, track_max=True, record=True, **kw)
         assert _max_rel(fast.grads, slow.grads) <= 1e-11, kw

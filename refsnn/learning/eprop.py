@@ -533,18 +533,33 @@ def step_mse(target, scale=1.0):
     """Per-step squared error ``scale · ½ Σ_{b,k} (y_t − y*_t)² / B``; ``target`` is ``(T, B, K)``.
 
     Returns ``readout_loss(t, y_t) -> (value, ∂L/∂y_t)``. With ``scale = 1/T`` it is the
-    training loop's regression loss (``membrane_rate_loss`` averaged over time).
+    training loop's regression loss (``membrane_rate_loss`` averaged over time). The
+    returned callable also has ``.steps(t0, Y)``: the same loss summed over the steps
+    ``t0 … t0 + K − 1`` of ``Y`` (K, B, K_out), and its ``(K, B, K_out)`` partials, which
+    :func:`eprop_gradients` uses a chunk at a time instead of one call a step.
     """
     target = float_array("target", target, (None, None, None))
     scale = real_scalar("scale", scale)
 
-    def loss(t, y):
-        y = float_array("y", y, (None, None))
-        _check_step("target", target, t, y)
-        err = y - target[t]
-        B = y.shape[0]
+    def steps(t0, Y):
+        _check_step("target", target, t0, Y)
+        err = Y - target[t0:t0 + len(Y)]
+        B = Y.shape[1]
         return _finite_step(scale * 0.5 * float(np.sum(err ** 2)) / B, (scale / B) * err)
 
+    return _per_step(steps)
+
+
+def _per_step(steps):
+    """A per-step loss ``loss(t, y_t)`` that is ``steps(t, y_t[None])`` for one step, with
+    ``steps`` kept as ``loss.steps`` for a chunk of steps at once (one formula, two uses)."""
+
+    def loss(t, y):
+        y = float_array("y", y, (None, None))
+        value, grad = steps(t, y[None])
+        return value, grad[0]
+
+    loss.steps = steps
     return loss
 
 
@@ -556,15 +571,16 @@ def _finite_step(value, grad):
     return value, grad
 
 
-def _check_step(name, target, t, y):
-    """A per-step target must cover step t and match the readout's ``(B, K)``."""
+def _check_step(name, target, t, Y):
+    """A per-step target must cover the steps t … t + K − 1 of ``Y`` (K, B, K_out) and match
+    the readout's ``(B, K_out)``."""
     if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or t < 0:
         raise ValueError(f"t must be a time step (an integer >= 0), got {t!r}")
-    if t >= target.shape[0]:
-        raise ValueError(f"{name} has {target.shape[0]} time steps, but the input has more (step t = {t}): "
-                         f"give {name} of shape (T, B, K) with the input's T")
-    if target.shape[1:] != y.shape:
-        raise ValueError(f"{name} has shape {target.shape}, expected (T, {y.shape[0]}, {y.shape[1]}) "
+    if t + len(Y) > target.shape[0]:
+        raise ValueError(f"{name} has {target.shape[0]} time steps, but the input has more "
+                         f"(step t = {t + len(Y) - 1}): give {name} of shape (T, B, K) with the input's T")
+    if target.shape[1:] != Y.shape[1:]:
+        raise ValueError(f"{name} has shape {target.shape}, expected (T, {Y.shape[1]}, {Y.shape[2]}) "
                          "(the batch and the readout's neurons)")
 
 
@@ -585,22 +601,23 @@ def step_cross_entropy(labels, scale=1.0):
         raise ValueError(f"labels must be class indices >= 0, got {int(labels.min())}")
     scale = real_scalar("scale", scale)
 
-    def loss(t, y):
-        y = float_array("y", y, (None, None))
-        B = y.shape[0]
+    def steps(t0, Y):
+        if isinstance(t0, (bool, np.bool_)) or not isinstance(t0, (int, np.integer)) or t0 < 0:
+            raise ValueError(f"t must be a time step (an integer >= 0), got {t0!r}")
+        K, B, n_out = Y.shape
         if labels.shape != (B,):
             raise ValueError(f"labels has shape {labels.shape}, expected ({B},): one label per batch row")
-        if labels.size and labels.max() >= y.shape[1]:
-            raise ValueError(f"labels must lie in [0, {y.shape[1]}) (the readout's {y.shape[1]} classes), "
+        if labels.size and labels.max() >= n_out:
+            raise ValueError(f"labels must lie in [0, {n_out}) (the readout's {n_out} classes), "
                              f"got {int(labels.max())}")
-        z = y - y.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        value = -float(logp[np.arange(B), labels].sum()) / B
+        z = Y - Y.max(axis=2, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=2, keepdims=True))
+        value = -float(logp[:, np.arange(B), labels].sum()) / B
         g = np.exp(logp)
-        g[np.arange(B), labels] -= 1.0
-        return _finite_step(scale * value, (scale / B) * g.astype(y.dtype))
+        g[:, np.arange(B), labels] -= 1.0
+        return _finite_step(scale * value, (scale / B) * g.astype(Y.dtype))
 
-    return loss
+    return _per_step(steps)
 
 
 def random_feedback(net: Network, rng, scale=None, dtype=np.float64):
@@ -795,18 +812,20 @@ def _check_gradients(grads):
 # keeps only a chunk, the state and the traces (memory flat in T).
 
 
-def _linear_chunk(A, a, w, P, z0):
+def _linear_chunk(A, a, w, P, z0, ws):
     """One chunk of ``z_t = A_t z_{t−1} + a_t ⊗ p_t`` (above): ``A`` (K, S, S, B, N) (row,
     column, then the batch and neurons, which makes every sum over a component a sum of
     contiguous (B, N) slices), ``a`` and ``w`` (K, S, B, N), ``P`` (K, B, Pn), ``z0``
-    (B, N, S, Pn). Returns ``(Σ_t Σ_b w_t·z_t as (N, Pn), z_{K−1})``."""
+    (B, N, S, Pn); ``ws`` a dict of work arrays kept across the chunks. Returns
+    ``(Σ_t Σ_b w_t·z_t as (N, Pn), z_{K−1})``."""
     K, S, B, N = a.shape
     Pn = P.shape[-1]
     # Both backward recursions multiply row vectors by A_t from the right,
     #     Φ_{t−1} = Φ_t A_t,   λ_{t−1}ᵀ = w_{t−1}ᵀ + λ_tᵀ A_t,
     # so they run as one: R_t = [Φ_t; λ_tᵀ] ((S + 1) rows), R_{t−1} = R_t A_t + [0; w_{t−1}ᵀ].
     # R[K] ends as R_{−1} = R_0 A_0 = [Φ_{−1}; (A_0ᵀ λ_0)ᵀ].
-    R = np.zeros((K + 1, S + 1, S, B, N), a.dtype)
+    R = _work(ws, "R", (K + 1, S + 1, S, B, N), a.dtype)
+    R[K - 1] = 0.0
     for s in range(S):
         R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
     R[K - 1, S] = w[-1]                                               # λ_{K−1} = w_{K−1}
@@ -818,11 +837,12 @@ def _linear_chunk(A, a, w, P, z0):
     lam = R[:K, S]                                                    # λ_t, (K, S, B, N)
     Phi = R[:, :S]
     nu = R[K, S]                                                      # A_0ᵀ λ_0
-    coef = (lam * a).sum(axis=1)                                      # λ_t·a_t, (K, B, N)
+    coef = np.einsum("tsbj,tsbj->tbj", lam, a)                        # λ_t·a_t, (K, B, N)
     G = np.einsum("sbj,bjsi->ji", nu, z0) + coef.reshape(K * B, N).T @ P.reshape(K * B, Pn)
-    M = (Phi[:K] * a[:, None]).sum(axis=2)                            # Φ_t a_t, (K, S, B, N)
+    M = np.einsum("tosbj,tsbj->bjot", Phi[:K], a,                     # Φ_t a_t, as (B, N, S, K)
+                  out=np.empty((B, N, S, K), a.dtype))                # (C order: the reshape below is a view)
     zK = np.einsum("orbj,bjri->bjoi", Phi[K], z0) + np.matmul(
-        M.transpose(2, 3, 1, 0).reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
+        M.reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
     return G, zK
 
 
@@ -856,8 +876,19 @@ def _presynaptic_chunk(names, x, s_prev):
     return np.concatenate([{"W": x, "R": s_prev, "b": ones}[n] for n in names], axis=2)
 
 
-def _hidden_system(cfg, p, co, flags, groups, filtered, sigs):
-    """A_t, a_t, w_t of the hidden layer's trace vector (E3, E4 with the readout's filters)."""
+def _work(ws, name, shape, dtype):
+    """A work array of ``shape`` kept in ``ws`` across chunks (a chunk shorter than the first
+    gets a leading slice of it): allocated, and zeroed, once a call instead of once a chunk.
+    Whoever fills one must write the same entries every chunk, so the rest stay zero."""
+    buf = ws.get(name)
+    if buf is None or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0] or buf.dtype != dtype:
+        buf = ws[name] = np.zeros(shape, dtype)
+    return buf[:shape[0]]
+
+
+def _hidden_system(cfg, p, co, flags, groups, filtered, sigs, ws):
+    """A_t, a_t, w_t of the hidden layer's trace vector (E3, E4 with the readout's filters),
+    in the work arrays ``ws`` (every entry written here is written each chunk; the others stay 0)."""
     tr, r, g_m, g_d, sg, sgp = co
     reset, adapt, thr = flags
     K, B, N = tr.v.shape
@@ -867,8 +898,8 @@ def _hidden_system(cfg, p, co, flags, groups, filtered, sigs):
             comps += ([f"ec{g}"] if groups[g][3] else []) + [f"ev{g}"]
     ix = {c: i for i, c in enumerate(comps)}
     S = len(comps)
-    A = np.zeros((K, S, S, B, N), tr.v.dtype)
-    a = np.zeros((K, S, B, N), tr.v.dtype)
+    A = _work(ws, "A", (K, S, S, B, N), tr.v.dtype)
+    a = _work(ws, "a", (K, S, B, N), tr.v.dtype)
     one = np.ones((K, B, N), tr.v.dtype)
     gd = one if g_d is None else g_d
     c, v = ix.get("c"), ix["v"]
@@ -886,18 +917,18 @@ def _hidden_system(cfg, p, co, flags, groups, filtered, sigs):
     if thr:
         ai = ix["a"]
         A[:, ai, ai] = p["rho_a"]                     # ε^a_t = ρ_a ε^a_{t−1} + q_{t−1}
-        A[:, ai, v] += sgp
+        A[:, ai, v] = sgp
         A[:, ai, ai] -= sgp * p["beta_a"]
         if adapt:
             A[:, ix["u"], ai] = -p["kappa"] * sgp * p["beta_a"]
     if reset:                                           # − r_t q_{t−1}, q = σ'_{t−1}(ε^v − β_a ε^a)
         A[:, v, v] -= r * sgp
         if thr:
-            A[:, v, ix["a"]] += r * sgp * p["beta_a"]
+            A[:, v, ix["a"]] = r * sgp * p["beta_a"]
     # e_t = σ'_t (ε^v_t − β_a ε^a_t), in terms of z_{t−1} and p_t
     E_A = sg[:, None] * (A[:, v] - (p["beta_a"] * A[:, ix["a"]] if thr else 0.0))
     E_a = sg * a[:, v]
-    w = np.zeros((K, S, B, N), tr.v.dtype)
+    w = _work(ws, "w", (K, S, B, N), tr.v.dtype)
     if filtered:
         for g, (a_o, l_o, _, syn_o) in enumerate(groups):
             src_A, src_a = E_A, E_a
@@ -955,6 +986,7 @@ def _eprop_chunked(hidden, readout, ph, po, x, readout_loss, Bfb, own, st0, filt
     G_h = G_o = 0.0
     value = 0.0
     y_max = None
+    ws_h, ws_o = {}, {}                 # work arrays, allocated once a call (see _work)
     for t0 in range(0, T, CHUNK):
         co = _chunk_coefficients(hidden, ph, x[t0:t0 + CHUNK], state_h, sg_h, t0 == 0)
         tr_h = co[0]
@@ -963,14 +995,21 @@ def _eprop_chunked(hidden, readout, ph, po, x, readout_loss, Bfb, own, st0, filt
         state_h = {k: getattr(tr_h, k)[-1] for k in state_names(hidden)}
         state_o = {k: getattr(tr_o, k)[-1] for k in state_names(readout)}
         sg_h = co[4][-1]
-        dy = np.empty((K, B, readout.n), dtype)
-        for i in range(K):
-            val, d = readout_loss(t0 + i, tr_o.v[i])
+        steps = getattr(readout_loss, "steps", None)
+        if steps is not None:                                      # step_mse, step_cross_entropy: a chunk at once
+            val, dy = steps(t0, tr_o.v)
             value += val
-            d = np.asarray(d)
-            if d.shape != (B, readout.n) or d.dtype != dtype:      # float_array names what is wrong
-                float_array(f"readout_loss's dL/dy at t={t0 + i}", d, (B, readout.n), dtype=dtype)
-            dy[i] = d
+            if dy.dtype != dtype:                                  # e.g. a float64 target for a float32 net
+                float_array(f"readout_loss's dL/dy at t={t0}", dy[0], (B, readout.n), dtype=dtype)
+        else:                                                      # any other (t, y_t) callable: a step at a time
+            dy = np.empty((K, B, readout.n), dtype)
+            for i in range(K):
+                val, d = readout_loss(t0 + i, tr_o.v[i])
+                value += val
+                d = np.asarray(d)
+                if d.shape != (B, readout.n) or d.dtype != dtype:  # float_array names what is wrong
+                    float_array(f"readout_loss's dL/dy at t={t0 + i}", d, (B, readout.n), dtype=dtype)
+                dy[i] = d
         if not all_finite(dy):                                     # (one check a chunk, not a step)
             i = int(np.argwhere(~np.isfinite(dy))[0][0])
             float_array(f"readout_loss's dL/dy at t={t0 + i}", dy[i], (B, readout.n), dtype=dtype)
@@ -978,17 +1017,17 @@ def _eprop_chunked(hidden, readout, ph, po, x, readout_loss, Bfb, own, st0, filt
             m = tr_o.v.max(axis=0)
             y_max = m if y_max is None else np.maximum(y_max, m)
         sigs = [dy[..., ks] @ Bfb[:, ks].T for _, _, ks, _ in groups]   # L̂_t of each group
-        A, a, w = _hidden_system(hidden, ph_n, co, flags, groups, filtered, sigs)
+        A, a, w = _hidden_system(hidden, ph_n, co, flags, groups, filtered, sigs, ws_h)
         P = _presynaptic_chunk(names_h, tr_h.x, tr_h.prev("s"))
         if z_h is None:
             z_h = np.zeros((B, hidden.n, a.shape[1], P.shape[-1]), dtype)
-        G, z_h = _linear_chunk(A, a, w, P, z_h)
+        G, z_h = _linear_chunk(A, a, w, P, z_h, ws_h)
         G_h = G_h + G
         A, a, w = _readout_system(readout, po_n, K, B, dy, dtype)
         P = _presynaptic_chunk(names_o, tr_h.s, None)
         if z_o is None:
             z_o = np.zeros((B, readout.n, a.shape[1], P.shape[-1]), dtype)
-        G, z_o = _linear_chunk(A, a, w, P, z_o)
+        G, z_o = _linear_chunk(A, a, w, P, z_o, ws_o)
         G_o = G_o + G
     g_h = _finish(_unstack({"+".join(names_h): G_h}, tr_h0.eps), ph)
     g_o = _finish(_unstack({"+".join(names_o): G_o}, tr_o0.eps), po)

@@ -8,7 +8,7 @@ CP = "refsnn/oracle/compare.py"
 
 MUTANTS = [
     ("e-prop step_cross_entropy: scale·g instead of (scale/B)·g", EP,
-     "(scale * value, (scale / B) * g.astype(y.dtype))", "(scale * value, scale * g.astype(y.dtype))"),
+     "(scale * value, (scale / B) * g.astype(Y.dtype))", "(scale * value, scale * g.astype(Y.dtype))"),
     ("e-prop step_mse: the partial without its scale", EP,
      "float(np.sum(err ** 2)) / B, (scale / B) * err)", "float(np.sum(err ** 2)) / B, err / B)"),
     ("spike_count_cross_entropy: the partial not divided by B", LS,
