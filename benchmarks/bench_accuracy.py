@@ -2,7 +2,7 @@
 
 Targets, from the training issue:
 - Randman at the benchmark setting (10 classes, 20 units, D = 3, α = 2, 100 steps,
-  one spike per unit; reference spectrum), 128 hidden LIF neurons; see
+  one spike per unit; reference spectrum), 256 hidden LIF neurons (the task's width); see
   benchmarks/bench_randman.py for mean ± sd over seeds beside an MLP/kNN ceiling,
   and the README for what the published 96.3 % does and does not compare to;
 - Yin-Yang (the published splits, data.yin_yang_splits), rate coded: ≥ 97.5 % for

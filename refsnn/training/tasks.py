@@ -230,9 +230,10 @@ def _classifier(n_in, n_hidden, n_out, recurrent=False, adaptation=False, readou
 # per unit, on the reference's spectrum. D = 1 is saturated (kNN on the spike times
 # is near 100%); D = 3 is not (benchmarks/bench_randman.py).
 RANDMAN_DIM = 3
-# Its recipe (the search is in the README): 256 hidden neurons (128 under-fit: training
-# accuracy 97–98.6%, test 95.8 ± 0.6); hidden τ_mem = 50 steps (τ_syn = 5), so a
-# neuron integrates input spikes across half the trial; a readout without a synapse
+# Its recipe (the search is in the README): 256 hidden neurons and 25 epochs (128 for
+# 15 epochs under-fit: training accuracy 97–98.6%, test 95.8 ± 0.6; this one gives
+# 97.6 ± 0.1); hidden τ_mem = 50 steps (τ_syn = 5), so a neuron integrates input spikes
+# across half the trial; a readout without a synapse
 # (τ_mem = 20), whose gain 1/(1 − α) ≈ 20 is a fifth of the synaptic readout's 110, so an
 # Adam step moves the logits a fifth as far: with the synaptic readout, lr = 5e-3 stayed
 # below 30% accuracy; without it, it trains.
@@ -249,7 +250,7 @@ def build_randman(seed=0, hidden=RANDMAN_HIDDEN, small=False, dim_manifold=RANDM
     net = _classifier(20, hidden, 10, readout_synapse=False)
     init = [dict(alpha=RANDMAN_ALPHA, lam=LAM, w_scale=3.0), dict(alpha=ALPHA, w_scale=readout_scale(ALPHA))]
     return TaskSpec("randman", net, x_tr, y_tr, x_te, y_te, "classification", init,
-                    dict(epochs=15, lr=5e-3, batch_size=64, clip=5.0))
+                    dict(epochs=25, lr=5e-3, batch_size=64, clip=5.0))
 
 
 # Yin-Yang's recipe (benchmarks/bench_results.py; the search is in the README):
