@@ -87,9 +87,12 @@ def test_cli_train_without_hidden_uses_the_tasks_width(tmp_path):
                      "--out", str(tmp_path), "--no-progress"]) == 0
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["run"]["hidden"] == 256 and s["architecture"]["layers"][0]["n"] == 256
-    # the same folder resumes with the width spelled out (the checkpoint records 256)
-    assert cli.main(["train", "--task", "randman", "--small", "--epochs", "2", "--batch-size", "400",
-                     "--hidden", "256", "--out", str(tmp_path), "--no-progress", "--resume"]) == 0
+    # the checkpoint records 256: resuming with the width spelled out, or left to the default, fits it
+    for hidden in (["--hidden", "256"], []):
+        assert cli.main(["train", "--task", "randman", "--small", "--epochs", "1", "--batch-size", "400",
+                         *hidden, "--out", str(tmp_path), "--no-progress", "--resume"]) == 0
+    assert cli.main(["train", "--task", "randman", "--small", "--epochs", "1", "--batch-size", "400",
+                     "--hidden", "128", "--out", str(tmp_path), "--no-progress", "--resume"]) == 2
 
 
 def test_yinyang_recipe_learns_in_a_short_run(tmp_path):
