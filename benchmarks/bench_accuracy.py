@@ -2,7 +2,7 @@
 
 Targets, from the training issue:
 - Randman at the benchmark setting (10 classes, 20 units, D = 3, α = 2, 100 steps,
-  one spike per unit; reference spectrum), 128 hidden LIF neurons; see
+  one spike per unit; reference spectrum), 256 hidden LIF neurons (the task's width); see
   benchmarks/bench_randman.py for mean ± sd over seeds beside an MLP/kNN ceiling,
   and the README for what the published 96.3 % does and does not compare to;
 - Yin-Yang (the published splits, data.yin_yang_splits), rate coded: ≥ 97.5 % for
@@ -24,6 +24,7 @@ import json
 import os
 
 from refsnn.train import TASKS, RunConfig, make_task, train
+from refsnn.training.tasks import default_hidden
 
 
 def main():
@@ -31,18 +32,19 @@ def main():
     ap.add_argument("--tasks", nargs="+", choices=TASKS, default=["randman", "yinyang", "regression"])
     ap.add_argument("--out", default="runs-bench")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hidden", type=int, default=None, help="default: the task's width")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     rows = []
     for name in args.tasks:
-        task = make_task(name, args.seed, args.hidden)
+        hidden = args.hidden or default_hidden(name)
+        task = make_task(name, args.seed, hidden)
         d = task.defaults
         cfg = RunConfig(task=name, epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"], clip=d["clip"],
-                        seed=args.seed, hidden=args.hidden)
+                        seed=args.seed, hidden=hidden)
         # the benchmark's own folder: a re-run replaces its previous runs (train refuses that otherwise)
         s = train(cfg, os.path.join(args.out, name), progress=args.progress, task=task, overwrite=True)
-        row = dict(task=name, hidden=args.hidden, epochs=cfg.epochs, n_train=s["n_train"], n_test=s["n_test"],
+        row = dict(task=name, hidden=hidden, epochs=cfg.epochs, n_train=s["n_train"], n_test=s["n_test"],
                    seconds=round(s["train_seconds"], 1))
         if "test_accuracy" in s:
             row.update(test_accuracy=s["test_accuracy"], train_accuracy=s["train_accuracy"],

@@ -9,7 +9,7 @@ a 128-unit MLP and 5-nearest-neighbours on the spike-time matrix (the (N, 20)
 matrix of each unit's spike step), the non-spiking ceiling of what the spike times
 carry (scikit-learn, the ``digits`` extra).
 
-    python benchmarks/bench_randman.py [--seeds 0 1 2] [--epochs N] [--hidden 128]
+    python benchmarks/bench_randman.py [--seeds 0 1 2] [--epochs N] [--hidden N]
 
 It prints one row per seed and the mean ± sd; it asserts nothing.
 """
@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from refsnn.train import RunConfig, make_task, train
+from refsnn.training.tasks import default_hidden
 
 
 def spike_times(X):
@@ -49,10 +50,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None, help="default: the task's")
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hidden", type=int, default=None, help="default: the task's width")
     ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
     ap.add_argument("--ceilings-only", action="store_true", help="only the MLP and kNN ceilings (fast)")
     args = ap.parse_args()
+    args.hidden = args.hidden or default_hidden("randman")
     if args.ceilings_only:
         rows = []
         for seed in args.seeds:

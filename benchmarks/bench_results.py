@@ -40,6 +40,7 @@ from dataclasses import asdict
 import numpy as np
 
 from refsnn.train import RunConfig, make_task, train
+from refsnn.training.tasks import default_hidden
 from refsnn.training.train import _selected_epoch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,8 +57,10 @@ def recipe(task):
                                       defaults=task.defaults), default=str))
 
 
-def run_seed(name, seed, out, hidden=128):
-    """Train (or read back) one seed; returns its row, computed from its summary.json."""
+def run_seed(name, seed, out, hidden=None):
+    """Train (or read back) one seed; returns its row, computed from its summary.json.
+    ``hidden=None``: the task's own width (tasks.default_hidden)."""
+    hidden = default_hidden(name) if hidden is None else hidden
     task = make_task(name, seed, hidden)
     d = task.defaults
     cfg = RunConfig(task=name, epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"], clip=d["clip"],

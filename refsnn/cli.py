@@ -91,7 +91,8 @@ def _parser():
     tr.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: the task's)")
     tr.add_argument("--batch-size", type=_positive_int, help="batch size (default: the task's)")
     tr.add_argument("--clip", type=_positive_float, help="global gradient-norm clip (default: the task's)")
-    tr.add_argument("--hidden", type=_positive_int, default=128, help="hidden neurons (default 128)")
+    tr.add_argument("--hidden", type=_positive_int, default=None,
+                    help="hidden neurons (default: the task's, 256 for randman and 128 for the others)")
     tr.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of data, weights and batch order")
     tr.add_argument("--small", action="store_true", help="a quick version of the task (fewer samples)")
     tr.add_argument("--train-dynamics", default="", metavar="NAMES",
@@ -286,6 +287,7 @@ def _memory_limit():
 
 def _train(args):
     from .training.train import CheckpointError, RunConfig, TrainingDiverged, make_task, train
+    from .training.tasks import default_hidden
 
     from .training.constraints import parse_trainable
     try:
@@ -302,6 +304,8 @@ def _train(args):
     if err:
         print(err, file=sys.stderr)
         return 2
+    if args.hidden is None:
+        args.hidden = default_hidden(args.task)
     try:
         task = make_task(args.task, args.seed, args.hidden, args.small)
     except ImportError as e:

@@ -69,6 +69,32 @@ def test_randman_task_is_the_unsaturated_benchmark_setting():
     assert tasks.RANDMAN_DIM == 3
 
 
+def test_a_task_without_hidden_takes_its_own_width():
+    """Randman's recipe is 256 wide, the others 128; `refsnn train` without --hidden builds that."""
+    from refsnn import cli
+    assert tasks.default_hidden("randman") == tasks.RANDMAN_HIDDEN == 256
+    assert tasks.default_hidden("yinyang") == 128
+    assert T.make_task("randman", seed=0, small=True).net.layers[0].n == 256
+    assert T.make_task("yinyang", seed=0, small=True).net.layers[0].n == 128
+    assert T.make_task("randman", seed=0, hidden=8, small=True).net.layers[0].n == 8
+    assert cli._parser().parse_args(["train", "--task", "randman"]).hidden is None
+
+
+def test_cli_train_without_hidden_uses_the_tasks_width(tmp_path):
+    import json
+    from refsnn import cli
+    assert cli.main(["train", "--task", "randman", "--small", "--epochs", "1", "--batch-size", "400",
+                     "--out", str(tmp_path), "--no-progress"]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["run"]["hidden"] == 256 and s["architecture"]["layers"][0]["n"] == 256
+    # the checkpoint records 256: resuming with the width spelled out, or left to the default, fits it
+    for hidden in (["--hidden", "256"], []):
+        assert cli.main(["train", "--task", "randman", "--small", "--epochs", "1", "--batch-size", "400",
+                         *hidden, "--out", str(tmp_path), "--no-progress", "--resume"]) == 0
+    assert cli.main(["train", "--task", "randman", "--small", "--epochs", "1", "--batch-size", "400",
+                     "--hidden", "128", "--out", str(tmp_path), "--no-progress", "--resume"]) == 2
+
+
 def test_yinyang_recipe_learns_in_a_short_run(tmp_path):
     """Two epochs on the small split (1000 samples, 64 hidden) leave the recipe far above
     chance. A readout latched at its first step (every maximum over time at t = 0, the

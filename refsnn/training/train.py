@@ -48,9 +48,10 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used for this run (another architecture, task or file format)."""
 
 
-def make_task(name, seed=0, hidden=128, small=False):
-    """Build a registered task (see :mod:`refsnn.training.tasks`). ``small=True`` makes a quick
-    version (fewer samples) for the tour and tests."""
+def make_task(name, seed=0, hidden=None, small=False):
+    """Build a registered task (see :mod:`refsnn.training.tasks`). ``hidden=None`` takes the
+    task's own width (128; Randman 256). ``small=True`` makes a quick version (fewer samples)
+    for the tour and tests."""
     return build_task(name, seed=seed, hidden=hidden, small=small)
 
 
