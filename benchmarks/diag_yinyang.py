@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import tempfile
 
 import numpy as np
 
-from refsnn.learning import rules
 from refsnn.neurons.network import network_forward, network_init
-from refsnn.training import data, optim, tasks
+from refsnn.training import data, tasks
 from refsnn.training import train as TR
 
 
@@ -62,35 +62,35 @@ def fmt(d):
             f"latched {d['latched']:.2f}  logit sd {d['logit_sd']:.2f}")
 
 
+class _Observed(Exception):
+    """Raised by the observer once the epochs to watch are done: it ends the training run."""
+
+
 def run(task, seed, epochs):
+    """``refsnn train``'s own loop (:func:`refsnn.training.train.train`, the task's recipe and
+    schedule), watched after every batch and stopped after ``epochs`` epochs."""
     d = task.defaults
     cfg = TR.RunConfig(task="yinyang", epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"], clip=d["clip"],
                        seed=seed, hidden=task.net.layers[0].n)
     params = network_init(task.net, np.random.default_rng([seed, 2**20]), np.float32, task.init)
-    keep = TR._trainable_predicate("")
-    opt_state = optim.init_state(optim.Adam(lr=cfg.lr), TR._trainable(params, keep))
-    wrt = [{"W", "b"} for _ in params]
-    n_batches = int(np.ceil(len(task.x_train) / cfg.batch_size))
-    print(f"  start          {fmt(state(task, params))}", flush=True)
-    step = 0
-    for epoch in range(epochs):
-        norms = []
-        rng = np.random.default_rng([seed, epoch])
-        for b, (xb, yb) in enumerate(data.batches(task.x_train, task.y_train, cfg.batch_size, rng)):
-            _, g, _, _ = rules.rule_gradients("bptt", task, params, xb.astype(np.float32), yb,
-                                              lambda tr: TR._loss(task, tr, yb), 50, None, wrt=wrt)
-            grads = TR._trainable(g, keep)
-            norms.append((np.linalg.norm(grads["L0.W"]), np.linalg.norm(grads["L1.W"])))
-            grads, _ = optim.clip_by_global_norm(grads, cfg.clip)
-            lr = TR.learning_rate(cfg, step, cfg.epochs * n_batches)
-            new, opt_state = optim.step(optim.Adam(lr=lr), TR._trainable(params, keep), grads, opt_state)
-            params = TR._merge(params, new)
-            step += 1
-            if (b + 1) % (n_batches // 4) == 0 or b + 1 == n_batches:
-                n = np.mean(norms, axis=0)
-                print(f"  epoch {epoch + 1} {b + 1:>4}/{n_batches} {fmt(state(task, params))}  "
-                      f"|g| W0 {n[0]:.3f} W1 {n[1]:.3f}", flush=True)
-                norms = []
+    print(f"  start          {fmt(state(task, params))}", flush=True)   # train() starts from this init
+    norms = []
+
+    def watch(epoch, b, n_batches, params, grads):
+        norms.append((np.linalg.norm(grads["L0.W"]), np.linalg.norm(grads["L1.W"])))
+        if (b + 1) % (n_batches // 4) == 0 or b + 1 == n_batches:
+            n = np.mean(norms, axis=0)
+            print(f"  epoch {epoch + 1} {b + 1:>4}/{n_batches} {fmt(state(task, params))}  "
+                  f"|g| W0 {n[0]:.3f} W1 {n[1]:.3f}", flush=True)
+            norms.clear()
+        if b + 1 == n_batches and epoch + 1 == epochs:
+            raise _Observed
+
+    with tempfile.TemporaryDirectory() as out:
+        try:
+            TR.train(cfg, out, progress=False, log=lambda *a: None, task=task, on_batch=watch)
+        except _Observed:
+            pass
 
 
 def main():

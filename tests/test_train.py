@@ -174,3 +174,35 @@ def test_epoch_selection_rule():
     h = dict(val_score=[0.5, 0.99, 0.9, 0.9, 0.7], val_loss=[1.0, 0.4, 0.3, 0.3, 0.35])
     assert T._selected_epoch(task, h) == 3
     assert T._selected_epoch(task, dict(val_score=[], val_loss=[])) is None
+
+
+def test_on_batch_sees_every_step_and_can_end_the_run(tmp_path):
+    """on_batch is called after each step with the parameters just updated and the
+    unclipped gradients; the last call's parameters are the checkpoint's; an exception it
+    raises ends the run."""
+    calls = []
+
+    def watch(epoch, b, n, params, grads):
+        calls.append((epoch, b, n, {f"L{l}.{k}": v.copy() for l, p in enumerate(params) for k, v in p.items()},
+                      sorted(grads)))
+
+    T.train(cfg(2), tmp_path / "a", progress=False, log=quiet, task=tiny_task(), on_batch=watch)
+    assert [(e, b, n) for e, b, n, _, _ in calls] == [(e, b, 5) for e in range(2) for b in range(5)]
+    assert {"L0.W", "L1.W"} <= set(calls[0][4]) <= set(calls[0][3])
+    last = calls[-1][3]
+    saved = {k[len("param/"):]: v for k, v in params_of(tmp_path / "a").items() if k.startswith("param/")}
+    assert saved.keys() == last.keys()
+    for k in saved:
+        np.testing.assert_array_equal(last[k], saved[k], err_msg=k)
+
+    class Stop(Exception):
+        pass
+
+    def stop(epoch, b, n, params, grads):
+        if b == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        T.train(cfg(2), tmp_path / "b", progress=False, log=quiet, task=tiny_task(), on_batch=stop)
+    with pytest.raises(TypeError, match="on_batch must be None or a callable"):
+        T.train(cfg(1), tmp_path / "c", progress=False, log=quiet, task=tiny_task(), on_batch=3)

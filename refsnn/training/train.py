@@ -345,7 +345,8 @@ def learning_rate(cfg: RunConfig, step, total):
     raise ValueError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
 
 
-def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=None, overwrite=False):
+def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=None, overwrite=False,
+          on_batch=None):
     """Train, writing ``checkpoint.npz``, figures and ``summary.json`` to ``out_dir``.
 
     Returns the summary dict. Ctrl-C saves a checkpoint and re-raises KeyboardInterrupt.
@@ -358,6 +359,11 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
     holds a ``checkpoint.npz``, unless ``overwrite=True``; an output path that is not a
     regular file is always refused. Nothing in the folder but :data:`OUTPUTS` is written
     or deleted.
+
+    ``on_batch``, if given, is called after every optimiser step as
+    ``on_batch(epoch, batch, n_batches, params, grads)`` (0-based epoch and batch; ``grads``
+    the trained parameters' gradients before clipping, keyed ``"L0.W"`` …), so a diagnosis
+    can watch a run (``benchmarks/diag_yinyang.py``); an exception it raises ends the run.
     """
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg must be a refsnn.train.RunConfig, got {type(cfg).__name__}")
@@ -365,6 +371,9 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
         raise TypeError(f"task must be a TaskSpec (from make_task) or None, got {type(task).__name__}")
     if not callable(log):
         raise TypeError(f"log must be a callable like print, got {type(log).__name__}")
+    if on_batch is not None and not callable(on_batch):
+        raise TypeError(f"on_batch must be None or a callable (epoch, batch, n_batches, params, grads), "
+                        f"got {type(on_batch).__name__}")
     if not isinstance(resume, (bool, np.bool_)) or not isinstance(overwrite, (bool, np.bool_)):
         raise TypeError(f"resume and overwrite must be True or False, got {resume!r} and {overwrite!r}")
     if resume and overwrite:
@@ -464,6 +473,7 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                     raise TrainingDiverged(
                         f"the gradient became non-finite at epoch {epoch + 1}, batch {b + 1} (loss {value!r}); "
                         f"{kept_note()}. Try a smaller --lr or --clip")
+                raw_grads = grads
                 grads, _ = optim.clip_by_global_norm(grads, cfg.clip)
                 lr = learning_rate(cfg, epoch * n_batches + b, cfg.epochs * n_batches)
                 with np.errstate(over="ignore", invalid="ignore"):
@@ -479,6 +489,8 @@ def train(cfg: RunConfig, out_dir, resume=False, progress=True, log=print, task=
                 run_score += _score(task, trajs, yb) if trajs is not None else rules.online_score(task, y_max, yb)
                 seen += len(yb)
                 batch_index = b + 1
+                if on_batch is not None:
+                    on_batch(epoch, b, n_batches, params, raw_grads)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{value:.4f}", **({"acc": f"{run_score / seen:.3f}"}
