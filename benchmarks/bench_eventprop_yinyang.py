@@ -43,8 +43,8 @@ it made no difference (95.5% with it, 95.3% without, at 60 epochs and lr 0.002).
 rate for both layers (``--lr2`` can set W2's own).
 
 *Result* (the command above, defaults, one process, one thread): test accuracy 95.8%, 96.2% and
-97.6% for seeds 0, 1, 2, 96.5 ± 1.0% (sd over seeds), 297, 178 and 150 s per seed (100 epochs;
-the two cores were shared with other jobs). Göltz et al. 2021 report 95.9% for this network.
+97.6% for seeds 0, 1, 2, 96.5 ± 1.0% (sd over seeds), 109, 126 and 116 s per seed (100 epochs;
+the two cores shared with other jobs; the same numbers in a run under more load took 297, 178, 150 s). Göltz et al. 2021 report 95.9% for this network.
 
 The parameters of the epoch with the best validation accuracy are evaluated on the test
 split (5000 / 1000 / 1000 points, refsnn.training.data.yin_yang_splits). Prints one line per
