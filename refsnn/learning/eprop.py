@@ -812,37 +812,40 @@ def _check_gradients(grads):
 # keeps only a chunk, the state and the traces (memory flat in T).
 
 
-def _linear_chunk(A, a, w, P, z0, ws):
+def _linear_chunk(A, a, w, P, z0, ws, last=False):
     """One chunk of ``z_t = A_t z_{t−1} + a_t ⊗ p_t`` (above): ``A`` (K, S, S, B, N) (row,
     column, then the batch and neurons, which makes every sum over a component a sum of
     contiguous (B, N) slices), ``a`` and ``w`` (K, S, B, N), ``P`` (K, B, Pn), ``z0``
     (B, N, S, Pn); ``ws`` a dict of work arrays kept across the chunks. Returns
-    ``(Σ_t Σ_b w_t·z_t as (N, Pn), z_{K−1})``."""
+    ``(Σ_t Σ_b w_t·z_t as (N, Pn), z_{K−1})``; for the ``last`` chunk z_{K−1} is not
+    needed, so Φ is not computed and None is returned in its place."""
     K, S, B, N = a.shape
     Pn = P.shape[-1]
     # Both backward recursions multiply row vectors by A_t from the right,
     #     Φ_{t−1} = Φ_t A_t,   λ_{t−1}ᵀ = w_{t−1}ᵀ + λ_tᵀ A_t,
     # so they run as one: R_t = [Φ_t; λ_tᵀ] ((S + 1) rows), R_{t−1} = R_t A_t + [0; w_{t−1}ᵀ].
-    # R[K] ends as R_{−1} = R_0 A_0 = [Φ_{−1}; (A_0ᵀ λ_0)ᵀ].
-    R = _work(ws, "R", (K + 1, S + 1, S, B, N), a.dtype)
+    # R[K] ends as R_{−1} = R_0 A_0 = [Φ_{−1}; (A_0ᵀ λ_0)ᵀ]. The last chunk keeps λ's row only.
+    rows = 1 if last else S + 1
+    R = _work(ws, f"R{rows}", (K + 1, rows, S, B, N), a.dtype)
     R[K - 1] = 0.0
-    for s in range(S):
+    for s in range(rows - 1):
         R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
-    R[K - 1, S] = w[-1]                                               # λ_{K−1} = w_{K−1}
+    R[K - 1, -1] = w[-1]                                              # λ_{K−1} = w_{K−1}
     for t in range(K - 1, -1, -1):
         prev = t - 1 if t else K
         np.einsum("orbj,rqbj->oqbj", R[t], A[t], out=R[prev])        # Σ_r R_t[o, r] A_t[r, q]
         if t:
-            R[prev, S] += w[t - 1]
-    lam = R[:K, S]                                                    # λ_t, (K, S, B, N)
-    Phi = R[:, :S]
-    nu = R[K, S]                                                      # A_0ᵀ λ_0
+            R[prev, -1] += w[t - 1]
+    lam = R[:K, -1]                                                   # λ_t, (K, S, B, N)
+    nu = R[K, -1]                                                     # A_0ᵀ λ_0
     coef = np.einsum("tsbj,tsbj->tbj", lam, a)                        # λ_t·a_t, (K, B, N)
     G = np.einsum("sbj,bjsi->ji", nu, z0) + coef.reshape(K * B, N).T @ P.reshape(K * B, Pn)
-    M = np.einsum("tosbj,tsbj->bjot", Phi[:K], a,                     # Φ_t a_t, as (B, N, S, K)
-                  out=np.empty((B, N, S, K), a.dtype))                # (C order: the reshape below is a view)
-    zK = np.einsum("orbj,bjri->bjoi", Phi[K], z0) + np.matmul(
-        M.reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
+    if last:
+        return G, None
+    Phi = R[:, :S]
+    M = np.einsum("tosbj,tsbj->tobj", Phi[:K], a)                     # Φ_t a_t, (K, S, B, N)
+    zK = np.matmul(np.ascontiguousarray(Phi[K].transpose(2, 3, 0, 1)), z0) + np.matmul(   # Φ_{−1} z_{−1} + …
+        M.transpose(2, 3, 1, 0).reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
     return G, zK
 
 
@@ -1021,13 +1024,13 @@ def _eprop_chunked(hidden, readout, ph, po, x, readout_loss, Bfb, own, st0, filt
         P = _presynaptic_chunk(names_h, tr_h.x, tr_h.prev("s"))
         if z_h is None:
             z_h = np.zeros((B, hidden.n, a.shape[1], P.shape[-1]), dtype)
-        G, z_h = _linear_chunk(A, a, w, P, z_h, ws_h)
+        G, z_h = _linear_chunk(A, a, w, P, z_h, ws_h, last=t0 + CHUNK >= T)
         G_h = G_h + G
         A, a, w = _readout_system(readout, po_n, K, B, dy, dtype)
         P = _presynaptic_chunk(names_o, tr_h.s, None)
         if z_o is None:
             z_o = np.zeros((B, readout.n, a.shape[1], P.shape[-1]), dtype)
-        G, z_o = _linear_chunk(A, a, w, P, z_o, ws_o)
+        G, z_o = _linear_chunk(A, a, w, P, z_o, ws_o, last=t0 + CHUNK >= T)
         G_o = G_o + G
     g_h = _finish(_unstack({"+".join(names_h): G_h}, tr_h0.eps), ph)
     g_o = _finish(_unstack({"+".join(names_o): G_o}, tr_o0.eps), po)
