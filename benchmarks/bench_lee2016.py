@@ -489,9 +489,10 @@ def section_claims(args):
         if name in res:
             fc = base if key == "conv" else "Lee SGD, no WTA"
             c_ops, c_ann = np.mean([r["synops"] for r in res[name]]), res[name][0]["ann_macs"]
+            ratio = np.mean([r["pool_ratio"] for r in res[name]])
             print(f"| a convolutional SNN with LIF sum-pooling, trained with Lee's rule, beats the FC one "
                   f"({key}) | {acc[name].mean():.3f} vs {acc[fc].mean():.3f}; {c_ops:.0f} synaptic ops vs "
-                  f"{c_ann:.0f} ANN MACs; pooling spikes per spike in {np.mean([r['pool_ratio'] for r in res[name]]):.3f} "
+                  f"{c_ann:.0f} ANN MACs; pooling spikes per spike in {ratio:.3f} "
                   f"(1/θ_p = {1 / 0.8:g}) | {holds(acc[name].mean() > acc[fc].mean(), acc[name], acc[fc])} |")
     ops = np.mean([r["synops"] for r in res[base]])
     print(f"| the SNN needs about 1/5 of the ANN's operations (Fig. 6) | {ops:.0f} synaptic ops vs 7400 MACs "
