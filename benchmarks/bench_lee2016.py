@@ -19,7 +19,11 @@ Sections (``--sections``, default all), each printing a markdown table:
   regularisation; surrogate-gradient BPTT on the grid twin and an ANN of the same size
   (scikit-learn's MLP on the input counts); accuracy, hidden weight drift, dead hidden
   neurons, synaptic operations per sample against the ANN's multiply-accumulates, and
-  a verdict per claim. Not in the default sections (it is the long one).
+  a verdict per claim; and the convolutional network with LIF sum-pooling
+  (:mod:`refsnn.learning.lee2016_conv`, 8 maps of 3×3, 2×2 pooling, 100, 10; with and
+  without WTA in the FC layers) trained with the base row's recipe on the same events in
+  pixel order. ``--claims-rows`` runs some rows only (the verdicts need all Lee rows).
+  Not in the default sections (it is the long one).
 * ``bptt``: the same 64-100-10 network (no refractoriness, no WTA, no lower bound,
   so that its grid twin is exactly refsnn's LIF layer) trained with Lee's rule
   (event-driven) and with refsnn's surrogate-gradient BPTT (``refsnn.network``,
@@ -42,6 +46,7 @@ import time
 import numpy as np
 
 from refsnn.learning import lee2016 as LR
+from refsnn.learning import lee2016_conv as LC
 from refsnn.neurons import lee2016 as LN
 from refsnn.neurons.network import Network, network_backward, network_forward
 from refsnn.surrogates import surrogate
@@ -185,23 +190,26 @@ def section_events(args):
         print(f"| {e} | {times[:, e - 1].mean():.0f} | {acc:.3f} | {np.mean(cum[:, e - 1].max(axis=1) > 0):.3f} |")
 
 
-def _bptt_grads(net, lif_params, x, Y):
+def _bptt_grads(net, lif_params, x, Y, through_max=True):
     trajs = network_forward(net, lif_params, x)
     n = trajs[-1].s.sum(axis=0)
-    value, dn = LR.count_loss(n, Y)
+    value, dn = LR.count_loss(n, Y, through_max)
     ds = [None, np.broadcast_to(dn, trajs[-1].s.shape).copy()]
     g = network_backward(trajs, lif_params, ds)
     return value, [g.params[0]["W"], g.params[1]["W"]]
 
 
-def _bptt_epoch(lif, p0, flat, opt, state, s_tr, Y, rng, dt):
-    """One epoch of surrogate-gradient BPTT on the grid twin (W trained; θ and γ fixed), batches of 32."""
+def _bptt_epoch(lif, p0, flat, opt, state, s_tr, Y, rng, dt, through_max=True):
+    """One epoch of surrogate-gradient BPTT on the grid twin (W trained; θ and γ fixed), batches of 32.
+
+    ``through_max`` is :func:`refsnn.learning.lee2016.count_loss`'s: False holds L8's
+    normaliser max_j n_j constant in the derivative, as Lee's recipe trains."""
     order = rng.permutation(s_tr.batch)
     for start in range(0, s_tr.batch, 32):
         idx = order[start:start + 32]
         params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
         net, lp = lif(params)
-        _, g = _bptt_grads(net, lp, LN.to_grid(s_tr.take(idx), dt, None), Y[idx])
+        _, g = _bptt_grads(net, lp, LN.to_grid(s_tr.take(idx), dt, None), Y[idx], through_max)
         flat, state = optim.step(opt, flat, {"L0.W": g[0], "L1.W": g[1]}, state)
     return flat, state
 
@@ -278,14 +286,21 @@ def section_bptt(args, data):
 # claims: seed 003's claims on the shipped digits, mean ± sd over seeds
 # ------------------------------------------------------------------------------------------
 
-CLAIM_RUNS = {   # name: (hidden μ, output μ, recipe overrides)
-    "Lee SGD (WTA, L7, threshold reg.)": (-0.4, -1.0, {}),
-    "Lee Adam": (-0.4, -1.0, dict(optimizer="adam")),
-    "Lee SGD, no WTA": (0.0, 0.0, {}),
-    "Lee SGD, L2 instead of L7": (-0.4, -1.0, dict(regulariser="l2")),
-    "Lee SGD, max-norm instead of L7": (-0.4, -1.0, dict(regulariser="maxnorm")),
-    "Lee SGD, no threshold reg.": (-0.4, -1.0, dict(threshold_reg=False)),
+CLAIM_RUNS = {   # --claims-rows key: (row name, hidden μ, output μ, recipe overrides)
+    "lee-sgd": ("Lee SGD (WTA, L7, threshold reg.)", -0.4, -1.0, {}),
+    "lee-adam": ("Lee Adam", -0.4, -1.0, dict(optimizer="adam")),
+    "lee-nowta": ("Lee SGD, no WTA", 0.0, 0.0, {}),
+    "lee-l2": ("Lee SGD, L2 instead of L7", -0.4, -1.0, dict(regulariser="l2")),
+    "lee-maxnorm": ("Lee SGD, max-norm instead of L7", -0.4, -1.0, dict(regulariser="maxnorm")),
+    "lee-nothreg": ("Lee SGD, no threshold reg.", -0.4, -1.0, dict(threshold_reg=False)),
 }
+BPTT_ROW = "surrogate BPTT (grid twin, no WTA)"
+ANN_ROW = "ANN 64-100-10 (MLP on input counts)"
+CONV_RUNS = {    # --claims-rows key: (row name, hidden μ, output μ)
+    "conv": ("Lee SGD, conv 8@3×3 → LIF sum-pool 2×2 → 100 → 10 (WTA in FC)", -0.4, -1.0),
+    "conv-nowta": ("Lee SGD, conv 8@3×3 → LIF sum-pool 2×2 → 100 → 10, no WTA", 0.0, 0.0),
+}
+CLAIM_ROWS = [*CLAIM_RUNS, "bptt", "ann", *CONV_RUNS]
 
 
 def _lee_run(cfgs, params, s_tr, y_tr, s_te, y_te, epochs, seed, eta, overrides):
@@ -310,10 +325,52 @@ def _lee_run(cfgs, params, s_tr, y_tr, s_te, y_te, epochs, seed, eta, overrides)
                 synops=n_in * params[0]["W"].shape[0] + float(hid.sum(axis=1).mean()) * params[1]["W"].shape[0])
 
 
-def _bptt_run(p0, s_tr, y_tr, s_te, y_te, epochs, seed, lr):
+def spatial(stream, seed):
+    """The same events with the channels put back in pixel order (:func:`digits_streams`
+    permutes them; channel k carries pixel perm[k]), for the convolutional network."""
+    perm = np.random.default_rng(seed + 1).permutation(64)
+    return LN.EventStream(stream.times, perm[stream.channels], stream.valid, 64, stream.duration)
+
+
+def _conv_run(s_tr, y_tr, s_te, y_te, epochs, seed, eta, mu=(-0.4, -1.0), n_maps=8):
+    """Lee's rule (SGD, the base row's recipe) on the convolutional network of
+    :mod:`refsnn.learning.lee2016_conv`, on the same events in pixel order."""
+    s_tr, s_te = spatial(s_tr, seed), spatial(s_te, seed)
+    net = LC.ConvLeeNet(n_maps=n_maps, tau_mp=TAU, t_ref=T_REF, mu_hidden=mu[0], mu_out=mu[1], sigma=0.5)
+    rng = np.random.default_rng(seed)
+    params = LC.init_params(net, rng, (3.0, *ALPHA))
+    recipe = LR.LeeRecipe(alpha=(3.0, *ALPHA), eta_w=eta, batch_size=16, beta=1.0, lam=0.01, rho=1e-5)
+    recipe.v_floor = [p["v_th"] * recipe.floor_ratio for p in params]
+    Y = np.eye(10)[y_tr]
+    w0 = float(np.mean(np.sum(params[1]["W"] ** 2, axis=1)))
+    for _ in range(epochs):
+        params, _ = LC.train_epoch(net, params, recipe, s_tr, Y, rng)
+    cfgs, full = net.configs(), LC.stack(net, params)
+    outs, hid, synops, ann, n_conv, n_pool = [], [], 0.0, 0.0, 0.0, 0.0
+    for a in range(0, s_te.batch, 128):
+        sub = s_te.take(np.arange(a, min(s_te.batch, a + 128)))
+        ev = LN.simulate(cfgs, full, sub)
+        outs.append(ev[-1].counts())
+        hid.append(ev[2].counts())
+        n_conv, n_pool = n_conv + ev[0].counts().sum(), n_pool + ev[1].counts().sum()
+        counts = LC.ops(net, params, sub, ev)
+        # feed-forward synaptic operations, as the FC rows count them: WTA's lateral ones,
+        # spikes × (N − 1) in the layers with μ ≠ 0, are left out
+        lateral = sum(float(e.spikes.sum()) * (p["W"].shape[0] - 1) for c, p, e in zip(cfgs, full, ev) if c.mu != 0)
+        synops += sum(c.synops for c in counts) * sub.batch - lateral
+        ann = sum(c.ann_macs for c in counts)
+    hid = np.concatenate(hid)
+    return dict(acc=LR.accuracy(np.concatenate(outs), y_te),
+                drift=float(np.mean(np.sum(params[1]["W"] ** 2, axis=1))) / w0,
+                dead=float(np.mean(hid.sum(axis=0) == 0)), hidden_spikes=float(hid.sum(axis=1).mean()),
+                synops=synops / s_te.batch, ann_macs=ann,
+                pool_ratio=float(n_pool / max(n_conv, 1.0)))    # C2 predicts 1/θ_p = 1.25 without leak
+
+
+def _bptt_run(p0, s_tr, y_tr, s_te, y_te, epochs, seed, lr, scale=1.0, through_max=True):
     dt = 1.0
     cfg = LN.LeeConfig(TAU, t_ref=0.0, mu=0.0, lower_bound=False)
-    sg = surrogate("sigmoid", 1.0)
+    sg = surrogate("sigmoid", scale)
 
     def lif(params):
         pairs = [LN.refsnn_equivalent(cfg, p, dt, sg) for p in params]
@@ -325,7 +382,7 @@ def _bptt_run(p0, s_tr, y_tr, s_te, y_te, epochs, seed, lr):
     rng = np.random.default_rng(seed)
     Y = np.eye(10)[y_tr]
     for _ in range(epochs):
-        flat, state = _bptt_epoch(lif, p0, flat, opt, state, s_tr, Y, rng, dt)
+        flat, state = _bptt_epoch(lif, p0, flat, opt, state, s_tr, Y, rng, dt, through_max)
     params = [{"W": flat["L0.W"], "v_th": p0[0]["v_th"]}, {"W": flat["L1.W"], "v_th": p0[1]["v_th"]}]
     net, lp = lif(params)
     tr = network_forward(net, lp, LN.to_grid(s_te, dt))
@@ -359,7 +416,9 @@ def section_claims(args):
         if args.train_subset:
             s_tr, y_tr = s_tr.take(np.arange(args.train_subset)), y_tr[:args.train_subset]
         p0 = init_net((64, 100, 10), seed)
-        for name, (mh, mo, over) in CLAIM_RUNS.items():
+        for key, (name, mh, mo, over) in CLAIM_RUNS.items():
+            if key not in args.claims_rows:
+                continue
             t0 = time.perf_counter()
             cfgs = [LN.LeeConfig(TAU, T_REF, mh, 0.5), LN.LeeConfig(TAU, T_REF, mo, 0.5)]
             eta = args.adam_eta if over.get("optimizer") == "adam" else 0.01
@@ -367,14 +426,25 @@ def section_claims(args):
             r["time"] = time.perf_counter() - t0
             res.setdefault(name, []).append(r)
             print(f"  seed {seed} {name}: {r}", flush=True)
-        t0 = time.perf_counter()
-        r = _bptt_run(p0, s_tr, y_tr, s_te, y_te, args.epochs, seed, args.bptt_lr)
-        r["time"] = time.perf_counter() - t0
-        res.setdefault("surrogate BPTT (grid twin, no WTA)", []).append(r)
-        print(f"  seed {seed} BPTT: {r}", flush=True)
-        r = _ann_run(s_tr, y_tr, s_te, y_te, seed)
-        res.setdefault("ANN 64-100-10 (MLP on input counts)", []).append(r)
-        print(f"  seed {seed} ANN: {r}", flush=True)
+        if "bptt" in args.claims_rows:
+            t0 = time.perf_counter()
+            r = _bptt_run(p0, s_tr, y_tr, s_te, y_te, args.epochs, seed, args.bptt_lr, args.bptt_scale,
+                          args.bptt_max == "exact")
+            r["time"] = time.perf_counter() - t0
+            res.setdefault(BPTT_ROW, []).append(r)
+            print(f"  seed {seed} BPTT: {r}", flush=True)
+        for key, (name, mh, mo) in CONV_RUNS.items():
+            if key not in args.claims_rows:
+                continue
+            t0 = time.perf_counter()
+            r = _conv_run(s_tr, y_tr, s_te, y_te, args.epochs, seed, 0.01, (mh, mo))
+            r["time"] = time.perf_counter() - t0
+            res.setdefault(name, []).append(r)
+            print(f"  seed {seed} {key}: {r}", flush=True)
+        if "ann" in args.claims_rows:
+            r = _ann_run(s_tr, y_tr, s_te, y_te, seed)
+            res.setdefault(ANN_ROW, []).append(r)
+            print(f"  seed {seed} ANN: {r}", flush=True)
     if args.save:
         with open(args.save, "w") as fh:
             json.dump(res, fh)
@@ -388,6 +458,9 @@ def section_claims(args):
         print(f"| {name} | {get('acc')} | {get('drift')} | {get('dead')} | {ops} | {get('time', 0)} |")
     acc = {k: np.array([r["acc"] for r in v]) for k, v in res.items()}
     base = "Lee SGD (WTA, L7, threshold reg.)"
+    if not all(name in res for name, *_ in CLAIM_RUNS.values()):
+        print("\n(the verdicts need every Lee row; run all --claims-rows or --load their results)")
+        return
 
     def holds(ok, a=None, b=None):
         """The verdict; with the two groups' accuracies, a difference smaller than the larger
@@ -412,6 +485,15 @@ def section_claims(args):
           f"{dead['Lee SGD, no threshold reg.']:.3f} without | {holds(dead[base] < dead['Lee SGD, no threshold reg.'])} |")
     print(f"| Adam trains better than SGD (Table 2) | {acc['Lee Adam'].mean():.3f} vs {acc[base].mean():.3f} | "
           f"{holds(acc['Lee Adam'].mean() > acc[base].mean(), acc['Lee Adam'], acc[base])} |")
+    for key, (name, _, _) in CONV_RUNS.items():
+        if name in res:
+            fc = base if key == "conv" else "Lee SGD, no WTA"
+            c_ops, c_ann = np.mean([r["synops"] for r in res[name]]), res[name][0]["ann_macs"]
+            ratio = np.mean([r["pool_ratio"] for r in res[name]])
+            print(f"| a convolutional SNN with LIF sum-pooling, trained with Lee's rule, beats the FC one "
+                  f"({key}) | {acc[name].mean():.3f} vs {acc[fc].mean():.3f}; {c_ops:.0f} synaptic ops vs "
+                  f"{c_ann:.0f} ANN MACs; pooling spikes per spike in {ratio:.3f} "
+                  f"(1/θ_p = {1 / 0.8:g}) | {holds(acc[name].mean() > acc[fc].mean(), acc[name], acc[fc])} |")
     ops = np.mean([r["synops"] for r in res[base]])
     print(f"| the SNN needs about 1/5 of the ANN's operations (Fig. 6) | {ops:.0f} synaptic ops vs 7400 MACs "
           f"per sample: {ops / 7400:.2f} | {holds(ops / 7400 < 0.4)} (here counted over the whole "
@@ -431,7 +513,12 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trials", type=int, default=60, help="trials per channel in the response section")
     ap.add_argument("--sweep", type=float, nargs="+", default=[0.0, -0.2, -0.4, -0.6, -1.0])
-    ap.add_argument("--bptt-lr", type=float, default=3e-3)
+    ap.add_argument("--bptt-lr", type=float, default=3e-3, help="BPTT's Adam learning rate")
+    ap.add_argument("--bptt-scale", type=float, default=1.0, help="slope k of BPTT's sigmoid surrogate")
+    ap.add_argument("--bptt-max", choices=["exact", "held"], default="exact",
+                    help="BPTT's ∂L8/∂n: through the max normaliser (exact) or with it held (Lee's training)")
+    ap.add_argument("--claims-rows", nargs="+", choices=CLAIM_ROWS, default=CLAIM_ROWS,
+                    help="claims: run only these rows")
     ap.add_argument("--events-mu", type=float, nargs=2, default=[-0.4, -1.0], metavar=("HIDDEN", "OUTPUT"),
                     help="moving digits: WTA strengths of the hidden and output layers")
     ap.add_argument("--gain", type=float, default=10.0, help="moving digits: events per unit of brightness change")

@@ -9,7 +9,12 @@ reported as 0 with nothing checked):
   against differences of the relation solved numerically (:func:`steady_state`);
 * ``linearised/mu=…``: the unnormalised backward pass (``lee_gradients(normalise=False)``)
   against differences of the linearised two-layer network L4 with the loss L8, for
-  every weight and threshold.
+  every weight and threshold;
+* ``conv_linearised/mu=…``: the convolutional network with LIF sum-pooling
+  (:func:`refsnn.learning.lee2016_conv.conv_lee_gradients` with ``normalise=False``:
+  the tied kernels and map thresholds C3, the pooling's ``1/θ_p`` C2, μ the hidden
+  layer's WTA) against differences of the linearised network, every parameter;
+* ``conv_regulariser/lam=…``: L7 on the kernels, once per map, through the same function.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..learning import lee2016 as LR
+from ..learning import lee2016_conv as LC
 from ..neurons.lee2016 import LeeConfig
 from .families import Family
 from .gradcheck import check_gradient, check_gradients
@@ -29,18 +35,19 @@ __all__ = ["FAMILY", "LeePoint", "points", "check"]
 
 @dataclass(frozen=True)
 class LeePoint:
-    kind: str       # "regulariser", "l2", "steady_state" or "linearised"
+    kind: str       # "regulariser", "l2", "steady_state", "linearised", "conv_linearised" or "conv_regulariser"
     value: float    # λ for the regularisers, μ otherwise
 
     @property
     def name(self):
-        return f"{self.kind}/{'lam' if self.kind in ('regulariser', 'l2') else 'mu'}={self.value:g}"
+        return f"{self.kind}/{'lam' if self.kind in ('regulariser', 'l2', 'conv_regulariser') else 'mu'}={self.value:g}"
 
 
 def points():
     return ([LeePoint("regulariser", lam) for lam in (0.002, 0.04)] + [LeePoint("l2", 0.04)]
             + [LeePoint("steady_state", mu) for mu in (0.0, -0.1)]
-            + [LeePoint("linearised", mu) for mu in (0.0, -0.4)])
+            + [LeePoint("linearised", mu) for mu in (0.0, -0.4)]
+            + [LeePoint("conv_linearised", mu) for mu in (0.0, -0.4)] + [LeePoint("conv_regulariser", 0.04)])
 
 
 def _linear_loss(cfgs, params, x_hat, y):
@@ -52,8 +59,46 @@ def _linear_loss(cfgs, params, x_hat, y):
     return LR.count_loss(counts[-1], y)[0], counts
 
 
+def _conv_results(point, rng, rtol):
+    net = LC.ConvLeeNet(height=5, width=5, n_maps=2, kernel=2, pool=2, n_hidden=4, n_out=3,
+                        mu_hidden=point.value if point.kind == "conv_linearised" else -0.4)
+    low = 0.1 if point.kind == "conv_linearised" else -1.0
+    params = [{"K": rng.uniform(low, 1.0, (2, 2, 2)), "v_th": rng.uniform(1, 2, 2)},
+              {"W": rng.uniform(low, 1.0, (4, 8)), "v_th": rng.uniform(1, 2, 4)},
+              {"W": rng.uniform(low, 1.0, (3, 4)), "v_th": rng.uniform(1, 2, 3)}]
+    x_hat = rng.uniform(1, 5, (2, 25))
+    y = np.eye(3)[[0, 2]]
+    if point.kind == "conv_regulariser":
+        # counts fixed: the value's difference with and without L7 on the kernels is
+        # Σ_f β e^{λ(‖K_f‖² − α²)}, whose gradient must be the difference of the K gradients.
+        counts = LC.linearised_counts(net, params, x_hat)
+
+        def run(K, alpha):
+            ps = [dict(params[0], K=K), *params[1:]]
+            return LC.conv_lee_gradients(net, ps, x_hat, counts, y, 2.0, point.value, (alpha, None))
+
+        K0 = params[0]["K"]
+        g = run(K0, 1.5)[1][0]["K"] - run(K0, None)[1][0]["K"]
+        return [check_gradient(lambda k: run(k, 1.5)[0] - run(k, None)[0], K0.copy(), g, name="K",
+                               eps=1e-4, rtol=rtol, order=4, floor=1e-6)]
+    counts = LC.linearised_counts(net, params, x_hat)
+    _, grads, _ = LC.conv_lee_gradients(net, params, x_hat, counts, y, beta=0.0, normalise=False)
+    flat = {f"L{l}.{k}": v for l, p in enumerate(params) for k, v in p.items()}
+    gflat = {f"L{l}.{k}": v for l, g in enumerate(grads) for k, v in g.items()}
+
+    def f(fl):
+        ps = [{k: fl[f"L{l}.{k}"] for k in params[l]} for l in range(3)]
+        return LR.count_loss(LC.linearised_counts(net, ps, x_hat)[-1], y)[0]
+
+    # eps = 1e-3: the linearised loss is rational and smooth, and at 1e-5 the differences'
+    # round-off (4e-7 relative on the hidden W) exceeds the 1e-7 bar.
+    return check_gradients(f, flat, gflat, eps=1e-3, rtol=rtol, order=4, floor=1e-8)
+
+
 def _results(point, seed, rtol):
     rng = np.random.default_rng(seed)
+    if point.kind.startswith("conv_"):
+        return _conv_results(point, rng, rtol)
     if point.kind == "regulariser":
         W = rng.normal(0.0, 0.8, (4, 6))
         _, g = LR.weight_regulariser(W, 1.5, 10.0, point.value)

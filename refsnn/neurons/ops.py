@@ -185,26 +185,42 @@ def dendrite_ops(traj, name="dendrite"):
     return OpCount(name, events, synops, T * synapses, synapses, synapses, T * N * (Kb + 1), 0.0, binary)
 
 
-def lee_ops(configs, params, stream, layers_events):
+def lee_ops(configs, params, stream, layers_events, fan_out=None):
     """Counts of a Lee 2016 run (:func:`refsnn.neurons.lee2016.simulate`): input events ×
-    N₁, layer l's spikes × N_{l+1}, and with WTA (μ ≠ 0) every spike × (N_l − 1)."""
+    N₁, layer l's spikes × N_{l+1}, and with WTA (μ ≠ 0) every spike × (N_l − 1).
+
+    ``fan_out``: None (every layer dense), or one entry per layer, None (dense) or an (M_l,)
+    array of each input's structural fan-out (a convolution's O5, a pooling's 1), so that
+    SynOps = Σ_k events_k fan-out_k and #synapses = Σ_k fan-out_k
+    (:func:`refsnn.learning.lee2016_conv.ops`)."""
     from .lee2016 import EventStream
     check_instance("stream", stream, EventStream, "a refsnn.neurons.lee2016.EventStream")
     if len(configs) != len(params) or len(layers_events) != len(params):
         raise ValueError("configs, params and layers_events must have one entry per layer")
+    if fan_out is None:
+        fan_out = [None] * len(params)
+    if len(fan_out) != len(params):
+        raise ValueError(f"fan_out must have one entry per layer ({len(params)}), got {len(fan_out)}")
     B = stream.batch
     out = []
-    events = float(stream.valid.sum()) / B
-    for l, (cfg, p, le) in enumerate(zip(configs, params, layers_events)):
+    per_input = stream.input_counts().sum(axis=0) / B       # events per input channel
+    for l, (cfg, p, le, fan) in enumerate(zip(configs, params, layers_events, fan_out)):
         N, M = p["W"].shape
+        events = float(per_input.sum())
         spikes = float(le.spikes.sum()) / B
-        synops = events * N
-        synapses = N * M
+        if fan is None:
+            synops, synapses = events * N, N * M
+        else:
+            fan = np.asarray(fan)
+            if fan.shape != (M,):
+                raise ValueError(f"fan_out[{l}] must have shape ({M},), got {fan.shape}")
+            synops, synapses = float(per_input @ fan), int(fan.sum())
+        ann = synapses
         if cfg.mu != 0:
             synops += spikes * (N - 1)                       # WTA: every other neuron of the layer
             synapses += N * (N - 1)
-        out.append(OpCount(f"L{l}", events, synops, None, N * M, synapses, 0.0, 0.0, True))
-        events = spikes
+        out.append(OpCount(f"L{l}", events, synops, None, ann, synapses, 0.0, 0.0, True))
+        per_input = le.spikes.sum(axis=(0, 1)) / B
     return out
 
 
