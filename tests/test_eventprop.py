@@ -267,3 +267,13 @@ def test_bad_input_names_the_argument():
         E.forward(cfg, [np.ones((2, 3))], np.ones((1, 3, 1)), max_spikes=[1, 1])
     with pytest.raises(ValueError, match="labels"):
         E.first_spike_loss(np.ones((2, 3)), np.array([0, 3]), 1.0)
+
+
+def test_gradcheck_row_is_json(monkeypatch):
+    # `refsnn gradcheck --json` dumps each row's as_dict(): plain Python numbers, not NumPy scalars
+    import json
+    point = G.EventPropPoint("quadratic", "first_spike")
+    make = G.make_problem
+    monkeypatch.setattr(G, "make_problem", lambda p, seed: make(p, seed, B=1, M=3, K_in=2, N1=4, N2=2))
+    row = json.loads(json.dumps(G.check(point).as_dict()))
+    assert row["passed"] is True and row["piecewise_checked"] > 0 and row["recurrent"] is False

@@ -231,9 +231,9 @@ def check(point: EventPropPoint, seed=0, rtol=RTOL_EVENTPROP) -> PointReport:
     grads, g_in, recs, *gRs = problem.gradients()
     res = fd_check(problem, grads, g_in, rtol=rtol, gRs=gRs[0] if gRs else None)
     worst = max(res, key=lambda r: r[1])
-    return PointReport(point, 0.0, "n/a", worst[1], f"{worst[0]}{list(worst[2])}",
-                       sum(r[3] for r in res), sum(r[4] for r in res),
-                       [int(rec.counts.sum()) for rec in recs], worst[1] <= rtol)
+    return PointReport(point, 0.0, "n/a", float(worst[1]), f"{worst[0]}{[int(i) for i in worst[2]]}",
+                       int(sum(r[3] for r in res)), int(sum(r[4] for r in res)),
+                       [int(rec.counts.sum()) for rec in recs], bool(worst[1] <= rtol))
 
 
 FAMILY = Family("eventprop", points, check)
