@@ -110,9 +110,10 @@ def _small(point, seed=0):
 @pytest.mark.parametrize("point", G.points(), ids=lambda p: p.name)
 def test_adjoint_matches_central_differences(point):
     problem = _small(point)
-    grads, g_in, recs = problem.gradients()
+    grads, g_in, recs, *gRs = problem.gradients()
     assert recs[0].counts.max() >= 2 and recs[1].counts.sum() >= 2, "the problem must exercise both layers"
-    res = G.fd_check(problem, grads, g_in)
+    res = G.fd_check(problem, grads, g_in, gRs=gRs[0] if gRs else None)
+    assert [r[0] for r in res][-2:] == (["R0", "R1"] if point.recurrent else ["W1", "t_in"])
     for name, worst, where, checked, skipped in res:
         assert checked > 0
         assert worst <= G.RTOL_EVENTPROP, f"{point.name} {name}{list(where)}: rel error {worst:.2e}"
@@ -133,6 +134,75 @@ def test_perturbations_that_change_a_spike_are_skipped():
     assert np.abs(grads[0]).max() > 1e2              # grazing: dt/dW = −(∂V/∂W)/V̇ with V̇ ≈ 0
     assert res[0][3] == 0 and res[0][4] == 1        # W: skipped
     assert res[1][3] == 1 and res[1][1] < 1e-9       # the input time shifts the spike: checked
+
+
+# --------------------------------------------------------------------------- recurrent layers (M2r, J4r, G1r)
+
+
+def test_recurrent_spike_times_by_hand():
+    # τ_m = 2τ_s = 10, one input at 0 into neuron 0 only (W = 5); neuron 0's spike at t_a (the
+    # closed form of test_spike_time_closed_forms_by_hand) jumps I_1 by R_10 = 5 from rest, so
+    # neuron 1 repeats neuron 0's trajectory shifted by t_a: it fires at 2 t_a. R_01 = −3 reaches
+    # neuron 0 after its only spike (its V and I are below θ from then on: no second spike).
+    cfg = E.EventPropConfig(10.0, 5.0, 1.0, 40.0)
+    t_a = -10 * math.log((5 + math.sqrt(5)) / 10)
+    R = np.array([[0.0, -3.0], [5.0, 0.0]])
+    rec = E.layer_forward(cfg, np.array([[5.0], [0.0]]), np.array([[[0.0]]]), R=R)
+    np.testing.assert_array_equal(rec.counts, [[1, 1]])
+    assert rec.times[0, 0, 0] == pytest.approx(t_a, rel=1e-14)
+    assert rec.times[0, 1, 0] == pytest.approx(2 * t_a, rel=1e-14)
+    # without R_10 neuron 1 stays silent
+    rec0 = E.layer_forward(cfg, np.array([[5.0], [0.0]]), np.array([[[0.0]]]), R=np.zeros((2, 2)))
+    np.testing.assert_array_equal(rec0.counts, [[1, 0]])
+
+
+def test_recurrent_zero_R_is_the_feed_forward_layer():
+    # R = 0: M2r adds nothing, so the spikes and W's and the inputs' gradients are the feed-forward
+    # ones; the row-wise loop advances every neuron to each spike of the row (more, shorter steps of
+    # M4–M5), so the times agree to rounding, not bit for bit. dℒ/dR = 0 is not implied: G1r is the
+    # gradient at R = 0, nonzero where a spike precedes another neuron's spike.
+    cfg = E.EventPropConfig(20.0, 5.0, 1.0, 40.0)
+    rng = np.random.default_rng(5)
+    W = rng.normal(1.2, 1.0, (5, 4))
+    t_in = rng.uniform(0, 20, (3, 4, 2))
+    for max_spikes in (None, 1):
+        ff = E.layer_forward(cfg, W, t_in, max_spikes)
+        rr = E.layer_forward(cfg, W, t_in, max_spikes, R=np.zeros((5, 5)))
+        assert ff.counts.max() >= (2 if max_spikes is None else 1)
+        np.testing.assert_array_equal(ff.counts, rr.counts)
+        np.testing.assert_array_equal(ff.interval, rr.interval)
+        np.testing.assert_allclose(rr.times, ff.times, rtol=1e-13)
+        g = rng.normal(size=ff.times.shape)
+        gW, g_in = E.layer_backward(cfg, W, ff, g)
+        gW_r, g_in_r, gR = E.layer_backward(cfg, W, rr, g, R=np.zeros((5, 5)))
+        np.testing.assert_allclose(gW_r, gW, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(g_in_r, g_in, rtol=1e-11, atol=1e-13)
+        assert np.abs(gR).max() > 1e-3 and np.all(np.diag(gR) == 0.0)
+
+
+def test_recurrent_without_J4r_sum_fails_the_check():
+    # The same backward with R = 0 given to the adjoint (the forward keeps R) drops J4r's
+    # Σ_j R_ji(λ_V,j − λ_I,j): W's and the inputs' gradients then miss the spikes' effect
+    # through R, and the central differences must see it.
+    problem = _small(G.EventPropPoint("quadratic", "all_spikes", True))
+    _, recs = problem.value()
+    K = [rec.times.shape[2] for rec in recs]
+    g_hidden = [problem.r[0][:, :, :K[0]], None]
+    zeros = [np.zeros_like(R) for R in problem.Rs]
+    grads, g_in, _ = E.backward(problem.cfg, problem.Ws, recs, problem.r[1][:, :, :K[1]], g_hidden, Rs=zeros)
+    res = G.fd_check(problem, grads, g_in, eps=(1e-3,))
+    assert max(r[1] for r in res) > 1e-4, res
+
+
+def test_recurrent_bad_R_names_the_argument():
+    cfg = E.EventPropConfig()
+    t_in = np.ones((1, 3, 1))
+    with pytest.raises(ValueError, match="R must have a zero diagonal"):
+        E.layer_forward(cfg, np.ones((2, 3)), t_in, R=np.eye(2))
+    with pytest.raises(ValueError, match="R"):
+        E.layer_forward(cfg, np.ones((2, 3)), t_in, R=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="Rs"):
+        E.forward(cfg, [np.ones((2, 3))], t_in, Rs=[None, None])
 
 
 def test_gradcheck_family_registered():
@@ -197,3 +267,13 @@ def test_bad_input_names_the_argument():
         E.forward(cfg, [np.ones((2, 3))], np.ones((1, 3, 1)), max_spikes=[1, 1])
     with pytest.raises(ValueError, match="labels"):
         E.first_spike_loss(np.ones((2, 3)), np.array([0, 3]), 1.0)
+
+
+def test_gradcheck_row_is_json(monkeypatch):
+    # `refsnn gradcheck --json` dumps each row's as_dict(): plain Python numbers, not NumPy scalars
+    import json
+    point = G.EventPropPoint("quadratic", "first_spike")
+    make = G.make_problem
+    monkeypatch.setattr(G, "make_problem", lambda p, seed: make(p, seed, B=1, M=3, K_in=2, N1=4, N2=2))
+    row = json.loads(json.dumps(G.check(point).as_dict()))
+    assert row["passed"] is True and row["piecewise_checked"] > 0 and row["recurrent"] is False

@@ -46,8 +46,9 @@ right end is ``≥ θ`` (R2). Inside the bracket the root is
 * otherwise bisection on the bracket (R5);
 
 the root of the bracket is taken and polished by Newton steps on M5, clamped to the
-bracket (R6), so every spike time is exact to a few ulps of float64. Layers are
-feed-forward: layer l's spikes are layer l+1's input events at the same times.
+bracket (R6), so every spike time is exact to a few ulps of float64. Layers are stacked
+feed-forward: layer l's spikes are layer l+1's input events at the same times (within a
+layer, see *Recurrent connections* below).
 
 Adjoint (derived here; what :func:`layer_backward` computes)
 -------------------------------------------------------------
@@ -129,10 +130,34 @@ there ℒ's gradient is G1–G2 exactly (the checks in :mod:`refsnn.checking.eve
 skip perturbations that change a spike count). A silent neuron has no gradient at all:
 no spike time depends on its weights.
 
-*Recurrent connections.* The derivation carries over (a spike of i is then also an input
-event of its own layer: J4 gains ``Σ_j R_{ji}(λ_{V,j} − λ_{I,j})`` over the same layer and
-G1 a term for R), but the forward loop then couples the neurons of a layer within an
-interval; refsnn implements the feed-forward network only.
+*Recurrent connections.* A layer may also have recurrent weights ``R`` (N, N): a spike of
+neuron i at ``t_e`` is then an input event of every other neuron j of its own layer,
+
+.. math::
+
+    I_j^+ = I_j^- + R_{ji} \quad (j \ne i) \text{ at each spike of } i, \qquad R_{ii} = 0      && \text{(M2r) recurrent jump}
+
+Self-connections are excluded: the diagonal must be zero (a nonzero diagonal is refused,
+naming ``R``), so I_i is continuous at i's own spikes and J3 holds unchanged. The forward
+then couples the neurons of a row within an interval between input events: the next event
+of a row is the earliest crossing (R2–R6) among its neurons; the whole row is advanced to
+it (M4–M5), the spiker reset (M3) and ``R_{:,i}`` added to the row's currents (M2r).
+
+The derivation above carries over term by term: at ``t_e`` the other neurons j of the layer
+see an input event exactly like the layer above does (``δV_j^+ = δV_j^- − (R_{ji}/τ_m)δt_e``,
+``δI_j^+ = δI_j^- + (R_{ji}/τ_s)δt_e + δR_{ji}``), so their multipliers are continuous there
+(J2) and the coefficient of ``δt_e`` gains their sum:
+
+.. math::
+
+    (I - θ)\, λ_{V,i}^- &= I\, λ_{V,i}^+ + g_e + \sum_{j \ne i} R_{ji}\,(λ_{V,j} - λ_{I,j})(t_e)    && \text{(J4r)}\\
+    \frac{dℒ}{dR_{ji}} &= -τ_s \sum_{t_e \in \text{spikes of } i} λ_{I,j}(t_e) \quad (j \ne i)        && \text{(G1r)}
+
+with ``g_e`` J4's arriving gradient (``∂l/∂t_e`` plus the layer above's G2). Since J4r reads
+the multipliers of the other neurons at ``t_e``, the backward pass walks each row's spikes
+across neurons in reverse time order, all neurons of the row sharing one clock. ``dℒ/dR``'s
+diagonal is returned as 0 (it is not a parameter). Both are checked against central
+differences of the exact forward (:mod:`refsnn.checking.eventprop_grid`, rows ``…/recurrent``).
 
 The discretised twin (refsnn's LIF layer with a synapse)
 --------------------------------------------------------
@@ -336,7 +361,7 @@ def _check_times(name, t_in, M=None):
     return t_in
 
 
-def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None, path="auto") -> LayerRecord:
+def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None, path="auto", R=None) -> LayerRecord:
     """Simulate one layer exactly (M1–M5, R1–R6), event by event, vectorised over (B, N).
 
     ``W`` (N, M) float64; ``t_in`` (B, M, K) input spike times (``inf``: no spike).
@@ -344,12 +369,16 @@ def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None, path="auto") -
     the first spike needs 1; nothing it has not simulated can change its gradient).
     ``path``: ``"auto"`` takes the fast path :func:`_forward_first` when ``max_spikes == 1``;
     ``"readable"`` always runs the event loop below.
+    ``R`` (N, N): recurrent weights with a zero diagonal (M2r); the layer then runs
+    :func:`_forward_recurrent` (both paths), else nothing changes.
     """
     W = float_array("W", W, (None, None)).astype(np.float64)
     N, M = W.shape
     t_in = _check_times("t_in", t_in, M)
     B = t_in.shape[0]
     te, ch, kk, valid = _sorted_events(t_in, cfg.t_end)
+    if R is not None:
+        R = _check_recurrent(R, N)
     P = te.shape[1]
     V = np.zeros((B, N))
     I = np.zeros((B, N))
@@ -365,6 +394,8 @@ def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None, path="auto") -
         max_spikes = check_positive_int("max_spikes", max_spikes)
     if path not in ("auto", "readable"):
         raise ValueError(f"path must be 'auto' or 'readable', got {path!r}")
+    if R is not None:
+        return _forward_recurrent(cfg, W, R, te, ch, kk, valid, max_spikes)
     if max_spikes == 1 and path == "auto":
         return _forward_first(cfg, W, te, ch, kk, valid)
     done = np.zeros((B, N), bool)
@@ -378,8 +409,7 @@ def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None, path="auto") -
             V[has], I[has] = advance(cfg, V[has], I[has], d[has])
             tc[has] += d[has]
             if count.max() >= cap:
-                grow = lambda a, fill: np.concatenate([a, np.full(a.shape, fill, a.dtype)], axis=2)
-                times, cur, itv, cap = grow(times, np.inf), grow(cur, 0.0), grow(itv, -1), 2 * cap
+                times, cur, itv, cap = _grow(times, np.inf), _grow(cur, 0.0), _grow(itv, -1), 2 * cap
             k = count[has]
             times[bi[has], ni[has], k] = tc[has]
             cur[bi[has], ni[has], k] = I[has]
@@ -391,6 +421,70 @@ def layer_forward(cfg: EventPropConfig, W, t_in, max_spikes=None, path="auto") -
                 I[done] = 0.0                               # no longer simulated (R0 skips it)
         V, I = advance(cfg, V, I, t_next[:, None] - tc)
         tc[:] = t_next[:, None]
+        if p < P:
+            I += np.where(valid[:, p, None] & ~done, WT[ch[:, p]], 0.0)   # M2: jump by W_ij
+    K = max(1, int(count.max()))
+    return LayerRecord(times[:, :, :K], cur[:, :, :K], itv[:, :, :K], te, ch, kk, valid)
+
+
+def _check_recurrent(R, N):
+    """``R`` (N, N) float64 with a zero diagonal (M2r: no self-connections)."""
+    R = float_array("R", R, (N, N)).astype(np.float64)
+    if np.any(np.diag(R) != 0.0):
+        raise ValueError(f"R must have a zero diagonal (no self-connections, M2r); found nonzero R[i, i] "
+                         f"at i = {np.flatnonzero(np.diag(R)).tolist()}")
+    return R
+
+
+def _grow(a, fill):
+    return np.concatenate([a, np.full(a.shape, fill, a.dtype)], axis=2)
+
+
+def _forward_recurrent(cfg, W, R, te, ch, kk, valid, max_spikes):
+    """The event loop of a recurrent layer (M1–M5, M2r, R1–R6), vectorised over the batch.
+
+    Within an interval between input events each row's next event is the earliest crossing
+    among its neurons: the row is advanced to it, the spiker reset and ``R[:, i]`` added to
+    the row's currents; repeated until no neuron of the row crosses before the next input.
+    """
+    B, P = te.shape
+    N = W.shape[0]
+    V = np.zeros((B, N))
+    I = np.zeros((B, N))
+    tc = np.zeros(B)                                        # each row's clock
+    cap = 4
+    times = np.full((B, N, cap), np.inf)
+    cur = np.zeros((B, N, cap))
+    itv = np.full((B, N, cap), -1, np.int64)
+    count = np.zeros((B, N), np.int64)
+    done = np.zeros((B, N), bool)
+    WT = W.T
+    for p in range(P + 1):
+        t_next = np.where(valid[:, p], te[:, p], cfg.t_end) if p < P else np.full(B, cfg.t_end)
+        while True:                                         # the row's spikes in [t_{p−1}, t_p)
+            d, has = crossing(cfg, V, I, np.broadcast_to((t_next - tc)[:, None], V.shape))
+            d = np.where(has & ~done, d, np.inf)
+            b = np.flatnonzero(np.isfinite(d).any(axis=1))  # rows with a spike before t_p
+            if not b.size:
+                break
+            i = np.argmin(d[b], axis=1)                     # the row's earliest crossing
+            db = d[b, i]
+            V[b], I[b] = advance(cfg, V[b], I[b], db[:, None])   # M4–M5: the whole row to the spike
+            tc[b] += db
+            if count.max() >= cap:
+                times, cur, itv, cap = _grow(times, np.inf), _grow(cur, 0.0), _grow(itv, -1), 2 * cap
+            k = count[b, i]
+            times[b, i, k] = tc[b]
+            cur[b, i, k] = I[b, i]
+            itv[b, i, k] = p
+            count[b, i] += 1
+            V[b, i] = 0.0                                   # M3: reset
+            I[b] += np.where(done[b], 0.0, R[:, i].T)       # M2r: I_j += R_ji (R_ii = 0)
+            if max_spikes is not None:
+                done |= count >= max_spikes
+                I[done] = 0.0                               # no longer simulated (R0 skips it)
+        V, I = advance(cfg, V, I, (t_next - tc)[:, None])
+        tc[:] = t_next
         if p < P:
             I += np.where(valid[:, p, None] & ~done, WT[ch[:, p]], 0.0)   # M2: jump by W_ij
     K = max(1, int(count.max()))
@@ -452,12 +546,14 @@ def _back(cfg, lV, lI, d):
     return lV * em, lI_new                                                     # A3
 
 
-def layer_backward(cfg: EventPropConfig, W, rec: LayerRecord, g_out, path="auto"):
+def layer_backward(cfg: EventPropConfig, W, rec: LayerRecord, g_out, path="auto", R=None):
     """The adjoint pass of one layer: A3–A4 between events, J4 at its spikes, G1–G2 at its inputs.
 
     ``g_out`` (B, N, K): the gradient arriving at each output spike (``∂l/∂t_e`` plus the
     layer above's G2). Returns ``(dℒ/dW (N, M), dℒ/dt_in (B, M, K_in))``. ``path="auto"``
     takes the fast path :func:`_backward_single` when every neuron spiked at most once.
+    With recurrent weights ``R`` (N, N) (the forward's): :func:`_backward_recurrent` (J4r,
+    G1r; both paths), returning ``(dℒ/dW, dℒ/dt_in, dℒ/dR (N, N))``.
     """
     W = np.asarray(W, dtype=np.float64)
     N, M = W.shape
@@ -465,6 +561,8 @@ def layer_backward(cfg: EventPropConfig, W, rec: LayerRecord, g_out, path="auto"
     g_out = np.where(np.isfinite(rec.times), g_out, 0.0)
     if path not in ("auto", "readable"):
         raise ValueError(f"path must be 'auto' or 'readable', got {path!r}")
+    if R is not None:
+        return _backward_recurrent(cfg, W, _check_recurrent(R, N), rec, g_out)
     if rec.times.shape[2] == 1 and path == "auto":
         return _backward_single(cfg, W, rec, g_out)
     B, _, K = rec.times.shape
@@ -491,13 +589,70 @@ def layer_backward(cfg: EventPropConfig, W, rec: LayerRecord, g_out, path="auto"
         lV, lI = _back(cfg, lV, lI, tc - t_prev[:, None])
         tc[:] = t_prev[:, None]
         if p > 0:                                          # input event p−1: λ continuous (J2)
-            v = valid[:, p - 1]
-            np.add.at(gWT, ch[v, p - 1], -cfg.tau_s * lI[v])                # G1
-            g_ev[:, p - 1] = np.where(v, np.sum((lV - lI) * WT[ch[:, p - 1]], axis=1), 0.0)   # G2
+            g_ev[:, p - 1] = _input_event(cfg, lV, lI, WT, ch[:, p - 1], valid[:, p - 1], gWT)
     g_in = np.zeros((B, M, _k_in(rec)))
     b = np.broadcast_to(np.arange(B)[:, None], te.shape)
     np.add.at(g_in, (b[valid], ch[valid], rec.k_in[valid]), g_ev[valid])
     return gWT.T, g_in
+
+
+def _input_event(cfg, lV, lI, WT, ch_p, v, gWT):
+    """At one input event per row (channel ``ch_p`` (B,), real where ``v``): G1 added into ``gWT``
+    (M, N), G2 returned (B,)."""
+    np.add.at(gWT, ch_p[v], -cfg.tau_s * lI[v])                                  # G1
+    return np.where(v, np.sum((lV - lI) * WT[ch_p], axis=1), 0.0)               # G2
+
+
+def _backward_recurrent(cfg, W, R, rec, g_out):
+    """The adjoint pass of a recurrent layer: each row's spikes, across its neurons, latest first.
+
+    All neurons of a row share one clock. At a spike of i at ``t_e`` the other neurons' λ are
+    continuous (J2), so J4r's sum and G1r read them there; then λ_V,i jumps (J4r), λ_I,i not (J3).
+    """
+    N, M = W.shape
+    B, _, K = rec.times.shape
+    te, ch, valid = rec.t_in, rec.ch_in, rec.valid_in
+    P = te.shape[1]
+    th = cfg.theta
+    lV = np.zeros((B, N))
+    lI = np.zeros((B, N))
+    tc = np.full(B, cfg.t_end)                             # λ(T) = 0; each row's clock
+    gWT = np.zeros((M, N))
+    gRT = np.zeros((N, N))                                 # gRT[i, j] = dℒ/dR_ji
+    g_ev = np.zeros((B, P))
+    WT = W.T
+    spiked = np.isfinite(rec.times).reshape(B, N * K)
+    order = np.argsort(np.where(spiked, -rec.times.reshape(B, N * K), np.inf), axis=1, kind="stable")
+    n_spikes = spiked.sum(axis=1)                          # order[b, :n_spikes[b]]: row b's spikes, latest first
+    nxt = np.zeros(B, np.int64)
+    rows = np.arange(B)
+    for p in range(P, -1, -1):
+        while True:                                        # the rows' spikes in interval p, latest first
+            e = order[rows, np.minimum(nxt, N * K - 1)]
+            n, k = e // K, e % K
+            m = (nxt < n_spikes) & (rec.interval[rows, n, k] == p)
+            if not m.any():
+                break
+            b, i, k = rows[m], n[m], k[m]
+            ts = rec.times[b, i, k]
+            lV[b], lI[b] = _back(cfg, lV[b], lI[b], (tc[b] - ts)[:, None])
+            tc[b] = ts
+            Is = rec.current[b, i, k]
+            g = g_out[b, i, k] + np.sum(R[:, i].T * (lV[b] - lI[b]), axis=1)      # J4r: g_e + Σ_j R_ji(λ_V,j − λ_I,j)
+            np.add.at(gRT, i, -cfg.tau_s * lI[b])                                  # G1r
+            lV[b, i] = (Is * lV[b, i] + g) / (Is - th)                             # J4r (λ_I continuous: J3)
+            nxt[b] += 1
+        t_prev = np.where(valid[:, p - 1], te[:, p - 1], cfg.t_end) if p > 0 else np.zeros(B)
+        lV, lI = _back(cfg, lV, lI, (tc - t_prev)[:, None])
+        tc[:] = t_prev
+        if p > 0:                                          # input event p−1: λ continuous (J2)
+            g_ev[:, p - 1] = _input_event(cfg, lV, lI, WT, ch[:, p - 1], valid[:, p - 1], gWT)
+    g_in = np.zeros((B, M, _k_in(rec)))
+    b = np.broadcast_to(np.arange(B)[:, None], te.shape)
+    np.add.at(g_in, (b[valid], ch[valid], rec.k_in[valid]), g_ev[valid])
+    gR = gRT.T.copy()
+    np.fill_diagonal(gR, 0.0)                              # R_ii = 0 is not a parameter
+    return gWT.T, g_in, gR
 
 
 def _backward_single(cfg, W, rec, g_out):
@@ -531,11 +686,12 @@ def _k_in(rec):
     return int(rec.k_in.max()) + 1 if rec.k_in.size else 1
 
 
-def forward(cfg: EventPropConfig, Ws, t_in, max_spikes_last=None, max_spikes=None):
+def forward(cfg: EventPropConfig, Ws, t_in, max_spikes_last=None, max_spikes=None, Rs=None):
     """Every layer bottom-up; returns the list of :class:`LayerRecord`. ``max_spikes_last``
     is the last layer's ``max_spikes`` (1 for a first-spike readout); ``max_spikes`` a list with
     one entry (or None) per layer sets every layer's (1 everywhere: a time-to-first-spike
-    network, each neuron firing at most once, as in Göltz et al. 2021)."""
+    network, each neuron firing at most once, as in Göltz et al. 2021). ``Rs``: a list with
+    one entry per layer, its recurrent weights (N_l, N_l) with a zero diagonal or None (M2r)."""
     if not isinstance(cfg, EventPropConfig):
         raise TypeError(f"cfg must be an EventPropConfig, got {type(cfg).__name__}")
     if not isinstance(Ws, (list, tuple)) or not Ws:
@@ -544,32 +700,50 @@ def forward(cfg: EventPropConfig, Ws, t_in, max_spikes_last=None, max_spikes=Non
         max_spikes = [None] * (len(Ws) - 1) + [max_spikes_last]
     elif not isinstance(max_spikes, (list, tuple)) or len(max_spikes) != len(Ws):
         raise ValueError(f"max_spikes must be a list with one entry (int or None) per layer ({len(Ws)} layers)")
+    Rs = _check_Rs(Rs, Ws)
     recs = []
     t = _check_times("t_in", t_in)
     for l, W in enumerate(Ws):
         W = float_array(f"Ws[{l}]", W, (None, t.shape[1]))
-        rec = layer_forward(cfg, W, t, max_spikes[l])
+        rec = layer_forward(cfg, W, t, max_spikes[l], R=Rs[l])
         recs.append(rec)
         t = rec.times
     return recs
 
 
-def backward(cfg: EventPropConfig, Ws, recs, g_last, g_hidden=None):
+def _check_Rs(Rs, Ws):
+    if Rs is None:
+        return [None] * len(Ws)
+    if not isinstance(Rs, (list, tuple)) or len(Rs) != len(Ws):
+        raise ValueError(f"Rs must be a list with one entry ((N_l, N_l) recurrent weights or None) per layer "
+                         f"({len(Ws)} layers)")
+    return list(Rs)
+
+
+def backward(cfg: EventPropConfig, Ws, recs, g_last, g_hidden=None, Rs=None):
     """Every layer top-down. ``g_last`` (B, N_L, K_L): ``∂l/∂t`` of the last layer's spikes;
-    ``g_hidden[l]`` optional direct partials of hidden layer l. Returns ``(dℒ/dW list, dℒ/dt_in)``."""
+    ``g_hidden[l]`` optional direct partials of hidden layer l. Returns ``(dℒ/dW list, dℒ/dt_in)``;
+    with ``Rs`` (the forward's) also ``dℒ/dR`` per layer (None where ``Rs[l]`` is None):
+    ``(dℒ/dW list, dℒ/dt_in, dℒ/dR list)``."""
+    with_R = Rs is not None
+    Rs = _check_Rs(Rs, Ws)
     grads = [None] * len(Ws)
+    gRs = [None] * len(Ws)
     g = g_last
     for l in range(len(Ws) - 1, -1, -1):
         if g_hidden is not None and g_hidden[l] is not None and l < len(Ws) - 1:
             g = g + g_hidden[l]
-        grads[l], g_in = layer_backward(cfg, Ws[l], recs[l], g)
+        if Rs[l] is None:
+            grads[l], g_in = layer_backward(cfg, Ws[l], recs[l], g)
+        else:
+            grads[l], g_in, gRs[l] = layer_backward(cfg, Ws[l], recs[l], g, R=Rs[l])
         if l:
             K = recs[l - 1].times.shape[2]
             g = np.zeros(recs[l - 1].times.shape)
             g[:, :, :g_in.shape[2]] = g_in[:, :, :K]
         else:
             g = g_in
-    return grads, g
+    return (grads, g, gRs) if with_R else (grads, g)
 
 
 def spike_counts(recs):

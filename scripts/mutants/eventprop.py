@@ -1,5 +1,5 @@
 """Mutants of EventProp's adjoint (refsnn/neurons/eventprop.py): A3–A4, J3–J4, G1–G2, in the
-event loop and in the single-spike fast path."""
+event loop and in the single-spike fast path; J4r and G1r in the recurrent layer's loop."""
 
 EP = "refsnn/neurons/eventprop.py"
 
@@ -30,22 +30,44 @@ MUTANTS = [
     ("G1: drop τ_s",
      EP, "-cfg.tau_s * lI[v])", "-lI[v])"),
     ("G2: drop λ_I from the input-time gradient",
-     EP, "np.sum((lV - lI) * WT[ch[:, p - 1]], axis=1)", "np.sum(lV * WT[ch[:, p - 1]], axis=1)"),
+     EP, "np.sum((lV - lI) * WT[ch_p], axis=1)", "np.sum(lV * WT[ch_p], axis=1)"),
     ("G2: λ_V + λ_I instead of λ_V − λ_I",
-     EP, "np.sum((lV - lI) * WT[ch[:, p - 1]], axis=1)", "np.sum((lV + lI) * WT[ch[:, p - 1]], axis=1)"),
+     EP, "np.sum((lV - lI) * WT[ch_p], axis=1)", "np.sum((lV + lI) * WT[ch_p], axis=1)"),
     ("fast path J4: no threshold term in the crossing's time derivative",
      EP, "g_out[:, :, 0] / (Is - cfg.theta)", "g_out[:, :, 0] / Is"),
     ("fast path G1: sign",
      EP, "-cfg.tau_s * lI[valid]", "cfg.tau_s * lI[valid]"),
     ("fast path G2: drop λ_I",
      EP, "np.sum((lV - lI) * W.T[ch], axis=2)", "np.sum(lV * W.T[ch], axis=2)"),
+    ("J4r: drop the recurrent sum Σ_j R_ji(λ_V,j − λ_I,j)",
+     EP, "g = g_out[b, i, k] + np.sum(R[:, i].T * (lV[b] - lI[b]), axis=1)", "g = g_out[b, i, k]"),
+    ("J4r: λ_V,j + λ_I,j instead of λ_V,j − λ_I,j",
+     EP, "np.sum(R[:, i].T * (lV[b] - lI[b]), axis=1)", "np.sum(R[:, i].T * (lV[b] + lI[b]), axis=1)"),
+    ("J4r: R_ij (the spiker's incoming weights) instead of R_ji (its outgoing)",
+     EP, "np.sum(R[:, i].T * (lV[b] - lI[b]), axis=1)", "np.sum(R[i, :] * (lV[b] - lI[b]), axis=1)"),
+    ("J4r: drop the reset term I λ_V^+",
+     EP, "lV[b, i] = (Is * lV[b, i] + g) / (Is - th)", "lV[b, i] = g / (Is - th)"),
+    ("J4r: no threshold term in the crossing's time derivative",
+     EP, "lV[b, i] = (Is * lV[b, i] + g) / (Is - th)", "lV[b, i] = (Is * lV[b, i] + g) / Is"),
+    ("recurrent A3–A4: λ not propagated between a row's spikes",
+     EP, "lV[b], lI[b] = _back(cfg, lV[b], lI[b], (tc[b] - ts)[:, None])", "pass"),
+    ("G1r: sign of the recurrent weight gradient",
+     EP, "np.add.at(gRT, i, -cfg.tau_s * lI[b])", "np.add.at(gRT, i, cfg.tau_s * lI[b])"),
+    ("G1r: λ_V instead of λ_I",
+     EP, "np.add.at(gRT, i, -cfg.tau_s * lI[b])", "np.add.at(gRT, i, -cfg.tau_s * lV[b])"),
+    ("G1r: dℒ/dR transposed",
+     EP, "gR = gRT.T.copy()", "gR = gRT.copy()"),
     ("fast path A3–A4: λ at the input events taken at the spike (no propagation)",
      EP, "D = np.where(before, ts[:, None, :] - np.where(valid, te, 0.0)[:, :, None], 0.0)", "D = np.zeros(before.shape)"),
 ]
 
 # The adjoint's central-difference checks (the event loop: multi-spike layers; the fast path: the
-# first-spike readout; τ_m = τ_s for A4's second form) and the fast paths against the event loop.
+# first-spike readout; τ_m = τ_s for A4's second form), the fast paths against the event loop, and
+# the recurrent rows (J4r, G1r) with R = 0 against the feed-forward layer.
 TESTS = ["tests/test_eventprop.py::test_adjoint_matches_central_differences[quadratic/all_spikes]",
          "tests/test_eventprop.py::test_adjoint_matches_central_differences[quadratic/first_spike]",
          "tests/test_eventprop.py::test_adjoint_matches_central_differences[lambert/first_spike]",
-         "tests/test_eventprop.py::test_fast_paths_equal_the_event_loop"]
+         "tests/test_eventprop.py::test_fast_paths_equal_the_event_loop",
+         "tests/test_eventprop.py::test_adjoint_matches_central_differences[quadratic/all_spikes/recurrent]",
+         "tests/test_eventprop.py::test_adjoint_matches_central_differences[lambert/all_spikes/recurrent]",
+         "tests/test_eventprop.py::test_recurrent_zero_R_is_the_feed_forward_layer"]
