@@ -275,7 +275,7 @@ class Step:
 def _sg(config, p, v, a):
     """``σ'(v − A)`` with the threshold ``A = θ (+ β_a a)``."""
     A = p["theta"] + p["beta_a"] * a if config.adaptive_threshold else p["theta"]
-    return config.surrogate.derivative(v - A)
+    return config.surrogate.derivative_inplace(v - A)      # (v − A is a new array: overwritten in place)
 
 
 # Steps of the layer run at once by each forward call of layer_steps: the memory it holds
