@@ -277,3 +277,19 @@ def test_gradcheck_row_is_json(monkeypatch):
     monkeypatch.setattr(G, "make_problem", lambda p, seed: make(p, seed, B=1, M=3, K_in=2, N1=4, N2=2))
     row = json.loads(json.dumps(G.check(point).as_dict()))
     assert row["passed"] is True and row["piecewise_checked"] > 0 and row["recurrent"] is False
+
+
+def test_norses_adjoint_lif_converges_to_the_exact_gradient():
+    """Norse's adjoint LIF is EventProp on a grid (benchmarks/bench_eventprop_norse.py derives
+    the constant): −(τ_s/τ_m) times its weight gradient approaches G1 as dt → 0, its error
+    shrinking with dt; a wrong constant or a wrong G1 would leave a fixed gap."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "bench_eventprop_norse.py"
+    spec = importlib.util.spec_from_file_location("bench_eventprop_norse", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    coarse, fine = bench.compare(10.0, 5.0, 0.1), bench.compare(10.0, 5.0, 0.02)
+    assert coarse["same_counts"] and fine["same_counts"]
+    assert fine["cos"] > 0.99999 and fine["rel"] < 1e-2
+    assert fine["rel"] < 0.3 * coarse["rel"]
