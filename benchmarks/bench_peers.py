@@ -11,6 +11,8 @@ in float32 and float64, for
 * SpikingJelly  ``layer.Linear`` + ``neuron.LIFNode`` in multi-step mode;
 * refsnn, preset  refsnn with the snnTorch preset's conventions (``init_spike="zero"``, a
                 detached reset, shared α, θ), every gradient;
+* refsnn, NumPy  refsnn with the compiled loops of the ``fast`` extra turned off (when
+                numba is installed): the NumPy loops alone, the same numbers bit for bit;
 * JAX lax.scan  the same network as a jitted ``lax.scan`` with ``jax.grad``, when JAX is
                 installed (optional: ``pip install jax``; it changes no result, only adds a row).
 
@@ -114,6 +116,19 @@ class RefsnnPreset(Refsnn):
         self.params = network_init(self.net, 0, dtype, [shared] * 2)
         for p, w in zip(self.params, weights):
             p["W"] = w.astype(dtype)
+
+
+class RefsnnNumpy(Refsnn):
+    """refsnn with the compiled loops of the ``fast`` extra turned off
+    (``lif_compiled.disabled()``): the NumPy loops alone, every gradient. The same
+    numbers bit for bit; the row is the extra's before/after in one run."""
+
+    name = "refsnn, NumPy"
+
+    def step(self, x, y):
+        from refsnn.neurons import lif_compiled
+        with lif_compiled.disabled():
+            return super().step(x, y)
 
 
 class Jax:
@@ -374,6 +389,12 @@ def main(argv=None):
         x = (rng.random((args.steps, args.batch, SIZES[0])) < args.rate).astype(dtype)
         y = rng.integers(0, SIZES[-1], args.batch)
         systems = [Refsnn(weights, dtype), RefsnnW(weights, dtype), RefsnnPreset(weights, dtype)]
+        from refsnn.neurons import lif_compiled
+        if lif_compiled.available():
+            systems.append(RefsnnNumpy(weights, dtype))
+        else:
+            print("  (the compiled loops are off: numba is not installed (pip install -e '.[fast]') "
+                  "or REFSNN_COMPILED=0; refsnn runs its NumPy loops)")
         for cls in (SnnTorch, SpikingJelly, Jax):
             try:
                 systems.append(cls(weights, dtype))
@@ -408,6 +429,9 @@ def main(argv=None):
         print(f"    {'refsnn / matmul floor (the five products)':<44} {min(times['refsnn']) / fb:5.2f}  (no target)")
         target("refsnn / JAX lax.scan", "refsnn", "JAX lax.scan", 1.0)
         target("refsnn / snnTorch", "refsnn", "snnTorch", 1 / 3)
+        if "refsnn, NumPy" in times:
+            print(f"    {'refsnn / refsnn, NumPy loops (the extra)':<44} "
+                  f"{min(times['refsnn']) / min(times['refsnn, NumPy']):5.2f}  (no target)")
         if "snnTorch" in times:
             snt = min(times["snnTorch"])
             for name in ("refsnn", "refsnn (W)"):

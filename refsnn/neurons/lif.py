@@ -317,6 +317,7 @@ import numpy as np
 from .._validate import check_bool, check_choice, check_float_dtype, check_positive_int, float_array, real_scalar
 from ..surrogates import Surrogate, surrogate
 from .lif_fused import backward_fused, covers
+from . import lif_compiled
 
 __all__ = [
     "RESET_KINDS",
@@ -957,7 +958,11 @@ def _dynamics_forward(config, params, I_ff, state0, s_reset, gate_fixed=None, s_
         s_init = np.zeros_like(v_prev)                                        # s_{-1} = 0
     s_prev = s_init
     s_prev2 = np.zeros_like(s_init) if config.recurrent_delay == 2 else None   # s_{-2} = 0 (S6)
-    for t in range(T):
+    first = 0
+    if lif_compiled.covers(config, T, B, N, s_reset, gate_fixed, s_threshold):
+        lif_compiled.forward(config, p, I_ff, v_prev, s_init, v, s)         # this loop, compiled (the
+        first = T                                                         # `fast` extra; bit for bit)
+    for t in range(first, T):
         if config.recurrent:                                                  # F1 (F1': s_{t−2})
             I = I_ff[t] + (s_prev if s_prev2 is None else s_prev2) @ p["R"].T
         else:

@@ -77,6 +77,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numerics import EXPONENTIAL_TAILS, flush_subnormal
+from . import lif_compiled
 
 # Elements per block of σ'(v − θ) (see the loop): 256 KiB in float32, 512 KiB in float64,
 # within a core's L2 cache. Of 2^14 ... 2^17, 2^16 was the fastest in both dtypes (the
@@ -228,7 +229,14 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     pbuf = np.empty((B, N), dtype) if gate_attached else None
 
     dv_n = du_n = dc_n = da_n = zero   # δv_{t+1}, δu_{t+1}, δc_{t+1}, δa_{t+1}
-    for t in range(T - 1, -2, -1):
+    top = T - 1
+    if lif_compiled.covers(cfg, T, B, N, s_reset):
+        # Steps T−1 … 0 of this loop compiled, the same operations bit for bit (the `fast`
+        # extra, refsnn.neurons.lif_compiled); step −1 and the sums below stay here.
+        lif_compiled.backward(cfg, p, v, a_s, a_v, ds_, dv_, acc["theta"] if want["theta"] else None)
+        dv_n = dc_n = dv_[0]
+        top = -1
+    for t in range(top, -2, -1):
         nxt, now = t + 1 < T, t >= 0
         ds_t = ds_[t] if now else np.empty((B, N), dtype)
         dv_t = dv_[t] if now else np.empty((B, N), dtype)

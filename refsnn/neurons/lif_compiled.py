@@ -1,0 +1,241 @@
+r"""An optional compiled form of the LIF layer's two time loops (the ``fast`` extra, numba).
+
+Why it exists. The NumPy loops (the forward loop of :mod:`refsnn.neurons.lif` and the
+fused reverse loop of :mod:`refsnn.neurons.lif_fused`) make one NumPy call per term and
+step: F4–F6 are four calls a step, B1, B2 and G5 five more. Each call streams a (B, N)
+slice, and the (T, B, N) arrays it reads and writes are too large for the cache, so a
+step of a 64 × 256 layer moves its slice through memory four or five times where one
+pass would do. ``benchmarks/bench_peers.py`` measures what is left: with NumPy alone
+refsnn stays 1.6–1.9× the memory floor (the five matrix products plus the three passes
+over the stored trajectory that any BPTT must make) and behind a JAX ``lax.scan`` loop,
+which XLA fuses into one pass a step. No rearrangement of NumPy calls removes passes
+(the README's speed section lists the ones measured); a compiled loop does.
+
+What it computes. *Exactly* what the NumPy loops compute, bit for bit: each line below
+is the same floating-point operation, on the same operands, in the same order, as the
+NumPy call it replaces (numba keeps IEEE semantics: no fast-math, no fused multiply-add
+contraction), and the sums after the loops stay in NumPy. So installing the extra
+changes no result, only the time; ``tests/test_lif_compiled.py`` holds every output of
+both loops to ``np.array_equal`` against the NumPy loops, in both dtypes, for every
+configuration this module covers, and the whole suite runs with and without it.
+
+What it covers (:func:`covers`): the layer of the peers' presets and of refsnn's
+defaults — a spiking layer with the Heaviside forward, a subtractive reset or none
+(detached or attached), either ``init_spike``, without adaptation, synapse, recurrence,
+adaptive threshold, refractory gate or reset overrides, a surrogate whose in-place
+kernel is rational or piecewise (arctan, superspike, triangle, boxcar) in its safe
+range, and layers of at least :data:`MIN_ELEMENTS` elements (smaller ones do not repay
+the compile). Everything else runs the NumPy loops, as it does without the extra.
+
+The two loops, per element (b, n), in the symbols of :mod:`refsnn.neurons.lif`::
+
+    forward,  t = 0 … T−1:   v_t = (α v_{t−1} + I_t) − s_{t−1} γ        (F4; γ-term only if reset)
+                             s_t = H(v_t − θ)                           (F6, as v_t > θ or v_t ≥ θ)
+    reverse,  t = T−1 … 0:   δs_t = a^s_t − γ δv_{t+1}                  (B1; attached reset only)
+                             δv_t = α δv_{t+1} + a^v_t + σ'_t δs_t      (B2)
+                             Σθ_t += σ'_t δs_t                          (G5's sum over t)
+
+with σ'_t = σ'(|v_t − θ|) by the surrogate's in-place formula, zeroed below the dtype's
+smallest normal number, and δc_t = δI_t = δv_t (B4, B5). The step t = −1 (S1) and every
+parameter sum but θ's stay in :func:`refsnn.neurons.lif_fused.backward_fused`.
+
+Nothing is cached on disk: numba compiles the two loops when first used in a process
+(about a second each dtype; numba's on-disk cache is a pickle, and refsnn never
+unpickles). ``REFSNN_COMPILED=0`` in the environment, or :func:`disabled`, turns the
+extra off without uninstalling it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+
+# Layers smaller than this many elements (T·B·N) run the NumPy loops: their time is
+# dominated by Python, not by the passes over memory, and they would pay the compile.
+MIN_ELEMENTS = 1 << 12
+
+# The surrogate families whose in-place σ' this module reproduces bit for bit (no
+# transcendental function: numba's exp is not NumPy's, and may differ in the last bit).
+FAMILIES = {"arctan": 0, "superspike": 1, "triangle": 2, "boxcar": 3}
+
+_state = {"enabled": os.environ.get("REFSNN_COMPILED", "1") != "0", "kernels": None, "tried": False,
+          "compiled": {}}
+
+
+def available() -> bool:
+    """Whether the extra is installed and enabled (numba imports; ``REFSNN_COMPILED`` ≠ 0)."""
+    if not _state["enabled"]:
+        return False
+    if not _state["tried"]:
+        _state["tried"] = True
+        try:
+            _state["kernels"] = _build()
+        except ImportError:
+            _state["kernels"] = None
+    return _state["kernels"] is not None
+
+
+@contextlib.contextmanager
+def disabled():
+    """Run the NumPy loops inside the block even when the extra is installed."""
+    old = _state["enabled"]
+    _state["enabled"] = False
+    try:
+        yield
+    finally:
+        _state["enabled"] = old
+
+
+def covers(cfg, T, B, N, s_reset=None, gate=None, s_threshold=None) -> bool:
+    """Whether the compiled loops implement this layer (see the module docstring)."""
+    sur = cfg.surrogate
+    return (T * B * N >= MIN_ELEMENTS and cfg.spiking and cfg.forward == "heaviside"
+            and cfg.reset in ("subtract", "none") and not cfg.adaptation and not cfg.synapse
+            and not cfg.recurrent and not cfg.adaptive_threshold and not cfg.refractory
+            and s_reset is None and gate is None and s_threshold is None
+            and sur.name in FAMILIES and sur._inplace_safe() and available())
+
+
+def _per_neuron(x, N, dtype):
+    """An (N,) or shared () parameter as a contiguous (N,) array of the dtype: the loops
+    index it by n; every entry is the value the NumPy loops use for that neuron."""
+    return np.array(np.broadcast_to(np.asarray(x, dtype), (N,)), order="C")   # (a writable copy:
+    # numba compiles read-only arrays separately)
+
+
+def _kernel(kind, *flags):
+    """The compiled loop ``kind`` ("forward" or "backward") for these switches, compiled
+    on first use and kept for the process. The switches are baked in as constants, so
+    each variant's inner loop is branch-free and vectorises (a loop testing them at run
+    time measured 3–5× slower)."""
+    key = (kind,) + flags
+    k = _state["compiled"].get(key)
+    if k is None:
+        k = _state["compiled"][key] = _state["kernels"][kind](*flags)
+    return k
+
+
+def forward(cfg, p, I_ff, v0, s_init, v, s):
+    """F4–F6 for t = 0 … T−1 into ``v`` and ``s`` (see the module docstring)."""
+    dtype = I_ff.dtype
+    N = I_ff.shape[-1]
+    reset = cfg.reset == "subtract"
+    _kernel("forward", reset, cfg.h0 == 1.0)(
+        np.ascontiguousarray(I_ff), np.ascontiguousarray(v0, dtype), np.ascontiguousarray(s_init, dtype),
+        _per_neuron(p["alpha"], N, dtype), _per_neuron(p["gamma"] if reset else 0.0, N, dtype),
+        _per_neuron(p["theta"], N, dtype), dtype.type(1), dtype.type(0), v, s)
+
+
+def _sigma_constants(sur, dtype):
+    """``(family, c1, c2)``: the constants of the surrogate's in-place kernel
+    (:mod:`refsnn.surrogates`), as NumPy rounds them to the dtype."""
+    k, g = sur.scale, sur.gain
+    one = np.dtype(dtype).type
+    if sur.name == "arctan":                 # g (k/2) / (1 + (k π/2 · y)²)
+        return FAMILIES["arctan"], one(k * (0.5 * np.pi)), one(g * (0.5 * k))
+    if sur.name == "superspike":             # g (k/2) / (1 + k y)²
+        return FAMILIES["superspike"], one(k), one(g * (0.5 * k))
+    if sur.name == "triangle":               # max(0, a − y) · g/a²
+        return FAMILIES["triangle"], one(k), one(g / (k * k))
+    return FAMILIES["boxcar"], one(k), one(g * (0.5 / k))      # [y < a] · g/(2a)
+
+
+def backward(cfg, p, v, a_s, a_v, ds_, dv_, acc_theta):
+    """B1, B2 and G5's sum for t = T−1 … 0 into ``ds_``, ``dv_`` and ``acc_theta`` (the
+    (B, N) running sum, added to; None when θ's gradient is not wanted). ``ds_`` may be
+    ``a_s`` itself (written in place: with a detached reset or none, δs_t = a^s_t and
+    nothing is written)."""
+    dtype = v.dtype
+    B, N = v.shape[1:]
+    fam, c1, c2 = _sigma_constants(cfg.surrogate, dtype)
+    attached = cfg.reset == "subtract" and not cfg.detach_reset
+    write_ds = attached or ds_ is not a_s
+    has_av = a_v is not None
+    a_s = a_s if ds_ is a_s else np.ascontiguousarray(a_s)
+    acc = acc_theta if acc_theta is not None else np.zeros((B, N), dtype)
+    _kernel("backward", fam, attached, write_ds, has_av)(
+        np.ascontiguousarray(v), a_s, np.ascontiguousarray(a_v) if has_av else a_s[:1],
+        _per_neuron(p["alpha"], N, dtype), _per_neuron(p["gamma"] if cfg.reset == "subtract" else 0.0, N, dtype),
+        _per_neuron(p["theta"], N, dtype), c1, c2, dtype.type(np.finfo(dtype).tiny), dtype.type(1), dtype.type(0),
+        ds_, dv_, acc)
+
+
+def _build():
+    """The two kernel factories (numba's ``njit``; compiled on first call, no disk cache)."""
+    import numba
+
+    jit = numba.njit(cache=False, fastmath=False, nogil=True, error_model="numpy")
+
+    def make_forward(reset, geq):
+        @jit
+        def fwd(I, v0, s0, alpha, gamma, theta, one, zero, v, s):
+            T, B, N = I.shape
+            for t in range(T):
+                vp = v0 if t == 0 else v[t - 1]
+                sp = s0 if t == 0 else s[t - 1]
+                vt, st, It = v[t], s[t], I[t]
+                for b in range(B):
+                    for n in range(N):
+                        x = alpha[n] * vp[b, n]                       # (F4) α v_{t−1}
+                        x = x + It[b, n]                              #      + I_t
+                        if reset:
+                            x = x - sp[b, n] * gamma[n]               #      − s_{t−1} γ
+                        vt[b, n] = x
+                        if geq:                                       # (F6) s_t = H(v_t − θ)
+                            st[b, n] = one if x >= theta[n] else zero
+                        else:
+                            st[b, n] = one if x > theta[n] else zero
+        return fwd
+
+    def make_backward(fam, attached, write_ds, has_av):
+        @jit
+        def bwd(v, a_s, a_v, alpha, gamma, theta, c1, c2, tiny, one, zero, ds_, dv_, acc):
+            T, B, N = v.shape
+            for t in range(T - 1, -1, -1):
+                nxt = t + 1 < T
+                vt, at, dst, dvt = v[t], a_s[t], ds_[t], dv_[t]
+                dvn = dv_[t + 1] if nxt else dv_[t]
+                avt = a_v[t] if has_av else a_v[0]
+                for b in range(B):
+                    for n in range(N):
+                        y = abs(vt[b, n] - theta[n])                  # σ'_t at |v_t − θ|:
+                        if fam == 0:                                  # arctan
+                            y = y * c1
+                            y = y * y
+                            y = y + one
+                            sg = c2 / y
+                        elif fam == 1:                                # superspike
+                            y = y * c1
+                            y = y + one
+                            y = y * y
+                            sg = c2 / y
+                        elif fam == 2:                                # triangle
+                            y = c1 - y
+                            y = max(y, zero)
+                            sg = y * c2
+                        else:                                         # boxcar
+                            y = one if y < c1 else zero
+                            sg = y * c2
+                        sg = zero if sg < tiny else sg                # the subnormal flush (a no-op
+                        #                                               where none can occur)
+                        if nxt:
+                            if attached:
+                                d = at[b, n] - gamma[n] * dvn[b, n]   # (B1) a^s_t − γ δv_{t+1}
+                            else:
+                                d = at[b, n]                          # (B1) a^s_t
+                            w = alpha[n] * dvn[b, n]                  # (B2) α δv_{t+1}
+                            if has_av:
+                                w = w + avt[b, n]                     #      + a^v_t
+                        else:
+                            d = at[b, n]
+                            w = avt[b, n] if has_av else zero
+                        if write_ds:
+                            dst[b, n] = d
+                        sd = sg * d                                   # σ'_t δs_t
+                        dvt[b, n] = w + sd                            # (B2)
+                        acc[b, n] = acc[b, n] + sd                    # (G5) Σ_t σ'_t δs_t
+        return bwd
+
+    return {"forward": make_forward, "backward": make_backward}

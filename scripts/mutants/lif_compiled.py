@@ -1,0 +1,38 @@
+"""Mutants of the compiled loops (refsnn/neurons/lif_compiled.py, the `fast` extra).
+
+Each line of the two kernels is the NumPy loops' operation for one element; a wrong
+line makes some output differ from the NumPy loops, which tests/test_lif_compiled.py
+holds them to bit for bit. (The subnormal flush is not mutated: it acts only where
+|v − θ| > 1e18, where σ' is below the smallest normal number.)"""
+
+C = "refsnn/neurons/lif_compiled.py"
+F = "refsnn/neurons/lif_fused.py"
+
+MUTANTS = [
+    ("F4: α v_{t−1} loses α", C, "x = alpha[n] * vp[b, n]", "x = vp[b, n]"),
+    ("F4: + I_t dropped", C, "x = x + It[b, n]", "x = x"),
+    ("F4: the reset term's sign flipped", C, "x = x - sp[b, n] * gamma[n]", "x = x + sp[b, n] * gamma[n]"),
+    ("F6: H(0) = 1 taken as 0", C, "st[b, n] = one if x >= theta[n] else zero", "st[b, n] = one if x > theta[n] else zero"),
+    ("F6: spikes below θ", C, "st[b, n] = one if x > theta[n] else zero", "st[b, n] = one if x > zero else zero"),
+    ("B1: the attached reset's γ δv_{t+1} dropped", C, "d = at[b, n] - gamma[n] * dvn[b, n]", "d = at[b, n]"),
+    ("B2: α δv_{t+1} loses α", C, "w = alpha[n] * dvn[b, n]", "w = dvn[b, n]"),
+    ("B2: a^v_t dropped", C, "w = w + avt[b, n]", "w = w"),
+    ("B2: a^v_T−1 dropped at the last step", C, "w = avt[b, n] if has_av else zero", "w = zero"),
+    ("B2: σ'_t δs_t loses σ'", C, "sd = sg * d", "sd = d"),
+    ("G5: θ's sum misses a step's term", C, "acc[b, n] = acc[b, n] + sd", "acc[b, n] = acc[b, n]"),
+    ("δs not written when the reset is detached but δs has its own array", C,
+     "write_ds = attached or ds_ is not a_s", "write_ds = attached"),
+    ("σ' arctan: (k π/2 y)² taken as k π/2 y", C,
+     "y = y * c1\n                            y = y * y\n                            y = y + one\n                            sg = c2 / y",
+     "y = y * c1\n                            y = y + one\n                            sg = c2 / y"),
+    ("σ' superspike: (1 + k y)² taken as 1 + k y", C,
+     "y = y + one\n                            y = y * y\n                            sg = c2 / y",
+     "y = y + one\n                            sg = c2 / y"),
+    ("σ' triangle: max(0, ·) dropped", C, "y = max(y, zero)", "y = abs(y)"),
+    ("σ' boxcar: the window ignored", C, "y = one if y < c1 else zero", "y = one"),
+    ("σ' superspike's height g k/2 taken as g k", C,
+     'return FAMILIES["superspike"], one(k), one(g * (0.5 * k))', 'return FAMILIES["superspike"], one(k), one(g * k)'),
+    ("the reverse loop's step −1 sees δv_0 = 0", F, "dv_n = dc_n = dv_[0]", "dv_n = dc_n = zero"),
+]
+
+TESTS = ["tests/test_lif_compiled.py"]
