@@ -237,3 +237,24 @@ def test_the_value_of_H_at_zero(h0, spy):
     traj = layer_forward(cfg, p, x)
     assert spy["forward"] == 1
     assert np.all(traj.v[0] == 1.0) and np.all(traj.s[0] == h0)
+
+
+@pytest.mark.parametrize("init_spike", ["from_v0", "zero"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_initial_state_bit_for_bit(init_spike, dtype, spy):
+    # v_{−1} ≠ 0 (and, from v_{−1}, s_{−1} ≠ 0): step 0's terms α v_{−1}, s_{−1} γ, and
+    # the sums' t = 0 products δv_0 v_{−1} and δv_0 s_{−1}, and ∂L/∂v_{−1}.
+    cfg, p, x, rng = _problem(dtype, seed=8, init_spike=init_spike)
+    state0 = {"v": rng.uniform(0.0, 2.0, (B, N)).astype(dtype)}
+    ds = rng.normal(size=(T, B, N)).astype(dtype)
+
+    def run():
+        traj = layer_forward(cfg, p, x, state0)
+        return _arrays(traj, layer_backward(traj, p, ds))
+    got = run()
+    assert spy["backward"] == 1
+    assert init_spike == "zero" or 0 < got["s_init"].mean() < 1
+    with lif_compiled.disabled():
+        want = run()
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k

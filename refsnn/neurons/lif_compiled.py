@@ -2,47 +2,55 @@ r"""An optional compiled form of the LIF layer's two time loops (the ``fast`` ex
 
 Why it exists. The NumPy loops (the forward loop of :mod:`refsnn.neurons.lif` and the
 fused reverse loop of :mod:`refsnn.neurons.lif_fused`) make one NumPy call per term and
-step: F4–F6 are four calls a step, B1, B2 and G5 five more. Each call streams a (B, N)
-slice, and the (T, B, N) arrays it reads and writes are too large for the cache, so a
-step of a 64 × 256 layer moves its slice through memory four or five times where one
-pass would do. ``benchmarks/bench_peers.py`` measures what is left: with NumPy alone
-refsnn stays 1.6–1.9× the memory floor (the five matrix products plus the three passes
-over the stored trajectory that any BPTT must make) and behind a JAX ``lax.scan`` loop,
-which XLA fuses into one pass a step. No rearrangement of NumPy calls removes passes
-(the README's speed section lists the ones measured); a compiled loop does.
+step: F4–F6 are four calls a step, B1, B2 and the sums of G2, G3, G5 nine more. Each
+call streams a (B, N) slice, and the (T, B, N) arrays it reads and writes are too large
+for the cache, so a step of a 64 × 256 layer moves its slice through memory four to nine
+times where one pass would do. ``benchmarks/bench_peers.py`` measures what is left:
+with NumPy alone refsnn stays 1.6–1.9× the memory floor (the five matrix products plus
+the passes over the stored trajectory that any BPTT must make) and behind a JAX
+``lax.scan`` loop, which XLA fuses into one pass a step. No rearrangement of NumPy
+calls removes passes (the README's speed section lists the ones measured); a compiled
+loop does.
 
 What it computes. *Exactly* what the NumPy loops compute, bit for bit: each line below
 is the same floating-point operation, on the same operands, in the same order, as the
 NumPy call it replaces (numba keeps IEEE semantics: no fast-math, no fused multiply-add
-contraction), and the sums after the loops stay in NumPy. So installing the extra
-changes no result, only the time; ``tests/test_lif_compiled.py`` holds every output of
-both loops to ``np.array_equal`` against the NumPy loops, in both dtypes, for every
-configuration this module covers, and the whole suite runs with and without it.
+contraction; σ' is computed only for the families whose in-place kernel has no
+transcendental function, since numba's ``exp`` is not NumPy's), and the sums over the
+batch after the loops stay in NumPy. So installing the extra changes no result, only
+the time: ``tests/test_lif_compiled.py`` holds every output of both loops to
+``np.array_equal`` against the NumPy loops, in both dtypes, for every switch this module
+covers, and checks that the compiled loops were really taken.
 
 What it covers (:func:`covers`): the layer of the peers' presets and of refsnn's
 defaults — a spiking layer with the Heaviside forward, a subtractive reset or none
-(detached or attached), either ``init_spike``, without adaptation, synapse, recurrence,
-adaptive threshold, refractory gate or reset overrides, a surrogate whose in-place
-kernel is rational or piecewise (arctan, superspike, triangle, boxcar) in its safe
-range, and layers of at least :data:`MIN_ELEMENTS` elements (smaller ones do not repay
-the compile). Everything else runs the NumPy loops, as it does without the extra.
+(detached or attached), either ``init_spike``, shared or per-neuron parameters, without
+adaptation, synapse, recurrence, adaptive threshold, refractory gate or reset overrides,
+a surrogate whose in-place kernel is rational or piecewise (arctan, superspike, triangle,
+boxcar) in its safe range, and layers of at least :data:`MIN_ELEMENTS` elements.
+Everything else runs the NumPy loops, as it does without the extra.
 
 The two loops, per element (b, n), in the symbols of :mod:`refsnn.neurons.lif`::
 
     forward,  t = 0 … T−1:   v_t = (α v_{t−1} + I_t) − s_{t−1} γ        (F4; γ-term only if reset)
                              s_t = H(v_t − θ)                           (F6, as v_t > θ or v_t ≥ θ)
     reverse,  t = T−1 … 0:   δs_t = a^s_t − γ δv_{t+1}                  (B1; attached reset only)
-                             δv_t = α δv_{t+1} + a^v_t + σ'_t δs_t      (B2)
-                             Σθ_t += σ'_t δs_t                          (G5's sum over t)
+                             δv_t = (α δv_{t+1} + a^v_t) + σ'_t δs_t    (B2)
+                             Σθ_t += σ'_t δs_t,  Σα_t += δv_t v_{t−1},  Σγ_t += δv_t s_{t−1}
+                                                                        (G5, G2, G3, per (b, n))
 
 with σ'_t = σ'(|v_t − θ|) by the surrogate's in-place formula, zeroed below the dtype's
-smallest normal number, and δc_t = δI_t = δv_t (B4, B5). The step t = −1 (S1) and every
-parameter sum but θ's stay in :func:`refsnn.neurons.lif_fused.backward_fused`.
+smallest normal number (a no-op where none can occur), and δc_t = δI_t = δv_t (B4, B5).
+The step t = −1 (S1) and the batch sums stay in
+:func:`refsnn.neurons.lif_fused.backward_fused`.
 
-Nothing is cached on disk: numba compiles the two loops when first used in a process
-(about a second each dtype; numba's on-disk cache is a pickle, and refsnn never
-unpickles). ``REFSNN_COMPILED=0`` in the environment, or :func:`disabled`, turns the
-extra off without uninstalling it.
+Each switch (the surrogate family, an attached reset, δs in place, a^v given, the sums
+wanted, the reset kind, H(0)) is a constant of its own compiled variant, so that every
+inner loop is branch-free and vectorises: a loop testing them at run time measured 3–5×
+slower. A variant is compiled when first used in a process (about a second, each dtype)
+and kept for the process; nothing is cached on disk (numba's on-disk cache is a pickle,
+and refsnn never unpickles). ``REFSNN_COMPILED=0`` in the environment, or
+:func:`disabled`, turns the extra off without uninstalling it.
 """
 
 from __future__ import annotations
@@ -52,8 +60,11 @@ import os
 
 import numpy as np
 
-# Layers smaller than this many elements (T·B·N) run the NumPy loops: their time is
-# dominated by Python, not by the passes over memory, and they would pay the compile.
+# Layers smaller than this many elements (T·B·N) run the NumPy loops: a loop of a few
+# thousand elements takes well under a millisecond either way, and the small networks of
+# the tests, notebooks and exercises would each pay the compile. The 10 output neurons of
+# the benchmark network (T·B·N = 64,000) are above it: their NumPy loops are a hundred
+# steps of ~1 µs calls, most of a millisecond.
 MIN_ELEMENTS = 1 << 12
 
 # The surrogate families whose in-place σ' this module reproduces bit for bit (no
@@ -142,24 +153,27 @@ def _sigma_constants(sur, dtype):
     return FAMILIES["boxcar"], one(k), one(g * (0.5 / k))      # [y < a] · g/(2a)
 
 
-def backward(cfg, p, v, a_s, a_v, ds_, dv_, acc_theta):
-    """B1, B2 and G5's sum for t = T−1 … 0 into ``ds_``, ``dv_`` and ``acc_theta`` (the
-    (B, N) running sum, added to; None when θ's gradient is not wanted). ``ds_`` may be
-    ``a_s`` itself (written in place: with a detached reset or none, δs_t = a^s_t and
-    nothing is written)."""
+def backward(cfg, p, traj, a_s, a_v, ds_, dv_, acc):
+    """B1, B2 and the running sums of G2, G3 and G5 for t = T−1 … 0 into ``ds_``, ``dv_``
+    and ``acc`` (a dict of (B, N) running sums, added to, with the keys of the sums
+    wanted: ``theta`` Σ σ'_t δs_t, ``alpha`` Σ δv_t v_{t−1}, ``reset`` Σ δv_t s_{t−1}).
+    ``ds_`` may be ``a_s`` itself (written in place: with a detached reset or none,
+    δs_t = a^s_t and nothing is written)."""
+    v = np.ascontiguousarray(traj.v)
     dtype = v.dtype
     B, N = v.shape[1:]
     fam, c1, c2 = _sigma_constants(cfg.surrogate, dtype)
     attached = cfg.reset == "subtract" and not cfg.detach_reset
-    write_ds = attached or ds_ is not a_s
+    inplace = ds_ is a_s               # δs_t written over a^s_t (with a detached reset: nothing written)
     has_av = a_v is not None
-    a_s = a_s if ds_ is a_s else np.ascontiguousarray(a_s)
-    acc = acc_theta if acc_theta is not None else np.zeros((B, N), dtype)
-    _kernel("backward", fam, attached, write_ds, has_av)(
-        np.ascontiguousarray(v), a_s, np.ascontiguousarray(a_v) if has_av else a_s[:1],
+    a_s = a_s if inplace else np.ascontiguousarray(a_s)
+    scratch = np.zeros((B, N), dtype)
+    _kernel("backward", fam, attached, inplace, has_av, "alpha" in acc, "reset" in acc)(
+        v, np.ascontiguousarray(traj.s), np.ascontiguousarray(traj.state0["v"], dtype),
+        np.ascontiguousarray(traj.s_init, dtype), a_s, np.ascontiguousarray(a_v) if has_av else a_s[:1],
         _per_neuron(p["alpha"], N, dtype), _per_neuron(p["gamma"] if cfg.reset == "subtract" else 0.0, N, dtype),
         _per_neuron(p["theta"], N, dtype), c1, c2, dtype.type(np.finfo(dtype).tiny), dtype.type(1), dtype.type(0),
-        ds_, dv_, acc)
+        ds_, dv_, acc.get("theta", scratch), acc.get("alpha", scratch), acc.get("reset", scratch))
 
 
 def _build():
@@ -189,15 +203,19 @@ def _build():
                             st[b, n] = one if x > theta[n] else zero
         return fwd
 
-    def make_backward(fam, attached, write_ds, has_av):
+    def make_backward(fam, attached, inplace, has_av, sum_alpha, sum_reset):
         @jit
-        def bwd(v, a_s, a_v, alpha, gamma, theta, c1, c2, tiny, one, zero, ds_, dv_, acc):
+        def bwd(v, s, v0, s0, a_s, a_v, alpha, gamma, theta, c1, c2, tiny, one, zero, ds_, dv_, acc, acc_a, acc_r):
             T, B, N = v.shape
             for t in range(T - 1, -1, -1):
                 nxt = t + 1 < T
-                vt, at, dst, dvt = v[t], a_s[t], ds_[t], dv_[t]
+                vt, at, dvt = v[t], a_s[t], dv_[t]
+                dst = at if inplace else ds_[t]   # (in place one array: the compiler then sees
+                #                                   a read and a write of the same index)
                 dvn = dv_[t + 1] if nxt else dv_[t]
                 avt = a_v[t] if has_av else a_v[0]
+                vp = v0 if t == 0 else v[t - 1]
+                sp = s0 if t == 0 else s[t - 1]
                 for b in range(B):
                     for n in range(N):
                         y = abs(vt[b, n] - theta[n])                  # σ'_t at |v_t − θ|:
@@ -231,11 +249,16 @@ def _build():
                         else:
                             d = at[b, n]
                             w = avt[b, n] if has_av else zero
-                        if write_ds:
+                        if attached or not inplace:       # (detached, in place: δs_t = a^s_t already)
                             dst[b, n] = d
                         sd = sg * d                                   # σ'_t δs_t
-                        dvt[b, n] = w + sd                            # (B2)
+                        w = w + sd
+                        dvt[b, n] = w                                 # (B2)
                         acc[b, n] = acc[b, n] + sd                    # (G5) Σ_t σ'_t δs_t
+                        if sum_alpha:
+                            acc_a[b, n] = acc_a[b, n] + w * vp[b, n]  # (G2) Σ_t δv_t v_{t−1}
+                        if sum_reset:
+                            acc_r[b, n] = acc_r[b, n] + w * sp[b, n]  # (G3) Σ_t δv_t s_{t−1}
         return bwd
 
     return {"forward": make_forward, "backward": make_backward}

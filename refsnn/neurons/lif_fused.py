@@ -16,19 +16,20 @@ for t = T−1, ..., 0, −1 (the numbers are those of :mod:`refsnn.neurons.lif`)
     (B3) δu_t = ρ δu_{t+1} − β g^d_{t+1} δv_{t+1}
     (B4) δc_t = g^d_t δv_t + λ δc_{t+1}                (δc_{−1} = λ δc_0)
     (B5) δI_t = δc_t
-    (G2, G5 accumulated over t into (B, N) sums, where a factor is not stored)
-         Σ g^m_t δv_t v_{t−1}  (hard resets),  Σ g^d_t δv_t u_{t−1}  (r_d = 1),  Σ σ'_t δs_t
+    (G2, G3, G5 accumulated over t into (B, N) sums)
+         Σ g^m_t δv_t v_{t−1},  Σ δv_t s̃_{t−1},  Σ g^d_t δv_t u_{t−1}  (r_d = 1),  Σ σ'_t δs_t
 
-and after the loop the batch sums of those accumulators, the plain products
+and after the loop the batch sums of those accumulators, the other plain products
 
-         Σ δv_t v_{t−1} (r_m = 0),  Σ δv_t s̃_{t−1},  Σ δv_t u_{t−1} (r_d = 0),
-         Σ δu_t u_{t−1},  Σ δu_t s_{t−1},  Σ δc_t c_{t−1}
+         Σ δv_t u_{t−1} (r_d = 0),  Σ δu_t u_{t−1},  Σ δu_t s_{t−1},  Σ δc_t c_{t−1}
 
 as one einsum over (T, B) each (it reads the two stored arrays once, where a product and
 a sum inside the loop would be two calls a step), and ∂L/∂R = Σ δI_t^T s_{t−1}
 (layer_backward adds the projection's G1 over the stored δI, as for the readable loop).
-Only the order of the floating-point additions of the G sums differs from the readable
-loop, so the two agree to rounding:
+(G2's and G3's sums are accumulated in the loop, not by einsums, so that the compiled
+loop below can add the same products in the same order.) Only the order of the
+floating-point additions of the G sums differs from the readable loop, so the two agree
+to rounding:
 ``tests/test_lif_fused.py`` holds them to 1e-13 relative over the whole verification grid,
 in both dtypes, and at sizes past the readable loop's blocking threshold.
 
@@ -196,7 +197,8 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     want = {k: need is None or k in need
             for k in ("alpha", "theta", "beta", "rho", "kappa", "lam", "R", "beta_a", "rho_a")}
     want["reset"] = need is None or bool({"gamma", "v_reset"} & set(need))
-    acc = {k: np.zeros((B, N), dtype) for k in ("alpha", "theta", "beta", "beta_a")}
+    acc = {k: np.zeros((B, N), dtype) for k in ("alpha", "theta", "beta", "beta_a", "reset")}
+    reset_sum = cfg.reset != "none" and want["reset"]
 
     def lagged(X, Y, Y0):              # Σ_t Σ_b X_t ⊙ Y_{t−1}, with Y_{−1} = Y0
         out = _dot_tb(X[:1], Y0[None])
@@ -233,7 +235,9 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     if lif_compiled.covers(cfg, T, B, N, s_reset):
         # Steps T−1 … 0 of this loop compiled, the same operations bit for bit (the `fast`
         # extra, refsnn.neurons.lif_compiled); step −1 and the sums below stay here.
-        lif_compiled.backward(cfg, p, v, a_s, a_v, ds_, dv_, acc["theta"] if want["theta"] else None)
+        lif_compiled.backward(cfg, p, traj, a_s, a_v, ds_, dv_,
+                              {k: acc[k] for k, w in (("theta", want["theta"]), ("alpha", want["alpha"]),
+                                                      ("reset", reset_sum)) if w})
         dv_n = dc_n = dv_[0]
         top = -1
     for t in range(top, -2, -1):
@@ -342,11 +346,18 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
                 np.copyto(dc_t, dv_t)
             if syn and nxt:
                 dc_t += np.multiply(rows["lam"], dc_n, out=buf)
-            # The sums with a gate g^m_t or g^d_t (hard resets) are accumulated here, at
-            # step t; every plain product Σ_t X_t Y_{t−1} is summed after the loop (`lagged`)
-            if want["alpha"] and r_m:
-                g_m_t = 1.0 - sr_at(t) * r_m
-                acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
+            # The sums of α and of the reset (G2, G3) and those with a gate g^d_t (hard
+            # resets) are accumulated here, at step t, per (b, n) (the compiled loop adds the
+            # same products in the same order); the other plain products Σ_t X_t Y_{t−1}
+            # are summed after the loop (`lagged`).
+            if want["alpha"]:                                         # (G2) g^m_t δv_t v_{t−1}
+                if r_m:
+                    g_m_t = 1.0 - sr_at(t) * r_m
+                    acc["alpha"] += np.multiply(np.multiply(g_m_t, dv_t, out=buf), prev(v, v0, t), out=buf)
+                else:
+                    acc["alpha"] += np.multiply(dv_t, prev(v, v0, t), out=buf)
+            if reset_sum:                                             # (G3) δv_t s̃_{t−1}
+                acc["reset"] += np.multiply(dv_t, sr_at(t), out=buf)
             if adapt and want["beta"] and r_d:
                 acc["beta"] += np.multiply(np.multiply(g_d_t, dv_t, out=buf), prev(u, u0, t), out=buf)
         else:
@@ -370,9 +381,9 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
     if rec and want["R"]:                                             # (G1)
         g["R"] = dI2.T @ s_prev_all.reshape(T * B, N)
     if want["alpha"]:                                                 # (G2)
-        g["alpha"] = acc["alpha"].sum(axis=0) if r_m else lagged(dv_, v, v0)
-    if cfg.reset != "none" and want["reset"]:                         # (G3) Σ_t δv_t s̃_{t−1}
-        g_r = lagged(dv_, s, s0) if s_reset is None else _dot_tb(dv_, s_reset[:T])
+        g["alpha"] = acc["alpha"].sum(axis=0)
+    if reset_sum:                                                     # (G3) Σ_t δv_t s̃_{t−1}
+        g_r = acc["reset"].sum(axis=0)
         g["gamma" if cfg.reset == "subtract" else "v_reset"] = -g_r if cfg.reset == "subtract" else g_r
     if adapt:
         if want["beta"]:
