@@ -119,15 +119,18 @@ def test_every_partial_and_wrt_bit_for_bit(partials, wrt, shared, dtype, spy):
     _assert_bitwise(cfg, p, x, ds, dv, wrt, spy)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("detach", [False, True])
-def test_network_backward_bit_for_bit(detach, spy):
+def test_network_backward_bit_for_bit(detach, dtype, spy):
     # Through network_backward: the upper layer's a_s is computed for this call and
     # overwritten in place with δs (ds_scratch); the loss partial is not C-contiguous.
+    # The upper layer is narrower than lif_compiled.NARROW: its loops run over rows of B·N.
+    assert N >= lif_compiled.NARROW > 60
     net = Network((LIFConfig(M, N, detach_reset=detach), LIFConfig(N, 60, detach_reset=detach)))
     rng = np.random.default_rng(4)
-    params = [init_params(c, rng, np.float64, w_scale=3.0) for c in net.layers]
-    x = (rng.random((T, B, M)) < 0.4).astype(np.float64)
-    ds_top = np.asfortranarray(rng.normal(size=(T, B, 60)))
+    params = [init_params(c, rng, dtype, w_scale=3.0) for c in net.layers]
+    x = (rng.random((T, B, M)) < 0.4).astype(dtype)
+    ds_top = np.asfortranarray(rng.normal(size=(T, B, 60)).astype(dtype))
 
     def run():
         trajs = network_forward(net, params, x)

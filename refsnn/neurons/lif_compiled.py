@@ -42,7 +42,10 @@ The two loops, per element (b, n), in the symbols of :mod:`refsnn.neurons.lif`::
 with σ'_t = σ'(|v_t − θ|) by the surrogate's in-place formula, zeroed below the dtype's
 smallest normal number (a no-op where none can occur), and δc_t = δI_t = δv_t (B4, B5).
 The step t = −1 (S1) and the batch sums stay in
-:func:`refsnn.neurons.lif_fused.backward_fused`.
+:func:`refsnn.neurons.lif_fused.backward_fused`. A layer narrower than :data:`NARROW`
+neurons is looped over as one row of B·N elements a step (its parameters repeated B
+times), so that its inner loop is long enough to vectorise; the operations per element
+are the same.
 
 Each switch (the surrogate family, an attached reset, δs in place, a^v given, the sums
 wanted, the reset kind, H(0)) is a constant of its own compiled variant, so that every
@@ -109,11 +112,29 @@ def covers(cfg, T, B, N, s_reset=None, gate=None, s_threshold=None) -> bool:
             and sur.name in FAMILIES and sur._inplace_safe() and available())
 
 
-def _per_neuron(x, N, dtype):
-    """An (N,) or shared () parameter as a contiguous (N,) array of the dtype: the loops
-    index it by n; every entry is the value the NumPy loops use for that neuron."""
-    return np.array(np.broadcast_to(np.asarray(x, dtype), (N,)), order="C")   # (a writable copy:
-    # numba compiles read-only arrays separately)
+# A layer narrower than this runs its loops over one row of B·N elements per step, not B
+# rows of N: an inner loop of 10 elements (the benchmark's output layer) barely
+# vectorises. Its reverse loop took 0.21–0.27 ms as 64 rows of 10 and 0.11–0.17 ms as
+# one row of 640 (float32 and float64, one run).
+NARROW = 64
+
+
+def _layout(B, N, *arrays):
+    """``(R, C)``: the kernels see each (…, B, N) array as (…, R, C), R·C = B·N; (B, N)
+    itself, or (1, B·N) for a narrow layer (views only: every array must be contiguous)."""
+    if N >= NARROW or not all(a.flags.c_contiguous for a in arrays):
+        return B, N
+    return 1, B * N
+
+
+def _per_neuron(x, N, dtype, R=None, C=None):
+    """An (N,) or shared () parameter as a contiguous (C,) array of the dtype: the loops
+    index it by column; every entry is the value the NumPy loops use for that neuron
+    (repeated B times when a row holds the whole batch)."""
+    row = np.broadcast_to(np.asarray(x, dtype), (N,))
+    if C is not None and C != N:
+        row = np.tile(row, C // N)
+    return np.array(row, order="C")   # (a writable copy: numba compiles read-only arrays separately)
 
 
 def _kernel(kind, *flags):
@@ -131,12 +152,14 @@ def _kernel(kind, *flags):
 def forward(cfg, p, I_ff, v0, s_init, v, s):
     """F4–F6 for t = 0 … T−1 into ``v`` and ``s`` (see the module docstring)."""
     dtype = I_ff.dtype
-    N = I_ff.shape[-1]
+    T, B, N = I_ff.shape
     reset = cfg.reset == "subtract"
+    I_ff, v0, s_init = (np.ascontiguousarray(a, dtype) for a in (I_ff, v0, s_init))
+    R, C = _layout(B, N, v, s)
     _kernel("forward", reset, cfg.h0 == 1.0)(
-        np.ascontiguousarray(I_ff), np.ascontiguousarray(v0, dtype), np.ascontiguousarray(s_init, dtype),
-        _per_neuron(p["alpha"], N, dtype), _per_neuron(p["gamma"] if reset else 0.0, N, dtype),
-        _per_neuron(p["theta"], N, dtype), dtype.type(1), dtype.type(0), v, s)
+        I_ff.reshape(T, R, C), v0.reshape(R, C), s_init.reshape(R, C),
+        _per_neuron(p["alpha"], N, dtype, R, C), _per_neuron(p["gamma"] if reset else 0.0, N, dtype, R, C),
+        _per_neuron(p["theta"], N, dtype, R, C), dtype.type(1), dtype.type(0), v.reshape(T, R, C), s.reshape(T, R, C))
 
 
 def _sigma_constants(sur, dtype):
@@ -161,19 +184,23 @@ def backward(cfg, p, traj, a_s, a_v, ds_, dv_, acc):
     δs_t = a^s_t and nothing is written)."""
     v = np.ascontiguousarray(traj.v)
     dtype = v.dtype
-    B, N = v.shape[1:]
+    T, B, N = v.shape
     fam, c1, c2 = _sigma_constants(cfg.surrogate, dtype)
     attached = cfg.reset == "subtract" and not cfg.detach_reset
     inplace = ds_ is a_s               # δs_t written over a^s_t (with a detached reset: nothing written)
     has_av = a_v is not None
     a_s = a_s if inplace else np.ascontiguousarray(a_s)
+    a_v = np.ascontiguousarray(a_v) if has_av else a_s[:1]
+    s, v0, s0 = (np.ascontiguousarray(a, dtype) for a in (traj.s, traj.state0["v"], traj.s_init))
     scratch = np.zeros((B, N), dtype)
+    sums = [acc.get(k, scratch) for k in ("theta", "alpha", "reset")]
+    R, C = _layout(B, N, a_s, ds_, dv_, *sums)
     _kernel("backward", fam, attached, inplace, has_av, "alpha" in acc, "reset" in acc)(
-        v, np.ascontiguousarray(traj.s), np.ascontiguousarray(traj.state0["v"], dtype),
-        np.ascontiguousarray(traj.s_init, dtype), a_s, np.ascontiguousarray(a_v) if has_av else a_s[:1],
-        _per_neuron(p["alpha"], N, dtype), _per_neuron(p["gamma"] if cfg.reset == "subtract" else 0.0, N, dtype),
-        _per_neuron(p["theta"], N, dtype), c1, c2, dtype.type(np.finfo(dtype).tiny), dtype.type(1), dtype.type(0),
-        ds_, dv_, acc.get("theta", scratch), acc.get("alpha", scratch), acc.get("reset", scratch))
+        v.reshape(T, R, C), s.reshape(T, R, C), v0.reshape(R, C), s0.reshape(R, C), a_s.reshape(T, R, C),
+        a_v.reshape(-1, R, C), _per_neuron(p["alpha"], N, dtype, R, C),
+        _per_neuron(p["gamma"] if cfg.reset == "subtract" else 0.0, N, dtype, R, C),
+        _per_neuron(p["theta"], N, dtype, R, C), c1, c2, dtype.type(np.finfo(dtype).tiny), dtype.type(1),
+        dtype.type(0), ds_.reshape(T, R, C), dv_.reshape(T, R, C), *(a.reshape(R, C) for a in sums))
 
 
 def _build():
