@@ -428,6 +428,7 @@ def main(argv=None):
         target("refsnn / memory floor", "refsnn", "memory floor", 1.3)
         print(f"    {'refsnn / matmul floor (the five products)':<44} {min(times['refsnn']) / fb:5.2f}  (no target)")
         target("refsnn / JAX lax.scan", "refsnn", "JAX lax.scan", 1.0)
+        target("refsnn (W) / JAX lax.scan (both ∂L/∂W only)", "refsnn (W)", "JAX lax.scan", 1.0)
         target("refsnn / snnTorch", "refsnn", "snnTorch", 1 / 3)
         if "refsnn, NumPy" in times:
             print(f"    {'refsnn / refsnn, NumPy loops (the extra)':<44} "
