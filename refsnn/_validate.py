@@ -82,6 +82,8 @@ def all_finite(a):
     over its last axis (BLAS), then the row sums: network_backward checks each layer's
     (T, B, N) input gradient this way, and for a (100, 64, 256) float32 array that took
     0.35 ms against NumPy's pairwise sum's 0.74 ms (one run)."""
+    if a.size <= 1 << 12:                 # small (a parameter): one pass, no sum to overflow
+        return bool(np.isfinite(a).all())
     with np.errstate(over="ignore", invalid="ignore"):
         if a.size >= 1 << 16 and a.ndim >= 2 and a.flags.c_contiguous and a.dtype in (np.float32, np.float64):
             rows = a.reshape(-1, a.shape[-1]) @ np.ones(a.shape[-1], a.dtype)

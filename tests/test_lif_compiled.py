@@ -261,3 +261,79 @@ def test_an_initial_state_bit_for_bit(init_spike, dtype, spy):
         want = run()
     for k in want:
         assert np.array_equal(got[k], want[k]), k
+
+
+@pytest.mark.parametrize("h0", [0.0, 1.0])
+def test_the_reverse_loop_recomputes_s_as_the_forward_loop_did(h0, spy):
+    # The compiled reverse loop does not read s: G3's s_{t−1} is H(v_{t−1} − θ) again. Here
+    # v_0 lands exactly on θ (H(0) = h0 decides s_0), so a recomputation with the other
+    # comparison would change s_0, and with it γ's sum at t = 1 and every term after it.
+    cfg = LIFConfig(M, N, h0=h0, init_spike="zero", detach_reset=False)
+    p = init_params(cfg, np.random.default_rng(7), np.float64)
+    p = dict(p, W=np.zeros((N, M)), b=np.zeros(N), theta=np.ones(N), gamma=np.full(N, 0.5))
+    p["W"][:, 0] = 1.0
+    x = np.zeros((T, B, M))
+    x[0, :, 0] = 1.0
+    ds = np.random.default_rng(8).normal(size=(T, B, N))
+    got = _run(cfg, p, x, ds, None, None)
+    assert spy["backward"] == 1 and np.all(got["v"][0] == 1.0) and np.all(got["s"][0] == h0)
+    with lif_compiled.disabled():
+        want = _run(cfg, p, x, ds, None, None)
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
+    assert got["param.gamma"].any() == (h0 == 1.0)   # s_0 = h0 is the only spike that γ's sum sees
+
+
+# ---- e-prop's chunk recursion (refsnn.learning.eprop._linear_chunk) ----
+
+def _numpy_recursion(R, A, w):
+    K = A.shape[0]
+    for t in range(K - 1, -1, -1):
+        prev = t - 1 if t else K
+        np.einsum("orbj,rqbj->oqbj", R[t], A[t], out=R[prev])
+        if t:
+            R[prev, -1] += w[t - 1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("K, rows, S, Bk, Nk", [(64, 6, 5, 8, 64), (1, 1, 1, 2, 3), (5, 1, 3, 4, 7),
+                                                (17, 3, 2, 1, 50)])
+def test_the_eprop_recursion_bit_for_bit(K, rows, S, Bk, Nk, dtype):
+    rng = np.random.default_rng(K + S)
+    A = (0.5 * rng.standard_normal((K, S, S, Bk, Nk))).astype(dtype)
+    w = rng.standard_normal((K, S, Bk, Nk)).astype(dtype)
+    R0 = np.zeros((K + 1, rows, S, Bk, Nk), dtype)
+    R0[K - 1] = rng.standard_normal((rows, S, Bk, Nk))
+    R0[K] = np.nan                               # R[K] is written, never read first
+    want, got = R0.copy(), R0.copy()
+    _numpy_recursion(want, A, w)
+    lif_compiled.recursion(got, A, w)
+    assert np.array_equal(got, want) and np.isfinite(got).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_eprop_gradients_bit_for_bit(dtype, monkeypatch):
+    from refsnn.learning import eprop
+    from refsnn.neurons.network import network_init
+    calls = []
+    real = lif_compiled.recursion
+    monkeypatch.setattr(lif_compiled, "recursion", lambda *a: (calls.append(1), real(*a)))
+    sg = surrogate("sigmoid", 10.0)
+    net = Network((LIFConfig(6, 40, surrogate=sg, recurrent=True, adaptation=True, synapse=True),
+                   LIFConfig(40, 2, surrogate=sg, reset="none", spiking=False, synapse=True)))
+    rng = np.random.default_rng(3)
+    params = network_init(net, rng, dtype, [dict(w_scale=3.0, r_scale=0.3), dict(w_scale=1.0)])
+    Tn = 150                                      # chunks of 64, 64 and 22 steps
+    x = (rng.random((Tn, 8, 6)) < 0.2).astype(dtype)
+    y = rng.standard_normal((Tn, 8, 2)).astype(dtype)
+    got = eprop.eprop_gradients(net, params, x, eprop.step_mse(y))
+    # The hidden layer's, each chunk; the readout's (K·rows·S·B·N = 64·3·2·8·2 ≥ MIN_ELEMENTS)
+    # in the first two, and not in the last (22·1·2·8·2: the NumPy loop).
+    assert len(calls) == 5
+    with lif_compiled.disabled():
+        want = eprop.eprop_gradients(net, params, x, eprop.step_mse(y))
+    assert len(calls) == 5 and got.value == want.value
+    for g, h in zip(got.grads, want.grads):
+        assert g.keys() == h.keys()
+        for k in g:
+            assert np.array_equal(g[k], h[k]) and np.any(g[k]), k

@@ -164,6 +164,7 @@ import numpy as np
 
 from .._validate import all_finite, float_array, real_scalar
 from ..neurons.lif import LIFConfig, _layer_forward, check_params, state_names, zero_state
+from ..neurons import lif_compiled
 from ..neurons.network import Network
 
 __all__ = ["OWN_PATHS", "BELLEC_OWN", "own_paths", "trained_names", "Traces", "init_traces", "trace_step",
@@ -831,11 +832,14 @@ def _linear_chunk(A, a, w, P, z0, ws, last=False):
     for s in range(rows - 1):
         R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
     R[K - 1, -1] = w[-1]                                              # λ_{K−1} = w_{K−1}
-    for t in range(K - 1, -1, -1):
-        prev = t - 1 if t else K
-        np.einsum("orbj,rqbj->oqbj", R[t], A[t], out=R[prev])        # Σ_r R_t[o, r] A_t[r, q]
-        if t:
-            R[prev, -1] += w[t - 1]
+    if K * rows * S * B * N >= lif_compiled.MIN_ELEMENTS and lif_compiled.available():
+        lif_compiled.recursion(R, A, w)     # the loop below, compiled (the `fast` extra; bit for bit)
+    else:
+        for t in range(K - 1, -1, -1):
+            prev = t - 1 if t else K
+            np.einsum("orbj,rqbj->oqbj", R[t], A[t], out=R[prev])    # Σ_r R_t[o, r] A_t[r, q]
+            if t:
+                R[prev, -1] += w[t - 1]
     lam = R[:K, -1]                                                   # λ_t, (K, S, B, N)
     nu = R[K, -1]                                                     # A_0ᵀ λ_0
     coef = np.einsum("tsbj,tsbj->tbj", lam, a)                        # λ_t·a_t, (K, B, N)

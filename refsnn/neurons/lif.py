@@ -573,7 +573,7 @@ def _check_param_shape(config, name, arr):
     (one value shared by all neurons)."""
     want = _param_shape(config, name)
     if name in _MATRIX_PARAMS:
-        return float_array(f"params[{name!r}]", arr, want)
+        return float_array(f"params[{name!r}]", arr, want, finite=False)     # (the caller checked)
     if arr.shape not in ((), want):
         raise ValueError(
             f"params[{name!r}] has shape {arr.shape}, expected ({config.n},) (one value per neuron) "
@@ -673,16 +673,17 @@ def _check_param_dict(config, params, want, dtype_from):
             f"params for this layer must have exactly the keys {list(want)}; "
             f"missing {missing}, unexpected {extra}"
         )
-    dtype = float_array(f"params[{dtype_from!r}]", params[dtype_from]).dtype
+    dtype = float_array(f"params[{dtype_from!r}]", params[dtype_from], finite=False).dtype   # (checked below)
     params = {name: _check_param_shape(config, name, float_array(f"params[{name!r}]", params[name], dtype=dtype))
               for name in want}
+    # (Every array is finite and non-empty here, so its min and max decide each range.)
     a = params["alpha"]
-    if np.any(a <= 0) or np.any(a > 1):
+    if a.min() <= 0 or a.max() > 1:
         raise ValueError(f"params['alpha'] must lie in (0, 1], got values in [{a.min()}, {a.max()}]")
-    if config.spiking and np.any(params["theta"] <= 0):
+    if config.spiking and params["theta"].min() <= 0:
         raise ValueError(f"params['theta'] must be > 0, got minimum {params['theta'].min()}")
     for name in ("rho", "lam", "rho_a"):
-        if name in params and (np.any(params[name] < 0) or np.any(params[name] > 1)):
+        if name in params and (params[name].min() < 0 or params[name].max() > 1):
             raise ValueError(f"params[{name!r}] must lie in [0, 1] (a decay factor)")
     return dtype, params
 

@@ -41,6 +41,9 @@ The two loops, per element (b, n), in the symbols of :mod:`refsnn.neurons.lif`::
 
 with σ'_t = σ'(|v_t − θ|) by the surrogate's in-place formula, zeroed below the dtype's
 smallest normal number (a no-op where none can occur), and δc_t = δI_t = δv_t (B4, B5).
+The reverse loop reads s_{t−1} nowhere: G3's s_{t−1} is H(v_{t−1} − θ), recomputed from
+the v_{t−1} it reads for G2 with the forward loop's own comparison (the same value; one
+pass over a (T, B, N) array fewer).
 The step t = −1 (S1) and the batch sums stay in
 :func:`refsnn.neurons.lif_fused.backward_fused`. A layer narrower than :data:`NARROW`
 neurons is looped over as one row of B·N elements a step (its parameters repeated B
@@ -145,6 +148,9 @@ def _kernel(kind, *flags):
     key = (kind,) + flags
     k = _state["compiled"].get(key)
     if k is None:
+        if not available():
+            raise RuntimeError("the compiled loops are off: numba is not installed (pip install -e '.[fast]') "
+                               "or REFSNN_COMPILED=0 / lif_compiled.disabled(); callers check available() first")
         k = _state["compiled"][key] = _state["kernels"][kind](*flags)
     return k
 
@@ -191,20 +197,36 @@ def backward(cfg, p, traj, a_s, a_v, ds_, dv_, acc):
     has_av = a_v is not None
     a_s = a_s if inplace else np.ascontiguousarray(a_s)
     a_v = np.ascontiguousarray(a_v) if has_av else a_s[:1]
-    s, v0, s0 = (np.ascontiguousarray(a, dtype) for a in (traj.s, traj.state0["v"], traj.s_init))
+    v0, s0 = (np.ascontiguousarray(a, dtype) for a in (traj.state0["v"], traj.s_init))
     scratch = np.zeros((B, N), dtype)
     sums = [acc.get(k, scratch) for k in ("theta", "alpha", "reset")]
     R, C = _layout(B, N, a_s, ds_, dv_, *sums)
-    _kernel("backward", fam, attached, inplace, has_av, "alpha" in acc, "reset" in acc)(
-        v.reshape(T, R, C), s.reshape(T, R, C), v0.reshape(R, C), s0.reshape(R, C), a_s.reshape(T, R, C),
+    sum_reset = "reset" in acc
+    _kernel("backward", fam, attached, inplace, has_av, "alpha" in acc, sum_reset, sum_reset and cfg.h0 == 1.0)(
+        v.reshape(T, R, C), v0.reshape(R, C), s0.reshape(R, C), a_s.reshape(T, R, C),
         a_v.reshape(-1, R, C), _per_neuron(p["alpha"], N, dtype, R, C),
         _per_neuron(p["gamma"] if cfg.reset == "subtract" else 0.0, N, dtype, R, C),
         _per_neuron(p["theta"], N, dtype, R, C), c1, c2, dtype.type(np.finfo(dtype).tiny), dtype.type(1),
         dtype.type(0), ds_.reshape(T, R, C), dv_.reshape(T, R, C), *(a.reshape(R, C) for a in sums))
 
 
+def recursion(R, A, w):
+    """e-prop's chunk recursion (:func:`refsnn.learning.eprop._linear_chunk`) for
+    t = K−1 … 0, in place in ``R`` (K + 1, rows, S, B, N), whose row ``K − 1`` holds the
+    start: ``R[t−1] = R[t] A[t]`` (``R[K]`` for t = 0), a (rows × S)(S × S) product per
+    (b, n) summed over r = 0 … S−1 in order, then ``R[t−1, −1] += w[t−1]`` for t ≥ 1.
+    ``A`` is (K, S, S, B, N), ``w`` (K, S, B, N); all C-contiguous. The same operations, in
+    the same order, as the NumPy loop there (``einsum`` adds 0 + Σ_r in order of r), so
+    the result is bit for bit the same."""
+    K1, rows, S = R.shape[:3]
+    M = int(np.prod(R.shape[3:]))
+    _kernel("recursion")(R.reshape(K1, rows, S, M), A.reshape(K1 - 1, S, S, M), w.reshape(K1 - 1, S, M),
+                         R.dtype.type(0))
+
+
 def _build():
-    """The two kernel factories (numba's ``njit``; compiled on first call, no disk cache)."""
+    """The kernel factories (numba's ``njit``; compiled on first call, no disk cache): the
+    layer's forward and reverse loops and e-prop's chunk recursion."""
     import numba
 
     jit = numba.njit(cache=False, fastmath=False, nogil=True, error_model="numpy")
@@ -230,9 +252,9 @@ def _build():
                             st[b, n] = one if x > theta[n] else zero
         return fwd
 
-    def make_backward(fam, attached, inplace, has_av, sum_alpha, sum_reset):
+    def make_backward(fam, attached, inplace, has_av, sum_alpha, sum_reset, geq):
         @jit
-        def bwd(v, s, v0, s0, a_s, a_v, alpha, gamma, theta, c1, c2, tiny, one, zero, ds_, dv_, acc, acc_a, acc_r):
+        def bwd(v, v0, s0, a_s, a_v, alpha, gamma, theta, c1, c2, tiny, one, zero, ds_, dv_, acc, acc_a, acc_r):
             T, B, N = v.shape
             for t in range(T - 1, -1, -1):
                 nxt = t + 1 < T
@@ -242,7 +264,6 @@ def _build():
                 dvn = dv_[t + 1] if nxt else dv_[t]
                 avt = a_v[t] if has_av else a_v[0]
                 vp = v0 if t == 0 else v[t - 1]
-                sp = s0 if t == 0 else s[t - 1]
                 for b in range(B):
                     for n in range(N):
                         y = abs(vt[b, n] - theta[n])                  # σ'_t at |v_t − θ|:
@@ -285,7 +306,37 @@ def _build():
                         if sum_alpha:
                             acc_a[b, n] = acc_a[b, n] + w * vp[b, n]  # (G2) Σ_t δv_t v_{t−1}
                         if sum_reset:
-                            acc_r[b, n] = acc_r[b, n] + w * sp[b, n]  # (G3) Σ_t δv_t s_{t−1}
+                            if t == 0:
+                                sp = s0[b, n]                         # s_{−1}
+                            elif geq:                                 # s_{t−1} = H(v_{t−1} − θ) (F6),
+                                sp = one if vp[b, n] >= theta[n] else zero   # as the forward loop
+                            else:                                     # computed it (no pass over s)
+                                sp = one if vp[b, n] > theta[n] else zero
+                            acc_r[b, n] = acc_r[b, n] + w * sp        # (G3) Σ_t δv_t s_{t−1}
         return bwd
 
-    return {"forward": make_forward, "backward": make_backward}
+    def make_recursion():
+        @jit
+        def rec(R, A, w, zero):
+            K1, rows, S, M = R.shape
+            K = K1 - 1
+            for t in range(K - 1, -1, -1):
+                prev = t - 1 if t else K
+                Rt, At, Rp = R[t], A[t], R[prev]
+                for o in range(rows):
+                    for q in range(S):
+                        out = Rp[o, q]
+                        for m in range(M):
+                            out[m] = zero + Rt[o, 0, m] * At[0, q, m]     # Σ_r R_t[o, r] A_t[r, q],
+                        for r in range(1, S):                              # r in order, from 0
+                            x, y = Rt[o, r], At[r, q]
+                            for m in range(M):
+                                out[m] = out[m] + x[m] * y[m]
+                if t:
+                    last, wt = Rp[rows - 1], w[t - 1]
+                    for q in range(S):
+                        for m in range(M):
+                            last[q, m] = last[q, m] + wt[q, m]           # λ_{t−1} ∋ w_{t−1}
+        return rec
+
+    return {"forward": make_forward, "backward": make_backward, "recursion": make_recursion}

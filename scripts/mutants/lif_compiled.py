@@ -1,8 +1,8 @@
 """Mutants of the compiled loops (refsnn/neurons/lif_compiled.py, the `fast` extra).
 
-Each line of the two kernels is the NumPy loops' operation for one element; a wrong
-line makes some output differ from the NumPy loops, which tests/test_lif_compiled.py
-holds them to bit for bit. (The subnormal flush is not mutated: it acts only where
+Each line of the three kernels (the layer's two loops, e-prop's chunk recursion) is the
+NumPy loops' operation for one element; a wrong line makes some output differ from the
+NumPy loops, which tests/test_lif_compiled.py holds them to bit for bit. (The subnormal flush is not mutated: it acts only where
 |v − θ| > 1e18, where σ' is below the smallest normal number.)"""
 
 C = "refsnn/neurons/lif_compiled.py"
@@ -23,10 +23,22 @@ MUTANTS = [
     ("G2: α's sum pairs δv_t with v_t, not v_{t−1}", C,
      "acc_a[b, n] = acc_a[b, n] + w * vp[b, n]", "acc_a[b, n] = acc_a[b, n] + w * vt[b, n]"),
     ("G3: the reset's sum drops δv_t's σ' part", C,
-     "acc_r[b, n] = acc_r[b, n] + w * sp[b, n]", "acc_r[b, n] = acc_r[b, n] + (w - sd) * sp[b, n]"),
-    ("G3: s_{−1} = s_init replaced by v_{−1} at t = 0", C, 
-     "sp = s0 if t == 0 else s[t - 1]\n                for b in range(B):",
-     "sp = v0 if t == 0 else s[t - 1]\n                for b in range(B):"),
+     "acc_r[b, n] = acc_r[b, n] + w * sp ", "acc_r[b, n] = acc_r[b, n] + (w - sd) * sp "),
+    ("G3: s_{−1} = s_init replaced by v_{−1} at t = 0", C, "sp = s0[b, n]", "sp = v0[b, n]"),
+    ("G3: s_{t−1} recomputed with the other tie rule (H(0) = 1 taken as 0)", C,
+     "sp = one if vp[b, n] >= theta[n] else zero", "sp = one if vp[b, n] > theta[n] else zero"),
+    ("G3: s_{t−1} recomputed from v_t, not v_{t−1}", C,
+     "sp = one if vp[b, n] > theta[n] else zero", "sp = one if vt[b, n] > theta[n] else zero"),
+    ("e-prop recursion: the r = 0 term of R_t A_t dropped", C,
+     "out[m] = zero + Rt[o, 0, m] * At[0, q, m]", "out[m] = zero"),
+    ("e-prop recursion: A_t transposed (A[q, r] for A[r, q])", C,
+     "x, y = Rt[o, r], At[r, q]", "x, y = Rt[o, r], At[q, r]"),
+    ("e-prop recursion: λ_{t−1} misses w_{t−1}", C,
+     "last[q, m] = last[q, m] + wt[q, m]", "last[q, m] = last[q, m]"),
+    ("e-prop recursion: λ_{t−1} gets w_t for w_{t−1}", C,
+     "last, wt = Rp[rows - 1], w[t - 1]", "last, wt = Rp[rows - 1], w[t]"),
+    ("e-prop recursion: the t = 0 product written over R_{K−1}, not into R_K", C,
+     "prev = t - 1 if t else K\n", "prev = t - 1 if t else K - 1\n"),
     ("δs not written when the reset is detached but δs has its own array", C,
      "if attached or not inplace:", "if attached:"),
     ("σ' arctan: (k π/2 y)² taken as k π/2 y", C,
