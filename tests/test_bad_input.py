@@ -1360,6 +1360,43 @@ def test_backward_overflow_names_the_layer_and_step():
         network_backward(trajs, p, None, [dv])
 
 
+def test_an_overflowing_input_gradient_names_the_layer():
+    # Layer 1's ∂L/∂x = δI W overflows although δI and W are finite: network_backward must
+    # not hand it to layer 0. Here the bound on δI and W cannot rule the overflow out, so
+    # the product is read (refsnn.neurons.lif._InputGradient.finite_by_bound).
+    net = Network((LIFConfig(M, 5), LIFConfig(5, 1, reset="none", spiking=False)))
+    p = network_init(net, 0)
+    p[1]["W"][:] = 1e300
+    trajs = network_forward(net, p, np.ones((T, B, M)))
+    dv = np.full((T, B, 1), 1e10)                            # δI ≈ 1e10, δI W ≈ 1e310: inf
+    with pytest.raises(FloatingPointError, match=r"layer 1 .*∂L/∂x is not finite"):
+        network_backward(trajs, p, None, [None, dv], wrt={"W"})   # (α's sum Σ δv v would overflow first)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_input_gradient_bound_is_an_upper_bound(dtype):
+    from refsnn.neurons.lif import _InputGradient
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        K, Mx = rng.integers(1, 8), rng.integers(8, 40)
+        dI = (rng.standard_normal((50, K)) * 10.0 ** rng.uniform(-5, 5)).astype(dtype)
+        W = (rng.standard_normal((K, Mx)) * 10.0 ** rng.uniform(-5, 5)).astype(dtype)
+        g = _InputGradient(dI, W, (5, 10))
+        assert g.finite_by_bound()
+        x = g()
+        assert x.shape == (5, 10, Mx) and np.isfinite(x).all()
+        assert np.abs(x).max() <= np.abs(dI).sum(axis=1).max() * np.abs(W).max() * (1 + 1e-5)
+    big = np.finfo(dtype).max
+    W = np.ones((2, 9), dtype)
+    assert not _InputGradient(np.full((4, 2), big / 3, dtype), W, (2, 2)).finite_by_bound()   # 2/3 max ≥ max/2
+    assert _InputGradient(np.full((4, 2), big / 5, dtype), W, (2, 2)).finite_by_bound()       # 2/5 max < max/2
+    for bad in (np.inf, np.nan):
+        dI = np.ones((4, 2), dtype)
+        dI[3, 1] = bad
+        assert not _InputGradient(dI, W, (2, 2)).finite_by_bound()
+    assert not _InputGradient(np.ones((4, 9), dtype), W.T.copy(), (2, 2)).finite_by_bound()   # K ≥ M: not used
+
+
 @pytest.mark.parametrize("kw", [dict(reset="none"), dict(reset="subtract"), dict(reset="hard_keep_input"),
                                 dict(reset="hard_drop_input"), dict(reset="none", adaptation=True),
                                 dict(reset="subtract", synapse=True), dict(reset="none", adaptive_threshold=True),

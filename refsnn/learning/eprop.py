@@ -933,7 +933,7 @@ def _hidden_system(cfg, p, co, flags, groups, filtered, sigs, ws):
         if thr:
             A[:, v, ix["a"]] = r * sgp * p["beta_a"]
     # e_t = σ'_t (ε^v_t − β_a ε^a_t), in terms of z_{t−1} and p_t
-    E_A = sg[:, None] * (A[:, v] - (p["beta_a"] * A[:, ix["a"]] if thr else 0.0))
+    E_A = sg[:, None] * (A[:, v] - p["beta_a"] * A[:, ix["a"]] if thr else A[:, v])
     E_a = sg * a[:, v]
     w = _work(ws, "w", (K, S, B, N), tr.v.dtype)
     if filtered:

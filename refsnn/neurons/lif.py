@@ -1185,8 +1185,39 @@ def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=Fals
     W = p["W"]
     g.update(dyn.params)
     g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg) if k in need}
-    return LayerGradients(g, lambda: (dI2 @ W).reshape(T, B, -1),         # (G1) ∂L/∂x_t = δI_t W
+    return LayerGradients(g, _InputGradient(dI2, W, (T, B)),              # (G1) ∂L/∂x_t = δI_t W
                           dyn.state0, dyn.adjoints, dyn.ds_init)
+
+
+class _InputGradient:
+    """G1's ∂L/∂x_t = δI_t W, computed when called (:class:`LayerGradients` calls it when
+    ``x`` is first read); ``dI2`` is δI as (T·B, N)."""
+
+    __slots__ = ("dI2", "W", "lead")
+
+    def __init__(self, dI2, W, lead):
+        self.dI2, self.W, self.lead = dI2, W, lead
+
+    def __call__(self):
+        return (self.dI2 @ self.W).reshape(*self.lead, -1)
+
+    def finite_by_bound(self):
+        """Whether every entry of δI W is finite, decided without reading the product.
+
+        Each entry is a dot product of K = N terms, so |(δI W)_ij| ≤ max_i ‖δI_i‖₁ ·
+        max |W|, and the product computed in floating point exceeds that bound by a factor
+        of at most about 1 + Kε. If the bound (itself a sum, rounded alike) is below half
+        the dtype's largest number and Kε < 1/4, no entry can overflow, and none is NaN
+        (finite operands give NaN only through an inf). True means finite; False means
+        "not decided": read the product. Used only where δI is smaller than the product
+        (K < M; reading δI would otherwise cost as much as reading δI W)."""
+        (TB, K), M = self.dI2.shape, self.W.shape[1]
+        fi = np.finfo(self.dI2.dtype)
+        if K >= M or K * fi.eps >= 0.25:
+            return False
+        with np.errstate(over="ignore", invalid="ignore"):
+            bound = np.abs(self.dI2).sum(axis=1).max() * np.abs(self.W).max()
+        return bool(bound < fi.max / 2)         # (False for an inf or NaN bound)
 
 
 @dataclass

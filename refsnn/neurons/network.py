@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import all_finite, check_instance, check_positive_int
-from .lif import (LIFConfig, Trajectory, _check_wrt, _layer_backward, _layer_forward, _rng, init_params,
-                  layer_backward, layer_forward, param_names)
+from .lif import (LIFConfig, Trajectory, _check_wrt, _InputGradient, _layer_backward, _layer_forward, _rng,
+                  init_params, layer_backward, layer_forward, param_names)
 
 # No network has more layers than this; a larger n_layers is refused, not allocated.
 MAX_LAYERS = 10**6
@@ -200,6 +200,8 @@ def _checked_dx(g, l, n):
     def dx():
         with np.errstate(over="ignore", invalid="ignore"):
             x = raw() if callable(raw) else raw
+        if isinstance(raw, _InputGradient) and raw.finite_by_bound():
+            return x                     # (finite by a bound on δI and W: no pass over x)
         if not all_finite(x):
             _check_finite("backward", l, n, {"∂L/∂x": x}, first="latest")
         return x
