@@ -50,6 +50,11 @@ neurons is looped over as one row of B·N elements a step (its parameters repeat
 times), so that its inner loop is long enough to vectorise; the operations per element
 are the same.
 
+The third loop is e-prop's chunk recursion (:func:`recursion`, used by
+:func:`refsnn.learning.eprop._linear_chunk`): ``R_{t−1} = R_t A_t`` per (b, n), a
+(rows × S)(S × S) product summed over r in the order ``einsum`` sums it, so e-prop's
+gradients too are bitwise the same with the extra and without it.
+
 Each switch (the surrogate family, an attached reset, δs in place, a^v given, the sums
 wanted, the reset kind, H(0)) is a constant of its own compiled variant, so that every
 inner loop is branch-free and vectorises: a loop testing them at run time measured 3–5×

@@ -67,7 +67,7 @@ MUTANTS = [
     ("chunks: drop the readout synapse λ_o of the filtered trace (E4)",
      EP, "A[:, ec, ec] += l_o", "pass"),
     ("chunks: drop −β_a ε^a_t from e_t (E1)",
-     EP, '(A[:, v] - (p["beta_a"] * A[:, ix["a"]] if thr else 0.0))', "(A[:, v])"),
+     EP, 'A[:, v] - p["beta_a"] * A[:, ix["a"]] if thr else A[:, v]', "A[:, v] if thr else A[:, v]"),
     ("chunks: the readout's trace without its synapse λ_o ε^c (E1 of the readout)",
      EP, "        A[:, v, 0] = p[\"lam\"]\n", "        pass\n"),
 ]
