@@ -297,7 +297,7 @@ def _numpy_recursion(R, A, w):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("K, rows, S, Bk, Nk", [(64, 6, 5, 8, 64), (1, 1, 1, 2, 3), (5, 1, 3, 4, 7),
-                                                (17, 3, 2, 1, 50)])
+                                                (17, 3, 2, 1, 50), (1, 2, 1, 3, 4)])
 def test_the_eprop_recursion_bit_for_bit(K, rows, S, Bk, Nk, dtype):
     rng = np.random.default_rng(K + S)
     A = (0.5 * rng.standard_normal((K, S, S, Bk, Nk))).astype(dtype)
@@ -307,8 +307,15 @@ def test_the_eprop_recursion_bit_for_bit(K, rows, S, Bk, Nk, dtype):
     R0[K] = np.nan                               # R[K] is written, never read first
     want, got = R0.copy(), R0.copy()
     _numpy_recursion(want, A, w)
-    lif_compiled.recursion(got, A, w)
+    assert lif_compiled.recursion(got, A, w) is None
     assert np.array_equal(got, want) and np.isfinite(got).all()
+    if rows == S + 1:                            # with a: also M = Φ_t a_t, as (B, N, S, K)
+        a = rng.standard_normal((K, S, Bk, Nk)).astype(dtype)
+        got = R0.copy()
+        M = lif_compiled.recursion(got, A, w, a)
+        assert np.array_equal(got, want)
+        M_want = np.einsum("tosbj,tsbj->tobj", want[:K, :S], a).transpose(2, 3, 1, 0)
+        assert M.shape == (Bk, Nk, S, K) and M.flags.c_contiguous and np.array_equal(M, M_want)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -317,7 +324,10 @@ def test_eprop_gradients_bit_for_bit(dtype, monkeypatch):
     from refsnn.neurons.network import network_init
     calls = []
     real = lif_compiled.recursion
-    monkeypatch.setattr(lif_compiled, "recursion", lambda *a: (calls.append(1), real(*a)))
+    def counted(*a):
+        calls.append(1)
+        return real(*a)
+    monkeypatch.setattr(lif_compiled, "recursion", counted)
     sg = surrogate("sigmoid", 10.0)
     net = Network((LIFConfig(6, 40, surrogate=sg, recurrent=True, adaptation=True, synapse=True),
                    LIFConfig(40, 2, surrogate=sg, reset="none", spiking=False, synapse=True)))

@@ -832,8 +832,10 @@ def _linear_chunk(A, a, w, P, z0, ws, last=False):
     for s in range(rows - 1):
         R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
     R[K - 1, -1] = w[-1]                                              # λ_{K−1} = w_{K−1}
+    M = None                            # Φ_t a_t as (B, N, S, K), when the compiled loop computes it
     if K * rows * S * B * N >= lif_compiled.MIN_ELEMENTS and lif_compiled.available():
-        lif_compiled.recursion(R, A, w)     # the loop below, compiled (the `fast` extra; bit for bit)
+        # The loop below (and M below), compiled: the `fast` extra, bit for bit.
+        M = lif_compiled.recursion(R, A, w, None if last else a)
     else:
         for t in range(K - 1, -1, -1):
             prev = t - 1 if t else K
@@ -847,9 +849,10 @@ def _linear_chunk(A, a, w, P, z0, ws, last=False):
     if last:
         return G, None
     Phi = R[:, :S]
-    M = np.einsum("tosbj,tsbj->tobj", Phi[:K], a)                     # Φ_t a_t, (K, S, B, N)
+    if M is None:
+        M = np.einsum("tosbj,tsbj->tobj", Phi[:K], a).transpose(2, 3, 1, 0)   # Φ_t a_t, as (B, N, S, K)
     zK = np.matmul(np.ascontiguousarray(Phi[K].transpose(2, 3, 0, 1)), z0) + np.matmul(   # Φ_{−1} z_{−1} + …
-        M.transpose(2, 3, 1, 0).reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
+        M.reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
     return G, zK
 
 

@@ -52,7 +52,8 @@ are the same.
 
 The third loop is e-prop's chunk recursion (:func:`recursion`, used by
 :func:`refsnn.learning.eprop._linear_chunk`): ``R_{t−1} = R_t A_t`` per (b, n), a
-(rows × S)(S × S) product summed over r in the order ``einsum`` sums it, so e-prop's
+(rows × S)(S × S) product summed over r in the order ``einsum`` sums it, and with it
+``M_t = Φ_t a_t`` in the layout of the matrix product that reads it; so e-prop's
 gradients too are bitwise the same with the extra and without it.
 
 Each switch (the surrogate family, an attached reset, δs in place, a^v given, the sums
@@ -215,18 +216,29 @@ def backward(cfg, p, traj, a_s, a_v, ds_, dv_, acc):
         dtype.type(0), ds_.reshape(T, R, C), dv_.reshape(T, R, C), *(a.reshape(R, C) for a in sums))
 
 
-def recursion(R, A, w):
+def recursion(R, A, w, a=None):
     """e-prop's chunk recursion (:func:`refsnn.learning.eprop._linear_chunk`) for
     t = K−1 … 0, in place in ``R`` (K + 1, rows, S, B, N), whose row ``K − 1`` holds the
     start: ``R[t−1] = R[t] A[t]`` (``R[K]`` for t = 0), a (rows × S)(S × S) product per
     (b, n) summed over r = 0 … S−1 in order, then ``R[t−1, −1] += w[t−1]`` for t ≥ 1.
     ``A`` is (K, S, S, B, N), ``w`` (K, S, B, N); all C-contiguous. The same operations, in
     the same order, as the NumPy loop there (``einsum`` adds 0 + Σ_r in order of r), so
-    the result is bit for bit the same."""
+    the result is bit for bit the same.
+
+    With ``a`` (K, S, B, N) (and rows = S + 1: R's first S rows are Φ_t), it also returns
+    ``M[b, n, o, t] = Σ_s Φ_t[o, s] a_t[s]`` (B, N, S, K), computed at step t while Φ_t is in
+    cache, summed over s in order from 0 as ``einsum("tosbj,tsbj->tobj")`` does, and
+    written in the layout the matrix product after it reads."""
     K1, rows, S = R.shape[:3]
-    M = int(np.prod(R.shape[3:]))
-    _kernel("recursion")(R.reshape(K1, rows, S, M), A.reshape(K1 - 1, S, S, M), w.reshape(K1 - 1, S, M),
-                         R.dtype.type(0))
+    lead = R.shape[3:]
+    M = int(np.prod(lead))
+    with_m = a is not None
+    Mo = np.empty(lead + (S, K1 - 1) if with_m else (1, 1, 1), R.dtype)
+    a = a.reshape(K1 - 1, S, M) if with_m else w.reshape(K1 - 1, S, M)
+    _kernel("recursion", with_m)(R.reshape(K1, rows, S, M), A.reshape(K1 - 1, S, S, M), w.reshape(K1 - 1, S, M),
+                                 R.dtype.type(0), a, Mo.reshape(-1, Mo.shape[-2], Mo.shape[-1]),
+                                 np.empty(M, R.dtype))
+    return Mo if with_m else None
 
 
 def _build():
@@ -320,14 +332,26 @@ def _build():
                             acc_r[b, n] = acc_r[b, n] + w * sp        # (G3) Σ_t δv_t s_{t−1}
         return bwd
 
-    def make_recursion():
+    def make_recursion(with_m):
         @jit
-        def rec(R, A, w, zero):
+        def rec(R, A, w, zero, a, Mo, tmp):
             K1, rows, S, M = R.shape
             K = K1 - 1
             for t in range(K - 1, -1, -1):
+                Rt, At = R[t], A[t]
+                if with_m:                                         # M_t = Φ_t a_t (Φ_t final here)
+                    at = a[t]
+                    for o in range(S):
+                        for m in range(M):
+                            tmp[m] = zero + Rt[o, 0, m] * at[0, m]        # Σ_s Φ_t[o, s] a_t[s],
+                        for q in range(1, S):                              # s in order, from 0
+                            x, y = Rt[o, q], at[q]
+                            for m in range(M):
+                                tmp[m] = tmp[m] + x[m] * y[m]
+                        for m in range(M):
+                            Mo[m, o, t] = tmp[m]
                 prev = t - 1 if t else K
-                Rt, At, Rp = R[t], A[t], R[prev]
+                Rp = R[prev]
                 for o in range(rows):
                     for q in range(S):
                         out = Rp[o, q]
