@@ -23,8 +23,10 @@ libraries differ in reset timing and H(0), so spike counts differ slightly; they
 printed, from one more call each after the timing: the timed calls compute no spike rates
 (a diagnostic of this script, not part of a gradient: in refsnn a pass over the hidden
 spikes, in snnTorch one `float(mean)` a step; the JAX program computes them inside its
-compiled step, at no measurable cost). Runs are interleaved round-robin (one of each per round), with every BLAS and
-torch thread pinned to ``--threads`` (default 1), and reported as best and median.
+compiled step, at no measurable cost). Runs are interleaved round-robin (one of each per round), with every BLAS,
+torch and XLA thread count set to ``--threads`` (default 1) and, on Linux, the process pinned to that many
+CPUs (JAX's CPU client sizes its thread pool from them, not from its flags: see ``_threads.py``), and
+reported as best and median.
 
 A ``matmul floor`` row times the five matrix products any BPTT of this network must do
 (on refsnn's arrays), interleaved with the rest: no implementation can go below it. A
@@ -385,7 +387,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.batch < 1 or args.steps < 1 or not 0 <= args.rate <= 1 or args.epoch_samples < 0:
         ap.error("--repeats, --batch, --steps must be >= 1, --rate in [0, 1], --epoch-samples >= 0")
-    print(f"threads {THREADS}; load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    pinned = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "all"
+    print(f"threads {THREADS}, pinned to CPUs {pinned}; load average before the run: "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"network {'-'.join(map(str, SIZES))}, batch {args.batch}, T = {args.steps}, input rate {args.rate}, "
           f"w_scale {args.w_scale}; best / median of {args.repeats} interleaved rounds, ms")
     rng = np.random.default_rng(0)
