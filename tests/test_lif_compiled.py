@@ -296,26 +296,30 @@ def _numpy_recursion(R, A, w):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("K, rows, S, Bk, Nk", [(64, 6, 5, 8, 64), (1, 1, 1, 2, 3), (5, 1, 3, 4, 7),
-                                                (17, 3, 2, 1, 50), (1, 2, 1, 3, 4)])
-def test_the_eprop_recursion_bit_for_bit(K, rows, S, Bk, Nk, dtype):
+@pytest.mark.parametrize("K, S, Bk, Nk", [(64, 5, 8, 64), (1, 1, 2, 3), (5, 3, 4, 7), (17, 2, 1, 50),
+                                          (2, 1, 3, 4), (3, 4, 2, 5)])
+def test_the_eprop_recursion_bit_for_bit(K, S, Bk, Nk, dtype):
+    """λ_t (every t), Φ_{−1} and M_t = Φ_t a_t against the NumPy loop's R (K + 1, S + 1, S, B, N)
+    started from [I; w_{K−1}], as eprop._linear_chunk starts it; without a, λ alone."""
     rng = np.random.default_rng(K + S)
     A = (0.5 * rng.standard_normal((K, S, S, Bk, Nk))).astype(dtype)
     w = rng.standard_normal((K, S, Bk, Nk)).astype(dtype)
-    R0 = np.zeros((K + 1, rows, S, Bk, Nk), dtype)
-    R0[K - 1] = rng.standard_normal((rows, S, Bk, Nk))
-    R0[K] = np.nan                               # R[K] is written, never read first
-    want, got = R0.copy(), R0.copy()
+    a = rng.standard_normal((K, S, Bk, Nk)).astype(dtype)
+    want = np.zeros((K + 1, S + 1, S, Bk, Nk), dtype)
+    for s in range(S):
+        want[K - 1, s, s] = 1.0
+    want[K - 1, -1] = w[-1]
     _numpy_recursion(want, A, w)
-    assert lif_compiled.recursion(got, A, w) is None
-    assert np.array_equal(got, want) and np.isfinite(got).all()
-    if rows == S + 1:                            # with a: also M = Φ_t a_t, as (B, N, S, K)
-        a = rng.standard_normal((K, S, Bk, Nk)).astype(dtype)
-        got = R0.copy()
-        M = lif_compiled.recursion(got, A, w, a)
-        assert np.array_equal(got, want)
-        M_want = np.einsum("tosbj,tsbj->tobj", want[:K, :S], a).transpose(2, 3, 1, 0)
-        assert M.shape == (Bk, Nk, S, K) and M.flags.c_contiguous and np.array_equal(M, M_want)
+    M_want = np.einsum("tosbj,tsbj->tobj", want[:K, :S], a).transpose(2, 3, 1, 0)
+    for with_a in (False, True):
+        lam = np.full((K + 1, S, Bk, Nk), np.nan, dtype)     # every row is written, none read first
+        Phi, M = lif_compiled.recursion(lam, A, w, a if with_a else None)
+        assert np.array_equal(lam, want[:, -1]) and np.isfinite(lam).all()
+        if with_a:
+            assert Phi.shape == (S, S, Bk, Nk) and np.array_equal(Phi, want[K, :S])
+            assert M.shape == (Bk, Nk, S, K) and M.flags.c_contiguous and np.array_equal(M, M_want)
+        else:
+            assert Phi is None and M is None
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -333,11 +337,11 @@ def test_eprop_gradients_bit_for_bit(dtype, monkeypatch):
                    LIFConfig(40, 2, surrogate=sg, reset="none", spiking=False, synapse=True)))
     rng = np.random.default_rng(3)
     params = network_init(net, rng, dtype, [dict(w_scale=3.0, r_scale=0.3), dict(w_scale=1.0)])
-    Tn = 150                                      # chunks of 64, 64 and 22 steps
+    Tn = 2 * eprop.CHUNK + 22                     # chunks of CHUNK, CHUNK and 22 steps
     x = (rng.random((Tn, 8, 6)) < 0.2).astype(dtype)
     y = rng.standard_normal((Tn, 8, 2)).astype(dtype)
     got = eprop.eprop_gradients(net, params, x, eprop.step_mse(y))
-    # The hidden layer's, each chunk; the readout's (K·rows·S·B·N = 64·3·2·8·2 ≥ MIN_ELEMENTS)
+    # The hidden layer's, each chunk; the readout's (K·rows·S·B·N = CHUNK·3·2·8·2 ≥ MIN_ELEMENTS)
     # in the first two, and not in the last (22·1·2·8·2: the NumPy loop).
     assert len(calls) == 5
     with lif_compiled.disabled():

@@ -279,10 +279,14 @@ def _sg(config, p, v, a):
     return config.surrogate.derivative_inplace(v - A)      # (v − A is a new array: overwritten in place)
 
 
-# Steps of the layer run at once by each forward call of layer_steps: the memory it holds
-# is CHUNK steps of the trajectory, whatever T (64 steps of a 64-neuron layer, batch 8, in
-# float32: 128 KiB an array).
-CHUNK = 64
+# Steps of the layer run at once by each forward call of layer_steps (and by each chunk of
+# eprop_gradients): the memory it holds is CHUNK steps of the trajectory and of the chunk's
+# work arrays, whatever T (128 steps of a 64-neuron layer, batch 8, in float32: 256 KiB an
+# array). Each chunk of eprop_gradients also has a cost of its own (Φ_{−1} z_{−1}, ν·z_{−1},
+# some 60 NumPy calls): on benchmarks/bench_online.py's network in float64 at T = 1000,
+# e-prop / BPTT per gradient was 1.72 with chunks of 128 steps and 1.81 with 64 (one
+# interleaved run), and e-prop's peak memory is 38 MiB, flat in T.
+CHUNK = 128
 
 
 def layer_steps(config: LIFConfig, params, x, state0=None, chunk=CHUNK):
@@ -827,31 +831,32 @@ def _linear_chunk(A, a, w, P, z0, ws, last=False):
     # so they run as one: R_t = [Φ_t; λ_tᵀ] ((S + 1) rows), R_{t−1} = R_t A_t + [0; w_{t−1}ᵀ].
     # R[K] ends as R_{−1} = R_0 A_0 = [Φ_{−1}; (A_0ᵀ λ_0)ᵀ]. The last chunk keeps λ's row only.
     rows = 1 if last else S + 1
-    R = _work(ws, f"R{rows}", (K + 1, rows, S, B, N), a.dtype)
-    R[K - 1] = 0.0
-    for s in range(rows - 1):
-        R[K - 1, s, s] = 1.0                                          # Φ_{K−1} = I
-    R[K - 1, -1] = w[-1]                                              # λ_{K−1} = w_{K−1}
-    M = None                            # Φ_t a_t as (B, N, S, K), when the compiled loop computes it
     if K * rows * S * B * N >= lif_compiled.MIN_ELEMENTS and lif_compiled.available():
-        # The loop below (and M below), compiled: the `fast` extra, bit for bit.
-        M = lif_compiled.recursion(R, A, w, None if last else a)
+        # The loop below, compiled (the `fast` extra, bit for bit). It keeps Φ_t only for the
+        # step it is at, computes M = Φ_t a_t there (as (B, N, S, K)), and writes λ_t for every t.
+        L = _work(ws, "L", (K + 1, S, B, N), a.dtype)
+        Phi_end, M = lif_compiled.recursion(L, A, w, None if last else a)
+        lam, nu = L[:K], L[K]
     else:
+        R = _work(ws, f"R{rows}", (K + 1, rows, S, B, N), a.dtype)
+        R[K - 1] = 0.0
+        for s in range(rows - 1):
+            R[K - 1, s, s] = 1.0                                      # Φ_{K−1} = I
+        R[K - 1, -1] = w[-1]                                          # λ_{K−1} = w_{K−1}
         for t in range(K - 1, -1, -1):
             prev = t - 1 if t else K
             np.einsum("orbj,rqbj->oqbj", R[t], A[t], out=R[prev])    # Σ_r R_t[o, r] A_t[r, q]
             if t:
                 R[prev, -1] += w[t - 1]
-    lam = R[:K, -1]                                                   # λ_t, (K, S, B, N)
-    nu = R[K, -1]                                                     # A_0ᵀ λ_0
+        lam, nu = R[:K, -1], R[K, -1]                                 # λ_t (K, S, B, N); A_0ᵀ λ_0
+        if not last:
+            Phi_end = R[K, :S]                                        # Φ_{−1}
+            M = np.einsum("tosbj,tsbj->tobj", R[:K, :S], a).transpose(2, 3, 1, 0)   # Φ_t a_t, as (B, N, S, K)
     coef = np.einsum("tsbj,tsbj->tbj", lam, a)                        # λ_t·a_t, (K, B, N)
     G = np.einsum("sbj,bjsi->ji", nu, z0) + coef.reshape(K * B, N).T @ P.reshape(K * B, Pn)
     if last:
         return G, None
-    Phi = R[:, :S]
-    if M is None:
-        M = np.einsum("tosbj,tsbj->tobj", Phi[:K], a).transpose(2, 3, 1, 0)   # Φ_t a_t, as (B, N, S, K)
-    zK = np.matmul(np.ascontiguousarray(Phi[K].transpose(2, 3, 0, 1)), z0) + np.matmul(   # Φ_{−1} z_{−1} + …
+    zK = np.matmul(np.ascontiguousarray(Phi_end.transpose(2, 3, 0, 1)), z0) + np.matmul(   # Φ_{−1} z_{−1} + …
         M.reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
     return G, zK
 

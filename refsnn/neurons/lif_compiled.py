@@ -54,7 +54,10 @@ The third loop is e-prop's chunk recursion (:func:`recursion`, used by
 :func:`refsnn.learning.eprop._linear_chunk`): ``R_{t−1} = R_t A_t`` per (b, n), a
 (rows × S)(S × S) product summed over r in the order ``einsum`` sums it, and with it
 ``M_t = Φ_t a_t`` in the layout of the matrix product that reads it; so e-prop's
-gradients too are bitwise the same with the extra and without it.
+gradients too are bitwise the same with the extra and without it. It keeps Φ_t (R's
+first S rows) only for the step it is at, where M_t uses it, and writes λ_t (R's last
+row) for every t: the NumPy loop's R of K + 1 (S + 1) × S blocks becomes λ's K + 1
+rows and two blocks in cache.
 
 Each switch (the surrogate family, an attached reset, δs in place, a^v given, the sums
 wanted, the reset kind, H(0)) is a constant of its own compiled variant, so that every
@@ -216,29 +219,34 @@ def backward(cfg, p, traj, a_s, a_v, ds_, dv_, acc):
         dtype.type(0), ds_.reshape(T, R, C), dv_.reshape(T, R, C), *(a.reshape(R, C) for a in sums))
 
 
-def recursion(R, A, w, a=None):
+def recursion(lam, A, w, a=None):
     """e-prop's chunk recursion (:func:`refsnn.learning.eprop._linear_chunk`) for
-    t = K−1 … 0, in place in ``R`` (K + 1, rows, S, B, N), whose row ``K − 1`` holds the
-    start: ``R[t−1] = R[t] A[t]`` (``R[K]`` for t = 0), a (rows × S)(S × S) product per
-    (b, n) summed over r = 0 … S−1 in order, then ``R[t−1, −1] += w[t−1]`` for t ≥ 1.
-    ``A`` is (K, S, S, B, N), ``w`` (K, S, B, N); all C-contiguous. The same operations, in
-    the same order, as the NumPy loop there (``einsum`` adds 0 + Σ_r in order of r), so
-    the result is bit for bit the same.
+    t = K−1 … 0: ``λ_{t−1} = λ_t A_t + w_{t−1}`` from ``λ_{K−1} = w_{K−1}``, into ``lam``
+    (K + 1, S, B, N) (``lam[K]`` gets ``λ_0 A_0``, the t = 0 product), and with ``a``
+    (K, S, B, N) also ``Φ_{t−1} = Φ_t A_t`` from ``Φ_{K−1} = I``. ``A`` is (K, S, S, B, N),
+    ``w`` (K, S, B, N); all C-contiguous.
 
-    With ``a`` (K, S, B, N) (and rows = S + 1: R's first S rows are Φ_t), it also returns
-    ``M[b, n, o, t] = Σ_s Φ_t[o, s] a_t[s]`` (B, N, S, K), computed at step t while Φ_t is in
-    cache, summed over s in order from 0 as ``einsum("tosbj,tsbj->tobj")`` does, and
-    written in the layout the matrix product after it reads."""
-    K1, rows, S = R.shape[:3]
-    lead = R.shape[3:]
-    M = int(np.prod(lead))
-    with_m = a is not None
-    Mo = np.empty(lead + (S, K1 - 1) if with_m else (1, 1, 1), R.dtype)
-    a = a.reshape(K1 - 1, S, M) if with_m else w.reshape(K1 - 1, S, M)
-    _kernel("recursion", with_m)(R.reshape(K1, rows, S, M), A.reshape(K1 - 1, S, S, M), w.reshape(K1 - 1, S, M),
-                                 R.dtype.type(0), a, Mo.reshape(-1, Mo.shape[-2], Mo.shape[-1]),
-                                 np.empty(M, R.dtype))
-    return Mo if with_m else None
+    Each entry of a product is a sum over r = 0 … S−1 in order (``einsum`` adds
+    0 + Σ_r in order of r), so every λ_t and Φ_t is bit for bit the row of ``R_t`` that the
+    NumPy loop there computes. Unlike that loop, this one keeps Φ_t only for the step it
+    is at (two (S, S, B, N) buffers, in cache), and at that step computes what the chunk
+    needs of it, ``M[b, n, o, t] = Σ_s Φ_t[o, s] a_t[s]`` (summed over s in order from 0,
+    as ``einsum("tosbj,tsbj->tobj")`` does), written in the layout the matrix product
+    after it reads. It writes λ_t for every t, but not K copies of Φ_t.
+
+    Returns ``(Φ_{−1}, M)``: (S, S, B, N) and (B, N, S, K), or ``(None, None)`` without ``a``."""
+    K1, S = lam.shape[:2]
+    lead = lam.shape[2:]
+    Mn = int(np.prod(lead))
+    with_phi = a is not None
+    dtype = lam.dtype
+    Mo = np.empty(lead + (S, K1 - 1) if with_phi else (1, 1, 1), dtype)
+    Phi = np.empty((2, S, S) + lead if with_phi else (2, 1, 1, 1), dtype)
+    a = a.reshape(K1 - 1, S, Mn) if with_phi else w.reshape(K1 - 1, S, Mn)
+    _kernel("recursion", with_phi)(lam.reshape(K1, S, Mn), A.reshape(K1 - 1, S, S, Mn), w.reshape(K1 - 1, S, Mn),
+                                   dtype.type(0), dtype.type(1), a, Mo.reshape(-1, Mo.shape[-2], Mo.shape[-1]),
+                                   np.empty(Mn, dtype), Phi.reshape(2, Phi.shape[1], Phi.shape[2], -1))
+    return (Phi[(K1 - 1) % 2], Mo) if with_phi else (None, None)
 
 
 def _build():
@@ -332,40 +340,55 @@ def _build():
                             acc_r[b, n] = acc_r[b, n] + w * sp        # (G3) Σ_t δv_t s_{t−1}
         return bwd
 
-    def make_recursion(with_m):
+    def make_recursion(with_phi):
         @jit
-        def rec(R, A, w, zero, a, Mo, tmp):
-            K1, rows, S, M = R.shape
+        def rec(lam, A, w, zero, one, a, Mo, tmp, Phi):
+            K1, S, M = lam.shape
             K = K1 - 1
+            lam[K - 1] = w[K - 1]                                          # λ_{K−1} = w_{K−1}
+            if with_phi:
+                for o in range(S):
+                    for q in range(S):
+                        for m in range(M):
+                            Phi[0, o, q, m] = one if o == q else zero      # Φ_{K−1} = I
             for t in range(K - 1, -1, -1):
-                Rt, At = R[t], A[t]
-                if with_m:                                         # M_t = Φ_t a_t (Φ_t final here)
-                    at = a[t]
+                At = A[t]
+                if with_phi:
+                    Pt, Pp = Phi[(K - 1 - t) % 2], Phi[(K - t) % 2]      # Φ_t, and Φ_{t−1} to come
+                    at = a[t]                                              # M_t = Φ_t a_t
                     for o in range(S):
                         for m in range(M):
-                            tmp[m] = zero + Rt[o, 0, m] * at[0, m]        # Σ_s Φ_t[o, s] a_t[s],
+                            tmp[m] = zero + Pt[o, 0, m] * at[0, m]        # Σ_s Φ_t[o, s] a_t[s],
                         for q in range(1, S):                              # s in order, from 0
-                            x, y = Rt[o, q], at[q]
+                            x, y = Pt[o, q], at[q]
                             for m in range(M):
                                 tmp[m] = tmp[m] + x[m] * y[m]
                         for m in range(M):
                             Mo[m, o, t] = tmp[m]
-                prev = t - 1 if t else K
-                Rp = R[prev]
-                for o in range(rows):
-                    for q in range(S):
-                        out = Rp[o, q]
-                        for m in range(M):
-                            out[m] = zero + Rt[o, 0, m] * At[0, q, m]     # Σ_r R_t[o, r] A_t[r, q],
-                        for r in range(1, S):                              # r in order, from 0
-                            x, y = Rt[o, r], At[r, q]
+                    for o in range(S):                                     # Φ_{t−1} = Φ_t A_t
+                        for q in range(S):
+                            out = Pp[o, q]
                             for m in range(M):
-                                out[m] = out[m] + x[m] * y[m]
+                                out[m] = zero + Pt[o, 0, m] * At[0, q, m]  # Σ_r Φ_t[o, r] A_t[r, q],
+                            for r in range(1, S):                          # r in order, from 0
+                                x, y = Pt[o, r], At[r, q]
+                                for m in range(M):
+                                    out[m] = out[m] + x[m] * y[m]
+                prev = t - 1 if t else K
+                lt, lp = lam[t], lam[prev]                                 # λ_{t−1} = λ_t A_t
+                for q in range(S):
+                    out = lp[q]
+                    for m in range(M):
+                        out[m] = zero + lt[0, m] * At[0, q, m]            # Σ_r λ_t[r] A_t[r, q],
+                    for r in range(1, S):                                  # r in order, from 0
+                        x, y = lt[r], At[r, q]
+                        for m in range(M):
+                            out[m] = out[m] + x[m] * y[m]
                 if t:
-                    last, wt = Rp[rows - 1], w[t - 1]
+                    wt = w[t - 1]
                     for q in range(S):
                         for m in range(M):
-                            last[q, m] = last[q, m] + wt[q, m]           # λ_{t−1} ∋ w_{t−1}
+                            lp[q, m] = lp[q, m] + wt[q, m]                 # λ_{t−1} ∋ w_{t−1}
         return rec
 
     return {"forward": make_forward, "backward": make_backward, "recursion": make_recursion}

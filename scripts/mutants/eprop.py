@@ -45,8 +45,8 @@ MUTANTS = [
      EP, 'fb[name]["c"] *= l_o', "pass"),
     # the chunked sums (eprop_gradients without record)
     ("chunks: the trace is not carried into the next chunk",
-     EP, '    zK = np.matmul(np.ascontiguousarray(Phi[K].transpose(2, 3, 0, 1)), z0) + np.matmul(',
-     '    zK = 0 * np.matmul(np.ascontiguousarray(Phi[K].transpose(2, 3, 0, 1)), z0) + np.matmul('),
+     EP, '    zK = np.matmul(np.ascontiguousarray(Phi_end.transpose(2, 3, 0, 1)), z0) + np.matmul(',
+     '    zK = 0 * np.matmul(np.ascontiguousarray(Phi_end.transpose(2, 3, 0, 1)), z0) + np.matmul('),
     ("chunks: every chunk taken as the last (Φ and z_{K−1} not computed, nothing carried)",
      EP, "G, z_h = _linear_chunk(A, a, w, P, z_h, ws_h, last=t0 + CHUNK >= T)",
      "G, z_h = _linear_chunk(A, a, w, P, z_h, ws_h, last=True)"),
