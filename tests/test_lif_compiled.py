@@ -297,7 +297,7 @@ def _numpy_recursion(R, A, w):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("K, S, Bk, Nk", [(64, 5, 8, 64), (1, 1, 2, 3), (5, 3, 4, 7), (17, 2, 1, 50),
-                                          (2, 1, 3, 4), (3, 4, 2, 5)])
+                                          (2, 1, 3, 4), (3, 5, 2, 5)])
 def test_the_eprop_recursion_bit_for_bit(K, S, Bk, Nk, dtype):
     """λ_t (every t), Φ_{−1} and M_t = Φ_t a_t against the NumPy loop's R (K + 1, S + 1, S, B, N)
     started from [I; w_{K−1}], as eprop._linear_chunk starts it; without a, λ alone."""
@@ -310,14 +310,14 @@ def test_the_eprop_recursion_bit_for_bit(K, S, Bk, Nk, dtype):
         want[K - 1, s, s] = 1.0
     want[K - 1, -1] = w[-1]
     _numpy_recursion(want, A, w)
-    M_want = np.einsum("tosbj,tsbj->tobj", want[:K, :S], a).transpose(2, 3, 1, 0)
+    M_want = np.einsum("tosbj,tsbj->tobj", want[:K, :S], a).transpose(0, 2, 3, 1)
     for with_a in (False, True):
         lam = np.full((K + 1, S, Bk, Nk), np.nan, dtype)     # every row is written, none read first
         Phi, M = lif_compiled.recursion(lam, A, w, a if with_a else None)
         assert np.array_equal(lam, want[:, -1]) and np.isfinite(lam).all()
         if with_a:
             assert Phi.shape == (S, S, Bk, Nk) and np.array_equal(Phi, want[K, :S])
-            assert M.shape == (Bk, Nk, S, K) and M.flags.c_contiguous and np.array_equal(M, M_want)
+            assert M.shape == (K, Bk, Nk, S) and M.flags.c_contiguous and np.array_equal(M, M_want)
         else:
             assert Phi is None and M is None
 

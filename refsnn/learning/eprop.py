@@ -833,7 +833,7 @@ def _linear_chunk(A, a, w, P, z0, ws, last=False):
     rows = 1 if last else S + 1
     if K * rows * S * B * N >= lif_compiled.MIN_ELEMENTS and lif_compiled.available():
         # The loop below, compiled (the `fast` extra, bit for bit). It keeps Φ_t only for the
-        # step it is at, computes M = Φ_t a_t there (as (B, N, S, K)), and writes λ_t for every t.
+        # step it is at, computes M = Φ_t a_t there (as (K, B, N, S)), and writes λ_t for every t.
         L = _work(ws, "L", (K + 1, S, B, N), a.dtype)
         Phi_end, M = lif_compiled.recursion(L, A, w, None if last else a)
         lam, nu = L[:K], L[K]
@@ -851,13 +851,14 @@ def _linear_chunk(A, a, w, P, z0, ws, last=False):
         lam, nu = R[:K, -1], R[K, -1]                                 # λ_t (K, S, B, N); A_0ᵀ λ_0
         if not last:
             Phi_end = R[K, :S]                                        # Φ_{−1}
-            M = np.einsum("tosbj,tsbj->tobj", R[:K, :S], a).transpose(2, 3, 1, 0)   # Φ_t a_t, as (B, N, S, K)
+            M = np.ascontiguousarray(np.einsum("tosbj,tsbj->tobj", R[:K, :S], a).transpose(0, 2, 3, 1))   # Φ_t a_t, (K, B, N, S)
     coef = np.einsum("tsbj,tsbj->tbj", lam, a)                        # λ_t·a_t, (K, B, N)
     G = np.einsum("sbj,bjsi->ji", nu, z0) + coef.reshape(K * B, N).T @ P.reshape(K * B, Pn)
     if last:
         return G, None
-    zK = np.matmul(np.ascontiguousarray(Phi_end.transpose(2, 3, 0, 1)), z0) + np.matmul(   # Φ_{−1} z_{−1} + …
-        M.reshape(B, N * S, K), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
+    # Φ_{−1} z_{−1} + Σ_t M_t ⊗ p_t, per b an (N·S × K)(K × Pn) product, M_b read transposed in place
+    zK = np.matmul(np.ascontiguousarray(Phi_end.transpose(2, 3, 0, 1)), z0) + np.matmul(
+        M.reshape(K, B, N * S).transpose(1, 2, 0), P.transpose(1, 0, 2)).reshape(B, N, S, Pn)
     return G, zK
 
 
