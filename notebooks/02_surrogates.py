@@ -184,8 +184,8 @@ for k, (losses, active) in runs.items():
 #   existence.
 # * Steep bumps pass gradient only through the membranes that land close to $\theta$:
 #   2% of them for $k = 100$, whose loss falls to about 0.35 within a few steps, stays
-#   above 0.3 up to step 51, and is erratic (near the end it jumps above its starting
-#   value); and 0.1% for $k = 1000$ (half-width at half height 0.0018), whose loss stops
+#   above 0.3 up to step 51, and is erratic (after step 40 it jumps above its starting
+#   value: where and how high depends on the last bits of the gradients); and 0.1% for $k = 1000$ (half-width at half height 0.0018), whose loss stops
 #   changing after two steps.
 # * A very flat bump ($k = 0.5$) passes gradient from every membrane, including those far
 #   below threshold that no small change would make fire. Here it still learns; its
@@ -436,11 +436,11 @@ assert np.allclose(surrogate("triangle", eprop_theta, gain=eprop_gamma).derivati
 for k in (0.5, 2.0, 5.0, 20.0):
     assert runs[k][0][-1] < 0.1 * runs[k][0][0], k
 assert runs[0.5][1] == 1.0
-#    k = 100: about 2% active, loss ~0.35 after a few steps, above 0.3 up to step 51, then
-#    jumps above its start; k = 1000: about 0.1% active, the loss constant after two steps.
+#    k = 100: about 2% active, loss ~0.35 after a few steps, above 0.3 up to step 51, and
+#    after step 40 above its start; k = 1000: about 0.1% active, the loss constant after two steps.
 assert 0.015 < runs[100.0][1] < 0.025 and 0.0005 < runs[1000.0][1] < 0.0015
 assert runs[100.0][0][3] < 0.4 and np.all(runs[100.0][0][3:52] > 0.3)
-assert runs[100.0][0][-5:].max() > runs[100.0][0][0]
+assert runs[100.0][0][40:].max() > runs[100.0][0][0]
 assert np.all(runs[1000.0][0][2:] == runs[1000.0][0][2]) and runs[1000.0][0][-1] > 0.2
 assert runs[1000.0][1] < 0.05 < runs[5.0][1]
 #    The sigmoid's half-width at half height is 2 artanh(1/√2)/k: 0.0018 for k = 1000.

@@ -1174,14 +1174,15 @@ def _layer_backward(traj, params, ds=None, dv=None, path="fused", ds_finite=Fals
         raise TypeError(f"params have dtype {dtype} but the trajectory has {traj.v.dtype}; use the same params")
     need = _check_wrt(wrt, param_names(cfg))
     a_s, a_v = _check_partials(traj, ds, dv, dtype, ds_finite)
-    dyn = _dynamics_backward(traj, p, a_s, a_v, path, need, a_s_scratch=ds is None or ds_scratch)
+    dyn = _dynamics_backward(traj, p, a_s, a_v, path, need, a_s_scratch=ds is None or ds_scratch,
+                             dI_sum="b" in need)
     T, B, N = traj.v.shape
     dI2 = dyn.dI.reshape(T * B, N)
     g = {}
     if "W" in need:
         g["W"] = dI2.T @ traj.x.reshape(T * B, -1)                    # (G1)
-    if "b" in need:
-        g["b"] = np.ones(T * B, dtype) @ dI2                          # Σ_t δI_t (a BLAS product: faster than sum)
+    if "b" in need:                                                   # Σ_t δI_t: summed by the fused loop,
+        g["b"] = dyn.dI_sum if dyn.dI_sum is not None else np.ones(T * B, dtype) @ dI2   # or a BLAS product
     W = p["W"]
     g.update(dyn.params)
     g = {k: _shaped(g[k], p[k], dtype) for k in param_names(cfg) if k in need}
@@ -1228,7 +1229,9 @@ class DynamicsGradients:
     but ``W, b``); ``state0``, ``adjoints`` and ``ds_init`` are as in
     :class:`LayerGradients`; ``dI`` is ``δI_t = ∂L/∂I_t`` ``(T, B, N)`` (B5), the
     gradient with respect to the supplied current ``I_ff``, from which the layer that
-    computed it derives its own gradients (G1 for the dense projection).
+    computed it derives its own gradients (G1 for the dense projection). ``dI_sum`` is
+    ``Σ_t Σ_b δI_t`` ``(N,)`` when the fused loop summed it on the way (``layer_backward``
+    asks for it as ∂L/∂b, which it otherwise sums from ``dI``), else None.
     """
 
     params: dict
@@ -1236,6 +1239,7 @@ class DynamicsGradients:
     adjoints: dict
     ds_init: np.ndarray
     dI: np.ndarray
+    dI_sum: np.ndarray | None = None
 
 
 def _check_partials(traj, ds, dv, dtype, ds_finite=False):
@@ -1291,7 +1295,7 @@ def _post_reset_partials(traj, p, a_s, b):
     return a_s, a_v, g
 
 
-def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratch=False):
+def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratch=False, dI_sum=False):
     """B1–B7, G1's ∂L/∂R and G2–G7 on checked arguments (see :func:`layer_backward`).
 
     This is the readable reverse loop: the module docstring's equations as plain NumPy
@@ -1299,7 +1303,8 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratc
     speed devices (the fused loop has those). With ``path="fused"`` the same equations are
     evaluated by :func:`refsnn.neurons.lif_fused.backward_fused`, which covers every
     configuration (:func:`refsnn.neurons.lif_fused.covers`); ``a_s_scratch=True`` lets it
-    write δs over ``a_s`` (the readable loop never writes into its inputs)."""
+    write δs over ``a_s`` (the readable loop never writes into its inputs), and
+    ``dI_sum=True`` lets it sum Σ_t Σ_b δI_t in the loop (the result's ``dI_sum``)."""
     check_choice("path", path, BACKWARD_PATHS)
     cfg = traj.config
     dtype = traj.v.dtype
@@ -1308,9 +1313,9 @@ def _dynamics_backward(traj, p, a_s, a_v, path="readable", need=None, a_s_scratc
     if cfg.membrane_view == "post_reset" and cfg.reset != "none" and a_v is not None:
         a_s, a_v, g_post = _post_reset_partials(traj, p, a_s, a_v)   # (P1, P2, G7)
     if path == "fused" and covers(cfg):
-        g, dstate0, adjoints, ds_init, dI = backward_fused(traj, p, a_s, a_v, need, a_s_scratch)
+        g, dstate0, adjoints, ds_init, dI, dI_total = backward_fused(traj, p, a_s, a_v, need, a_s_scratch, dI_sum)
         g = {k: _shaped(g[k] + g_post[k] if k in g_post else g[k], p[k], dtype) for k in names}
-        return DynamicsGradients(g, dstate0, adjoints, ds_init, dI)
+        return DynamicsGradients(g, dstate0, adjoints, ds_init, dI, dI_total)
     # ---- the readable reverse loop: B1–B7, then G1–G6, as the module docstring writes them.
     T, B, N = traj.v.shape
     r_m, r_d = cfg.reset_partials

@@ -38,6 +38,7 @@ The two loops, per element (b, n), in the symbols of :mod:`refsnn.neurons.lif`::
                              δv_t = (α δv_{t+1} + a^v_t) + σ'_t δs_t    (B2)
                              Σθ_t += σ'_t δs_t,  Σα_t += δv_t v_{t−1},  Σγ_t += δv_t s_{t−1}
                                                                         (G5, G2, G3, per (b, n))
+                             Σb_t += δv_t       (G1's bias sum Σ_t δI_t, δI_t = δv_t, when wanted)
 
 with σ'_t = σ'(|v_t − θ|) by the surrogate's in-place formula, zeroed below the dtype's
 smallest normal number (a no-op where none can occur), and δc_t = δI_t = δv_t (B4, B5).
@@ -194,7 +195,9 @@ def _sigma_constants(sur, dtype):
 def backward(cfg, p, traj, a_s, a_v, ds_, dv_, acc):
     """B1, B2 and the running sums of G2, G3 and G5 for t = T−1 … 0 into ``ds_``, ``dv_``
     and ``acc`` (a dict of (B, N) running sums, added to, with the keys of the sums
-    wanted: ``theta`` Σ σ'_t δs_t, ``alpha`` Σ δv_t v_{t−1}, ``reset`` Σ δv_t s_{t−1}).
+    wanted: ``theta`` Σ σ'_t δs_t, ``alpha`` Σ δv_t v_{t−1}, ``reset`` Σ δv_t s_{t−1},
+    ``dI`` Σ δv_t, the bias gradient's Σ_t δI_t, read here while δv_t is in a register
+    instead of in a pass over δI after the loop).
     ``ds_`` may be ``a_s`` itself (written in place: with a detached reset or none,
     δs_t = a^s_t and nothing is written)."""
     v = np.ascontiguousarray(traj.v)
@@ -208,10 +211,11 @@ def backward(cfg, p, traj, a_s, a_v, ds_, dv_, acc):
     a_v = np.ascontiguousarray(a_v) if has_av else a_s[:1]
     v0, s0 = (np.ascontiguousarray(a, dtype) for a in (traj.state0["v"], traj.s_init))
     scratch = np.zeros((B, N), dtype)
-    sums = [acc.get(k, scratch) for k in ("theta", "alpha", "reset")]
+    sums = [acc.get(k, scratch) for k in ("theta", "alpha", "reset", "dI")]
     R, C = _layout(B, N, a_s, ds_, dv_, *sums)
     sum_reset = "reset" in acc
-    _kernel("backward", fam, attached, inplace, has_av, "alpha" in acc, sum_reset, sum_reset and cfg.h0 == 1.0)(
+    _kernel("backward", fam, attached, inplace, has_av, "alpha" in acc, sum_reset, sum_reset and cfg.h0 == 1.0,
+            "dI" in acc)(
         v.reshape(T, R, C), v0.reshape(R, C), s0.reshape(R, C), a_s.reshape(T, R, C),
         a_v.reshape(-1, R, C), _per_neuron(p["alpha"], N, dtype, R, C),
         _per_neuron(p["gamma"] if cfg.reset == "subtract" else 0.0, N, dtype, R, C),
@@ -281,9 +285,10 @@ def _build():
                             st[b, n] = one if x > theta[n] else zero
         return fwd
 
-    def make_backward(fam, attached, inplace, has_av, sum_alpha, sum_reset, geq):
+    def make_backward(fam, attached, inplace, has_av, sum_alpha, sum_reset, geq, sum_dI):
         @jit
-        def bwd(v, v0, s0, a_s, a_v, alpha, gamma, theta, c1, c2, tiny, one, zero, ds_, dv_, acc, acc_a, acc_r):
+        def bwd(v, v0, s0, a_s, a_v, alpha, gamma, theta, c1, c2, tiny, one, zero, ds_, dv_, acc, acc_a, acc_r,
+                acc_d):
             T, B, N = v.shape
             for t in range(T - 1, -1, -1):
                 nxt = t + 1 < T
@@ -331,6 +336,8 @@ def _build():
                         sd = sg * d                                   # σ'_t δs_t
                         w = w + sd
                         dvt[b, n] = w                                 # (B2)
+                        if sum_dI:
+                            acc_d[b, n] = acc_d[b, n] + w             # (G1) Σ_t δI_t, δI_t = δv_t
                         acc[b, n] = acc[b, n] + sd                    # (G5) Σ_t σ'_t δs_t
                         if sum_alpha:
                             acc_a[b, n] = acc_a[b, n] + w * vp[b, n]  # (G2) Σ_t δv_t v_{t−1}

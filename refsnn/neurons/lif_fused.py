@@ -18,6 +18,9 @@ for t = T−1, ..., 0, −1 (the numbers are those of :mod:`refsnn.neurons.lif`)
     (B5) δI_t = δc_t
     (G2, G3, G5 accumulated over t into (B, N) sums)
          Σ g^m_t δv_t v_{t−1},  Σ δv_t s̃_{t−1},  Σ g^d_t δv_t u_{t−1}  (r_d = 1),  Σ σ'_t δs_t
+    (G1's bias sum, when layer_backward wants ∂L/∂b: δI_t is at hand here, so the pass
+     over the stored δI that summing it after the loop would take is saved)
+         Σ δI_t
 
 and after the loop the batch sums of those accumulators, the other plain products
 
@@ -116,9 +119,11 @@ def covers(cfg, p=None):
     return True
 
 
-def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
-    """``(grads, dstate0, adjoints, ds_init, dI)`` as the readable loop computes them
-    (the gradients of the dynamics' parameters, ∂L/∂R included; not W, b, x).
+def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False, dI_sum=False):
+    """``(grads, dstate0, adjoints, ds_init, dI, dI_total)`` as the readable loop computes
+    them (the gradients of the dynamics' parameters, ∂L/∂R included; not W, b, x), and with
+    ``dI_sum=True`` ``dI_total`` = Σ_t Σ_b δI_t per neuron (the bias gradient of G1, summed
+    in the loop while δI_t is at hand, as a running (B, N) sum like G5's; else None).
 
     ``traj`` is a :class:`refsnn.neurons.lif.Trajectory`, ``p`` its checked parameters,
     ``a_s`` the (T, B, N) direct partial ∂L/∂s_t (an array), ``a_v`` that of ∂L/∂v_t
@@ -198,6 +203,8 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
             for k in ("alpha", "theta", "beta", "rho", "kappa", "lam", "R", "beta_a", "rho_a")}
     want["reset"] = need is None or bool({"gamma", "v_reset"} & set(need))
     acc = {k: np.zeros((B, N), dtype) for k in ("alpha", "theta", "beta", "beta_a", "reset")}
+    if dI_sum:
+        acc["dI"] = np.zeros((B, N), dtype)
     reset_sum = cfg.reset != "none" and want["reset"]
 
     def lagged(X, Y, Y0):              # Σ_t Σ_b X_t ⊙ Y_{t−1}, with Y_{−1} = Y0
@@ -237,7 +244,7 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
         # extra, refsnn.neurons.lif_compiled); step −1 and the sums below stay here.
         lif_compiled.backward(cfg, p, traj, a_s, a_v, ds_, dv_,
                               {k: acc[k] for k, w in (("theta", want["theta"]), ("alpha", want["alpha"]),
-                                                      ("reset", reset_sum)) if w})
+                                                      ("reset", reset_sum), ("dI", dI_sum)) if w})
         dv_n = dc_n = dv_[0]
         top = -1
     for t in range(top, -2, -1):
@@ -346,6 +353,8 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
                 np.copyto(dc_t, dv_t)
             if syn and nxt:
                 dc_t += np.multiply(rows["lam"], dc_n, out=buf)
+            if dI_sum:                                                # (G1) Σ_t δI_t, for ∂L/∂b
+                acc["dI"] += dc_t
             # The sums of α and of the reset (G2, G3) and those with a gate g^d_t (hard
             # resets) are accumulated here, at step t, per (b, n) (the compiled loop adds the
             # same products in the same order); the other plain products Σ_t X_t Y_{t−1}
@@ -408,4 +417,4 @@ def backward_fused(traj, p, a_s, a_v, need=None, a_s_scratch=False):
         adjoints["du"] = du_
     if athr:
         adjoints["da"] = da_
-    return g, dstate0, adjoints, ds_init, dc_
+    return g, dstate0, adjoints, ds_init, dc_, acc["dI"].sum(axis=0) if dI_sum else None
