@@ -1390,6 +1390,8 @@ def test_the_input_gradient_bound_is_an_upper_bound(dtype):
     W = np.ones((2, 9), dtype)
     assert not _InputGradient(np.full((4, 2), big / 3, dtype), W, (2, 2)).finite_by_bound()   # 2/3 max ≥ max/2
     assert _InputGradient(np.full((4, 2), big / 5, dtype), W, (2, 2)).finite_by_bound()       # 2/5 max < max/2
+    assert not _InputGradient(np.full((4, 2), -big / 3, dtype), W, (2, 2)).finite_by_bound()  # |δI| of negatives
+    assert not _InputGradient(np.full((4, 2), big / 3, dtype), -W, (2, 2)).finite_by_bound()  # |W| of negatives
     for bad in (np.inf, np.nan):
         dI = np.ones((4, 2), dtype)
         dI[3, 1] = bad

@@ -1205,19 +1205,23 @@ class _InputGradient:
     def finite_by_bound(self):
         """Whether every entry of δI W is finite, decided without reading the product.
 
-        Each entry is a dot product of K = N terms, so |(δI W)_ij| ≤ max_i ‖δI_i‖₁ ·
-        max |W|, and the product computed in floating point exceeds that bound by a factor
-        of at most about 1 + Kε. If the bound (itself a sum, rounded alike) is below half
-        the dtype's largest number and Kε < 1/4, no entry can overflow, and none is NaN
-        (finite operands give NaN only through an inf). True means finite; False means
-        "not decided": read the product. Used only where δI is smaller than the product
-        (K < M; reading δI would otherwise cost as much as reading δI W)."""
+        Each entry is a dot product of K = N terms, so |(δI W)_ij| ≤ K · max |δI| · max |W|,
+        and the product computed in floating point exceeds that bound by a factor of at
+        most about 1 + Kε. If the bound (rounded alike) is below half the dtype's largest
+        number and Kε < 1/4, no entry can overflow, and none is NaN (finite operands give
+        NaN only through an inf). True means finite; False means "not decided": read the
+        product. Used only where δI is smaller than the product (K < M; reading δI would
+        otherwise cost as much as reading δI W). (max_i ‖δI_i‖₁ in place of K · max |δI|
+        is up to K times tighter, but its row sums over K = 10 took 176 µs against these
+        two reductions' 15 µs in float32, and 190 against 26 in float64, at the benchmark's
+        6,400 × 10, best of 300.)"""
         (TB, K), M = self.dI2.shape, self.W.shape[1]
         fi = np.finfo(self.dI2.dtype)
         if K >= M or K * fi.eps >= 0.25:
             return False
         with np.errstate(over="ignore", invalid="ignore"):
-            bound = np.abs(self.dI2).sum(axis=1).max() * np.abs(self.W).max()
+            big_dI = max(self.dI2.max(), -self.dI2.min())             # max |δI| (NaN if any is)
+            bound = K * big_dI * max(self.W.max(), -self.W.min())
         return bool(bound < fi.max / 2)         # (False for an inf or NaN bound)
 
 
