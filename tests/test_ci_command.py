@@ -33,7 +33,9 @@ def test_the_readmes_command_installs_every_extra_and_runs_the_suite():
     m = re.search(r'pip install -e "\.\[([^\]]*)\]"', cmd)
     assert m, cmd
     assert set(m.group(1).split(",")) == extras
-    assert "scripts/install_peers.sh" in cmd and cmd.endswith("python -m pytest -q")
+    assert "scripts/install_peers.sh" in cmd and cmd.endswith("python -m pytest -q -n 2")
+    test_deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    assert any(d.startswith("pytest-xdist") for d in test_deps)      # (-n comes from pytest-xdist)
 
 
 def test_the_notebook_command_installs_what_notebook_09_needs():
